@@ -1,0 +1,1 @@
+"""Transports that deliver a rendered message (SMTP today)."""

@@ -1,0 +1,40 @@
+"""Domain errors: the expected failures a marketer is shown as a message.
+
+Anything that is not one of these is a bug and goes to the crash handler.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """An expected failure (bad input, environment refusing) shown to the user as a message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ValidationError(DomainError):
+    """Bad input: names the field at fault and says what is wrong in plain words."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"ValidationError({self.field!r}, {self.message!r})"
+
+
+class NotFoundError(DomainError):
+    """The thing asked for does not exist (any more)."""
+
+
+class CredentialsError(DomainError):
+    """The SMTP password cannot be stored or read (no working keyring)."""
+
+
+class SchedulerLockedError(DomainError):
+    """Another running copy of the app already runs the scheduler on this database."""

@@ -1,0 +1,104 @@
+"""The UI-agnostic event port: services and the scheduler publish, the GUI subscribes.
+
+Subscribers are called on the publishing thread; the GUI's bridge re-emits them as queued
+Qt signals. A failing subscriber is logged and never breaks the publisher.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from campaign_desktop.domain.views import RunView
+
+log = logging.getLogger("campaign_desktop.events")
+
+
+class CampaignChange(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    SCHEDULED = "scheduled"
+    UNSCHEDULED = "unscheduled"
+    ARCHIVED = "archived"
+    RESTORED = "restored"
+    DELETED = "deleted"
+    STATUS = "status"  # status or next run moved because a run started or ended
+
+
+@dataclass(frozen=True)
+class CampaignChanged:
+    campaign_id: int
+    change: CampaignChange
+
+
+class RunPhase(StrEnum):
+    STARTED = "started"
+    PROGRESS = "progress"
+    FINISHED = "finished"
+    FAILED = "failed"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    CANCELLED = "cancelled"
+    MISSED = "missed"
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """A run moved: `run` carries its counts at that moment; `message` explains failures."""
+
+    phase: RunPhase
+    run: RunView
+    campaign_name: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class CatchUpReport:
+    """What start-up did about occurrences that fell due while the app was closed."""
+
+    sent_late: tuple[tuple[int, datetime], ...]  # (campaign_id, occurrence_at)
+    missed: tuple[tuple[int, datetime], ...]
+
+
+@dataclass(frozen=True)
+class SchedulerStateChanged:
+    running: bool
+    sending_paused: bool
+    next_run_at: datetime | None
+
+
+Event = CampaignChanged | RunEvent | CatchUpReport | SchedulerStateChanged
+Subscriber = Callable[[Event], None]
+
+
+class EventBus:
+    """A tiny thread-safe publish/subscribe hub."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Add `subscriber`; returns a function that removes it again."""
+        with self._lock:
+            self._subscribers.append(subscriber)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if subscriber in self._subscribers:
+                    self._subscribers.remove(subscriber)
+
+        return unsubscribe
+
+    def publish(self, event: Event) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for subscriber in subscribers:
+            try:
+                subscriber(event)
+            except Exception:
+                log.exception("event subscriber %r failed on %r", subscriber, event)

@@ -1,0 +1,60 @@
+"""The closed vocabularies of the domain: statuses, triggers and policies.
+
+They are `StrEnum`s so the database stores their plain string values.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CampaignStatus(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class RunTrigger(StrEnum):
+    SCHEDULED = "scheduled"
+    CATCH_UP = "catch_up"
+    MANUAL = "manual"
+    TEST = "test"
+
+
+class RunStatus(StrEnum):
+    SENDING = "sending"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    MISSED = "missed"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UNCONFIRMED = "unconfirmed"
+
+
+class ContactStatus(StrEnum):
+    SUBSCRIBED = "subscribed"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+
+
+class MissedRunPolicy(StrEnum):
+    SEND_LATE = "send_late"
+    SKIP = "skip"
+
+
+class SmtpSecurity(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    SSL = "ssl"

@@ -1,0 +1,113 @@
+"""Frozen views (DTOs) that services hand to callers instead of ORM objects.
+
+They cross threads safely; every datetime in them is aware UTC, except `scheduled_local`,
+the naive wall-clock time the user typed, meaningful only with `timezone`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CampaignView:
+    id: int
+    name: str
+    status: str
+    subject: str
+    body_text: str
+    body_html: str | None
+    from_name: str
+    from_email: str
+    reply_to: str | None
+    lists: tuple[str, ...]
+    timezone: str
+    scheduled_local: datetime | None
+    scheduled_at: datetime | None
+    next_run_at: datetime | None
+    recurrence_pattern: dict[str, Any] | None
+    is_recurring: bool
+    end_date: date | None
+    max_runs: int | None
+    runs_done: int
+    missed_run_policy: str
+    parent_campaign_id: int | None
+    parent_name: str | None
+    archived: bool
+    archived_at: datetime | None
+    archive_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    audience_size: int = 0
+    last_run: RunView | None = None
+
+
+@dataclass(frozen=True)
+class RunView:
+    id: int
+    campaign_id: int
+    occurrence_at: datetime
+    trigger: str
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    total: int
+    sent: int
+    failed: int
+    skipped: int
+    unconfirmed: int
+    error: str | None
+
+    @property
+    def pending(self) -> int:
+        """Recipients not yet tried (total less every settled count)."""
+        return self.total - self.sent - self.failed - self.skipped - self.unconfirmed
+
+
+@dataclass(frozen=True)
+class DeliveryView:
+    id: int
+    run_id: int
+    contact_id: int | None
+    email: str
+    status: str
+    attempts: int
+    last_error: str | None
+    smtp_message_id: str | None
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ContactView:
+    id: int
+    email: str
+    first_name: str
+    last_name: str
+    attributes: dict[str, Any]
+    status: str
+    unsubscribed_at: datetime | None
+    lists: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ContactListView:
+    id: int
+    name: str
+    description: str
+    member_count: int
+    subscribed_count: int
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What a CSV import did: counts, and each skipped row with its reason (1-based rows)."""
+
+    created: int = 0
+    updated: int = 0
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    cancelled: bool = False
+    rows_read: int = 0

@@ -1,0 +1,1 @@
+"""SQLite persistence: SQLAlchemy models, the engine and Alembic migrations."""

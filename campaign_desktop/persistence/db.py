@@ -1,0 +1,152 @@
+"""Opening the SQLite database: engine with the right pragmas, sessions, and migrations.
+
+`open_database` backs the file up, upgrades it to the newest Alembic revision and hands
+back the engine and a session factory; nothing else in the app creates engines.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sqlite3
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("campaign_desktop.db")
+
+DATABASE_FILENAME = "campaigns.sqlite3"
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    # Let SQLAlchemy's "begin" event emit BEGIN itself (see _on_begin), not the driver.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+    finally:
+        cursor.close()
+
+
+def _on_begin(connection: Connection) -> None:
+    # A write transaction takes the write lock up front (BEGIN IMMEDIATE). A deferred one that
+    # read first and writes later fails at once with "database is locked" if another thread
+    # wrote in between (WAL snapshot conflict), whatever the busy timeout; IMMEDIATE waits.
+    immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+_IMMEDIATE = "campaign_desktop_immediate"
+
+
+def create_sqlite_engine(path: Path) -> Engine:
+    """An engine on `path` with WAL, foreign keys and a busy timeout on every connection."""
+    engine = create_engine(
+        f"sqlite:///{path}",
+        # Sessions are used from the scheduler's and the sender's threads too (one per job).
+        connect_args={"check_same_thread": False, "timeout": 5},
+    )
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
+    return engine
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    """An Alembic config on the packaged migration scripts (works frozen, no alembic.ini)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if engine is not None:
+        config.attributes["engine"] = engine
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    command.upgrade(alembic_config(engine), revision)
+
+
+def backup_database(path: Path) -> Path | None:
+    """Copy the database (consistently, WAL included) to `<name>.bak` beside it.
+
+    Uses SQLite's online backup API rather than a file copy so a WAL that holds the newest
+    pages is not left out. Returns the backup's path, or None when there is no file yet.
+    """
+    if not path.exists():
+        return None
+    target = path.with_name(path.name + ".bak")
+    tmp = target.with_name(target.name + ".tmp")
+    source = sqlite3.connect(path)
+    try:
+        dest = sqlite3.connect(tmp)
+        try:
+            source.backup(dest)
+        finally:
+            dest.close()
+    finally:
+        source.close()
+    shutil.move(tmp, target)
+    return target
+
+
+@dataclass(frozen=True)
+class Database:
+    """The open database: `read()` for a reading session, `write()` for one unit of work."""
+
+    path: Path
+    engine: Engine
+    sessions: sessionmaker[Session]
+    writers: sessionmaker[Session]
+
+    def read(self) -> Session:
+        """A session for reading (`with db.read() as session:`); it never commits."""
+        return self.sessions()
+
+    def write(self) -> AbstractContextManager[Session]:
+        """One transaction that holds the write lock: commits on success, rolls back on error."""
+        return self.writers.begin()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(data_dir: Path) -> Database:
+    """Open (or create) the database in `data_dir`, backed up and migrated to head."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / DATABASE_FILENAME
+    existed = path.exists()
+    engine = create_sqlite_engine(path)
+    if current_revision(engine) != head_revision():
+        backup = backup_database(path) if existed else None
+        if backup is not None:
+            log.info("backed up %s to %s before migrating", path, backup)
+        upgrade(engine)
+    return Database(
+        path=path,
+        engine=engine,
+        sessions=sessionmaker(engine, expire_on_commit=False),
+        writers=sessionmaker(
+            engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False
+        ),
+    )

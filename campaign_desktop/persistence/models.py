@@ -1,0 +1,183 @@
+"""SQLAlchemy 2 typed models for every table of DESIGN §2.
+
+Timestamps are `UTCDateTime` (aware UTC only); enums are stored as their string values.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from campaign_desktop.persistence.types import UTCDateTime, WallClockDateTime, utc_now
+
+# Named constraints so Alembic batch migrations on SQLite can find them again.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+    }
+
+
+list_membership = Table(
+    "list_membership",
+    Base.metadata,
+    Column("list_id", ForeignKey("contact_list.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "contact_id", ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
+)
+
+campaign_audience = Table(
+    "campaign_audience",
+    Base.metadata,
+    Column("campaign_id", ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "list_id", ForeignKey("contact_list.id", ondelete="RESTRICT"), primary_key=True, index=True
+    ),
+)
+
+
+class Contact(Base):
+    __tablename__ = "contact"
+    __table_args__ = (
+        CheckConstraint("status IN ('subscribed','unsubscribed','bounced')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    first_name: Mapped[str] = mapped_column(String(200), default="")
+    last_name: Mapped[str] = mapped_column(String(200), default="")
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="subscribed", index=True)
+    unsubscribed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+    lists: Mapped[list[ContactList]] = relationship(
+        secondary=list_membership, back_populates="contacts"
+    )
+
+
+class ContactList(Base):
+    __tablename__ = "contact_list"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    contacts: Mapped[list[Contact]] = relationship(
+        secondary=list_membership, back_populates="lists"
+    )
+
+
+class Campaign(Base):
+    __tablename__ = "campaign"
+    __table_args__ = (
+        Index("ix_campaign_due", "archived", "status", "next_run_at"),
+        CheckConstraint("max_runs IS NULL OR max_runs >= 1", name="max_runs_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(20), default="email")
+    subject: Mapped[str] = mapped_column(String(998))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    from_name: Mapped[str] = mapped_column(String(200), default="")
+    from_email: Mapped[str] = mapped_column(String(320))
+    reply_to: Mapped[str | None] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Naive on purpose: the wall-clock time the user typed, in `timezone` (DESIGN §3).
+    scheduled_local: Mapped[datetime | None] = mapped_column(WallClockDateTime())
+    scheduled_at: Mapped[datetime | None]
+    recurrence_pattern: Mapped[dict[str, Any] | None]
+    is_recurring: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_run_at: Mapped[datetime | None]
+    end_date: Mapped[date | None] = mapped_column(Date)
+    max_runs: Mapped[int | None]
+    runs_done: Mapped[int] = mapped_column(default=0)
+    missed_run_policy: Mapped[str] = mapped_column(String(20), default="send_late")
+    parent_campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign.id", ondelete="SET NULL")
+    )
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    archived_at: Mapped[datetime | None]
+    archive_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+    lists: Mapped[list[ContactList]] = relationship(secondary=campaign_audience)
+
+
+class CampaignRun(Base):
+    __tablename__ = "campaign_run"
+    __table_args__ = (UniqueConstraint("campaign_id", "occurrence_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign.id", ondelete="CASCADE"), index=True
+    )
+    occurrence_at: Mapped[datetime]
+    trigger: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    total: Mapped[int] = mapped_column(default=0)
+    sent: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    unconfirmed: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Delivery(Base):
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("run_id", "contact_id"),
+        Index("ix_delivery_run_status", "run_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("campaign_run.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"))
+    email: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    smtp_message_id: Mapped[str | None] = mapped_column(String(998))
+    sent_at: Mapped[datetime | None]
+
+
+class Setting(Base):
+    __tablename__ = "setting"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

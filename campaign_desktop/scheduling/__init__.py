@@ -1,0 +1,1 @@
+"""The background scheduler that fires due campaigns while the app runs."""
