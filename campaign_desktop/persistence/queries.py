@@ -69,7 +69,7 @@ def audience_sizes(session: Session, campaign_ids: Sequence[int]) -> dict[int, i
     )
     if len(campaign_ids) <= _IN_LIMIT:
         query = query.where(campaign_audience.c.campaign_id.in_(campaign_ids))
-    return {campaign_id: count for campaign_id, count in session.execute(query).tuples()}
+    return {campaign_id: count for campaign_id, count in session.execute(query)}
 
 
 def last_runs(session: Session, campaign_ids: Sequence[int]) -> dict[int, CampaignRun]:
@@ -92,7 +92,7 @@ def campaign_views(session: Session, campaigns: Sequence[Campaign]) -> list[Camp
         parents = dict(
             session.execute(
                 select(Campaign.id, Campaign.name).where(Campaign.id.in_(parent_ids))
-            ).tuples()
+            ).all()
         )
     views = []
     for c in campaigns:

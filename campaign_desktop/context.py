@@ -1,0 +1,109 @@
+"""The composition root: opens the database and builds services, the channel and scheduler.
+
+The GUI, the tests and the benchmarks all start from `AppContext.open(data_dir)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from campaign_desktop.domain.clock import Clock, SystemClock
+from campaign_desktop.domain.events import EventBus
+from campaign_desktop.persistence.db import Database, open_database
+from campaign_desktop.scheduling.scheduler import CampaignScheduler
+from campaign_desktop.services.campaigns import CampaignService
+from campaign_desktop.services.contacts import ContactService
+from campaign_desktop.services.credentials import CredentialStore
+from campaign_desktop.services.runs import RunService
+from campaign_desktop.services.sending import ConnectionFactory, SendingEngine
+from campaign_desktop.services.settings import SettingsService
+
+log = logging.getLogger("campaign_desktop")
+
+APP_NAME = "CampaignDesktop"
+DATA_DIR_ENV = "CAMPAIGN_DESKTOP_DATA"
+
+
+def default_data_dir() -> Path:
+    """`$CAMPAIGN_DESKTOP_DATA` if set, else the platform's per-user data folder."""
+    override = os.environ.get(DATA_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_log_dir() -> Path:
+    return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+
+
+@dataclass
+class AppContext:
+    data_dir: Path
+    db: Database
+    events: EventBus
+    clock: Clock
+    credentials: CredentialStore
+    settings: SettingsService
+    contacts: ContactService
+    campaigns: CampaignService
+    runs: RunService
+    sending: SendingEngine
+    scheduler: CampaignScheduler
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: Path | None = None,
+        *,
+        clock: Clock | None = None,
+        connect: ConnectionFactory | None = None,
+        reconcile_seconds: float = 30.0,
+    ) -> AppContext:
+        """Open (creating and migrating) the database in `data_dir` and wire everything.
+
+        The scheduler is built but not started: `ctx.scheduler.start()` takes the lock.
+        """
+        data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+        clock = clock or SystemClock()
+        db = open_database(data_dir)
+        events = EventBus()
+        credentials = CredentialStore()
+        settings = SettingsService(db, credentials)
+        if connect is None:
+            sending = SendingEngine(db, events, clock, settings)
+        else:
+            sending = SendingEngine(db, events, clock, settings, connect=connect)
+        scheduler = CampaignScheduler(
+            db, events, clock, sending, settings, reconcile_seconds=reconcile_seconds
+        )
+        log.info("opened %s", db.path)
+        return cls(
+            data_dir=data_dir,
+            db=db,
+            events=events,
+            clock=clock,
+            credentials=credentials,
+            settings=settings,
+            contacts=ContactService(db.sessions, events, clock),
+            campaigns=CampaignService(db, events, clock, sending),
+            runs=RunService(db, sending),
+            sending=sending,
+            scheduler=scheduler,
+        )
+
+    def close(self) -> None:
+        """Stop the scheduler, stop sends cleanly (they resume next start), close the database."""
+        self.scheduler.stop()
+        self.sending.shutdown()
+        self.db.dispose()
+
+    def __enter__(self) -> AppContext:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,76 @@
+"""The SMTP password's one home: the operating system's keyring (service "campaign-desktop").
+
+No keyring, no password: the error says what to install instead of falling back to a file.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import keyring
+from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
+
+from campaign_desktop.domain.errors import CredentialsError
+
+log = logging.getLogger("campaign_desktop.credentials")
+
+SERVICE_NAME = "campaign-desktop"
+
+
+def keyring_help() -> str:
+    """What this platform needs for a working keyring, in words a marketer can act on."""
+    if sys.platform.startswith("linux"):
+        return (
+            "No system keyring is available to store the SMTP password. Install and unlock "
+            "a Secret Service keyring (GNOME Keyring or KWallet, e.g. `sudo apt install "
+            "gnome-keyring`), then try again."
+        )
+    if sys.platform == "darwin":
+        return "The macOS Keychain refused access. Allow Campaign Desktop in Keychain Access."
+    return "Windows Credential Manager is not available. Check that you are signed in normally."
+
+
+class CredentialStore:
+    """Reads and writes the SMTP password for one username in the keyring."""
+
+    def __init__(self, service: str = SERVICE_NAME) -> None:
+        self._service = service
+
+    def available(self) -> bool:
+        """True when a real (non-failing) keyring backend is configured."""
+        backend = keyring.get_keyring()
+        return float(getattr(backend, "priority", 0)) > 0
+
+    def set_password(self, username: str, password: str) -> None:
+        try:
+            if password:
+                keyring.set_password(self._service, self._key(username), password)
+            else:
+                self.delete_password(username)
+        except NoKeyringError:
+            raise CredentialsError(keyring_help()) from None
+        except KeyringError as exc:
+            # The backend's message names the backend, never the secret.
+            raise CredentialsError(f"The keyring refused to store the password ({exc}).") from None
+
+    def get_password(self, username: str) -> str:
+        try:
+            return keyring.get_password(self._service, self._key(username)) or ""
+        except NoKeyringError:
+            raise CredentialsError(keyring_help()) from None
+        except KeyringError as exc:
+            raise CredentialsError(f"The keyring refused to give the password ({exc}).") from None
+
+    def delete_password(self, username: str) -> None:
+        try:
+            keyring.delete_password(self._service, self._key(username))
+        except PasswordDeleteError:
+            pass  # nothing stored: already the state asked for
+        except NoKeyringError:
+            raise CredentialsError(keyring_help()) from None
+
+    @staticmethod
+    def _key(username: str) -> str:
+        # An SMTP server without AUTH still gets an entry name, so one store serves both.
+        return username or "(no username)"

@@ -1,0 +1,236 @@
+"""Domain settings: declared once (key, type, default, check), stored in the `setting` table.
+
+Secrets never come here: the SMTP password goes to the keyring through `CredentialStore`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campaign_desktop.channels.smtp import SmtpSettings
+from campaign_desktop.domain.emails import normalize_email
+from campaign_desktop.domain.errors import ValidationError
+from campaign_desktop.domain.status import SmtpSecurity
+from campaign_desktop.persistence.db import Database
+from campaign_desktop.persistence.models import Setting
+from campaign_desktop.services.credentials import CredentialStore
+
+Check = Callable[[Any], Any]  # returns the cleaned value or raises ValidationError
+
+
+def _whole_number(low: int, high: int, what: str) -> Check:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValidationError("", f"{what} must be a whole number.")
+        try:
+            number = int(value)
+        except ValueError:
+            raise ValidationError("", f"{what} must be a whole number.") from None
+        if not low <= number <= high:
+            raise ValidationError("", f"{what} must be between {low} and {high}.")
+        return number
+
+    return check
+
+
+def _number(low: float, high: float, what: str) -> Check:
+    def check(value: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValidationError("", f"{what} must be a number.") from None
+        if not low <= number <= high:
+            raise ValidationError("", f"{what} must be between {low:g} and {high:g}.")
+        return number
+
+    return check
+
+
+def _text(max_length: int = 500) -> Check:
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValidationError("", "Enter text.")
+        text = value.strip()
+        if len(text) > max_length:
+            raise ValidationError("", f"Keep it under {max_length} characters.")
+        return text
+
+    return check
+
+
+def _optional_email(value: Any) -> str:
+    text: str = _text(320)(value)
+    return normalize_email(text) if text else ""
+
+
+def _security(value: Any) -> str:
+    try:
+        return SmtpSecurity(value).value
+    except ValueError:
+        raise ValidationError("", "Choose none, STARTTLS or SSL/TLS.") from None
+
+
+def _ca_file(value: Any) -> str:
+    text: str = _text(1000)(value)
+    if text and not Path(text).is_file():
+        raise ValidationError("", f"No certificate file at “{text}”.")
+    return text
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ValidationError("", "Choose yes or no.")
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    key: str
+    default: Any
+    check: Check
+    label: str
+
+
+SPECS: dict[str, SettingSpec] = {
+    spec.key: spec
+    for spec in (
+        SettingSpec("smtp.host", "", _text(253), "SMTP server"),
+        SettingSpec("smtp.port", 587, _whole_number(1, 65535, "The port"), "Port"),
+        SettingSpec("smtp.security", "starttls", _security, "Security"),
+        SettingSpec("smtp.username", "", _text(320), "Username"),
+        SettingSpec("smtp.ca_file", "", _ca_file, "CA certificate file"),
+        SettingSpec("smtp.timeout_seconds", 30.0, _number(1, 300, "The timeout"), "Timeout"),
+        SettingSpec("sender.from_name", "", _text(200), "Sender name"),
+        SettingSpec("sender.from_email", "", _optional_email, "Sender address"),
+        SettingSpec("sender.reply_to", "", _optional_email, "Reply-to address"),
+        SettingSpec(
+            "throttle.per_minute",
+            0,
+            _whole_number(0, 100_000, "Messages per minute"),
+            "Messages per minute (0 = no limit)",
+        ),
+        SettingSpec(
+            "throttle.per_hour",
+            0,
+            _whole_number(0, 1_000_000, "Messages per hour"),
+            "Messages per hour (0 = no limit)",
+        ),
+        SettingSpec(
+            "schedule.grace_hours",
+            24.0,
+            _number(0, 24 * 14, "The grace window"),
+            "Send missed runs late if at most this many hours late",
+        ),
+        SettingSpec(
+            "ui.close_to_tray", True, _flag, "Closing the window keeps the app in the tray"
+        ),
+        SettingSpec(
+            "sending.batch_size", 50, _whole_number(1, 100, "The batch size"), "Batch size"
+        ),
+        SettingSpec(
+            "sending.max_attempts", 3, _whole_number(1, 10, "Attempts"), "Attempts per recipient"
+        ),
+        SettingSpec(
+            "sending.retry_base_seconds",
+            2.0,
+            _number(0, 600, "The retry delay"),
+            "First retry delay (doubles each attempt)",
+        ),
+    )
+}
+
+
+class SettingsService:
+    """Typed access to the settings table, validated against `SPECS`."""
+
+    def __init__(self, db: Database, credentials: CredentialStore) -> None:
+        self._db = db
+        self._credentials = credentials
+
+    def get(self, key: str) -> Any:
+        spec = self._spec(key)
+        with self._db.read() as session:
+            row = session.get(Setting, key)
+            return spec.default if row is None else json.loads(row.value)
+
+    def all(self) -> dict[str, Any]:
+        with self._db.read() as session:
+            stored = {row.key: json.loads(row.value) for row in session.scalars(select(Setting))}
+        return {key: stored.get(key, spec.default) for key, spec in SPECS.items()}
+
+    def set(self, key: str, value: Any) -> None:
+        self.set_many({key: value})
+
+    def set_many(self, values: dict[str, Any]) -> None:
+        """Validate every value first, then store them all in one transaction."""
+        cleaned = {key: self._clean(key, value) for key, value in values.items()}
+        with self._db.write() as session:
+            self._store(session, cleaned)
+
+    def set_smtp(
+        self,
+        *,
+        host: str,
+        port: int,
+        security: str,
+        username: str = "",
+        password: str | None = None,
+        ca_file: str = "",
+    ) -> None:
+        """Save the SMTP server; the password goes to the keyring (None keeps the stored one)."""
+        cleaned = {
+            "smtp.host": self._clean("smtp.host", host),
+            "smtp.port": self._clean("smtp.port", port),
+            "smtp.security": self._clean("smtp.security", security),
+            "smtp.username": self._clean("smtp.username", username),
+            "smtp.ca_file": self._clean("smtp.ca_file", ca_file),
+        }
+        if not cleaned["smtp.host"]:
+            raise ValidationError("smtp.host", "Enter the SMTP server's host name.")
+        # Keyring first: if it refuses, nothing is written to the database either.
+        if password is not None:
+            self._credentials.set_password(cleaned["smtp.username"], password)
+        with self._db.write() as session:
+            self._store(session, cleaned)
+
+    def smtp_settings(self) -> SmtpSettings:
+        """The SMTP settings to connect with, the password read from the keyring."""
+        values = self.all()
+        if not values["smtp.host"]:
+            raise ValidationError("smtp.host", "Set up the SMTP server in Settings first.")
+        username = values["smtp.username"]
+        return SmtpSettings(
+            host=values["smtp.host"],
+            port=values["smtp.port"],
+            security=SmtpSecurity(values["smtp.security"]),
+            username=username,
+            password=self._credentials.get_password(username) if username else "",
+            ca_file=values["smtp.ca_file"] or None,
+            timeout=values["smtp.timeout_seconds"],
+        )
+
+    @staticmethod
+    def _spec(key: str) -> SettingSpec:
+        try:
+            return SPECS[key]
+        except KeyError:
+            raise ValidationError(key, f"There is no setting called “{key}”.") from None
+
+    def _clean(self, key: str, value: Any) -> Any:
+        spec = self._spec(key)
+        try:
+            return spec.check(value)
+        except ValidationError as exc:
+            raise ValidationError(key, exc.message) from None
+
+    @staticmethod
+    def _store(session: Session, cleaned: dict[str, Any]) -> None:
+        for key, value in cleaned.items():
+            session.merge(Setting(key=key, value=json.dumps(value)))

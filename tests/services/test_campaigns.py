@@ -1,0 +1,357 @@
+"""Campaign use cases through AppContext on a real, migrated SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from campaign_desktop.context import AppContext
+from campaign_desktop.domain.clock import ManualClock
+from campaign_desktop.domain.errors import NotFoundError, ValidationError
+from campaign_desktop.domain.events import CampaignChange, CampaignChanged, Event
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(NOW)
+
+
+@pytest.fixture
+def app(data_dir: Path, clock: ManualClock) -> Iterator[AppContext]:
+    context = AppContext.open(data_dir, clock=clock)
+    context.contacts.add("ann@example.com", first_name="Ann", lists=("Customers",))
+    context.contacts.add("bob@example.com", first_name="Bob", lists=("Customers", "VIP"))
+    yield context
+    context.close()
+
+
+def make(app: AppContext, name: str = "Winter sale", **overrides: object) -> int:
+    fields: dict[str, object] = {
+        "name": name,
+        "subject": "Hello {{ first_name }}",
+        "body_text": "Hi {{ first_name }}, our winter sale starts now.",
+        "from_email": "news@shop.example",
+        "lists": ("Customers",),
+    }
+    fields.update(overrides)
+    return app.campaigns.create(**fields).id  # type: ignore[arg-type]
+
+
+def snapshot(app: AppContext) -> list[tuple[object, ...]]:
+    """Every row of the campaign tables, to prove a refused call changed nothing."""
+    rows: list[tuple[object, ...]] = []
+    with app.db.read() as session:
+        for table in ("campaign", "campaign_audience", "campaign_run", "delivery"):
+            rows += [(table, *row) for row in session.execute(text(f"SELECT * FROM {table}"))]
+    return rows
+
+
+def test_create_returns_a_draft_with_its_lists_and_audience_size(app: AppContext) -> None:
+    view = app.campaigns.get(make(app, lists=("Customers", "VIP")))
+    assert view.status == "draft"
+    assert view.lists == ("Customers", "VIP")
+    assert view.audience_size == 2  # Bob is on both lists but counted once
+    assert view.next_run_at is None and not view.archived
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"name": "  "}, "name"),
+        ({"subject": ""}, "subject"),
+        ({"body_text": ""}, "body_text"),
+        ({"from_email": "not-an-address"}, "from_email"),
+        ({"reply_to": "also@wrong@"}, "reply_to"),
+        ({"lists": ("Nobody",)}, "lists"),
+        ({"subject": "Hi {{ first_name"}, "subject"),
+        ({"body_text": "Hi {{ frist_name }}"}, "body_text"),
+        ({"body_html": "<p>{% if %}</p>"}, "body_html"),
+        ({"missed_run_policy": "sometimes"}, "missed_run_policy"),
+    ],
+)
+def test_create_refuses_bad_input_with_the_field_and_saves_nothing(
+    app: AppContext, overrides: dict[str, object], field: str
+) -> None:
+    before = snapshot(app)
+    with pytest.raises(ValidationError) as error:
+        make(app, **overrides)
+    assert error.value.field == field
+    assert error.value.message
+    assert snapshot(app) == before
+
+
+def test_unknown_template_variable_is_named_in_the_error(app: AppContext) -> None:
+    with pytest.raises(ValidationError, match="frist_name"):
+        make(app, body_text="Hi {{ frist_name }}")
+
+
+def test_contact_attributes_are_template_variables(app: AppContext) -> None:
+    app.contacts.import_csv(_csv(app, "email,company\ncy@example.com,Acme\n"), "Customers")
+    view = app.campaigns.get(make(app, body_text="Hello {{ company }}"))
+    assert view.body_text == "Hello {{ company }}"
+
+
+def _csv(app: AppContext, content: str) -> Path:
+    path = app.data_dir / "contacts.csv"
+    path.write_text(content, encoding="utf-8")
+    return path
+
+
+def test_schedule_once_sets_first_send_in_utc_from_the_local_wall_clock(app: AppContext) -> None:
+    campaign_id = make(app)
+    view = app.campaigns.schedule(
+        campaign_id, first_local=datetime(2027, 1, 4, 9, 0), timezone="America/New_York"
+    )
+    assert view.status == "scheduled"
+    assert view.scheduled_at == view.next_run_at == datetime(2027, 1, 4, 14, 0, tzinfo=UTC)
+    assert view.scheduled_local == datetime(2027, 1, 4, 9, 0)
+    assert not view.is_recurring and view.recurrence_pattern is None
+
+
+def test_schedule_recurring_keeps_the_pattern_end_date_and_count(app: AppContext) -> None:
+    view = app.campaigns.schedule(
+        make(app),
+        first_local=datetime(2026, 12, 7, 9, 0),
+        timezone="America/Chicago",
+        recurrence={
+            "type": "weekly",
+            "interval": 2,
+            "days_of_week": [0, 2],
+            "end_date": "2027-06-30",
+            "count": 12,
+        },
+    )
+    assert view.is_recurring
+    assert view.recurrence_pattern is not None
+    assert view.recurrence_pattern["days_of_week"] == [0, 2]
+    assert view.end_date == date(2027, 6, 30)
+    assert view.max_runs == 12
+    assert view.next_run_at == datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
+
+
+def test_list_scheduled_is_soonest_first(app: AppContext) -> None:
+    later, sooner, draft = make(app, "Later"), make(app, "Sooner"), make(app, "Draft")
+    app.campaigns.schedule(later, first_local=datetime(2027, 3, 1, 9), timezone="UTC")
+    app.campaigns.schedule(sooner, first_local=datetime(2027, 2, 1, 9), timezone="UTC")
+    assert [c.id for c in app.campaigns.list_scheduled()] == [sooner, later]
+    assert draft not in [c.id for c in app.campaigns.list_scheduled()]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        (
+            {"first_local": datetime(2026, 11, 28, 6, 59), "timezone": "America/New_York"},
+            "scheduled_local",
+        ),
+        ({"first_local": datetime(2027, 1, 4, 9), "timezone": "Mars/Olympus_Mons"}, "timezone"),
+        ({"first_local": datetime(2027, 1, 4, 9), "timezone": ""}, "timezone"),
+        (
+            {
+                "first_local": datetime(2027, 1, 4, 9),
+                "timezone": "UTC",
+                "recurrence": {"type": "daily", "end_date": "2027-01-01"},
+            },
+            "end_date",
+        ),
+        (
+            {
+                "first_local": datetime(2027, 1, 4, 9),
+                "timezone": "UTC",
+                "recurrence": {"type": "daily", "interval": 0},
+            },
+            "interval",
+        ),
+        (
+            {
+                "first_local": datetime(2027, 1, 4, 9),
+                "timezone": "UTC",
+                "recurrence": {"type": "hourly"},
+            },
+            "type",
+        ),
+        (
+            {
+                "first_local": datetime(2027, 1, 4, 9),
+                "timezone": "UTC",
+                "recurrence": {"type": "weekly", "days_of_week": []},
+            },
+            "days_of_week",
+        ),
+        (
+            {
+                "first_local": datetime(2027, 1, 4, 9),
+                "timezone": "UTC",
+                "recurrence": {"type": "daily", "count": 0},
+            },
+            "count",
+        ),
+        (
+            {
+                "first_local": datetime(2027, 1, 4, 9),
+                "timezone": "UTC",
+                "recurrence": {"type": "daily", "colour": "red"},
+            },
+            "colour",
+        ),
+        (
+            {"first_local": datetime(2027, 1, 4, 9, tzinfo=UTC), "timezone": "UTC"},
+            "scheduled_local",
+        ),
+    ],
+)
+def test_schedule_refuses_bad_input_and_changes_nothing(
+    app: AppContext, kwargs: dict[str, object], field: str
+) -> None:
+    campaign_id = make(app)
+    before = snapshot(app)
+    with pytest.raises(ValidationError) as error:
+        app.campaigns.schedule(campaign_id, **kwargs)  # type: ignore[arg-type]
+    assert error.value.field == field
+    assert snapshot(app) == before
+
+
+def test_schedule_without_lists_is_refused(app: AppContext) -> None:
+    campaign_id = make(app, lists=())
+    with pytest.raises(ValidationError) as error:
+        app.campaigns.schedule(campaign_id, first_local=datetime(2027, 1, 4, 9), timezone="UTC")
+    assert error.value.field == "lists"
+
+
+def test_unschedule_returns_to_draft_and_keeps_the_pattern(app: AppContext) -> None:
+    campaign_id = make(app)
+    app.campaigns.schedule(
+        campaign_id,
+        first_local=datetime(2027, 1, 4, 9),
+        timezone="UTC",
+        recurrence={"type": "daily"},
+    )
+    view = app.campaigns.unschedule(campaign_id)
+    assert view.status == "draft" and view.next_run_at is None
+    assert view.recurrence_pattern is not None
+    assert view.recurrence_pattern["type"] == "daily"
+    with pytest.raises(ValidationError):
+        app.campaigns.unschedule(campaign_id)
+
+
+def test_duplicate_copies_content_and_names_copies_in_sequence(app: AppContext) -> None:
+    source = make(app, lists=("Customers", "VIP"), from_name="Shop", reply_to="help@shop.example")
+    app.campaigns.schedule(
+        source,
+        first_local=datetime(2027, 1, 4, 9),
+        timezone="Europe/London",
+        recurrence={"type": "weekly", "days_of_week": [0]},
+    )
+    first = app.campaigns.duplicate(source)
+    second = app.campaigns.duplicate(source)
+    third = app.campaigns.duplicate(first.id)
+    assert [first.name, second.name, third.name] == [
+        "Winter sale (copy)",
+        "Winter sale (copy 2)",
+        "Winter sale (copy 3)",
+    ]
+    assert first.status == "draft" and first.next_run_at is None
+    assert first.parent_campaign_id == source and first.parent_name == "Winter sale"
+    assert first.lists == ("Customers", "VIP")
+    assert first.timezone == "Europe/London"
+    assert first.recurrence_pattern == app.campaigns.get(source).recurrence_pattern
+    assert (first.subject, first.body_text, first.from_name, first.reply_to) == (
+        "Hello {{ first_name }}",
+        "Hi {{ first_name }}, our winter sale starts now.",
+        "Shop",
+        "help@shop.example",
+    )
+
+
+def test_archive_unschedules_and_restore_gives_a_draft_that_never_fires(app: AppContext) -> None:
+    campaign_id = make(app)
+    app.campaigns.schedule(
+        campaign_id,
+        first_local=datetime(2027, 1, 4, 9),
+        timezone="UTC",
+        recurrence={"type": "daily"},
+    )
+    archived = app.campaigns.archive(campaign_id, reason="  Season over ")
+    assert archived.archived and archived.archive_reason == "Season over"
+    assert archived.archived_at == NOW
+    assert archived.next_run_at is None and archived.recurrence_pattern is not None
+    assert app.campaigns.list_scheduled() == []
+    assert [c.id for c in app.campaigns.list_archived()] == [campaign_id]
+    restored = app.campaigns.restore(campaign_id)
+    assert restored.status == "draft" and not restored.archived
+    assert restored.next_run_at is None
+    assert app.campaigns.list_archived() == []
+
+
+def test_list_archived_is_newest_first(app: AppContext, clock: ManualClock) -> None:
+    first, second = make(app, "A"), make(app, "B")
+    app.campaigns.archive(first)
+    clock.set(datetime(2026, 11, 29, tzinfo=UTC))
+    app.campaigns.archive(second)
+    assert [c.id for c in app.campaigns.list_archived()] == [second, first]
+
+
+def test_illegal_transitions_are_validation_errors(app: AppContext) -> None:
+    campaign_id = make(app)
+    with pytest.raises(ValidationError):
+        app.campaigns.restore(campaign_id)  # not archived
+    app.campaigns.archive(campaign_id)
+    with pytest.raises(ValidationError):
+        app.campaigns.archive(campaign_id)
+    with pytest.raises(ValidationError):
+        app.campaigns.schedule(campaign_id, first_local=datetime(2027, 1, 4, 9), timezone="UTC")
+    with pytest.raises(ValidationError):
+        app.campaigns.update(campaign_id, subject="New")
+    with app.db.write() as session:  # a run in progress, as the sending engine would set it
+        session.execute(text("UPDATE campaign SET archived = 0, status = 'sending'"))
+    for action in (
+        lambda: app.campaigns.update(campaign_id, subject="New"),
+        lambda: app.campaigns.archive(campaign_id),
+        lambda: app.campaigns.delete(campaign_id),
+        lambda: app.campaigns.schedule(
+            campaign_id, first_local=datetime(2027, 1, 4, 9), timezone="UTC"
+        ),
+    ):
+        with pytest.raises(ValidationError) as error:
+            action()
+        assert error.value.field == "status"
+
+
+def test_update_changes_content_and_keeps_the_schedule(app: AppContext) -> None:
+    campaign_id = make(app)
+    app.campaigns.schedule(campaign_id, first_local=datetime(2027, 1, 4, 9), timezone="UTC")
+    view = app.campaigns.update(campaign_id, subject="New subject", lists=("VIP",))
+    assert view.subject == "New subject" and view.lists == ("VIP",)
+    assert view.status == "scheduled" and view.next_run_at is not None
+    with pytest.raises(ValidationError) as error:
+        app.campaigns.update(campaign_id, status="completed")
+    assert error.value.field == "status"
+
+
+def test_delete_removes_the_campaign_and_keeps_its_copies(app: AppContext) -> None:
+    source = make(app)
+    copy = app.campaigns.duplicate(source)
+    app.campaigns.delete(source)
+    with pytest.raises(NotFoundError):
+        app.campaigns.get(source)
+    assert app.campaigns.get(copy.id).parent_campaign_id is None
+
+
+def test_changes_are_published_after_commit(app: AppContext) -> None:
+    seen: list[Event] = []
+    app.events.subscribe(seen.append)
+    campaign_id = make(app)
+    app.campaigns.schedule(campaign_id, first_local=datetime(2027, 1, 4, 9), timezone="UTC")
+    app.campaigns.archive(campaign_id)
+    changes = [e.change for e in seen if isinstance(e, CampaignChanged)]
+    assert changes[:3] == [
+        CampaignChange.CREATED,
+        CampaignChange.SCHEDULED,
+        CampaignChange.ARCHIVED,
+    ]
