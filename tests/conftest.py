@@ -9,26 +9,26 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from collections.abc import Iterator  # noqa: E402  (the environment must be set first)
-from typing import TYPE_CHECKING  # noqa: E402
-from pathlib import Path  # noqa: E402
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keyring  # noqa: E402
-import pytest  # noqa: E402
-from keyring.backend import KeyringBackend  # noqa: E402
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+from keyring.errors import PasswordDeleteError
 
 if TYPE_CHECKING:
     from campaign_desktop.context import AppContext
 
 
-
 class MemoryKeyring(KeyringBackend):
     """The one fake: the OS keyring cannot run here (no D-Bus secret service)."""
 
-    priority = 1  # type: ignore[assignment]  # keyring declares it as a classproperty
+    priority = 1
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # keyring's base is untyped
         self.store: dict[tuple[str, str], str] = {}
 
     def get_password(self, service: str, username: str) -> str | None:
@@ -38,8 +38,6 @@ class MemoryKeyring(KeyringBackend):
         self.store[(service, username)] = password
 
     def delete_password(self, service: str, username: str) -> None:
-        from keyring.errors import PasswordDeleteError
-
         if (service, username) not in self.store:
             raise PasswordDeleteError(username)
         del self.store[(service, username)]
@@ -61,7 +59,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def ctx(data_dir: Path) -> Iterator[AppContext]:
-    from campaign_desktop.context import AppContext
+    from campaign_desktop.context import AppContext  # noqa: PLC0415  (after Qt's platform is set)
 
     context = AppContext.open(data_dir)
     yield context

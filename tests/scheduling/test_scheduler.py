@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -32,9 +31,12 @@ def server() -> Iterator[SmtpServer]:
 
 
 def open_app(
-    data_dir: Path, server: SmtpServer, clock: ManualClock | None = None, **kwargs: float
+    data_dir: Path,
+    server: SmtpServer,
+    clock: ManualClock | None = None,
+    reconcile_seconds: float = 30.0,
 ) -> AppContext:
-    app = AppContext.open(data_dir, clock=clock, **kwargs)
+    app = AppContext.open(data_dir, clock=clock, reconcile_seconds=reconcile_seconds)
     configure_smtp(app, server.port)
     return app
 

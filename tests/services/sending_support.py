@@ -6,9 +6,10 @@ Kept apart from conftest so the crash child process can import the same set-up.
 from __future__ import annotations
 
 import csv
-from pathlib import Path
+from collections.abc import Sequence
 
 from campaign_desktop.context import AppContext
+from tests.smtp_server import ReceivedMessage
 
 
 def configure_smtp(ctx: AppContext, port: int, *, username: str = "", password: str = "") -> None:
@@ -46,5 +47,5 @@ def make_campaign(
     ).id
 
 
-def received_recipients(messages: list[object]) -> list[str]:
-    return [address for message in messages for address in message.rcpt_tos]  # type: ignore[attr-defined]
+def received_recipients(messages: Sequence[ReceivedMessage]) -> list[str]:
+    return [address for message in messages for address in message.rcpt_tos]

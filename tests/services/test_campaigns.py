@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -31,7 +32,7 @@ def app(data_dir: Path, clock: ManualClock) -> Iterator[AppContext]:
     context.close()
 
 
-def make(app: AppContext, name: str = "Winter sale", **overrides: object) -> int:
+def make(app: AppContext, name: str = "Winter sale", **overrides: Any) -> int:
     fields: dict[str, object] = {
         "name": name,
         "subject": "Hello {{ first_name }}",
@@ -76,7 +77,7 @@ def test_create_returns_a_draft_with_its_lists_and_audience_size(app: AppContext
     ],
 )
 def test_create_refuses_bad_input_with_the_field_and_saves_nothing(
-    app: AppContext, overrides: dict[str, object], field: str
+    app: AppContext, overrides: dict[str, Any], field: str
 ) -> None:
     before = snapshot(app)
     with pytest.raises(ValidationError) as error:

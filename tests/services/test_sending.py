@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -246,9 +247,10 @@ def test_send_test_goes_only_to_the_given_address_with_a_members_data(
     assert error.value.field == "to"
 
 
-def test_password_never_reaches_the_database_settings_or_errors(
-    data_dir: Path, memory_keyring: object
+def test_password_never_reaches_the_database_settings_logs_or_errors(
+    data_dir: Path, memory_keyring: object, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     secret = "S3cret-Pa55word!"
     with (
         running_smtp_server(auth=("ann", "other")) as server,
@@ -264,3 +266,5 @@ def test_password_never_reaches_the_database_settings_or_errors(
         assert app.settings.smtp_settings().password == secret  # from the keyring
     for path in data_dir.iterdir():
         assert secret.encode() not in path.read_bytes(), path
+    assert caplog.records  # the failed login was logged ...
+    assert secret not in caplog.text  # ... without the password
