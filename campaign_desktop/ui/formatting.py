@@ -1,0 +1,68 @@
+"""How the GUI writes instants, schedules and run counts: one place, so every view agrees.
+
+Instants are shown on the campaign's wall clock with the zone's abbreviation, and in
+tooltips on this machine's clock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from campaign_desktop.domain.errors import ValidationError
+from campaign_desktop.domain.recurrence import RecurrencePattern, describe_once
+from campaign_desktop.domain.timezones import get_zone, utc_offset_label
+from campaign_desktop.domain.views import CampaignView, RunView
+
+DASH = "\N{EM DASH}"
+
+
+def in_zone(instant: datetime | None, tz: str) -> str:
+    """ "Mon 04 Jan 2027 09:00 EST" on `tz`'s wall clock; a dash for no instant."""
+    if instant is None:
+        return DASH
+    try:
+        zone = get_zone(tz)
+    except ValidationError:
+        return instant.strftime("%a %d %b %Y %H:%M UTC")
+    local = instant.astimezone(zone)
+    abbreviation = local.tzname() or utc_offset_label(instant, zone)
+    return f"{local:%a %d %b %Y %H:%M} {abbreviation}"
+
+
+def on_this_machine(instant: datetime | None) -> str:
+    """The same instant on this computer's clock, for tooltips."""
+    if instant is None:
+        return DASH
+    local = instant.astimezone()
+    return f"{local:%a %d %b %Y %H:%M} {local.tzname() or ''} (this computer)".strip()
+
+
+def repeats(view: CampaignView) -> str:
+    """The schedule as a sentence, or a dash when the campaign was never given one."""
+    if view.scheduled_local is None:
+        return DASH
+    try:
+        if view.recurrence_pattern:
+            pattern = RecurrencePattern.from_dict(view.recurrence_pattern)
+            return pattern.describe(view.scheduled_local, view.timezone)
+        return describe_once(view.scheduled_local, view.timezone)
+    except ValidationError:
+        return DASH
+
+
+def run_counts(run: RunView | None) -> str:
+    """ "120 sent, 2 failed, 1 unconfirmed" (zero problem counts left out)."""
+    if run is None:
+        return DASH
+    parts = [f"{run.sent} sent"]
+    if run.failed:
+        parts.append(f"{run.failed} failed")
+    if run.unconfirmed:
+        parts.append(f"{run.unconfirmed} unconfirmed")
+    if run.status not in ("completed",):
+        parts.append(run.status.replace("_", " "))
+    return ", ".join(parts)
+
+
+def status_text(status: str) -> str:
+    return status.replace("_", " ").capitalize()

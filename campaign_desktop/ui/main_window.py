@@ -1,0 +1,606 @@
+"""The main window: Campaigns, Archive, Contacts and Activity tabs, actions and status bar.
+
+Slots stay thin (read the selection, call one service, show the result); the table updates
+itself from the event bridge, so scheduler-driven changes appear without a reload.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from PySide6.QtCore import QItemSelection, QModelIndex, QSettings, Qt, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QStackedWidget,
+    QTableView,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from campaign_desktop.context import AppContext
+from campaign_desktop.domain.errors import DomainError, NotFoundError
+from campaign_desktop.domain.events import CampaignChange, SchedulerStateChanged
+from campaign_desktop.domain.status import CampaignStatus
+from campaign_desktop.domain.views import CampaignView
+from campaign_desktop.ui import formatting
+from campaign_desktop.ui.bridge import EventBridge
+from campaign_desktop.ui.campaign_editor import CampaignEditor
+from campaign_desktop.ui.campaign_model import (
+    ArchiveTableModel,
+    CampaignFilterProxy,
+    CampaignTableModel,
+    Column,
+    Role,
+)
+from campaign_desktop.ui.icons import app_icon, icon
+from campaign_desktop.ui.prompts import ArchiveReason, Confirm, ErrorMessage
+from campaign_desktop.ui.schedule_dialog import ScheduleDialog
+from campaign_desktop.ui.simple_models import ContactTableModel, RunTableModel
+
+log = logging.getLogger("campaign_desktop.ui.main_window")
+
+T = TypeVar("T")
+
+EMPTY_TEXT = (
+    "<h3>No campaigns yet</h3>"
+    "<p>Press <b>New</b> (Ctrl+N) to write your first campaign, then <b>Schedule…</b> it "
+    "to send once or on a repeat, in any timezone.</p>"
+    "<p>Import your contacts on the <b>Contacts</b> tab first if you have not yet.</p>"
+)
+_STATUS_FILTERS = (
+    ("All statuses", ()),
+    ("Drafts", (CampaignStatus.DRAFT,)),
+    ("Scheduled", (CampaignStatus.SCHEDULED,)),
+    ("Sending or paused", (CampaignStatus.SENDING, CampaignStatus.PAUSED)),
+    ("Completed", (CampaignStatus.COMPLETED,)),
+    ("Failed or cancelled", (CampaignStatus.FAILED, CampaignStatus.CANCELLED)),
+)
+_BUSY = (CampaignStatus.SENDING, CampaignStatus.PAUSED)
+
+
+def _table(name: str, accessible: str) -> QTableView:
+    view = QTableView()
+    view.setObjectName(name)
+    view.setAccessibleName(accessible)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setAlternatingRowColors(True)
+    view.verticalHeader().hide()
+    view.horizontalHeader().setStretchLastSection(True)
+    return view
+
+
+class MainWindow(QMainWindow):
+    """The application's one window; `ctx` is the composition root it talks to."""
+
+    def __init__(
+        self, ctx: AppContext, settings: QSettings | None = None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._ctx = ctx
+        # Window state lives beside the database unless the app hands in its own store:
+        # tests and the self-test then never touch the user's real settings.
+        self._settings = settings or QSettings(
+            str(ctx.data_dir / "window.ini"), QSettings.Format.IniFormat
+        )
+        self.close_to_tray = False
+        self._quitting = False
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Campaign Desktop")
+        self.setWindowIcon(app_icon())
+
+        self.bridge = EventBridge(ctx.events, self)
+        self.campaign_model = CampaignTableModel(self)
+        self.campaign_proxy = CampaignFilterProxy(self)
+        self.campaign_proxy.setSourceModel(self.campaign_model)
+        self.archive_model = ArchiveTableModel(self)
+        self.archive_proxy = CampaignFilterProxy(self)
+        self.archive_proxy.setSourceModel(self.archive_model)
+        self.contact_model = ContactTableModel(ctx.contacts, self)
+        self.run_model = RunTableModel(ctx.runs, self)
+
+        self._build_actions()
+        self._build_tabs()
+        self._build_status_bar()
+        self._connect()
+        self.reload()
+        self._restore_geometry()
+
+    # --- building ------------------------------------------------------------------------
+
+    def _action(
+        self, name: str, text: str, icon_name: str, slot: Callable[[], None], tip: str
+    ) -> QAction:
+        action = QAction(icon(icon_name), text, self)
+        action.setObjectName(name)
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        a = self._action
+        self.action_new = a("actionNew", "&New", "new", self._on_new, "Write a new campaign")
+        self.action_new.setShortcut(QKeySequence.StandardKey.New)
+        self.action_edit = a("actionEdit", "&Edit", "edit", self._on_edit, "Edit the campaign")
+        self.action_edit.setShortcuts(
+            [QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)]
+        )
+        self.action_schedule = a(
+            "actionSchedule", "&Schedule…", "schedule", self._on_schedule, "Choose when it is sent"
+        )
+        self.action_send_now = a(
+            "actionSendNow", "Send &now", "send", self._on_send_now, "Send to the audience now"
+        )
+        self.action_duplicate = a(
+            "actionDuplicate", "&Duplicate", "duplicate", self._on_duplicate, "Make a draft copy"
+        )
+        self.action_duplicate.setShortcut(QKeySequence("Ctrl+D"))
+        self.action_archive = a(
+            "actionArchive", "&Archive…", "archive", self._on_archive, "Put the campaign away"
+        )
+        self.action_archive.setShortcut(QKeySequence(Qt.Key.Key_Delete))
+        self.action_pause = a(
+            "actionPauseResume", "&Pause", "pause", self._on_pause_resume, "Pause or resume sending"
+        )
+        self.action_restore = a(
+            "actionRestore", "&Restore", "restore", self._on_restore, "Bring back as a draft"
+        )
+        self.action_delete = a(
+            "actionDelete", "Delete for &good…", "delete", self._on_delete, "Delete permanently"
+        )
+        # Return and Del mean "edit/archive this row" only while the table has focus; in the
+        # search box they must keep their usual meaning.
+        for action in (self.action_edit, self.action_archive):
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self._campaign_actions = (
+            self.action_edit,
+            self.action_schedule,
+            self.action_send_now,
+            self.action_duplicate,
+            self.action_archive,
+            self.action_pause,
+        )
+        toolbar = QToolBar("Campaign actions", self)
+        toolbar.setObjectName("campaignToolbar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.addAction(self.action_new)
+        for action in self._campaign_actions:
+            toolbar.addAction(action)
+        self.addToolBar(toolbar)
+        self.addAction(self.action_new)
+        self.addAction(self.action_duplicate)
+
+    def _build_tabs(self) -> None:
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("tabs")
+        self.tabs.addTab(self._build_campaigns_tab(), "Campaigns")
+        self.tabs.addTab(self._build_archive_tab(), "Archive")
+        self.tabs.addTab(self._build_contacts_tab(), "Contacts")
+        self.tabs.addTab(self._build_activity_tab(), "Activity")
+        self.setCentralWidget(self.tabs)
+        self.resize(1100, 650)
+
+    def _build_campaigns_tab(self) -> QWidget:
+        page = QWidget()
+        self.search = QLineEdit()
+        self.search.setObjectName("campaignSearch")
+        self.search.setAccessibleName("Search campaigns")
+        self.search.setPlaceholderText("Search by name or subject")
+        self.search.setClearButtonEnabled(True)
+        self.status_filter = QComboBox()
+        self.status_filter.setObjectName("statusFilter")
+        self.status_filter.setAccessibleName("Show campaigns with status")
+        for text, statuses in _STATUS_FILTERS:
+            self.status_filter.addItem(text, [str(s) for s in statuses])
+        top = QHBoxLayout()
+        top.addWidget(self.search, 1)
+        top.addWidget(self.status_filter)
+
+        self.campaign_view = _table("campaignTable", "Campaigns")
+        self.campaign_view.setModel(self.campaign_proxy)
+        self.campaign_view.setSortingEnabled(True)
+        self.campaign_view.sortByColumn(Column.NEXT_RUN, Qt.SortOrder.AscendingOrder)
+        header = self.campaign_view.horizontalHeader()
+        header.setSectionResizeMode(Column.NAME, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(Column.NAME, 240)
+        header.resizeSection(Column.NEXT_RUN, 200)
+        header.resizeSection(Column.REPEATS, 300)
+        self.campaign_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.campaign_view.addAction(self.action_edit)
+        self.campaign_view.addAction(self.action_archive)
+
+        self.empty_label = QLabel(EMPTY_TEXT)
+        self.empty_label.setObjectName("campaignsEmpty")
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.campaign_stack = QStackedWidget()
+        self.campaign_stack.addWidget(self.campaign_view)
+        self.campaign_stack.addWidget(self.empty_label)
+
+        layout = QVBoxLayout(page)
+        layout.addLayout(top)
+        layout.addWidget(self.campaign_stack, 1)
+        return page
+
+    def _build_archive_tab(self) -> QWidget:
+        page = QWidget()
+        self.archive_view = _table("archiveTable", "Archived campaigns")
+        self.archive_view.setModel(self.archive_proxy)
+        self.archive_view.setSortingEnabled(True)
+        self.archive_view.sortByColumn(1, Qt.SortOrder.DescendingOrder)
+        self.archive_view.horizontalHeader().resizeSection(0, 260)
+        self.archive_view.horizontalHeader().resizeSection(1, 200)
+        toolbar = QToolBar("Archive actions")
+        toolbar.setObjectName("archiveToolbar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.addAction(self.action_restore)
+        toolbar.addAction(self.action_delete)
+        layout = QVBoxLayout(page)
+        layout.addWidget(toolbar)
+        layout.addWidget(self.archive_view, 1)
+        return page
+
+    def _build_contacts_tab(self) -> QWidget:
+        page = QWidget()
+        self.contact_search = QLineEdit()
+        self.contact_search.setObjectName("contactSearch")
+        self.contact_search.setAccessibleName("Search contacts")
+        self.contact_search.setPlaceholderText("Search by email or name")
+        self.contact_search.setClearButtonEnabled(True)
+        self.contact_count = QLabel()
+        self.contact_count.setObjectName("contactCount")
+        self.contact_view = _table("contactTable", "Contacts")
+        self.contact_view.setModel(self.contact_model)
+        top = QHBoxLayout()
+        top.addWidget(self.contact_search, 1)
+        top.addWidget(self.contact_count)
+        layout = QVBoxLayout(page)
+        layout.addLayout(top)
+        layout.addWidget(self.contact_view, 1)
+        return page
+
+    def _build_activity_tab(self) -> QWidget:
+        page = QWidget()
+        self.run_view = _table("runTable", "Recent runs")
+        self.run_view.setModel(self.run_model)
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.run_view)
+        return page
+
+    def _build_status_bar(self) -> None:
+        self.scheduler_label = QLabel()
+        self.scheduler_label.setObjectName("schedulerState")
+        self.next_send_label = QLabel()
+        self.next_send_label.setObjectName("nextSend")
+        self.statusBar().addPermanentWidget(self.next_send_label)
+        self.statusBar().addPermanentWidget(self.scheduler_label)
+
+    def _connect(self) -> None:
+        self.bridge.campaign_changed.connect(self._on_campaign_changed)
+        self.bridge.scheduler_state.connect(self._on_scheduler_state)
+        self.bridge.run_event.connect(self._on_run_event)
+        self.search.textChanged.connect(self.campaign_proxy.set_text)
+        self.status_filter.currentIndexChanged.connect(self._on_status_filter)
+        self.contact_search.textChanged.connect(self._on_contact_search)
+        self.campaign_view.doubleClicked.connect(self._on_edit)
+        self.campaign_view.customContextMenuRequested.connect(self._on_context_menu)
+        self.campaign_view.selectionModel().selectionChanged.connect(self._on_selection)
+        self.archive_view.selectionModel().selectionChanged.connect(self._on_selection)
+        self.tabs.currentChanged.connect(self._on_selection)
+        for signal in (
+            self.campaign_model.modelReset,
+            self.campaign_model.rowsInserted,
+            self.campaign_model.rowsRemoved,
+        ):
+            signal.connect(self._update_empty_state)
+        self.campaign_model.dataChanged.connect(self._on_selection)
+
+    # --- state ---------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read everything again from the services (start-up, or after a big change)."""
+        self.campaign_model.set_campaigns(self._ctx.campaigns.list_all())
+        self.archive_model.set_campaigns(self._ctx.campaigns.list_archived())
+        self.contact_model.set_search(self.contact_search.text())
+        self.contact_count.setText(f"{self.contact_model.total():,} contacts")
+        self.run_model.reload()
+        scheduled = self._ctx.campaigns.list_scheduled()
+        self._on_scheduler_state(
+            SchedulerStateChanged(
+                running=self._ctx.scheduler.running,
+                sending_paused=self._ctx.scheduler.sending_paused,
+                next_run_at=scheduled[0].next_run_at if scheduled else None,
+            )
+        )
+        self._update_empty_state()
+        self._on_selection()
+
+    def selected_campaign(self) -> CampaignView | None:
+        """The highlighted campaign on the current tab (Campaigns or Archive)."""
+        view = self.archive_view if self.tabs.currentIndex() == 1 else self.campaign_view
+        index = view.selectionModel().currentIndex()
+        if not index.isValid() or not view.selectionModel().isRowSelected(index.row()):
+            return None
+        campaign = index.data(Role.CampaignRole)
+        return campaign if isinstance(campaign, CampaignView) else None
+
+    def select_campaign(self, campaign_id: int) -> None:
+        row = self.campaign_model.row_of(campaign_id)
+        if row is None:
+            return
+        index = self.campaign_proxy.mapFromSource(self.campaign_model.index(row, 0))
+        if index.isValid():
+            self.campaign_view.selectRow(index.row())
+            self.campaign_view.setCurrentIndex(index)
+
+    def _call(self, title: str, call: Callable[[], T]) -> T | None:
+        """Run one service call; an expected failure becomes a message, not a traceback."""
+        try:
+            return call()
+        except DomainError as exc:
+            log.info("%s refused: %s", title, exc.message)
+            self.statusBar().showMessage(exc.message, 10_000)
+            ErrorMessage.show(self, title, exc.message)
+            return None
+
+    # --- slots: campaigns ----------------------------------------------------------------
+
+    @Slot()
+    def _on_new(self) -> None:
+        created = CampaignEditor.ask(self, self._ctx)
+        if created is not None:
+            self.tabs.setCurrentIndex(0)
+            self.campaign_model.update_campaign(created)
+            self.select_campaign(created.id)
+            self.statusBar().showMessage(f"Saved \u201c{created.name}\u201d as a draft.", 5000)
+
+    @Slot()
+    def _on_edit(self) -> None:
+        campaign = self.selected_campaign()
+        if campaign is None or campaign.archived:
+            return
+        saved = CampaignEditor.ask(self, self._ctx, campaign)
+        if saved is not None:
+            self.campaign_model.update_campaign(saved)
+
+    @Slot()
+    def _on_schedule(self) -> None:
+        campaign = self.selected_campaign()
+        if campaign is not None:
+            self.schedule(campaign)
+
+    def schedule(self, campaign: CampaignView) -> CampaignView | None:
+        values = ScheduleDialog.ask(self, self._ctx, campaign)
+        if values is None:
+            return None
+        scheduled = self._call(
+            "Schedule",
+            lambda: self._ctx.campaigns.schedule(
+                campaign.id,
+                first_local=values.first_local,
+                timezone=values.timezone,
+                recurrence=values.recurrence,
+                missed_run_policy=values.policy,
+            ),
+        )
+        if scheduled is not None:
+            self.campaign_model.update_campaign(scheduled)
+            when = formatting.in_zone(scheduled.next_run_at, scheduled.timezone)
+            self.statusBar().showMessage(f"\u201c{scheduled.name}\u201d goes out {when}.", 8000)
+        return scheduled
+
+    @Slot()
+    def _on_send_now(self) -> None:
+        campaign = self.selected_campaign()
+        if campaign is None:
+            return
+        question = (
+            f"Send \u201c{campaign.name}\u201d to its {campaign.audience_size:,} recipients now?"
+        )
+        if not Confirm.ask(self, "Send now", question, "Send now"):
+            return
+        run = self._call("Send now", lambda: self._ctx.campaigns.send_now(campaign.id))
+        if run is not None:
+            self.statusBar().showMessage(f"Sending \u201c{campaign.name}\u201d…", 5000)
+
+    @Slot()
+    def _on_duplicate(self) -> None:
+        campaign = self.selected_campaign()
+        if campaign is None or self.tabs.currentIndex() != 0:
+            return
+        copy = self._call("Duplicate", lambda: self._ctx.campaigns.duplicate(campaign.id))
+        if copy is None:
+            return
+        self.campaign_model.update_campaign(copy)
+        self.select_campaign(copy.id)
+        self.statusBar().showMessage(f"Made \u201c{copy.name}\u201d, a draft copy.", 5000)
+        if Confirm.ask(
+            self,
+            "Schedule the copy?",
+            f"\u201c{copy.name}\u201d is an unscheduled draft. Schedule it now?",
+            "Schedule…",
+        ):
+            self.schedule(copy)
+
+    @Slot()
+    def _on_archive(self) -> None:
+        campaign = self.selected_campaign()
+        if campaign is None or campaign.archived:
+            return
+        reason = ArchiveReason.ask(self, campaign.name)
+        if reason is None:
+            return
+        archived = self._call(
+            "Archive", lambda: self._ctx.campaigns.archive(campaign.id, reason or None)
+        )
+        if archived is not None:
+            self._place(archived)
+            self.statusBar().showMessage(f"Archived \u201c{campaign.name}\u201d.", 5000)
+
+    @Slot()
+    def _on_pause_resume(self) -> None:
+        campaign = self.selected_campaign()
+        if campaign is None or campaign.last_run is None:
+            return
+        run_id = campaign.last_run.id
+        if campaign.status == CampaignStatus.SENDING:
+            self._call("Pause", lambda: self._ctx.runs.pause(run_id))
+        elif campaign.status == CampaignStatus.PAUSED:
+            self._call("Resume", lambda: self._ctx.runs.resume(run_id))
+
+    @Slot()
+    def _on_restore(self) -> None:
+        campaign = self.selected_campaign()
+        if campaign is None or not campaign.archived:
+            return
+        restored = self._call("Restore", lambda: self._ctx.campaigns.restore(campaign.id))
+        if restored is not None:
+            self._place(restored)
+            self.statusBar().showMessage(
+                f"\u201c{restored.name}\u201d comes back as a draft: schedule it to send it again.",
+                8000,
+            )
+
+    @Slot()
+    def _on_delete(self) -> None:
+        campaign = self.selected_campaign()
+        if campaign is None or not campaign.archived:
+            return
+        if not Confirm.ask(
+            self,
+            "Delete for good",
+            f"Delete \u201c{campaign.name}\u201d and its send history for good? "
+            "This cannot be undone.",
+            "Delete for good",
+        ):
+            return
+        self._call("Delete", lambda: self._ctx.campaigns.delete(campaign.id))
+        self.archive_model.remove_campaign(campaign.id)
+
+    @Slot()
+    def _on_context_menu(self, pos: object) -> None:
+        menu = QMenu(self)
+        menu.setObjectName("campaignMenu")
+        menu.addAction(self.action_new)
+        menu.addSeparator()
+        for action in self._campaign_actions:
+            menu.addAction(action)
+        menu.popup(self.campaign_view.viewport().mapToGlobal(pos))  # type: ignore[call-overload]  # pos is the QPoint the signal carries
+
+    # --- slots: live updates -------------------------------------------------------------
+
+    def _place(self, campaign: CampaignView) -> None:
+        """Show `campaign` in the table it belongs to, and only there."""
+        keep, drop = (
+            (self.archive_model, self.campaign_model)
+            if campaign.archived
+            else (self.campaign_model, self.archive_model)
+        )
+        drop.remove_campaign(campaign.id)
+        keep.update_campaign(campaign)
+
+    @Slot(int, str)
+    def _on_campaign_changed(self, campaign_id: int, change: str) -> None:
+        if change == CampaignChange.DELETED:
+            self.campaign_model.remove_campaign(campaign_id)
+            self.archive_model.remove_campaign(campaign_id)
+            return
+        try:
+            campaign = self._ctx.campaigns.get(campaign_id)
+        except NotFoundError:
+            self.campaign_model.remove_campaign(campaign_id)
+            self.archive_model.remove_campaign(campaign_id)
+            return
+        self._place(campaign)
+
+    @Slot(object)
+    def _on_scheduler_state(self, state: SchedulerStateChanged) -> None:
+        if not state.running:
+            text = "Scheduler stopped"
+        elif state.sending_paused:
+            text = "Sending paused"
+        else:
+            text = "Scheduler running"
+        self.scheduler_label.setText(text)
+        if state.next_run_at is None:
+            self.next_send_label.setText("No send scheduled")
+        else:
+            when = formatting.on_this_machine(state.next_run_at).removesuffix(" (this computer)")
+            self.next_send_label.setText(f"Next send: {when}")
+        self.next_send_text = self.next_send_label.text()
+
+    @Slot(object)
+    def _on_run_event(self, _event: object) -> None:
+        self.run_model.reload()
+
+    @Slot()
+    def _on_status_filter(self) -> None:
+        self.campaign_proxy.set_statuses(self.status_filter.currentData() or [])
+
+    @Slot(str)
+    def _on_contact_search(self, text: str) -> None:
+        self.contact_model.set_search(text)
+        self.contact_count.setText(f"{self.contact_model.total():,} contacts")
+
+    @Slot()
+    def _update_empty_state(self) -> None:
+        empty = self.campaign_model.rowCount() == 0
+        self.campaign_stack.setCurrentWidget(self.empty_label if empty else self.campaign_view)
+
+    @Slot()
+    def _on_selection(self, *_args: QItemSelection | QModelIndex | int | list[int]) -> None:
+        campaign = self.selected_campaign()
+        on_campaigns = self.tabs.currentIndex() == 0
+        live = campaign is not None and on_campaigns
+        for action in self._campaign_actions:
+            action.setEnabled(live)
+        busy = live and campaign is not None and campaign.status in _BUSY
+        self.action_pause.setEnabled(busy)
+        paused = campaign is not None and campaign.status == CampaignStatus.PAUSED
+        self.action_pause.setText("&Resume" if paused else "&Pause")
+        self.action_pause.setIcon(icon("resume" if paused else "pause"))
+        for action in (self.action_schedule, self.action_edit, self.action_archive):
+            action.setEnabled(live and not busy)
+        on_archive = self.tabs.currentIndex() == 1 and campaign is not None
+        self.action_restore.setEnabled(on_archive)
+        self.action_delete.setEnabled(on_archive)
+
+    # --- window life ---------------------------------------------------------------------
+
+    def _restore_geometry(self) -> None:
+        geometry = self._settings.value("main_window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self._settings.value("main_window/state")
+        if state is not None:
+            self.restoreState(state)
+
+    def quit(self) -> None:
+        """Close for real (the tray's Quit), not just hide to the tray."""
+        self._quitting = True
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802  (a Qt override keeps Qt's name)
+        self._settings.setValue("main_window/geometry", self.saveGeometry())
+        self._settings.setValue("main_window/state", self.saveState())
+        self._settings.sync()
+        if self.close_to_tray and not self._quitting:
+            event.ignore()
+            self.hide()
+            return
+        self.bridge.close()
+        super().closeEvent(event)

@@ -1,0 +1,45 @@
+"""Small modal questions (confirm, archive reason, error message), each behind an `ask()`
+classmethod so tests replace the question instead of driving a real modal loop.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox, QWidget
+
+
+class Confirm:
+    """A yes/no question; True when the user chose the action."""
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, title: str, text: str, action: str) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=parent)
+        yes = box.addButton(action, QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setObjectName("confirmBox")
+        box.exec()
+        return box.clickedButton() is yes
+
+
+class ArchiveReason:
+    """Asks for an optional reason to archive: the text ("" for none), or None if cancelled."""
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, campaign_name: str) -> str | None:
+        text, ok = QInputDialog.getText(
+            parent,
+            "Archive campaign",
+            f"Archive \N{LEFT DOUBLE QUOTATION MARK}{campaign_name}\N{RIGHT DOUBLE QUOTATION MARK}?"
+            "\nIt stops being scheduled. Reason (optional):",
+            QLineEdit.EchoMode.Normal,
+        )
+        return text.strip() if ok else None
+
+
+class ErrorMessage:
+    """Tells the user about an expected failure (a DomainError's message)."""
+
+    @classmethod
+    def show(cls, parent: QWidget | None, title: str, text: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=parent)
+        box.setObjectName("errorBox")
+        box.exec()

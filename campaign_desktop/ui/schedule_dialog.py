@@ -1,0 +1,632 @@
+"""The Schedule dialog: first send, timezone, repeat rule, end and missed-run policy, with a live
+preview of the next sends (campaign and machine clocks, offset changes marked) and the sentence.
+
+Validation goes through `CampaignService.plan_schedule`, the same door `schedule` uses, so the
+dialog can never accept what the service would refuse.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import IntEnum
+from typing import Any, NamedTuple
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QDate,
+    QDateTime,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QStringListModel,
+    Qt,
+    QTime,
+    QTimeZone,
+    Slot,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QCompleter,
+    QDateEdit,
+    QDateTimeEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from campaign_desktop.context import AppContext
+from campaign_desktop.domain.errors import ValidationError
+from campaign_desktop.domain.recurrence import MAX_INTERVAL, describe_once, occurrences
+from campaign_desktop.domain.status import MissedRunPolicy
+from campaign_desktop.domain.timezones import (
+    get_zone,
+    is_dst_change_between,
+    ordered_timezones,
+    to_local,
+    utc_offset_label,
+)
+from campaign_desktop.domain.views import CampaignView
+from campaign_desktop.ui import formatting
+
+log = logging.getLogger("campaign_desktop.ui.schedule")
+
+PREVIEW_COUNT = 5
+_DAY_SHORT = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_WEEKS = (("first", 1), ("second", 2), ("third", 3), ("fourth", 4), ("last", -1))
+_UNITS = {"daily": "day(s)", "weekly": "week(s)", "monthly": "month(s)"}
+_NO_INDEX = QModelIndex()
+
+
+class ScheduleValues(NamedTuple):
+    """What the dialog returns: exactly the arguments of `CampaignService.schedule`."""
+
+    first_local: datetime
+    timezone: str
+    recurrence: dict[str, Any] | None
+    policy: str
+
+
+def machine_timezone() -> str:
+    """This computer's IANA zone if the app knows it, else UTC."""
+    key = bytes(QTimeZone.systemTimeZoneId().data()).decode("ascii", "replace")
+    return key if key in set(ordered_timezones()) else "UTC"
+
+
+# --- the preview ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    instant: datetime  # aware UTC
+    campaign_text: str
+    machine_text: str
+    offset_change: str  # "" or the "Clocks change" note
+
+
+class PreviewColumn(IntEnum):
+    CAMPAIGN = 0
+    MACHINE = 1
+    NOTE = 2
+
+
+class SchedulePreviewModel(QAbstractTableModel):
+    """The next sends, one per row; a note where the zone's UTC offset changed since the last."""
+
+    OffsetChangedRole = Qt.ItemDataRole.UserRole + 1
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[PreviewRow] = []
+        self._headers = ("Campaign time", "This computer", "")
+
+    def set_sends(self, instants: list[datetime], tz: str) -> None:
+        zone = get_zone(tz)
+        rows = []
+        for i, instant in enumerate(instants):
+            note = ""
+            if i and is_dst_change_between(instants[i - 1], instant, zone):
+                before = utc_offset_label(instants[i - 1], zone)
+                note = f"\N{WARNING SIGN} Clocks change: {before} \N{RIGHTWARDS ARROW} " + (
+                    utc_offset_label(instant, zone)
+                )
+            rows.append(
+                PreviewRow(
+                    instant,
+                    formatting.in_zone(instant, tz),
+                    formatting.on_this_machine(instant).removesuffix(" (this computer)"),
+                    note,
+                )
+            )
+        self.beginResetModel()
+        self._rows = rows
+        self.endResetModel()
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self._rows = []
+        self.endResetModel()
+
+    def sends(self) -> list[datetime]:
+        return [row.instant for row in self._rows]
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _NO_INDEX) -> int:  # noqa: N802  (a Qt override keeps Qt's name)
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _NO_INDEX) -> int:  # noqa: N802  (a Qt override keeps Qt's name)
+        return 0 if parent.isValid() else len(self._headers)
+
+    def headerData(  # noqa: N802  (a Qt override keeps Qt's name)
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self._headers[section] if 0 <= section < len(self._headers) else None
+        if orientation == Qt.Orientation.Vertical and role == Qt.ItemDataRole.DisplayRole:
+            return str(section + 1)
+        return None
+
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        if role == self.OffsetChangedRole:
+            return bool(row.offset_change)
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return (row.campaign_text, row.machine_text, row.offset_change)[index.column()]
+        return None
+
+
+# --- the dialog -------------------------------------------------------------------------------
+
+
+class ScheduleDialog(QDialog):
+    """Edit when (and how often) a campaign is sent; OK only while the schedule is valid."""
+
+    def __init__(
+        self, ctx: AppContext, campaign: CampaignView, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._ctx = ctx
+        self._campaign = campaign
+        self._loading = False
+        self.setObjectName("scheduleDialog")
+        self.setWindowTitle(
+            f"Schedule \N{LEFT DOUBLE QUOTATION MARK}{campaign.name}\N{RIGHT DOUBLE QUOTATION MARK}"
+        )
+        self._build()
+        self._load_from(campaign)
+        self._connect()
+        self._refresh()
+
+    @classmethod
+    def ask(
+        cls, parent: QWidget | None, ctx: AppContext, campaign: CampaignView
+    ) -> ScheduleValues | None:
+        """Show the dialog modally; the chosen values, or None if cancelled. Tests replace it."""
+        dialog = cls(ctx, campaign, parent)
+        try:
+            if dialog.exec() == QDialog.DialogCode.Accepted:
+                return dialog.result_values()
+            return None
+        finally:
+            dialog.deleteLater()
+
+    # --- building ------------------------------------------------------------------------
+
+    def _named(self, widget: QWidget, name: str, accessible: str) -> None:
+        widget.setObjectName(name)
+        widget.setAccessibleName(accessible)
+
+    def _build(self) -> None:
+        form = QFormLayout()
+
+        self._first_send = QDateTimeEdit()
+        # A UTC editor has no DST gaps: the wall time typed is kept exactly as typed and only
+        # read in the campaign's zone (the machine's zone must not shift it).
+        self._first_send.setTimeZone(QTimeZone.utc())
+        self._first_send.setDisplayFormat("ddd d MMM yyyy  HH:mm")
+        self._first_send.setCalendarPopup(True)
+        self._named(self._first_send, "firstSend", "First send date and time")
+        form.addRow("&First send:", self._first_send)
+
+        self._timezone = self._build_timezone()
+        form.addRow("&Timezone:", self._timezone)
+        self._build_repeat(form)
+
+        self._build_bottom()
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self._sentence)
+        layout.addWidget(QLabel(f"Next {PREVIEW_COUNT} sends:"))
+        layout.addWidget(self._preview, 1)
+        layout.addWidget(self._error)
+        layout.addWidget(self._buttons)
+        self.resize(640, 620)
+
+    def _build_timezone(self) -> QComboBox:
+        self._timezone = QComboBox()
+        self._timezone.setEditable(True)
+        self._timezone.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self._timezone.setModel(QStringListModel(ordered_timezones(), self._timezone))
+        self._timezone.setMaxVisibleItems(15)
+        completer = QCompleter(self._timezone.model(), self._timezone)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self._timezone.setCompleter(completer)
+        self._named(self._timezone, "timezone", "Timezone")
+        return self._timezone
+
+    def _build_repeat(self, form: QFormLayout) -> None:
+        self._repeat = QComboBox()
+        for text, kind in (
+            ("Does not repeat", None),
+            ("Daily", "daily"),
+            ("Weekly", "weekly"),
+            ("Monthly", "monthly"),
+        ):
+            self._repeat.addItem(text, kind)
+        self._named(self._repeat, "repeat", "Repeat")
+        form.addRow("&Repeat:", self._repeat)
+
+        self._interval = QSpinBox()
+        self._interval.setRange(1, MAX_INTERVAL)
+        self._named(self._interval, "interval", "Repeat every")
+        self._interval_unit = QLabel()
+        every = QWidget()
+        every_layout = QHBoxLayout(every)
+        every_layout.setContentsMargins(0, 0, 0, 0)
+        every_layout.addWidget(self._interval)
+        every_layout.addWidget(self._interval_unit, 1)
+        self._every_row = every
+        self._every_label = QLabel("E&very:")
+        self._every_label.setBuddy(self._interval)
+        form.addRow(self._every_label, every)
+
+        self._weekdays: list[QCheckBox] = []
+        days = QWidget()
+        days_layout = QHBoxLayout(days)
+        days_layout.setContentsMargins(0, 0, 0, 0)
+        for i, short in enumerate(_DAY_SHORT):
+            box = QCheckBox(short)
+            self._named(box, f"weekday{i}", _DAY_NAMES[i])
+            self._weekdays.append(box)
+            days_layout.addWidget(box)
+        self._days_row = days
+        self._days_label = QLabel("On:")
+        form.addRow(self._days_label, days)
+
+        self._monthly_row = self._build_monthly()
+        self._monthly_label = QLabel("On:")
+        form.addRow(self._monthly_label, self._monthly_row)
+
+        self._ends_row = self._build_ends()
+        self._ends_label = QLabel("Ends:")
+        form.addRow(self._ends_label, self._ends_row)
+
+        self._policy = QComboBox()
+        self._policy.addItem(
+            "Send once, late, when the app starts again", MissedRunPolicy.SEND_LATE.value
+        )
+        self._policy.addItem("Skip the missed send", MissedRunPolicy.SKIP.value)
+        self._named(self._policy, "missedRunPolicy", "If a send is missed")
+        form.addRow("If a send is &missed:", self._policy)
+
+    def _build_bottom(self) -> None:
+        self._sentence = QLabel()
+        self._sentence.setWordWrap(True)
+        self._sentence.setObjectName("scheduleSentence")
+        self._sentence.setAccessibleName("Schedule summary")
+        self._sentence.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self._preview_model = SchedulePreviewModel(self)
+        self._preview = QTableView()
+        self._preview.setModel(self._preview_model)
+        self._preview.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self._preview.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self._preview.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents
+        )
+        self._preview.horizontalHeader().setStretchLastSection(True)
+        self._named(self._preview, "schedulePreview", f"Next {PREVIEW_COUNT} sends")
+
+        self._error = QLabel()
+        self._error.setWordWrap(True)
+        self._error.setStyleSheet("color: #b00020;")
+        self._error.setObjectName("scheduleError")
+        self._error.setAccessibleName("Schedule problem")
+
+        self._buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        ok = self._ok_button
+        ok.setText("Schedule")
+        self._named(ok, "scheduleOk", "Schedule")
+        cancel = self._buttons.button(QDialogButtonBox.StandardButton.Cancel)
+        self._named(cancel, "scheduleCancel", "Cancel")
+
+    def _build_monthly(self) -> QWidget:
+        row = QWidget()
+        layout = QVBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self._monthly_mode = QButtonGroup(row)
+
+        by_day = QHBoxLayout()
+        self._monthly_by_day = QRadioButton("On day")
+        self._named(self._monthly_by_day, "monthlyByDay", "Monthly on a day of the month")
+        self._day_of_month = QSpinBox()
+        self._day_of_month.setRange(1, 31)
+        self._named(self._day_of_month, "dayOfMonth", "Day of the month")
+        self._short_month = QComboBox()
+        self._short_month.addItem("in shorter months: the last day", "last_day")
+        self._short_month.addItem("in shorter months: skip", "skip")
+        self._named(self._short_month, "shortMonth", "In shorter months")
+        by_day.addWidget(self._monthly_by_day)
+        by_day.addWidget(self._day_of_month)
+        by_day.addWidget(self._short_month, 1)
+
+        by_weekday = QHBoxLayout()
+        self._monthly_by_weekday = QRadioButton("On the")
+        self._named(self._monthly_by_weekday, "monthlyByWeekday", "Monthly on a weekday")
+        self._week_of_month = QComboBox()
+        for text, value in _WEEKS:
+            self._week_of_month.addItem(text, value)
+        self._named(self._week_of_month, "weekOfMonth", "Week of the month")
+        self._month_weekday = QComboBox()
+        for i, name in enumerate(_DAY_NAMES):
+            self._month_weekday.addItem(name, i)
+        self._named(self._month_weekday, "monthWeekday", "Weekday")
+        by_weekday.addWidget(self._monthly_by_weekday)
+        by_weekday.addWidget(self._week_of_month)
+        by_weekday.addWidget(self._month_weekday, 1)
+
+        self._monthly_mode.addButton(self._monthly_by_day)
+        self._monthly_mode.addButton(self._monthly_by_weekday)
+        self._monthly_by_day.setChecked(True)
+        layout.addLayout(by_day)
+        layout.addLayout(by_weekday)
+        return row
+
+    def _build_ends(self) -> QWidget:
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self._end_mode = QButtonGroup(row)
+        self._end_never = QRadioButton("Never")
+        self._named(self._end_never, "endNever", "Never ends")
+        self._end_on_date = QRadioButton("On")
+        self._named(self._end_on_date, "endOnDate", "Ends on a date")
+        self._end_date = QDateEdit()
+        self._end_date.setCalendarPopup(True)
+        self._end_date.setDisplayFormat("d MMM yyyy")
+        self._named(self._end_date, "endDate", "End date")
+        self._end_after = QRadioButton("After")
+        self._named(self._end_after, "endAfter", "Ends after a number of sends")
+        self._count = QSpinBox()
+        self._count.setRange(1, 100_000)
+        self._count.setSuffix(" sends")
+        self._named(self._count, "endCount", "Number of sends")
+        for button in (self._end_never, self._end_on_date, self._end_after):
+            self._end_mode.addButton(button)
+        self._end_never.setChecked(True)
+        for widget in (
+            self._end_never,
+            self._end_on_date,
+            self._end_date,
+            self._end_after,
+            self._count,
+        ):
+            layout.addWidget(widget)
+        layout.addStretch(1)
+        return row
+
+    def _connect(self) -> None:
+        self._buttons.accepted.connect(self.accept)
+        self._buttons.rejected.connect(self.reject)
+        self._first_send.dateTimeChanged.connect(self._refresh)
+        self._timezone.currentTextChanged.connect(self._refresh)
+        self._repeat.currentIndexChanged.connect(self._refresh)
+        self._interval.valueChanged.connect(self._refresh)
+        for box in self._weekdays:
+            box.toggled.connect(self._refresh)
+        self._monthly_mode.buttonToggled.connect(self._refresh)
+        self._day_of_month.valueChanged.connect(self._refresh)
+        self._short_month.currentIndexChanged.connect(self._refresh)
+        self._week_of_month.currentIndexChanged.connect(self._refresh)
+        self._month_weekday.currentIndexChanged.connect(self._refresh)
+        self._end_mode.buttonToggled.connect(self._refresh)
+        self._end_date.dateChanged.connect(self._refresh)
+        self._count.valueChanged.connect(self._refresh)
+
+    @property
+    def _ok_button(self) -> QPushButton:
+        return self._buttons.button(QDialogButtonBox.StandardButton.Ok)
+
+    # --- values in and out ---------------------------------------------------------------
+
+    def _load_from(self, campaign: CampaignView) -> None:
+        now = self._ctx.clock.now()
+        scheduled = campaign.scheduled_local
+        if scheduled is not None and campaign.timezone:
+            tz = campaign.timezone
+            try:
+                in_future = scheduled.replace(tzinfo=get_zone(tz)) > now
+            except ValidationError:
+                in_future = False
+            first = scheduled if in_future else self._default_first(tz, now)
+        else:
+            tz = campaign.timezone if campaign.timezone != "UTC" else machine_timezone()
+            first = self._default_first(tz, now)
+        self.set_values(first, tz, campaign.recurrence_pattern, campaign.missed_run_policy)
+
+    @staticmethod
+    def _default_first(tz: str, now: datetime) -> datetime:
+        """Tomorrow at 09:00 on the campaign's clock: a sensible first guess for a newsletter."""
+        try:
+            local = to_local(now, get_zone(tz))
+        except ValidationError:
+            local = now.replace(tzinfo=None)
+        return datetime.combine(local.date() + timedelta(days=1), datetime.min.time()).replace(
+            hour=9
+        )
+
+    def set_values(
+        self,
+        first_local: datetime,
+        timezone: str,
+        recurrence: dict[str, Any] | None = None,
+        policy: str | None = None,
+    ) -> None:
+        """Fill every widget from a schedule (the stored one, or one a caller chooses)."""
+        self._loading = True
+        try:
+            self._first_send.setDateTime(
+                QDateTime(
+                    QDate(first_local.year, first_local.month, first_local.day),
+                    QTime(first_local.hour, first_local.minute),
+                    QTimeZone.utc(),
+                )
+            )
+            self._timezone.setCurrentText(timezone)
+            pattern = recurrence or {}
+            kind = pattern.get("type")
+            index = self._repeat.findData(kind) if kind else 0
+            self._repeat.setCurrentIndex(max(index, 0))
+            self._interval.setValue(int(pattern.get("interval") or 1))
+            days = pattern.get("days_of_week") or [first_local.weekday()]
+            for i, box in enumerate(self._weekdays):
+                box.setChecked(i in days)
+            self._day_of_month.setValue(int(pattern.get("day_of_month") or first_local.day))
+            self._short_month.setCurrentIndex(
+                max(self._short_month.findData(pattern.get("short_month", "last_day")), 0)
+            )
+            if pattern.get("weekday") is not None:
+                self._monthly_by_weekday.setChecked(True)
+                self._month_weekday.setCurrentIndex(int(pattern["weekday"]))
+                self._week_of_month.setCurrentIndex(
+                    max(self._week_of_month.findData(pattern.get("week_of_month", 1)), 0)
+                )
+            else:
+                self._monthly_by_day.setChecked(True)
+                self._month_weekday.setCurrentIndex(first_local.weekday())
+                self._week_of_month.setCurrentIndex(min((first_local.day - 1) // 7, 3))
+            end = pattern.get("end_date")
+            end_day = date.fromisoformat(end) if isinstance(end, str) else end
+            if isinstance(end_day, date):
+                self._end_on_date.setChecked(True)
+                self._end_date.setDate(QDate(end_day.year, end_day.month, end_day.day))
+            else:
+                later = first_local.date() + timedelta(days=90)
+                self._end_date.setDate(QDate(later.year, later.month, later.day))
+            if pattern.get("count") is not None:
+                self._count.setValue(int(pattern["count"]))
+                if not isinstance(end_day, date):
+                    self._end_after.setChecked(True)
+            else:
+                self._count.setValue(10)
+            if not isinstance(end_day, date) and pattern.get("count") is None:
+                self._end_never.setChecked(True)
+            if policy is not None:
+                self._policy.setCurrentIndex(max(self._policy.findData(policy), 0))
+        finally:
+            self._loading = False
+        self._refresh()
+
+    def first_local(self) -> datetime:
+        edited = self._first_send.dateTime()
+        d, t = edited.date(), edited.time()
+        return datetime(d.year(), d.month(), d.day(), t.hour(), t.minute())  # noqa: DTZ001  (a wall-clock time, read in the chosen zone)
+
+    def timezone(self) -> str:
+        return self._timezone.currentText().strip()
+
+    def recurrence(self) -> dict[str, Any] | None:
+        """The pattern as the widgets say (DESIGN §3 JSON), or None for a single send."""
+        kind = self._repeat.currentData()
+        if kind is None:
+            return None
+        pattern: dict[str, Any] = {"type": kind, "interval": self._interval.value()}
+        if kind == "weekly":
+            # An empty list is kept: the pattern refuses it with a message the user can act on.
+            pattern["days_of_week"] = [i for i, box in enumerate(self._weekdays) if box.isChecked()]
+        elif kind == "monthly":
+            if self._monthly_by_weekday.isChecked():
+                pattern["weekday"] = self._month_weekday.currentData()
+                pattern["week_of_month"] = self._week_of_month.currentData()
+            else:
+                pattern["day_of_month"] = self._day_of_month.value()
+                pattern["short_month"] = self._short_month.currentData()
+        if self._end_on_date.isChecked():
+            end = self._end_date.date()
+            pattern["end_date"] = date(end.year(), end.month(), end.day()).isoformat()
+        elif self._end_after.isChecked():
+            pattern["count"] = self._count.value()
+        return pattern
+
+    def policy(self) -> str:
+        return str(self._policy.currentData())
+
+    def result_values(self) -> ScheduleValues:
+        return ScheduleValues(self.first_local(), self.timezone(), self.recurrence(), self.policy())
+
+    def preview_sends(self) -> list[datetime]:
+        """The sends the preview lists now (aware UTC)."""
+        return self._preview_model.sends()
+
+    def error_text(self) -> str:
+        return self._error.text()
+
+    def sentence(self) -> str:
+        return self._sentence.text()
+
+    # --- live check ----------------------------------------------------------------------
+
+    @Slot()
+    def _refresh(self) -> None:
+        if self._loading:
+            return
+        self._show_rows()
+        values = self.result_values()
+        try:
+            plan = self._ctx.campaigns.plan_schedule(
+                first_local=values.first_local,
+                timezone=values.timezone,
+                recurrence=values.recurrence,
+            )
+        except ValidationError as exc:
+            self._show_problem(exc.message)
+            return
+        first = values.first_local
+        if plan.pattern is None:
+            sentence = describe_once(first, values.timezone)
+        else:
+            sentence = plan.pattern.describe(first, values.timezone)
+        sends = occurrences(plan.pattern, first, values.timezone, limit=PREVIEW_COUNT)
+        self._preview_model.set_sends(sends, values.timezone)
+        self._sentence.setText(sentence)
+        self._error.clear()
+        self._error.hide()
+        self._ok_button.setEnabled(True)
+
+    def _show_problem(self, message: str) -> None:
+        self._preview_model.clear()
+        self._sentence.clear()
+        self._error.setText(message)
+        self._error.show()
+        self._ok_button.setEnabled(False)
+
+    def _show_rows(self) -> None:
+        kind = self._repeat.currentData()
+        repeating = kind is not None
+        self._every_label.setVisible(repeating)
+        self._every_row.setVisible(repeating)
+        self._interval_unit.setText(_UNITS.get(str(kind), ""))
+        self._days_label.setVisible(kind == "weekly")
+        self._days_row.setVisible(kind == "weekly")
+        self._monthly_label.setVisible(kind == "monthly")
+        self._monthly_row.setVisible(kind == "monthly")
+        self._ends_label.setVisible(repeating)
+        self._ends_row.setVisible(repeating)
+        self._end_date.setEnabled(self._end_on_date.isChecked())
+        self._count.setEnabled(self._end_after.isChecked())
+        by_day = self._monthly_by_day.isChecked()
+        self._day_of_month.setEnabled(by_day)
+        self._short_month.setEnabled(by_day)
+        self._week_of_month.setEnabled(not by_day)
+        self._month_weekday.setEnabled(not by_day)

@@ -1,0 +1,134 @@
+"""The main window's campaign actions, with the dialogs replaced through their ask()."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from campaign_desktop.app import main
+from campaign_desktop.context import AppContext
+from campaign_desktop.ui.campaign_editor import CampaignEditor
+from campaign_desktop.ui.main_window import MainWindow
+from campaign_desktop.ui.prompts import ArchiveReason, Confirm
+from tests.ui.conftest import make_campaign
+
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints"),
+]
+
+
+@pytest.fixture
+def window(gui_ctx: AppContext, qtbot: QtBot) -> MainWindow:
+    widget = MainWindow(gui_ctx)
+    qtbot.addWidget(widget)
+    return widget
+
+
+def _names(window: MainWindow) -> list[str]:
+    return sorted(view.name for view in window.campaign_model.campaigns())
+
+
+def test_empty_state_then_new_campaign_through_the_editor(
+    window: MainWindow, gui_ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert window.campaign_stack.currentWidget() is window.empty_label
+
+    def create(*_args: Any) -> Any:
+        return make_campaign(gui_ctx, "Brand new")
+
+    monkeypatch.setattr(CampaignEditor, "ask", create)
+    window.action_new.trigger()
+    assert _names(window) == ["Brand new"]
+    assert window.campaign_stack.currentWidget() is window.campaign_view
+    assert window.selected_campaign() is not None
+
+
+def test_duplicate_offers_to_schedule_the_copy(
+    window: MainWindow, gui_ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = make_campaign(gui_ctx, "Spring news")
+    window.reload()
+    window.select_campaign(source.id)
+    offered: list[str] = []
+
+    def decline(*args: Any) -> bool:
+        offered.append(args[2])
+        return False
+
+    monkeypatch.setattr(Confirm, "ask", decline)
+    window.action_duplicate.trigger()
+    assert _names(window) == ["Spring news", "Spring news (copy)"]
+    assert "Spring news (copy)" in offered[0]
+
+
+def test_ctrl_d_duplicates_the_selected_row(
+    window: MainWindow, gui_ctx: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = make_campaign(gui_ctx, "Weekly")
+    window.reload()
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)  # window shortcuts need the active window
+    window.campaign_view.setFocus()
+    window.select_campaign(source.id)
+    monkeypatch.setattr(Confirm, "ask", lambda *args: False)
+    qtbot.keyClick(  # type: ignore[no-untyped-call]  # pytest-qt leaves keyClick untyped
+        window.campaign_view, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier
+    )
+    qtbot.waitUntil(lambda: len(_names(window)) == 2)
+    assert _names(window) == ["Weekly", "Weekly (copy)"]
+
+
+def test_archive_with_reason_then_restore_as_draft(
+    window: MainWindow, gui_ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign = make_campaign(gui_ctx, "Old promo")
+    gui_ctx.campaigns.schedule(campaign.id, first_local=datetime(2027, 2, 1, 9, 0), timezone="UTC")
+    window.reload()
+    window.select_campaign(campaign.id)
+    monkeypatch.setattr(ArchiveReason, "ask", lambda *args: "Season over")
+    window.action_archive.trigger()
+    assert _names(window) == []
+    archived = window.archive_model.campaigns()
+    assert [(c.name, c.archive_reason) for c in archived] == [("Old promo", "Season over")]
+    assert window.archive_model.index(0, 2).data() == "Season over"
+
+    window.tabs.setCurrentIndex(1)
+    window.archive_view.selectRow(0)
+    window.action_restore.trigger()
+    assert window.archive_model.rowCount() == 0
+    assert [(c.name, c.status) for c in window.campaign_model.campaigns()] == [
+        ("Old promo", "draft")
+    ]
+    assert "comes back as a draft" in window.statusBar().currentMessage()
+
+
+def test_delete_for_good_asks_first(
+    window: MainWindow, gui_ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign = make_campaign(gui_ctx, "Gone")
+    gui_ctx.campaigns.archive(campaign.id)
+    window.reload()
+    window.tabs.setCurrentIndex(1)
+    window.archive_view.selectRow(0)
+    monkeypatch.setattr(Confirm, "ask", lambda *args: True)
+    window.action_delete.trigger()
+    assert window.archive_model.rowCount() == 0
+    assert gui_ctx.campaigns.list_archived() == []
+
+
+def test_interactive_widgets_have_object_and_accessible_names(window: MainWindow) -> None:
+    for widget in (window.search, window.status_filter, window.campaign_view, window.archive_view):
+        assert widget.objectName()
+        assert widget.accessibleName()
+
+
+def test_self_test_prints_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--self-test"]) == 0
+    assert "self-test ok" in capsys.readouterr().out
