@@ -89,7 +89,7 @@ class AppContext:
             clock=clock,
             credentials=credentials,
             settings=settings,
-            contacts=ContactService(db.sessions, events, clock),
+            contacts=ContactService(db, events, clock),
             campaigns=CampaignService(db, events, clock, sending),
             runs=RunService(db, sending),
             sending=sending,

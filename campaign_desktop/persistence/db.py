@@ -38,6 +38,12 @@ def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=5000")
     finally:
         cursor.close()
+    # Unicode-aware case folding for searches (SQLite's LIKE folds ASCII only).
+    dbapi_connection.create_function("cd_casefold", 1, _casefold, deterministic=True)
+
+
+def _casefold(value: str | None) -> str | None:
+    return None if value is None else value.casefold()
 
 
 def _on_begin(connection: Connection) -> None:

@@ -333,6 +333,7 @@ class CampaignService:
             campaign = self._load(session, campaign_id)
             if campaign.archived:
                 raise ValidationError("archived", "Restore this campaign before sending it.")
+            self._refuse_if_busy(campaign, "send it again")
             self._require_sendable(campaign)
         return self._sending.send_manual(campaign_id)
 

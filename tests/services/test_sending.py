@@ -208,6 +208,8 @@ def test_throttle_holds_the_run_and_pause_then_cancel_skip_the_rest(
     assert (paused.status, paused.sent, paused.pending) == ("paused", 2, 3)
     assert len(server.handler.messages) == 2  # the limit held the third one back
 
+    with pytest.raises(ValidationError, match="being sent"):
+        app.campaigns.send_now(run.campaign_id)  # a paused run still holds the campaign
     app.runs.cancel(run.id)
     cancelled = app.runs.get(run.id)
     assert (cancelled.status, cancelled.sent, cancelled.skipped) == ("cancelled", 2, 3)
@@ -268,3 +270,43 @@ def test_password_never_reaches_the_database_settings_logs_or_errors(
         assert secret.encode() not in path.read_bytes(), path
     assert caplog.records  # the failed login was logged ...
     assert secret not in caplog.text  # ... without the password
+
+
+def test_throttle_is_shared_by_concurrent_runs(app: AppContext, server: SmtpServer) -> None:
+    add_contacts(app, 4, "Customers")
+    add_contacts_on(app, "Partners", ["p1@example.com", "p2@example.com", "p3@example.com"])
+    app.settings.set("throttle.per_minute", 3)
+    first = app.campaigns.send_now(make_campaign(app, "First", ("Customers",)))
+    second = app.campaigns.send_now(make_campaign(app, "Second", ("Partners",)))
+    assert server.handler.wait_for(3)
+    # Both runs are waiting for the same minute's slots: no fourth message can go out.
+    assert not server.handler.wait_for(4, timeout=0.5)
+    for run in (first, second):
+        app.runs.pause(run.id)
+    assert app.sending.wait_idle(10)
+    sent = app.runs.get(first.id).sent + app.runs.get(second.id).sent
+    assert sent == 3
+
+
+def test_close_mid_send_leaves_the_run_to_resume_at_the_next_start(
+    data_dir: Path, server: SmtpServer
+) -> None:
+    with open_ctx(data_dir, server) as app:
+        emails = add_contacts(app, 5)
+        app.settings.set("throttle.per_minute", 2)
+        run = app.campaigns.send_now(make_campaign(app))
+        assert server.handler.wait_for(2)
+    # closed while the throttle held the rest back: nothing in flight, run still `sending`
+    with open_ctx(data_dir, server) as app:
+        interrupted = app.runs.get(run.id)
+        assert (interrupted.status, interrupted.sent, interrupted.unconfirmed) == ("sending", 2, 0)
+        app.settings.set("throttle.per_minute", 0)
+        app.scheduler.start()
+        assert app.sending.wait_idle(10)
+        assert app.runs.get(run.id).status == "completed"
+    assert sorted(received_recipients(server.handler.messages)) == emails
+
+
+def add_contacts_on(app: AppContext, list_name: str, emails: list[str]) -> None:
+    for address in emails:
+        app.contacts.add(address, lists=(list_name,))

@@ -1,0 +1,774 @@
+"""Contact use cases: add, edit, search, subscription state, contact lists and CSV import.
+
+Each public method is one transaction (an import: one per batch) and returns frozen views.
+
+Decisions, recorded here because the design leaves them open:
+
+- Emails are stored normalised (trimmed, domain lower-cased, DESIGN §2), so "Ann@x.com"
+  and "ann@x.com" are two contacts: the local part is case-sensitive by RFC 5321.
+- List names are exact (case-sensitive), as the database's unique constraint and the
+  campaign service read them. `add`, `add_to_list` and `import_csv` create a list they
+  name when it is missing; `remove_from_list` and the filters never do.
+- `update(attributes=...)` replaces the whole attribute set (the edit form shows them
+  all); an import merges into it instead.
+- An unsubscribe outranks a bounce: `mark_bounced` leaves an unsubscribed contact
+  unsubscribed, and unsubscribing again keeps the first `unsubscribed_at`.
+- `search`/`count` match case-insensitively (Unicode-aware when the text is not ASCII)
+  anywhere in the email or in "first last"; an unknown list or no match gives no rows.
+- Nothing is published on the event bus yet: contact changes do not move campaigns or
+  runs, and the Contacts tab reloads after the actions it starts.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from campaign_desktop.domain.clock import Clock
+from campaign_desktop.domain.emails import normalize_email
+from campaign_desktop.domain.errors import NotFoundError, ValidationError
+from campaign_desktop.domain.events import EventBus
+from campaign_desktop.domain.status import ContactStatus
+from campaign_desktop.domain.views import ContactListView, ContactView, ImportReport
+from campaign_desktop.persistence.db import Database
+from campaign_desktop.persistence.models import (
+    Campaign,
+    Contact,
+    ContactList,
+    campaign_audience,
+    list_membership,
+)
+from campaign_desktop.services.csv_import import (
+    ContactCsv,
+    CsvPreview,
+    CsvRow,
+    CsvSource,
+    check_attribute_key,
+    preview,
+)
+
+#: Rows per import transaction: big enough for executemany to pay, small enough that the
+#: scheduler's and sender's writes wait well under SQLite's busy timeout.
+BATCH_SIZE = 2000
+_NAME_MAX = 200
+# Ids per IN (...) list, well under SQLite's cap on bound parameters (32,766 since 3.32).
+_IN_CHUNK = 500
+_ATTRIBUTE_VALUE_TYPES = (str, int, float, bool, type(None))
+
+_T = TypeVar("_T")
+
+
+class CancelFlag(Protocol):
+    """What `import_csv` polls between batches (a `threading.Event` is one)."""
+
+    def is_set(self) -> bool: ...
+
+
+ImportProgress = Callable[[float, int], None]
+"""Called after each batch with (fraction of the file's bytes read, data rows read)."""
+
+
+class ContactService:
+    def __init__(self, db: Database, events: EventBus, clock: Clock) -> None:
+        self._db = db
+        self._events = events  # for a future ContactsChanged event
+        self._clock = clock
+
+    # --- reading -------------------------------------------------------------------------
+
+    def get(self, contact_id: int) -> ContactView:
+        with self._db.read() as session:
+            return _contact_views(session, [_load_contact(session, contact_id)])[0]
+
+    def find(self, email: str) -> ContactView | None:
+        """The contact with this address (compared in its normalised form), or None.
+
+        Text that is no valid address matches nobody: None, not an error.
+        """
+        try:
+            address = normalize_email(email)
+        except ValidationError:
+            return None
+        with self._db.read() as session:
+            contact = session.scalar(select(Contact).where(Contact.email == address))
+            return None if contact is None else _contact_views(session, [contact])[0]
+
+    def search(
+        self,
+        text: str = "",
+        *,
+        list_name: str | None = None,
+        status: str | None = None,
+        offset: int = 0,
+        limit: int = 200,
+    ) -> list[ContactView]:
+        """One page of contacts matching `text`, in `list_name`, with `status`; by email.
+
+        Paged in SQLite, in the email index's order: only the page's rows are loaded
+        (on 100,000 contacts a page takes milliseconds). `count` gives the total.
+        """
+        if offset < 0 or limit < 1:
+            raise ValueError(f"offset must be >= 0 and limit >= 1, got {offset}, {limit}")
+        with self._db.read() as session:
+            contacts = session.scalars(
+                select(Contact)
+                .where(*_contact_filters(session, text, list_name, status))
+                .order_by(Contact.email)
+                .offset(offset)
+                .limit(limit)
+            ).all()
+            return _contact_views(session, contacts)
+
+    def count(
+        self, text: str = "", *, list_name: str | None = None, status: str | None = None
+    ) -> int:
+        """How many contacts `search` would page through with the same filters."""
+        with self._db.read() as session:
+            query = select(func.count()).select_from(Contact)
+            query = query.where(*_contact_filters(session, text, list_name, status))
+            return session.scalar(query) or 0
+
+    # --- writing -------------------------------------------------------------------------
+
+    def add(
+        self,
+        email: str,
+        first_name: str = "",
+        last_name: str = "",
+        lists: Iterable[str] = (),
+        attributes: Mapping[str, Any] | None = None,
+    ) -> ContactView:
+        """A new subscribed contact, put in `lists` (created when missing)."""
+        address = normalize_email(email)
+        first = _person_name(first_name, "first_name")
+        last = _person_name(last_name, "last_name")
+        values = _clean_attributes(attributes or {})
+        names = _list_names(lists, "lists")
+        with self._db.write() as session:
+            if session.scalar(select(Contact.id).where(Contact.email == address)) is not None:
+                raise ValidationError("email", f"{address} is already in your contacts.")
+            now = self._clock.now()
+            contact = Contact(
+                email=address,
+                first_name=first,
+                last_name=last,
+                attributes=values,
+                status=ContactStatus.SUBSCRIBED.value,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(contact)
+            session.flush()
+            self._add_memberships(session, [contact.id], names)
+            return _contact_views(session, [contact])[0]
+
+    def update(
+        self,
+        contact_id: int,
+        *,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> ContactView:
+        """Change the names and/or replace the attributes; None leaves a field as it is."""
+        first = None if first_name is None else _person_name(first_name, "first_name")
+        last = None if last_name is None else _person_name(last_name, "last_name")
+        values = None if attributes is None else _clean_attributes(attributes)
+        with self._db.write() as session:
+            contact = _load_contact(session, contact_id)
+            before = (contact.first_name, contact.last_name, contact.attributes)
+            if first is not None:
+                contact.first_name = first
+            if last is not None:
+                contact.last_name = last
+            if values is not None:
+                contact.attributes = values
+            if (contact.first_name, contact.last_name, contact.attributes) != before:
+                contact.updated_at = self._clock.now()
+            return _contact_views(session, [contact])[0]
+
+    def delete(self, contact_id: int) -> None:
+        """Delete for good; past deliveries keep the address they were sent to."""
+        with self._db.write() as session:
+            _load_contact(session, contact_id)
+            # Core delete: the database cascades memberships without loading them.
+            session.execute(delete(Contact).where(Contact.id == contact_id))
+
+    def unsubscribe(self, email: str) -> ContactView:
+        """Never send to this contact again (until resubscribed); stamps `unsubscribed_at`."""
+        return self._set_status(email, ContactStatus.UNSUBSCRIBED)
+
+    def resubscribe(self, email: str) -> ContactView:
+        """Subscribed again (from unsubscribed or bounced); clears `unsubscribed_at`."""
+        return self._set_status(email, ContactStatus.SUBSCRIBED)
+
+    def mark_bounced(self, email: str) -> ContactView:
+        """The address bounces: stop sending. An unsubscribed contact stays unsubscribed."""
+        return self._set_status(email, ContactStatus.BOUNCED)
+
+    def _set_status(self, email: str, status: ContactStatus) -> ContactView:
+        address = normalize_email(email)
+        with self._db.write() as session:
+            contact = session.scalar(select(Contact).where(Contact.email == address))
+            if contact is None:
+                raise ValidationError("email", f"{address} is not in your contacts.")
+            current = contact.status
+            now = self._clock.now()
+            if status == ContactStatus.UNSUBSCRIBED and current != status:
+                contact.status = status.value
+                contact.unsubscribed_at = now
+                contact.updated_at = now
+            elif status == ContactStatus.SUBSCRIBED and current != status:
+                contact.status = status.value
+                contact.unsubscribed_at = None
+                contact.updated_at = now
+            elif status == ContactStatus.BOUNCED and current == ContactStatus.SUBSCRIBED:
+                contact.status = status.value
+                contact.updated_at = now
+            return _contact_views(session, [contact])[0]
+
+    # --- lists ---------------------------------------------------------------------------
+
+    def lists(self) -> list[ContactListView]:
+        """Every list with its member and subscribed counts, by name (one query)."""
+        with self._db.read() as session:
+            return _list_views(session)
+
+    def create_list(self, name: str, description: str = "") -> ContactListView:
+        list_name = _list_name(name, "name")
+        text = _description(description)
+        with self._db.write() as session:
+            _refuse_taken_list_name(session, list_name)
+            item = ContactList(name=list_name, description=text, created_at=self._clock.now())
+            session.add(item)
+            session.flush()
+            return ContactListView(
+                id=item.id, name=item.name, description=text, member_count=0, subscribed_count=0
+            )
+
+    def rename_list(self, list_id: int, name: str) -> ContactListView:
+        """Campaigns keep their audience: they refer to the list, not to its name."""
+        list_name = _list_name(name, "name")
+        with self._db.write() as session:
+            item = _load_list(session, list_id)
+            if item.name != list_name:
+                _refuse_taken_list_name(session, list_name)
+                item.name = list_name
+                session.flush()
+            return _list_views(session, list_id)[0]
+
+    def delete_list(self, list_id: int) -> None:
+        """Delete a list but not its contacts; refused while a campaign sends to it."""
+        with self._db.write() as session:
+            item = _load_list(session, list_id)
+            users = session.scalars(
+                select(Campaign.name)
+                .join(campaign_audience, campaign_audience.c.campaign_id == Campaign.id)
+                .where(campaign_audience.c.list_id == list_id)
+                .order_by(Campaign.name)
+            ).all()
+            if users:
+                noun, which = ("campaign", "that campaign")
+                if len(users) > 1:
+                    noun, which = ("campaigns", "those campaigns")
+                raise ValidationError(
+                    "list",
+                    f"“{item.name}” is the audience of {noun} {_and_list(users)}. "
+                    f"Remove it from {which} first.",
+                )
+            session.execute(delete(ContactList).where(ContactList.id == list_id))
+
+    def add_to_list(self, contact_ids: Iterable[int], list_name: str) -> int:
+        """Put contacts in a list (created when missing); returns how many were not in it."""
+        name = _list_name(list_name, "list_name")
+        ids = list(dict.fromkeys(contact_ids))
+        if not ids:
+            return 0
+        with self._db.write() as session:
+            found: set[int] = set()
+            for chunk in _chunks(ids, _IN_CHUNK):
+                found.update(session.scalars(select(Contact.id).where(Contact.id.in_(chunk))))
+            missing = [contact_id for contact_id in ids if contact_id not in found]
+            if missing:
+                raise NotFoundError(f"Contact {missing[0]} does not exist (any more).")
+            return self._add_memberships(session, ids, [name])
+
+    def remove_from_list(self, contact_ids: Iterable[int], list_name: str) -> int:
+        """Take contacts out of a list (they stay contacts); returns how many were in it."""
+        name = _list_name(list_name, "list_name")
+        ids = list(dict.fromkeys(contact_ids))
+        with self._db.write() as session:
+            list_id = session.scalar(select(ContactList.id).where(ContactList.name == name))
+            if list_id is None:
+                raise ValidationError("list_name", f"There is no contact list called “{name}”.")
+            removed = _members_among(session, list_id, ids)
+            for chunk in _chunks(ids, _IN_CHUNK):
+                session.execute(
+                    delete(list_membership).where(
+                        list_membership.c.list_id == list_id,
+                        list_membership.c.contact_id.in_(chunk),
+                    )
+                )
+            return removed
+
+    def _add_memberships(
+        self, session: Session, contact_ids: Sequence[int], names: Sequence[str]
+    ) -> int:
+        added = 0
+        for name in names:
+            list_id = self._list_id(session, name)
+            already = _members_among(session, list_id, contact_ids)
+            session.execute(
+                insert(list_membership).prefix_with("OR IGNORE"),
+                [{"list_id": list_id, "contact_id": contact_id} for contact_id in contact_ids],
+            )
+            added += len(contact_ids) - already
+        return added
+
+    def _list_id(self, session: Session, name: str) -> int:
+        """The id of the list called `name`, created (empty) when there is none."""
+        list_id = session.scalar(select(ContactList.id).where(ContactList.name == name))
+        if list_id is not None:
+            return list_id
+        item = ContactList(name=name, description="", created_at=self._clock.now())
+        session.add(item)
+        session.flush()
+        return item.id
+
+    # --- CSV import ----------------------------------------------------------------------
+
+    def preview_csv(self, path: CsvSource, rows: int = 5) -> CsvPreview:
+        """What the import dialog shows before importing: see `csv_import.preview`."""
+        return preview(path, rows)
+
+    def import_csv(
+        self,
+        path: CsvSource,
+        list_name: str = "Customers",
+        *,
+        mapping: Mapping[str, str] | None = None,
+        progress: ImportProgress | None = None,
+        cancel: CancelFlag | None = None,
+    ) -> ImportReport:
+        """Import contacts from a CSV file into `list_name` (created when missing).
+
+        - New addresses become subscribed contacts. An address already in the contacts
+          updates that contact: non-empty names overwrite, attributes are merged (an empty
+          cell never erases a value). Its status is never changed: an import does not
+          resubscribe an unsubscribed or bounced contact (consent is not re-given by a file).
+        - Every contact created or updated is added to `list_name`.
+        - Skipped rows come back as ``(row, reason)``; rows are numbered as a spreadsheet
+          shows them: the header is row 1, the first data row is row 2, blank lines count
+          as rows but are otherwise ignored. A row repeating an earlier row's address is
+          skipped ("Same email as row 12"); so is an invalid address.
+        - `mapping` (header → ``email`` | ``first_name`` | ``last_name`` | ``ignore`` |
+          ``attr:<key>``) overrides the automatic column mapping (see `csv_import`).
+        - `report.rows_read` counts the data rows handled: created + updated + skipped.
+
+        Streams: never more than one batch of rows in memory. Each batch of `BATCH_SIZE`
+        rows is its own transaction, so the scheduler's writes are never held up for
+        long. `cancel.is_set()` is checked before each batch; a cancelled import keeps the
+        batches done so far and says `cancelled=True`. `progress(fraction, rows_read)` is
+        called after each batch, on the importing thread.
+
+        Nothing is written when the file cannot be read, has no email column, has no rows
+        below its header, or `mapping`/`list_name` are invalid: that is a ValidationError.
+        """
+        target = _list_name(list_name, "list_name")
+        created = updated = 0
+        skipped: list[tuple[int, str]] = []
+        cancelled = False
+        with ContactCsv(path, mapping) as reader:
+            if not reader.has_rows():
+                raise ValidationError("file", "The file has no rows below its header.")
+            imported = _ImportedRows()
+            try:
+                for batch in reader.batches(BATCH_SIZE):
+                    if cancel is not None and cancel.is_set():
+                        cancelled = True
+                        break
+                    result = self._import_batch(batch, target, imported)
+                    created += result.created
+                    updated += result.updated
+                    skipped.extend(result.skipped)
+                    if progress is not None:
+                        progress(reader.fraction_read, created + updated + len(skipped))
+            finally:
+                imported.close()
+        return ImportReport(
+            created=created,
+            updated=updated,
+            skipped=skipped,
+            cancelled=cancelled,
+            rows_read=created + updated + len(skipped),
+        )
+
+    def _import_batch(
+        self, batch: Sequence[CsvRow], list_name: str, imported: _ImportedRows
+    ) -> _BatchResult:
+        result = _BatchResult()
+        accepted: dict[str, CsvRow] = {}  # normalised address → its first row in the batch
+        for row in batch:
+            reason = row.problem or _row_problem(row)
+            if not reason:
+                try:
+                    address = normalize_email(row.email)
+                except ValidationError as exc:
+                    reason = exc.message
+                else:
+                    first = accepted.get(address)
+                    if first is None:
+                        accepted[address] = row
+                        continue
+                    reason = f"Same email as row {first.row}"
+            result.skipped.append((row.row, reason))
+        for address, earlier_row in imported.rows_of(list(accepted)).items():
+            result.skipped.append((accepted.pop(address).row, f"Same email as row {earlier_row}"))
+        result.skipped.sort()
+        if not accepted:
+            return result
+
+        # Bound as parameters, not literal lists: SQLAlchemy's statement cache would keep
+        # the first batch's 2,000 addresses alive for as long as the app runs.
+        addresses = {"addresses": list(accepted)}
+        in_batch = Contact.email.in_(bindparam("addresses", expanding=True))
+        now = self._clock.now()
+        with self._db.write() as session:
+            found = session.execute(
+                select(
+                    Contact.id,
+                    Contact.email,
+                    Contact.first_name,
+                    Contact.last_name,
+                    Contact.attributes,
+                ).where(in_batch),
+                addresses,
+            )
+            existing = {
+                email: (contact_id, first, last, attributes)
+                for contact_id, email, first, last, attributes in found
+            }
+            new_contacts: list[dict[str, Any]] = []
+            changes: list[dict[str, Any]] = []
+            for address, row in accepted.items():
+                current = existing.get(address)
+                if current is None:
+                    new_contacts.append(_new_contact(address, row, now))
+                    continue
+                change = _merged_contact(current, row, now)
+                if change is not None:
+                    changes.append(change)
+            if new_contacts:
+                session.execute(insert(Contact), new_contacts)
+            if changes:
+                session.execute(update(Contact), changes)
+            session.execute(
+                insert(list_membership)
+                .prefix_with("OR IGNORE")
+                .from_select(
+                    ["list_id", "contact_id"],
+                    select(bindparam("list_id", type_=Integer), Contact.id).where(in_batch),
+                ),
+                {"list_id": self._list_id(session, list_name), **addresses},
+            )
+        imported.add((address, row.row) for address, row in accepted.items())
+        result.created = len(new_contacts)
+        result.updated = len(accepted) - len(new_contacts)
+        return result
+
+
+# --- import helpers ----------------------------------------------------------------------
+
+
+@dataclass
+class _BatchResult:
+    created: int = 0
+    updated: int = 0
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+
+class _ImportedRows:
+    """The file row each address imported so far came from, to name it on a duplicate.
+
+    A private temporary SQLite database rather than a dict: SQLite keeps a small cache in
+    memory and the rest in a temporary file it deletes on close, so the memory an import
+    needs stays that of one batch however many rows the file has.
+    """
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect("", isolation_level=None)
+        self._db.execute(
+            "CREATE TABLE imported (email TEXT PRIMARY KEY, row INTEGER NOT NULL) WITHOUT ROWID"
+        )
+
+    def rows_of(self, emails: Sequence[str]) -> dict[str, int]:
+        if not emails:
+            return {}
+        found = self._db.execute(
+            "SELECT email, row FROM imported WHERE email IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(emails)),),
+        )
+        return {str(email): int(row) for email, row in found}
+
+    def add(self, rows: Iterable[tuple[str, int]]) -> None:
+        self._db.executemany("INSERT OR IGNORE INTO imported VALUES (?, ?)", rows)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _row_problem(row: CsvRow) -> str:
+    if len(row.first_name) > _NAME_MAX:
+        return f"The first name is longer than {_NAME_MAX} characters."
+    if len(row.last_name) > _NAME_MAX:
+        return f"The last name is longer than {_NAME_MAX} characters."
+    if not row.email:
+        return "The email address is empty."
+    return ""
+
+
+def _new_contact(address: str, row: CsvRow, now: datetime) -> dict[str, Any]:
+    return {
+        "email": address,
+        "first_name": row.first_name,
+        "last_name": row.last_name,
+        # An empty cell is stored as null so the column stays a known template variable.
+        "attributes": {key: value or None for key, value in row.attributes.items()},
+        "status": ContactStatus.SUBSCRIBED.value,
+        "unsubscribed_at": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _merged_contact(
+    current: tuple[int, str, str, dict[str, Any] | None], row: CsvRow, now: datetime
+) -> dict[str, Any] | None:
+    """The update for an existing contact, or None when the row changes nothing."""
+    contact_id, first_name, last_name, attributes = current
+    merged = dict(attributes or {})
+    for key, value in row.attributes.items():
+        if value:
+            merged[key] = value
+        else:
+            merged.setdefault(key, None)
+    first = row.first_name or first_name
+    last = row.last_name or last_name
+    if (first, last, merged) == (first_name, last_name, attributes or {}):
+        return None
+    return {
+        "id": contact_id,
+        "first_name": first,
+        "last_name": last,
+        "attributes": merged,
+        "updated_at": now,
+    }
+
+
+# --- queries and views -------------------------------------------------------------------
+
+
+def _load_contact(session: Session, contact_id: int) -> Contact:
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFoundError(f"Contact {contact_id} does not exist (any more).")
+    return contact
+
+
+def _load_list(session: Session, list_id: int) -> ContactList:
+    item = session.get(ContactList, list_id)
+    if item is None:
+        raise NotFoundError(f"Contact list {list_id} does not exist (any more).")
+    return item
+
+
+def _members_among(session: Session, list_id: int, contact_ids: Sequence[int]) -> int:
+    """How many of `contact_ids` are members of the list."""
+    members = 0
+    for chunk in _chunks(contact_ids, _IN_CHUNK):
+        query = select(func.count()).where(
+            list_membership.c.list_id == list_id, list_membership.c.contact_id.in_(chunk)
+        )
+        members += session.scalar(query) or 0
+    return members
+
+
+def _contact_views(session: Session, contacts: Sequence[Contact]) -> list[ContactView]:
+    names: dict[int, list[str]] = {contact.id: [] for contact in contacts}
+    for chunk in _chunks(list(names), _IN_CHUNK):
+        rows = session.execute(
+            select(list_membership.c.contact_id, ContactList.name)
+            .join(ContactList, ContactList.id == list_membership.c.list_id)
+            .where(list_membership.c.contact_id.in_(chunk))
+            .order_by(ContactList.name)
+        )
+        for contact_id, name in rows:
+            names[contact_id].append(name)
+    return [
+        ContactView(
+            id=contact.id,
+            email=contact.email,
+            first_name=contact.first_name,
+            last_name=contact.last_name,
+            attributes=dict(contact.attributes or {}),
+            status=contact.status,
+            unsubscribed_at=contact.unsubscribed_at,
+            lists=tuple(names[contact.id]),
+            created_at=contact.created_at,
+            updated_at=contact.updated_at,
+        )
+        for contact in contacts
+    ]
+
+
+def _list_views(session: Session, list_id: int | None = None) -> list[ContactListView]:
+    query = (
+        select(
+            ContactList.id,
+            ContactList.name,
+            ContactList.description,
+            func.count(Contact.id),
+            func.count(Contact.id).filter(Contact.status == ContactStatus.SUBSCRIBED.value),
+        )
+        .outerjoin(list_membership, list_membership.c.list_id == ContactList.id)
+        .outerjoin(Contact, Contact.id == list_membership.c.contact_id)
+        .group_by(ContactList.id)
+    )
+    if list_id is not None:
+        query = query.where(ContactList.id == list_id)
+    views = [
+        ContactListView(
+            id=item_id,
+            name=name,
+            description=description,
+            member_count=members,
+            subscribed_count=subscribed,
+        )
+        for item_id, name, description, members, subscribed in session.execute(query)
+    ]
+    return sorted(views, key=lambda view: (view.name.casefold(), view.name))
+
+
+def _contact_filters(
+    session: Session, text: str, list_name: str | None, status: str | None
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if status is not None:
+        conditions.append(Contact.status == _status(status))
+    if list_name is not None:
+        list_id = select(ContactList.id).where(ContactList.name == list_name).scalar_subquery()
+        conditions.append(
+            exists().where(
+                list_membership.c.list_id == list_id,
+                list_membership.c.contact_id == Contact.id,
+            )
+        )
+    needle = (text or "").strip()
+    if needle:
+        email: ColumnElement[str] = Contact.email.expression
+        full_name: ColumnElement[str] = Contact.first_name + " " + Contact.last_name
+        if not needle.isascii():
+            # SQLite's LIKE folds ASCII letters only; fold the rest in Python (cd_casefold is
+            # registered on every connection by persistence.db).
+            needle = needle.casefold()
+            email = func.cd_casefold(email)
+            full_name = func.cd_casefold(full_name)
+        pattern = "%" + _escape_like(needle) + "%"
+        conditions.append(
+            or_(email.like(pattern, escape="\\"), full_name.like(pattern, escape="\\"))
+        )
+    return conditions
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# --- validation --------------------------------------------------------------------------
+
+
+def _status(value: str) -> str:
+    try:
+        return ContactStatus(value).value
+    except ValueError:
+        raise ValidationError(
+            "status",
+            f"“{value}” is not a contact status: choose subscribed, unsubscribed or bounced.",
+        ) from None
+
+
+def _person_name(value: object, field_name: str) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(field_name, "Names must be text.")
+    text = value.strip()
+    if len(text) > _NAME_MAX:
+        raise ValidationError(field_name, f"Keep names under {_NAME_MAX} characters.")
+    return text
+
+
+def _list_name(value: object, field_name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(field_name, "Give the contact list a name.")
+    text = value.strip()
+    if len(text) > _NAME_MAX:
+        raise ValidationError(field_name, f"Keep list names under {_NAME_MAX} characters.")
+    return text
+
+
+def _list_names(values: Iterable[str], field_name: str) -> list[str]:
+    if isinstance(values, str):
+        values = (values,)
+    return list(dict.fromkeys(_list_name(value, field_name) for value in values))
+
+
+def _description(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValidationError("description", "The description must be text.")
+    return value.strip()
+
+
+def _clean_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(attributes, Mapping):
+        raise ValidationError("attributes", "Attributes must be names with values.")
+    cleaned: dict[str, Any] = {}
+    for key, value in attributes.items():
+        check_attribute_key(key, "attributes")
+        if not isinstance(value, _ATTRIBUTE_VALUE_TYPES):
+            raise ValidationError(
+                "attributes", f"The attribute “{key}” must be text, a number or empty."
+            )
+        cleaned[key] = value.strip() if isinstance(value, str) else value
+    return cleaned
+
+
+def _refuse_taken_list_name(session: Session, name: str) -> None:
+    if session.scalar(select(ContactList.id).where(ContactList.name == name)) is not None:
+        raise ValidationError("name", f"There is already a list called “{name}”.")
+
+
+def _and_list(names: Sequence[str]) -> str:
+    quoted = [f"“{name}”" for name in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
