@@ -7,29 +7,36 @@ a PyInstaller build): it prints "self-test ok" and returns 0, or prints the reas
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import logging.handlers
 import os
+import signal
+import socket
 import sys
 import tempfile
+import threading
+import time
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
-from PySide6.QtCore import QtMsgType, qInstallMessageHandler
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon
+from PySide6.QtCore import QEventLoop, QSocketNotifier, QtMsgType, qInstallMessageHandler
+from PySide6.QtWidgets import QApplication, QMessageBox
 
-from campaign_desktop.context import AppContext, default_log_dir
+from campaign_desktop.context import AppContext, default_data_dir, default_log_dir
 from campaign_desktop.domain.errors import DomainError, SchedulerLockedError
-from campaign_desktop.domain.events import SchedulerStateChanged
+from campaign_desktop.domain.events import RunEvent, RunPhase
 from campaign_desktop.domain.timezones import get_zone, to_local
-from campaign_desktop.ui import formatting
+from campaign_desktop.domain.views import CampaignView, RunView
 from campaign_desktop.ui.icons import app_icon
 from campaign_desktop.ui.main_window import MainWindow
 from campaign_desktop.ui.schedule_dialog import PREVIEW_COUNT, ScheduleDialog
+from campaign_desktop.ui.single_instance import SingleInstance
+from campaign_desktop.ui.tray import AppTray
 
 log = logging.getLogger("campaign_desktop.app")
 
@@ -84,80 +91,83 @@ def _run(args: argparse.Namespace) -> int:
     app.setApplicationName("Campaign Desktop")
     app.setOrganizationName("CampaignDesktop")
     app.setWindowIcon(app_icon())
+    # The app ends when the main window really closes (AppTray decides), never because the
+    # last visible window went away: hidden in the tray, a closing dialog must not quit it.
+    app.setQuitOnLastWindowClosed(False)
     previous_handler = qInstallMessageHandler(_qt_message_to_log)
     previous_hook = sys.excepthook
     sys.excepthook = _crash_handler(lambda title, text: QMessageBox.critical(None, title, text))
+    data_dir = args.data_dir if args.data_dir is not None else default_data_dir()
+    # Before the database opens: a second launch only wakes the first, never a 2nd scheduler.
+    instance = SingleInstance(data_dir)
     try:
+        if not instance.acquire():
+            return 0
         try:
-            ctx = AppContext.open(args.data_dir)
+            ctx = AppContext.open(data_dir)
         except DomainError as exc:
             QMessageBox.critical(None, "Campaign Desktop", exc.message)
             return 1
         try:
+            # The window (and its event bridge) exists before the scheduler starts, so the
+            # start-up catch-up report and the first runs' events reach the tray.
+            window = MainWindow(ctx)
+            tray = AppTray(ctx, window, quit_app=app.quit)
+            instance.activation_requested.connect(tray.bring_to_front)
+            stop_signals = _quit_on_termination_signals(window.quit)
             try:
                 ctx.scheduler.start()
             except SchedulerLockedError as exc:
                 QMessageBox.warning(None, "Campaign Desktop is already running", exc.message)
                 return 1
-            window = MainWindow(ctx)
-            tray = _make_tray(ctx, window) if QSystemTrayIcon.isSystemTrayAvailable() else None
-            window.close_to_tray = tray is not None and bool(ctx.settings.get("ui.close_to_tray"))
-            app.setQuitOnLastWindowClosed(tray is None)
-            if not (args.minimized and tray is not None):
-                if args.minimized:
-                    window.showMinimized()
-                else:
-                    window.show()
-            return app.exec()
+            tray.show_window(minimized=args.minimized)
+            log.info("running on %s", data_dir)
+            try:
+                return app.exec()
+            finally:
+                stop_signals()
         finally:
             ctx.close()
     finally:
+        instance.close()
         sys.excepthook = previous_hook
         qInstallMessageHandler(previous_handler)
 
 
-def _make_tray(ctx: AppContext, window: MainWindow) -> QSystemTrayIcon:
+def _quit_on_termination_signals(quit_app: Callable[[], None]) -> Callable[[], None]:
+    """SIGTERM and SIGINT (log-out, `kill`, Ctrl+C) quit like the Quit menu: the scheduler stops
+    and sends stop after the message in hand, instead of dying mid-batch.
 
-    tray = QSystemTrayIcon(app_icon(), window)
-    tray.setObjectName("trayIcon")
-    menu = QMenu(window)
-    open_action = QAction("Open", menu)
+    Python runs a signal handler only when the interpreter gets control, which Qt's event loop
+    does not give it while idle; the wake-up socket makes the loop call into Python at once.
+    Returns the function that undoes all this.
+    """
+    receive, wake = socket.socketpair()
+    receive.setblocking(False)
+    wake.setblocking(False)
+    notifier = QSocketNotifier(receive.fileno(), QSocketNotifier.Type.Read)
 
-    def bring_forward() -> None:
-        window.showNormal()
-        window.activateWindow()
+    def drain() -> None:
+        with contextlib.suppress(OSError):
+            receive.recv(64)
 
-    open_action.triggered.connect(bring_forward)
-    pause_action = QAction("Pause all sending", menu, checkable=True)
-    pause_action.setChecked(ctx.scheduler.sending_paused)
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("signal %s: quitting", signum)
+        quit_app()
 
-    def toggle_pause(paused: bool) -> None:
-        if paused:
-            ctx.scheduler.pause_sending()
-        else:
-            ctx.scheduler.resume_sending()
+    notifier.activated.connect(drain)
+    previous_fd = signal.set_wakeup_fd(wake.fileno())
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
 
-    pause_action.toggled.connect(toggle_pause)
-    quit_action = QAction("Quit", menu)
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        signal.set_wakeup_fd(previous_fd)
+        notifier.setEnabled(False)
+        receive.close()
+        wake.close()
 
-    def quit_app() -> None:
-        window.quit()
-        QApplication.quit()
-
-    quit_action.triggered.connect(quit_app)
-    menu.addActions([open_action, pause_action, quit_action])
-    tray.setContextMenu(menu)
-
-    def on_state(state: SchedulerStateChanged) -> None:
-        when = formatting.on_this_machine(state.next_run_at).removesuffix(" (this computer)")
-        paused = " (sending paused)" if state.sending_paused else ""
-        tray.setToolTip(f"Campaign Desktop{paused}\nNext send: {when}")
-
-    window.bridge.scheduler_state.connect(on_state)
-    tray.setToolTip(f"Campaign Desktop\n{window.next_send_label.text()}")
-    tray.activated.connect(bring_forward)
-    tray.show()
-    return tray
+    return restore
 
 
 def _qt_message_to_log(mode: QtMsgType, _context: object, message: str) -> None:
@@ -194,6 +204,39 @@ def _crash_handler(
 # --- the self-test ----------------------------------------------------------------------------
 
 
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SelfTestError(f"timed out waiting for {what}")
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+
+
+def _check_progress_and_notifications(
+    ctx: AppContext, window: MainWindow, tray: AppTray, campaign: CampaignView
+) -> None:
+    """Events from a worker thread reach the status bar: progress, then the notification."""
+    now = ctx.clock.now()
+    run = RunView(
+        campaign.id, campaign.id, now, "manual", "sending", now, None, 2, 1, 0, 0, 0, None
+    )
+    done = replace(run, status="completed", sent=2, finished_at=now)
+    name = campaign.name
+    worker = threading.Thread(
+        target=ctx.events.publish, args=(RunEvent(RunPhase.PROGRESS, run, name),)
+    )
+    worker.start()
+    worker.join()
+    expected = f"Sending \N{LEFT DOUBLE QUOTATION MARK}{name}\N{RIGHT DOUBLE QUOTATION MARK}: 1 / 2"
+    _wait_for(lambda: window.run_progress.text() == expected, "the status bar's progress")
+    ctx.events.publish(RunEvent(RunPhase.FINISHED, done, name))
+    _wait_for(lambda: tray.last_notification is not None, "the finished notification")
+    if not window.statusBar().currentMessage().startswith("Sent \N{LEFT DOUBLE QUOTATION MARK}"):
+        raise SelfTestError(f"status bar says {window.statusBar().currentMessage()!r}")
+    if window.run_progress.isVisibleTo(window):
+        raise SelfTestError("the progress stays visible after the send finished")
+
+
 class SelfTestError(Exception):
     pass
 
@@ -216,8 +259,10 @@ def _self_test_in(data_dir: Path) -> None:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     ctx = AppContext.open(data_dir)
     try:
-        ctx.scheduler.start()
         window = MainWindow(ctx)
+        # Forced off: the self-test checks the no-tray path (status bar) wherever it runs.
+        tray = AppTray(ctx, window, tray_available=False, quit_app=lambda: None)
+        ctx.scheduler.start()
         ctx.contacts.add("ann@example.com", first_name="Ann", lists=("Customers",))
         campaign = ctx.campaigns.create(
             name="Self-test",
@@ -251,6 +296,7 @@ def _self_test_in(data_dir: Path) -> None:
         window.reload()
         if window.campaign_model.rowCount() != 1:
             raise SelfTestError("the campaign table does not show the campaign")
+        _check_progress_and_notifications(ctx, window, tray, scheduled)
         dialog.deleteLater()
         window.quit()
         window.deleteLater()

@@ -40,6 +40,7 @@ from campaign_desktop.domain.templates import (
     sample_context,
 )
 from campaign_desktop.domain.views import CampaignView
+from campaign_desktop.ui.theme import mark_as_error
 
 log = logging.getLogger("campaign_desktop.ui.editor")
 
@@ -117,7 +118,7 @@ class CampaignEditor(QDialog):
         label = QLabel()
         label.setObjectName(f"{field}Error")
         label.setAccessibleName(f"Problem with {field.replace('_', ' ')}")
-        label.setStyleSheet("color: #b00020;")
+        mark_as_error(label)
         label.setWordWrap(True)
         label.hide()
         self._errors[field] = label
@@ -186,7 +187,7 @@ class CampaignEditor(QDialog):
         bodies = self._build_content()
         self._general_error = QLabel()
         self._general_error.setObjectName("editorError")
-        self._general_error.setStyleSheet("color: #b00020;")
+        mark_as_error(self._general_error)
         self._general_error.setWordWrap(True)
         self._general_error.hide()
 
@@ -195,6 +196,8 @@ class CampaignEditor(QDialog):
         )
         self.save_button.setObjectName("saveCampaign")
         self.save_button.setAccessibleName("Save campaign")
+        cancel = self._buttons.button(QDialogButtonBox.StandardButton.Cancel)
+        cancel.setObjectName("cancelCampaign")
         self._buttons.accepted.connect(self.accept)
         self._buttons.rejected.connect(self.reject)
 

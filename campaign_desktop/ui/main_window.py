@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from PySide6.QtCore import QItemSelection, QModelIndex, QSettings, Qt, Slot
+from PySide6.QtCore import QItemSelection, QModelIndex, QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -35,6 +35,9 @@ from campaign_desktop.domain.events import CampaignChange, SchedulerStateChanged
 from campaign_desktop.domain.status import CampaignStatus
 from campaign_desktop.domain.views import CampaignView
 from campaign_desktop.ui import formatting
+from campaign_desktop.ui.about_dialog import AboutDialog
+from campaign_desktop.ui.accessibility import name_toolbar_buttons
+from campaign_desktop.ui.activity_tab import ActivityTab
 from campaign_desktop.ui.bridge import EventBridge
 from campaign_desktop.ui.campaign_editor import CampaignEditor
 from campaign_desktop.ui.campaign_model import (
@@ -44,10 +47,13 @@ from campaign_desktop.ui.campaign_model import (
     Column,
     Role,
 )
+from campaign_desktop.ui.contacts_tab import ContactsTab
 from campaign_desktop.ui.icons import app_icon, icon
 from campaign_desktop.ui.prompts import ArchiveReason, Confirm, ErrorMessage
+from campaign_desktop.ui.run_progress import RunProgressIndicator
 from campaign_desktop.ui.schedule_dialog import ScheduleDialog
-from campaign_desktop.ui.simple_models import ContactTableModel, RunTableModel
+from campaign_desktop.ui.send_test_dialog import SendTestDialog
+from campaign_desktop.ui.settings_dialog import SettingsDialog
 
 log = logging.getLogger("campaign_desktop.ui.main_window")
 
@@ -86,6 +92,8 @@ def _table(name: str, accessible: str) -> QTableView:
 class MainWindow(QMainWindow):
     """The application's one window; `ctx` is the composition root it talks to."""
 
+    closed = Signal()  # the window really closed (not hidden to the tray): the app ends
+
     def __init__(
         self, ctx: AppContext, settings: QSettings | None = None, parent: QWidget | None = None
     ) -> None:
@@ -96,7 +104,8 @@ class MainWindow(QMainWindow):
         self._settings = settings or QSettings(
             str(ctx.data_dir / "window.ini"), QSettings.Format.IniFormat
         )
-        self.close_to_tray = False
+        # Set by the tray (ui/tray.py): asked before a close; False keeps the window open.
+        self.close_guard: Callable[[], bool] | None = None
         self._quitting = False
         self.setObjectName("mainWindow")
         self.setWindowTitle("Campaign Desktop")
@@ -109,15 +118,15 @@ class MainWindow(QMainWindow):
         self.archive_model = ArchiveTableModel(self)
         self.archive_proxy = CampaignFilterProxy(self)
         self.archive_proxy.setSourceModel(self.archive_model)
-        self.contact_model = ContactTableModel(ctx.contacts, self)
-        self.run_model = RunTableModel(ctx.runs, self)
 
         self._build_actions()
         self._build_tabs()
         self._build_status_bar()
+        self._build_menus()
         self._connect()
         self.reload()
         self._restore_geometry()
+        name_toolbar_buttons(self)
 
     # --- building ------------------------------------------------------------------------
 
@@ -145,6 +154,20 @@ class MainWindow(QMainWindow):
         self.action_send_now = a(
             "actionSendNow", "Send &now", "send", self._on_send_now, "Send to the audience now"
         )
+        self.action_send_test = a(
+            "actionSendTest",
+            "Send &test…",
+            "send-test",
+            self._on_send_test,
+            "Send a test to yourself or a colleague",
+        )
+        self.action_send_test.setShortcut(QKeySequence("Ctrl+T"))
+        self.action_settings = a(
+            "actionSettings", "Se&ttings…", "settings", self._on_settings, "SMTP server, sender…"
+        )
+        self.action_settings.setShortcuts(
+            [QKeySequence("Ctrl+,"), QKeySequence(QKeySequence.StandardKey.Preferences)]
+        )
         self.action_duplicate = a(
             "actionDuplicate", "&Duplicate", "duplicate", self._on_duplicate, "Make a draft copy"
         )
@@ -170,6 +193,7 @@ class MainWindow(QMainWindow):
             self.action_edit,
             self.action_schedule,
             self.action_send_now,
+            self.action_send_test,
             self.action_duplicate,
             self.action_archive,
             self.action_pause,
@@ -180,9 +204,12 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.action_new)
         for action in self._campaign_actions:
             toolbar.addAction(action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.action_settings)
         self.addToolBar(toolbar)
         self.addAction(self.action_new)
         self.addAction(self.action_duplicate)
+        self.addAction(self.action_settings)
 
     def _build_tabs(self) -> None:
         self.tabs = QTabWidget()
@@ -255,47 +282,58 @@ class MainWindow(QMainWindow):
         return page
 
     def _build_contacts_tab(self) -> QWidget:
-        page = QWidget()
-        self.contact_search = QLineEdit()
-        self.contact_search.setObjectName("contactSearch")
-        self.contact_search.setAccessibleName("Search contacts")
-        self.contact_search.setPlaceholderText("Search by email or name")
-        self.contact_search.setClearButtonEnabled(True)
-        self.contact_count = QLabel()
-        self.contact_count.setObjectName("contactCount")
-        self.contact_view = _table("contactTable", "Contacts")
-        self.contact_view.setModel(self.contact_model)
-        top = QHBoxLayout()
-        top.addWidget(self.contact_search, 1)
-        top.addWidget(self.contact_count)
-        layout = QVBoxLayout(page)
-        layout.addLayout(top)
-        layout.addWidget(self.contact_view, 1)
-        return page
+        self.contacts_tab = ContactsTab(self._ctx)
+        self.contact_model = self.contacts_tab.model
+        self.contact_view = self.contacts_tab.view
+        return self.contacts_tab
 
     def _build_activity_tab(self) -> QWidget:
-        page = QWidget()
-        self.run_view = _table("runTable", "Recent runs")
-        self.run_view.setModel(self.run_model)
-        layout = QVBoxLayout(page)
-        layout.addWidget(self.run_view)
-        return page
+        self.activity_tab = ActivityTab(self._ctx, self.bridge)
+        self.run_model = self.activity_tab.run_model
+        self.run_view = self.activity_tab.run_view
+        return self.activity_tab
 
     def _build_status_bar(self) -> None:
         self.scheduler_label = QLabel()
         self.scheduler_label.setObjectName("schedulerState")
         self.next_send_label = QLabel()
         self.next_send_label.setObjectName("nextSend")
-        self.statusBar().addPermanentWidget(self.next_send_label)
-        self.statusBar().addPermanentWidget(self.scheduler_label)
+        self.run_progress = RunProgressIndicator()
+        self.bridge.run_event.connect(self.run_progress.on_run_event)
+        for widget in (self.run_progress, self.next_send_label, self.scheduler_label):
+            widget.setContentsMargins(8, 0, 8, 0)  # the status bar's own gap is a few pixels
+            self.statusBar().addPermanentWidget(widget)
+
+    def _build_menus(self) -> None:
+        self.file_menu = self.menuBar().addMenu("&File")
+        self.file_menu.setObjectName("fileMenu")
+        self.file_menu.addAction(self.action_settings)
+        self.help_menu = self.menuBar().addMenu("&Help")
+        self.help_menu.setObjectName("helpMenu")
+        self.action_about = QAction(app_icon(), "&About Campaign Desktop", self)
+        self.action_about.setObjectName("actionAbout")
+        self.action_about.triggered.connect(self.show_about)
+        self.help_menu.addAction(self.action_about)
+
+    def add_app_actions(self, actions: list[QAction]) -> None:
+        """App-wide actions (pause all sending, quit) at the end of the File menu."""
+        if not self.file_menu.isEmpty():
+            self.file_menu.addSeparator()
+        self.file_menu.addActions(actions)
+        self.addActions(actions)  # their shortcuts work while the window is active
+
+    @Slot()
+    def show_about(self) -> None:
+        AboutDialog.ask(self, self._ctx.data_dir)
 
     def _connect(self) -> None:
         self.bridge.campaign_changed.connect(self._on_campaign_changed)
         self.bridge.scheduler_state.connect(self._on_scheduler_state)
-        self.bridge.run_event.connect(self._on_run_event)
         self.search.textChanged.connect(self.campaign_proxy.set_text)
         self.status_filter.currentIndexChanged.connect(self._on_status_filter)
-        self.contact_search.textChanged.connect(self._on_contact_search)
+        self.contacts_tab.contacts_changed.connect(self._on_contacts_changed)
+        self.contacts_tab.status_message.connect(self._show_status_message)
+        self.activity_tab.status_message.connect(self._show_status_message)
         self.campaign_view.doubleClicked.connect(self._on_edit)
         self.campaign_view.customContextMenuRequested.connect(self._on_context_menu)
         self.campaign_view.selectionModel().selectionChanged.connect(self._on_selection)
@@ -315,19 +353,20 @@ class MainWindow(QMainWindow):
         """Read everything again from the services (start-up, or after a big change)."""
         self.campaign_model.set_campaigns(self._ctx.campaigns.list_all())
         self.archive_model.set_campaigns(self._ctx.campaigns.list_archived())
-        self.contact_model.set_search(self.contact_search.text())
-        self.contact_count.setText(f"{self.contact_model.total():,} contacts")
-        self.run_model.reload()
-        scheduled = self._ctx.campaigns.list_scheduled()
-        self._on_scheduler_state(
-            SchedulerStateChanged(
-                running=self._ctx.scheduler.running,
-                sending_paused=self._ctx.scheduler.sending_paused,
-                next_run_at=scheduled[0].next_run_at if scheduled else None,
-            )
-        )
+        self.contacts_tab.reload()
+        self.activity_tab.reload()
+        self._on_scheduler_state(self.scheduler_state())
         self._update_empty_state()
         self._on_selection()
+
+    def scheduler_state(self) -> SchedulerStateChanged:
+        """The scheduler's state now (events keep it current afterwards)."""
+        scheduled = self._ctx.campaigns.list_scheduled()
+        return SchedulerStateChanged(
+            running=self._ctx.scheduler.running,
+            sending_paused=self._ctx.scheduler.sending_paused,
+            next_run_at=scheduled[0].next_run_at if scheduled else None,
+        )
 
     def selected_campaign(self) -> CampaignView | None:
         """The highlighted campaign on the current tab (Campaigns or Archive)."""
@@ -416,6 +455,22 @@ class MainWindow(QMainWindow):
         run = self._call("Send now", lambda: self._ctx.campaigns.send_now(campaign.id))
         if run is not None:
             self.statusBar().showMessage(f"Sending \u201c{campaign.name}\u201d…", 5000)
+
+    @Slot()
+    def _on_send_test(self) -> None:
+        campaign = self.selected_campaign()
+        if campaign is None or campaign.archived:
+            return
+        run = SendTestDialog.ask(self, self._ctx, campaign)
+        if run is not None:
+            self.statusBar().showMessage(
+                f"Sending a test of \u201c{campaign.name}\u201d: see the Activity tab.", 8000
+            )
+
+    @Slot()
+    def _on_settings(self) -> None:
+        if SettingsDialog.ask(self, self._ctx):
+            self.statusBar().showMessage("Settings saved.", 5000)
 
     @Slot()
     def _on_duplicate(self) -> None:
@@ -543,18 +598,19 @@ class MainWindow(QMainWindow):
             self.next_send_label.setText(f"Next send: {when}")
         self.next_send_text = self.next_send_label.text()
 
-    @Slot(object)
-    def _on_run_event(self, _event: object) -> None:
-        self.run_model.reload()
-
     @Slot()
     def _on_status_filter(self) -> None:
         self.campaign_proxy.set_statuses(self.status_filter.currentData() or [])
 
+    @Slot()
+    def _on_contacts_changed(self) -> None:
+        # Audience sizes follow the contacts: refresh each row in place (keeps the selection).
+        for campaign in self._ctx.campaigns.list_all():
+            self.campaign_model.update_campaign(campaign)
+
     @Slot(str)
-    def _on_contact_search(self, text: str) -> None:
-        self.contact_model.set_search(text)
-        self.contact_count.setText(f"{self.contact_model.total():,} contacts")
+    def _show_status_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
 
     @Slot()
     def _update_empty_state(self) -> None:
@@ -598,9 +654,9 @@ class MainWindow(QMainWindow):
         self._settings.setValue("main_window/geometry", self.saveGeometry())
         self._settings.setValue("main_window/state", self.saveState())
         self._settings.sync()
-        if self.close_to_tray and not self._quitting:
+        if not self._quitting and self.close_guard is not None and not self.close_guard():
             event.ignore()
-            self.hide()
             return
         self.bridge.close()
         super().closeEvent(event)
+        self.closed.emit()

@@ -61,6 +61,7 @@ from campaign_desktop.domain.timezones import (
 )
 from campaign_desktop.domain.views import CampaignView
 from campaign_desktop.ui import formatting
+from campaign_desktop.ui.theme import mark_as_error
 
 log = logging.getLogger("campaign_desktop.ui.schedule")
 
@@ -234,10 +235,11 @@ class ScheduleDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self._sentence)
         layout.addWidget(QLabel(f"Next {PREVIEW_COUNT} sends:"))
-        layout.addWidget(self._preview, 1)
+        layout.addWidget(self._preview)
+        layout.addStretch(1)
         layout.addWidget(self._error)
         layout.addWidget(self._buttons)
-        self.resize(640, 620)
+        self.resize(720, 480)
 
     def _build_timezone(self) -> QComboBox:
         self._timezone = QComboBox()
@@ -325,10 +327,17 @@ class ScheduleDialog(QDialog):
         )
         self._preview.horizontalHeader().setStretchLastSection(True)
         self._named(self._preview, "schedulePreview", f"Next {PREVIEW_COUNT} sends")
+        # Always PREVIEW_COUNT rows: sized to them, so the dialog has no empty band below.
+        self._preview.setFixedHeight(
+            self._preview.horizontalHeader().sizeHint().height()
+            + self._preview.verticalHeader().defaultSectionSize() * PREVIEW_COUNT
+            + 2 * self._preview.frameWidth()
+        )
+        self._preview.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         self._error = QLabel()
         self._error.setWordWrap(True)
-        self._error.setStyleSheet("color: #b00020;")
+        mark_as_error(self._error)
         self._error.setObjectName("scheduleError")
         self._error.setAccessibleName("Schedule problem")
 

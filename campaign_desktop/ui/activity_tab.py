@@ -1,0 +1,451 @@
+"""The Activity tab: every run with its counts, live from run events; a run's deliveries below,
+with `unconfirmed` ones highlighted and explained; CSV export; pause, resume and cancel.
+
+Run events update one row each (`dataChanged`), never reload the table; the export writes
+on a pool thread, so a run of 100,000 deliveries never freezes the window.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from PySide6.QtCore import QItemSelection, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence, QPalette
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QStackedWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from campaign_desktop.context import AppContext
+from campaign_desktop.domain.errors import DomainError, NotFoundError
+from campaign_desktop.domain.events import RunEvent, RunPhase
+from campaign_desktop.domain.status import DeliveryStatus, RunStatus
+from campaign_desktop.domain.views import RunView
+from campaign_desktop.ui import formatting
+from campaign_desktop.ui.accessibility import name_toolbar_buttons
+from campaign_desktop.ui.background import BackgroundTask, hand_to_crash_handler
+from campaign_desktop.ui.bridge import EventBridge
+from campaign_desktop.ui.icons import icon
+from campaign_desktop.ui.prompts import Confirm, ErrorMessage
+from campaign_desktop.ui.run_models import (
+    DeliveryColumn,
+    DeliveryTableModel,
+    RunColumn,
+    RunRole,
+    RunRow,
+    RunTableModel,
+    unconfirmed_background,
+)
+from campaign_desktop.ui.widgets import data_table, message_label, named, show_note
+
+log = logging.getLogger("campaign_desktop.ui.activity")
+
+T = TypeVar("T")
+
+EMPTY_TEXT = (
+    "<h3>Nothing sent yet</h3>"
+    "<p>Every send shows here with its counts: scheduled runs, <b>Send now</b> and "
+    "<b>Send test…</b>. Select a run to see who it went to.</p>"
+)
+_ENDING_PHASES = (
+    RunPhase.FINISHED,
+    RunPhase.FAILED,
+    RunPhase.CANCELLED,
+    RunPhase.PAUSED,
+    RunPhase.MISSED,
+)
+_DELIVERY_FILTERS = (
+    ("All deliveries", None),
+    ("Sent", DeliveryStatus.SENT.value),
+    ("Failed", DeliveryStatus.FAILED.value),
+    ("Unconfirmed", DeliveryStatus.UNCONFIRMED.value),
+    ("Skipped", DeliveryStatus.SKIPPED.value),
+    ("Pending", DeliveryStatus.PENDING.value),
+)
+_UNSAFE_IN_FILE_NAMES = re.compile(r"[^\w\- ]+")
+
+
+def export_file_name(run: RunView, campaign_name: str) -> str:
+    """A file name to suggest for a run's export, e.g. "News 2027-01-04 0900 run 12.csv"."""
+    name = _UNSAFE_IN_FILE_NAMES.sub("", campaign_name).strip() or "campaign"
+    return f"{name} {run.occurrence_at.astimezone():%Y-%m-%d %H%M} run {run.id}.csv"
+
+
+class ExportError(DomainError):
+    """The export file could not be written (an environmental failure, shown as a message)."""
+
+
+class ChooseExportPath:
+    """Asks where to save a CSV export; None if cancelled. Tests replace it."""
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, suggested: str) -> Path | None:
+        name, _filter = QFileDialog.getSaveFileName(
+            parent, "Export deliveries", str(Path.home() / suggested), "CSV files (*.csv)"
+        )
+        if not name:
+            return None
+        path = Path(name)
+        return path if path.suffix else path.with_suffix(".csv")
+
+
+class ActivityTab(QWidget):
+    """The Activity tab; follows `bridge.run_event` to keep its rows current."""
+
+    status_message = Signal(str)
+
+    def __init__(self, ctx: AppContext, bridge: EventBridge, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._ctx = ctx
+        self._zones: dict[int, str] = {}
+        self._export: BackgroundTask | None = None
+        self._export_path: Path | None = None
+        self.setObjectName("activityTab")
+        self.run_model = RunTableModel(self)
+        self.delivery_model = DeliveryTableModel(ctx.runs, self)
+        self._build_actions()
+        self._build()
+        bridge.run_event.connect(self._on_run_event)
+        self.run_view.selectionModel().selectionChanged.connect(self._on_run_selected)
+        self.delivery_filter.currentIndexChanged.connect(self._on_delivery_filter)
+        for signal in (self.run_model.modelReset, self.run_model.rowsInserted):
+            signal.connect(self._update_empty_state)
+        self._on_run_selected()
+
+    # --- building ------------------------------------------------------------------------
+
+    def _action(
+        self, name: str, text: str, icon_name: str, slot: Callable[[], None], tip: str
+    ) -> QAction:
+        action = QAction(icon(icon_name), text, self)
+        action.setObjectName(name)
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        a = self._action
+        self.action_pause = a(
+            "actionPauseRun", "&Pause", "pause", self._on_pause, "Pause the selected send"
+        )
+        self.action_resume = a(
+            "actionResumeRun", "&Resume", "resume", self._on_resume, "Resume the selected send"
+        )
+        self.action_cancel = a(
+            "actionCancelRun",
+            "&Cancel send…",
+            "cancel",
+            self._on_cancel,
+            "Stop the selected send for good",
+        )
+        self.action_export = a(
+            "actionExportRun",
+            "&Export CSV…",
+            "export",
+            self._on_export,
+            "Save the selected run's deliveries as a CSV file",
+        )
+        self.action_export.setShortcut(QKeySequence("Ctrl+E"))
+        self.action_refresh = a(
+            "actionRefreshActivity", "Re&fresh", "refresh", self.reload, "Read the runs again"
+        )
+        self.action_refresh.setShortcut(QKeySequence(QKeySequence.StandardKey.Refresh))
+        for action in (self.action_export, self.action_refresh):
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(action)
+
+    def _build(self) -> None:
+        toolbar = QToolBar("Run actions")
+        toolbar.setObjectName("activityToolbar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for action in (self.action_pause, self.action_resume, self.action_cancel):
+            toolbar.addAction(action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.action_export)
+        toolbar.addAction(self.action_refresh)
+
+        self.run_view = data_table("runTable", "Runs")
+        self.run_view.setModel(self.run_model)
+        self.run_view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.run_view.addActions(
+            [self.action_pause, self.action_resume, self.action_cancel, self.action_export]
+        )
+        header = self.run_view.horizontalHeader()
+        header.setSectionResizeMode(RunColumn.CAMPAIGN, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(RunColumn.CAMPAIGN, 200)
+        header.resizeSection(RunColumn.OCCURRENCE, 190)
+        for column in range(RunColumn.TOTAL, RunColumn.UNCONFIRMED + 1):
+            header.resizeSection(column, 70)
+        header.resizeSection(RunColumn.UNCONFIRMED, 95)
+        for column in (RunColumn.STARTED, RunColumn.FINISHED):
+            header.resizeSection(column, 180)
+        self.empty_label = named(QLabel(EMPTY_TEXT), "activityEmpty", "No runs yet")
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.run_stack = QStackedWidget()
+        self.run_stack.addWidget(self.run_view)
+        self.run_stack.addWidget(self.empty_label)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setObjectName("activitySplitter")
+        splitter.addWidget(self.run_stack)
+        splitter.addWidget(self._build_deliveries())
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addWidget(toolbar)
+        layout.addWidget(splitter, 1)
+        QWidget.setTabOrder(self.run_view, self.delivery_filter)
+        QWidget.setTabOrder(self.delivery_filter, self.delivery_view)
+        name_toolbar_buttons(self)
+
+    def _build_deliveries(self) -> QWidget:
+        self.delivery_title = named(QLabel(), "deliveryTitle", "Selected run")
+        self.delivery_filter = named(QComboBox(), "deliveryFilter", "Show deliveries with status")
+        for text, status in _DELIVERY_FILTERS:
+            self.delivery_filter.addItem(text, status)
+        self.delivery_counts = named(QLabel(), "deliveryCounts", "Deliveries per status")
+        heading = QHBoxLayout()
+        heading.addWidget(self.delivery_title, 1)
+        heading.addWidget(self.delivery_counts)
+        heading.addWidget(self.delivery_filter)
+        self.unconfirmed_banner = message_label("unconfirmedBanner", "About unconfirmed deliveries")
+        # Amber from the palette (light or dark), like the unconfirmed rows below.
+        self.unconfirmed_banner.setAutoFillBackground(True)
+        self.unconfirmed_banner.setMargin(6)
+        banner_palette = self.unconfirmed_banner.palette()
+        banner_palette.setColor(QPalette.ColorRole.Window, unconfirmed_background())
+        self.unconfirmed_banner.setPalette(banner_palette)
+        self.export_label = message_label("exportResult", "Export result")
+        self.delivery_view = data_table("deliveryTable", "Deliveries of the selected run")
+        self.delivery_view.setModel(self.delivery_model)
+        self.delivery_view.horizontalHeader().resizeSection(DeliveryColumn.EMAIL, 260)
+        self.delivery_view.horizontalHeader().resizeSection(DeliveryColumn.SENT_AT, 160)
+        lower = QWidget()
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        lower_layout.addLayout(heading)
+        lower_layout.addWidget(self.unconfirmed_banner)
+        lower_layout.addWidget(self.delivery_view, 1)
+        lower_layout.addWidget(self.export_label)
+        return lower
+
+    # --- state ---------------------------------------------------------------------------
+
+    @Slot()
+    def reload(self) -> None:
+        """Read the recent runs again (start-up, or Refresh); keeps the selected run."""
+        selected = self.selected_run()
+        recent = self._ctx.runs.recent()
+        self._zones.update(self._campaign_zones())
+        self.run_model.set_runs(
+            RunRow(run, name, self._zones.get(run.campaign_id, "UTC")) for run, name in recent
+        )
+        if selected is not None:
+            self.select_run(selected.id)
+        self._update_empty_state()
+
+    def _campaign_zones(self) -> dict[int, str]:
+        campaigns = self._ctx.campaigns
+        return {c.id: c.timezone for c in (*campaigns.list_all(), *campaigns.list_archived())}
+
+    def _zone_of(self, campaign_id: int) -> str:
+        zone = self._zones.get(campaign_id)
+        if zone is None:
+            try:
+                zone = self._ctx.campaigns.get(campaign_id).timezone
+            except NotFoundError:
+                zone = "UTC"
+            self._zones[campaign_id] = zone
+        return zone
+
+    def selected_run(self) -> RunView | None:
+        rows = self.run_view.selectionModel().selectedRows()
+        if not rows:
+            return None
+        run = rows[0].data(RunRole.RunRole)
+        return run if isinstance(run, RunView) else None
+
+    def select_run(self, run_id: int) -> None:
+        row = self.run_model.row_of(run_id)
+        if row is not None:
+            self.run_view.selectRow(row)
+
+    @Slot()
+    def _update_empty_state(self, *_args: object) -> None:
+        empty = self.run_model.rowCount() == 0
+        self.run_stack.setCurrentWidget(self.empty_label if empty else self.run_view)
+
+    def _call(self, title: str, call: Callable[[], T]) -> T | None:
+        try:
+            return call()
+        except DomainError as exc:
+            log.info("%s refused: %s", title, exc.message)
+            ErrorMessage.show(self, title, exc.message)
+            return None
+
+    def _refresh_run(self, run_id: int) -> None:
+        """Re-read one run after acting on it (pause/cancel publish no event of their own)."""
+        row = self.run_model.row_of(run_id)
+        if row is None:
+            return
+        name = self.run_model.index(row, 0).data(RunRole.CampaignNameRole)
+        run = self._ctx.runs.get(run_id)
+        self.run_model.update_run(RunRow(run, str(name), self._zone_of(run.campaign_id)))
+        self._show_selected_run(reload_deliveries=True)
+
+    # --- live updates --------------------------------------------------------------------
+
+    @Slot(object)
+    def _on_run_event(self, event: RunEvent) -> None:
+        run = event.run
+        self.run_model.update_run(RunRow(run, event.campaign_name, self._zone_of(run.campaign_id)))
+        selected = self.selected_run()
+        if selected is not None and selected.id == run.id:
+            self._show_selected_run(reload_deliveries=event.phase in _ENDING_PHASES)
+
+    # --- drill-down ----------------------------------------------------------------------
+
+    @Slot()
+    def _on_run_selected(self, *_args: QItemSelection) -> None:
+        self._show_selected_run(reload_deliveries=True)
+
+    @Slot()
+    def _on_delivery_filter(self) -> None:
+        self._show_selected_run(reload_deliveries=True)
+
+    def _show_selected_run(self, *, reload_deliveries: bool) -> None:
+        run = self.selected_run()
+        busy = run is not None and run.status in (RunStatus.SENDING, RunStatus.PAUSED)
+        self.action_pause.setEnabled(run is not None and run.status == RunStatus.SENDING)
+        self.action_resume.setEnabled(run is not None and run.status == RunStatus.PAUSED)
+        self.action_cancel.setEnabled(busy)
+        self.action_export.setEnabled(run is not None and self._export is None)
+        self.delivery_filter.setEnabled(run is not None)
+        if run is None:
+            self.delivery_model.set_run(None)
+            self.delivery_title.setText("Select a run to see its deliveries.")
+            self.delivery_counts.setText("")
+            self._set_banner("")
+            return
+        if reload_deliveries or self.delivery_model.run_id != run.id:
+            self.delivery_model.set_run(run.id, self.delivery_filter.currentData())
+        row = self.run_model.row_of(run.id)
+        name = self.run_model.index(row or 0, 0).data(RunRole.CampaignNameRole)
+        when = formatting.in_zone(run.occurrence_at, self._zone_of(run.campaign_id))
+        self.delivery_title.setText(
+            f"<b>{formatting.status_text(run.trigger)} run of "
+            f"\N{LEFT DOUBLE QUOTATION MARK}{name}\N{RIGHT DOUBLE QUOTATION MARK}</b>, "
+            f"due {when}: {formatting.status_text(run.status).lower()}"
+        )
+        self.delivery_counts.setText(
+            f"{run.total:,} recipient{'' if run.total == 1 else 's'}: {run.sent:,} sent, "
+            f"{run.failed:,} failed, {run.skipped:,} skipped, "
+            f"{run.unconfirmed:,} unconfirmed, {run.pending:,} pending"
+        )
+        if run.unconfirmed:
+            noun = "delivery is" if run.unconfirmed == 1 else "deliveries are"
+            self._set_banner(
+                f"\N{WARNING SIGN} {run.unconfirmed:,} {noun} unconfirmed: the connection "
+                "broke after the message was handed to the mail server, so it may or may not "
+                "have been delivered. Unconfirmed messages are not resent, to avoid sending "
+                "anyone the same email twice. Check the mail server's log if it matters.",
+            )
+        else:
+            self._set_banner("")
+
+    def _set_banner(self, text: str) -> None:
+        # Not show_note(): the banner keeps its own amber palette.
+        self.unconfirmed_banner.setText(text)
+        self.unconfirmed_banner.setVisible(bool(text))
+
+    # --- run control ---------------------------------------------------------------------
+
+    @Slot()
+    def _on_pause(self) -> None:
+        run = self.selected_run()
+        if run is not None:
+            self._call("Pause", lambda: self._ctx.runs.pause(run.id))
+            self._refresh_run(run.id)
+
+    @Slot()
+    def _on_resume(self) -> None:
+        run = self.selected_run()
+        if run is not None:
+            self._call("Resume", lambda: self._ctx.runs.resume(run.id))
+            self._refresh_run(run.id)
+
+    @Slot()
+    def _on_cancel(self) -> None:
+        run = self.selected_run()
+        if run is None:
+            return
+        if not Confirm.ask(
+            self,
+            "Cancel send",
+            f"Stop this send for good? {run.pending:,} "
+            f"{'recipient' if run.pending == 1 else 'recipients'} not yet sent to will be "
+            "skipped; the send cannot be resumed.",
+            "Cancel send",
+        ):
+            return
+        self._call("Cancel send", lambda: self._ctx.runs.cancel(run.id))
+        self._refresh_run(run.id)
+
+    # --- export --------------------------------------------------------------------------
+
+    @Slot()
+    def _on_export(self) -> None:
+        run = self.selected_run()
+        if run is None or self._export is not None:
+            return
+        row = self.run_model.row_of(run.id)
+        name = str(self.run_model.index(row or 0, 0).data(RunRole.CampaignNameRole))
+        path = ChooseExportPath.ask(self, export_file_name(run, name))
+        if path is not None:
+            self.export_run(run.id, path)
+
+    def export_run(self, run_id: int, path: Path) -> None:
+        """Write the run's deliveries to `path` on a pool thread; the result shows inline."""
+        runs = self._ctx.runs
+
+        def work(_report: object) -> int:
+            try:
+                return runs.export_csv(run_id, path)
+            except OSError as exc:  # disk full, no permission: the user's to fix, not a bug
+                raise ExportError(f"Could not write {path}: {exc.strerror or exc}.") from None
+
+        self._export = BackgroundTask("export csv", work)
+        self._export.finished.connect(self._on_exported)
+        self._export_path = path
+        self.action_export.setEnabled(False)
+        show_note(self.export_label, f"Exporting to {path.name}…")
+        self._export.start()
+
+    @Slot(object, object)
+    def _on_exported(self, written: int | None, error: BaseException | None) -> None:
+        self._export = None
+        self._show_selected_run(reload_deliveries=False)
+        if error is not None:
+            show_note(self.export_label, "")
+            if isinstance(error, DomainError):
+                ErrorMessage.show(self, "Export", error.message)
+            else:
+                hand_to_crash_handler(error)
+            return
+        text = f"Exported {written:,} deliveries to {self._export_path}."
+        show_note(self.export_label, text)
+        self.status_message.emit(text)

@@ -1,0 +1,547 @@
+"""The Contacts tab: search and filter contacts, change their subscription, manage lists, and
+import CSV files (the Import button, or a .csv file dropped onto the tab).
+
+Slots stay thin: read the selection, call the contact service, show the result. Changed rows
+are replaced in place; the table is only re-read when the filter or the set of lists changes.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from PySide6.QtCore import QMimeData, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QStackedWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from campaign_desktop.context import AppContext
+from campaign_desktop.domain.errors import DomainError, ValidationError
+from campaign_desktop.domain.status import ContactStatus
+from campaign_desktop.domain.views import ContactListView, ContactView
+from campaign_desktop.ui.accessibility import name_toolbar_buttons
+from campaign_desktop.ui.contact_model import (
+    ContactColumn,
+    ContactFilter,
+    ContactRole,
+    ContactTableModel,
+)
+from campaign_desktop.ui.icons import icon
+from campaign_desktop.ui.import_dialog import DEFAULT_LIST, ChooseCsvFile, ImportDialog
+from campaign_desktop.ui.prompts import Confirm, ErrorMessage
+from campaign_desktop.ui.widgets import data_table, message_label, named, show_error
+
+log = logging.getLogger("campaign_desktop.ui.contacts")
+
+T = TypeVar("T")
+
+SEARCH_PAUSE_MS = 250
+EMPTY_TEXT = (
+    "<h3>No contacts yet</h3>"
+    "<p>Press <b>Import CSV…</b> (Ctrl+I) and choose a spreadsheet saved as CSV, or simply "
+    "<b>drag a .csv file onto this tab</b>. It needs a header row and a column of email "
+    "addresses; names and any other columns are optional.</p>"
+    "<p>Or add people one at a time with <b>Add contact…</b>.</p>"
+)
+_STATUS_FILTERS = (
+    ("Any status", None),
+    ("Subscribed", ContactStatus.SUBSCRIBED.value),
+    ("Unsubscribed", ContactStatus.UNSUBSCRIBED.value),
+    ("Bounced", ContactStatus.BOUNCED.value),
+)
+_Q = ("\N{LEFT DOUBLE QUOTATION MARK}", "\N{RIGHT DOUBLE QUOTATION MARK}")
+
+
+def _quoted(text: str) -> str:
+    return f"{_Q[0]}{text}{_Q[1]}"
+
+
+def csv_file_in(mime: QMimeData) -> Path | None:
+    """The first local .csv file a drag carries, or None."""
+    if not mime.hasUrls():
+        return None
+    for url in mime.urls():
+        if url.isLocalFile():
+            path = Path(url.toLocalFile())
+            if path.suffix.lower() == ".csv":
+                return path
+    return None
+
+
+class NewListName:
+    """Asks for the name of a new contact list; None if cancelled. Tests replace it."""
+
+    @classmethod
+    def ask(cls, parent: QWidget | None) -> str | None:
+        text, ok = QInputDialog.getText(
+            parent, "New contact list", "Name of the new list:", QLineEdit.EchoMode.Normal
+        )
+        return text.strip() if ok else None
+
+
+class AddContactDialog(QDialog):
+    """Adds one contact through `ContactService.add`; refusals show next to their field."""
+
+    def __init__(
+        self, ctx: AppContext, list_name: str | None = None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._ctx = ctx
+        self.added: ContactView | None = None
+        self.setObjectName("addContactDialog")
+        self.setWindowTitle("Add contact")
+        self.email = named(QLineEdit(), "contactEmail", "Email address")
+        self.email.setPlaceholderText("name@example.com")
+        self.first_name = named(QLineEdit(), "contactFirstName", "First name")
+        self.last_name = named(QLineEdit(), "contactLastName", "Last name")
+        self.list_combo = named(QComboBox(), "contactList", "Add to list")
+        self.list_combo.setEditable(True)
+        self.list_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.list_combo.addItems([item.name for item in ctx.contacts.lists()])
+        self.list_combo.setCurrentText(list_name or DEFAULT_LIST)
+        self._errors = {
+            field: message_label(f"{name}Error", f"Problem with the {label}")
+            for field, name, label in (
+                ("email", "contactEmail", "email address"),
+                ("first_name", "contactFirstName", "first name"),
+                ("last_name", "contactLastName", "last name"),
+                ("lists", "contactList", "list"),
+            )
+        }
+        form = QFormLayout()
+        for label, widget, field in (
+            ("&Email:", self.email, "email"),
+            ("&First name:", self.first_name, "first_name"),
+            ("&Last name:", self.last_name, "last_name"),
+            ("Add to l&ist:", self.list_combo, "lists"),
+        ):
+            form.addRow(label, widget)
+            form.addRow("", self._errors[field])
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        save = buttons.button(QDialogButtonBox.StandardButton.Save)
+        named(save, "saveContact", "Save contact")
+        named(buttons.button(QDialogButtonBox.StandardButton.Cancel), "cancelContact", "Cancel")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    @classmethod
+    def ask(
+        cls, parent: QWidget | None, ctx: AppContext, list_name: str | None = None
+    ) -> ContactView | None:
+        """Show the dialog modally; the new contact, or None if cancelled. Tests replace it."""
+        dialog = cls(ctx, list_name, parent)
+        try:
+            dialog.exec()
+            return dialog.added
+        finally:
+            dialog.deleteLater()
+
+    def accept(self) -> None:
+        list_name = self.list_combo.currentText().strip()
+        for label in self._errors.values():
+            show_error(label, "")
+        try:
+            self.added = self._ctx.contacts.add(
+                self.email.text(),
+                first_name=self.first_name.text(),
+                last_name=self.last_name.text(),
+                lists=(list_name,) if list_name else (),
+            )
+        except ValidationError as exc:
+            show_error(self._errors.get(exc.field, self._errors["email"]), exc.message)
+            return
+        super().accept()
+
+
+class ContactsTab(QWidget):
+    """The Contacts tab. `contacts_changed` fires after anything that changes who gets mail."""
+
+    contacts_changed = Signal()
+    status_message = Signal(str)
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._ctx = ctx
+        self.setObjectName("contactsTab")
+        self.setAcceptDrops(True)
+        self.model = ContactTableModel(ctx.contacts, self)
+        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_PAUSE_MS)
+        self._search_timer.timeout.connect(self.apply_filter)
+        self._build_actions()
+        self._build()
+        self._connect()
+
+    # --- building ------------------------------------------------------------------------
+
+    def _action(
+        self, name: str, text: str, icon_name: str, slot: Callable[[], None], tip: str
+    ) -> QAction:
+        action = QAction(icon(icon_name), text, self)
+        action.setObjectName(name)
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        a = self._action
+        self.action_add = a(
+            "actionAddContact", "&Add contact…", "add-contact", self._on_add, "Add one contact"
+        )
+        self.action_import = a(
+            "actionImportCsv",
+            "&Import CSV…",
+            "import",
+            self._on_import,
+            "Import contacts from a CSV file (or drop a .csv file on this tab)",
+        )
+        self.action_import.setShortcut(QKeySequence("Ctrl+I"))
+        self.action_unsubscribe = a(
+            "actionUnsubscribe",
+            "&Unsubscribe",
+            "unsubscribe",
+            self._on_unsubscribe,
+            "Never send to the selected contacts again",
+        )
+        self.action_resubscribe = a(
+            "actionResubscribe",
+            "&Resubscribe",
+            "resubscribe",
+            self._on_resubscribe,
+            "Send to the selected contacts again (only with their consent)",
+        )
+        self.action_delete = a(
+            "actionDeleteContacts",
+            "&Delete…",
+            "delete",
+            self._on_delete,
+            "Delete the selected contacts for good",
+        )
+        self.action_delete.setShortcut(QKeySequence(Qt.Key.Key_Delete))
+        self.action_new_list = a(
+            "actionNewList", "&New list…", "list-add", self._on_new_list, "Make a new contact list"
+        )
+        self.action_delete_list = a(
+            "actionDeleteList",
+            "Delete &list…",
+            "delete",
+            self._on_delete_list,
+            "Delete the list chosen in the filter (its contacts stay)",
+        )
+        self.action_find = QAction("Find", self)
+        self.action_find.setObjectName("actionFindContact")
+        self.action_find.setShortcut(QKeySequence.StandardKey.Find)
+        for action in (self.action_import, self.action_find):
+            # Only while the Contacts tab is the one in use: other tabs have their own.
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(action)
+        self.action_delete.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+
+    def _build(self) -> None:
+        toolbar = QToolBar("Contact actions")
+        toolbar.setObjectName("contactToolbar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for action in (self.action_add, self.action_import):
+            toolbar.addAction(action)
+        toolbar.addSeparator()
+        for action in (self.action_unsubscribe, self.action_resubscribe, self.action_delete):
+            toolbar.addAction(action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.action_new_list)
+        toolbar.addAction(self.action_delete_list)
+
+        self.search = named(QLineEdit(), "contactSearch", "Search contacts")
+        self.search.setPlaceholderText("Search by email or name")
+        self.search.setClearButtonEnabled(True)
+        self.list_filter = named(QComboBox(), "contactListFilter", "Show contacts in list")
+        self.status_filter = named(QComboBox(), "contactStatusFilter", "Show contacts with status")
+        for text, status in _STATUS_FILTERS:
+            self.status_filter.addItem(text, status)
+        self.count_label = named(QLabel(), "contactCount", "Number of contacts shown")
+        top = QHBoxLayout()
+        top.addWidget(self.search, 1)
+        top.addWidget(self.list_filter)
+        top.addWidget(self.status_filter)
+        top.addWidget(self.count_label)
+
+        self.view = data_table("contactTable", "Contacts", multi_select=True)
+        self.view.setModel(self.model)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        for action in (self.action_unsubscribe, self.action_resubscribe, self.action_delete):
+            self.view.addAction(action)
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(ContactColumn.EMAIL, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(ContactColumn.EMAIL, 280)
+        self.empty_label = named(QLabel(EMPTY_TEXT), "contactsEmpty", "How to add contacts")
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.view)
+        self.stack.addWidget(self.empty_label)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(toolbar)
+        layout.addLayout(top)
+        layout.addWidget(self.stack, 1)
+        for first, second in (
+            (self.search, self.list_filter),
+            (self.list_filter, self.status_filter),
+            (self.status_filter, self.view),
+        ):
+            QWidget.setTabOrder(first, second)
+        name_toolbar_buttons(self)
+
+    def _connect(self) -> None:
+        self.search.textChanged.connect(self._search_timer.start)
+        self.search.returnPressed.connect(self.apply_filter)
+        self.list_filter.currentIndexChanged.connect(self.apply_filter)
+        self.status_filter.currentIndexChanged.connect(self.apply_filter)
+        self.action_find.triggered.connect(self._on_find)
+        self.view.selectionModel().selectionChanged.connect(self._update_actions)
+        for signal in (self.model.modelReset, self.model.rowsRemoved, self.model.dataChanged):
+            signal.connect(self._update_actions)
+
+    # --- state ---------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read the lists and the contacts again (start-up, or after an import)."""
+        self._fill_lists(self._ctx.contacts.lists())
+        self.apply_filter()
+
+    def current_filter(self) -> ContactFilter:
+        return ContactFilter(
+            text=self.search.text().strip(),
+            list_name=self.list_filter.currentData(),
+            status=self.status_filter.currentData(),
+        )
+
+    @Slot()
+    def apply_filter(self) -> None:
+        self._search_timer.stop()
+        self.model.set_filter(self.current_filter())
+        self._update_count()
+
+    def _fill_lists(self, lists: list[ContactListView], select: str | None = None) -> None:
+        chosen = select if select is not None else self.list_filter.currentData()
+        self.list_filter.blockSignals(True)
+        try:
+            self.list_filter.clear()
+            self.list_filter.addItem("All lists", None)
+            for item in lists:
+                self.list_filter.addItem(f"{item.name} ({item.member_count:,})", item.name)
+            position = self.list_filter.findData(chosen) if chosen is not None else 0
+            self.list_filter.setCurrentIndex(max(position, 0))
+        finally:
+            self.list_filter.blockSignals(False)
+
+    def _update_count(self) -> None:
+        total = self.model.total()
+        everything = self.model.current_filter.is_empty
+        if everything:
+            text = f"{total:,} contact{'' if total == 1 else 's'}"
+        else:
+            text = f"{total:,} {'contact matches' if total == 1 else 'contacts match'}"
+        self.count_label.setText(text)
+        self.stack.setCurrentWidget(self.empty_label if total == 0 and everything else self.view)
+
+    def selected_contacts(self) -> list[ContactView]:
+        rows = sorted({index.row() for index in self.view.selectionModel().selectedRows()})
+        contacts = [self.model.index(row, 0).data(ContactRole.ContactRole) for row in rows]
+        return [contact for contact in contacts if isinstance(contact, ContactView)]
+
+    @Slot()
+    def _update_actions(self, *_args: object) -> None:
+        chosen = self.selected_contacts()
+        self.action_unsubscribe.setEnabled(
+            any(c.status != ContactStatus.UNSUBSCRIBED for c in chosen)
+        )
+        self.action_resubscribe.setEnabled(
+            any(c.status != ContactStatus.SUBSCRIBED for c in chosen)
+        )
+        self.action_delete.setEnabled(bool(chosen))
+        self.action_delete_list.setEnabled(self.list_filter.currentData() is not None)
+
+    def _call(self, title: str, call: Callable[[], T]) -> T | None:
+        """One service call; an expected failure becomes a message, not a traceback."""
+        try:
+            return call()
+        except DomainError as exc:
+            log.info("%s refused: %s", title, exc.message)
+            ErrorMessage.show(self, title, exc.message)
+            return None
+
+    def _changed(self, message: str, *, lists_too: bool = False) -> None:
+        if lists_too:
+            self._fill_lists(self._ctx.contacts.lists())
+            self._update_actions()
+        self.status_message.emit(message)
+        self.contacts_changed.emit()
+
+    # --- slots: contacts -----------------------------------------------------------------
+
+    @Slot()
+    def _on_find(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    @Slot()
+    def _on_add(self) -> None:
+        added = AddContactDialog.ask(self, self._ctx, self.list_filter.currentData())
+        if added is not None:
+            self._fill_lists(self._ctx.contacts.lists())
+            self.apply_filter()
+            row = self.model.row_of(added.id)
+            if row is not None:
+                self.view.selectRow(row)
+            self._changed(f"Added {added.email}.")
+
+    def _set_status(self, title: str, change: Callable[[str], ContactView]) -> None:
+        changed = 0
+        for contact in self.selected_contacts():
+            updated = self._call(title, functools.partial(change, contact.email))
+            if updated is None:
+                break
+            self.model.replace_contact(updated)
+            changed += 1
+        if not changed:
+            return
+        if self.model.current_filter.status is not None:
+            # The rows no longer match the status filter; paging past them needs a re-read.
+            self.apply_filter()
+        noun = "contact" if changed == 1 else "contacts"
+        self._changed(f"{title}d {changed:,} {noun}.", lists_too=True)
+
+    @Slot()
+    def _on_unsubscribe(self) -> None:
+        self._set_status("Unsubscribe", self._ctx.contacts.unsubscribe)
+
+    @Slot()
+    def _on_resubscribe(self) -> None:
+        self._set_status("Resubscribe", self._ctx.contacts.resubscribe)
+
+    @Slot()
+    def _on_delete(self) -> None:
+        chosen = self.selected_contacts()
+        if not chosen:
+            return
+        what = chosen[0].email if len(chosen) == 1 else f"these {len(chosen):,} contacts"
+        if not Confirm.ask(
+            self,
+            "Delete contacts",
+            f"Delete {what} for good? Past send history keeps the addresses.",
+            "Delete",
+        ):
+            return
+        deleted: list[int] = []
+        try:
+            for contact in chosen:
+                self._ctx.contacts.delete(contact.id)
+                deleted.append(contact.id)
+        except DomainError as exc:
+            ErrorMessage.show(self, "Delete", exc.message)
+        self.model.remove_contacts(deleted)
+        self._update_count()
+        noun = "contact" if len(deleted) == 1 else "contacts"
+        self._changed(f"Deleted {len(deleted):,} {noun}.", lists_too=True)
+
+    # --- slots: lists --------------------------------------------------------------------
+
+    @Slot()
+    def _on_new_list(self) -> None:
+        name = NewListName.ask(self)
+        if name is None:
+            return
+        created = self._call("New list", lambda: self._ctx.contacts.create_list(name))
+        if created is not None:
+            self._fill_lists(self._ctx.contacts.lists(), select=created.name)
+            self.apply_filter()
+            self._changed(f"Made the list {_quoted(created.name)}.")
+
+    @Slot()
+    def _on_delete_list(self) -> None:
+        name = self.list_filter.currentData()
+        if name is None:
+            return
+        chosen = next((item for item in self._ctx.contacts.lists() if item.name == name), None)
+        if chosen is None:
+            self.reload()
+            return
+        if not Confirm.ask(
+            self,
+            "Delete list",
+            f"Delete the list {_quoted(chosen.name)}? Its {chosen.member_count:,} contacts "
+            "stay in your contacts.",
+            "Delete list",
+        ):
+            return
+        try:
+            self._ctx.contacts.delete_list(chosen.id)
+        except DomainError as exc:
+            ErrorMessage.show(self, "Delete list", exc.message)
+            return
+        self._fill_lists(self._ctx.contacts.lists(), select="")
+        self.list_filter.setCurrentIndex(0)
+        self.apply_filter()
+        self._changed(f"Deleted the list {_quoted(chosen.name)}.", lists_too=True)
+
+    # --- importing -----------------------------------------------------------------------
+
+    @Slot()
+    def _on_import(self) -> None:
+        path = ChooseCsvFile.ask(self)
+        if path is not None:
+            self.import_file(path)
+
+    def import_file(self, path: Path) -> None:
+        """Open the import dialog on `path`; afterwards show what it changed."""
+        report = ImportDialog.ask(self, self._ctx, path)
+        if report is None:
+            return
+        self.reload()
+        done = "Import cancelled" if report.cancelled else "Imported"
+        self._changed(
+            f"{done}: {report.created:,} created, {report.updated:,} updated, "
+            f"{len(report.skipped):,} skipped."
+        )
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802  (a Qt override keeps Qt's name)
+        if csv_file_in(event.mimeData()) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802  (a Qt override keeps Qt's name)
+        if csv_file_in(event.mimeData()) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802  (a Qt override keeps Qt's name)
+        path = csv_file_in(event.mimeData())
+        if path is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        # Open the dialog after the drop returns: the file manager waits for the drop to end.
+        QTimer.singleShot(0, self, lambda: self.import_file(path))

@@ -1,0 +1,361 @@
+"""Qt models for the Activity tab: recent runs (updated in place from run events) and the
+deliveries of one run (paged from SQLite, `unconfirmed` ones highlighted and explained).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor, QGuiApplication
+
+from campaign_desktop.domain.status import DeliveryStatus, RunStatus
+from campaign_desktop.domain.views import DeliveryView, RunView
+from campaign_desktop.services.runs import RunService
+from campaign_desktop.ui import formatting
+from campaign_desktop.ui.theme import attention_background, is_dark
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+_NO_INDEX = QModelIndex()
+DELIVERY_PAGE_SIZE = 500
+MAX_RUNS = 500
+
+UNCONFIRMED_TEXT = (
+    "Unconfirmed: the connection broke after the message was handed to the mail server, so "
+    "it may or may not have been delivered. It is not resent, to avoid sending anyone the "
+    "same email twice."
+)
+
+
+def unconfirmed_background() -> QColor:
+    """The amber row colour of unconfirmed deliveries, for the current light or dark palette."""
+    return attention_background(QGuiApplication.palette())
+
+
+def failed_background() -> QColor:
+    """A faint red behind failures; the palette's text stays readable on it."""
+    dark = is_dark(QGuiApplication.palette())
+    return QColor.fromHslF(355 / 360, 0.6, 0.3 if dark else 0.9)
+
+
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+
+def machine_time(instant: datetime | None) -> str:
+    """An instant on this computer's clock, without the "(this computer)" note."""
+    return formatting.on_this_machine(instant).removesuffix(" (this computer)")
+
+
+class RunRole(IntEnum):
+    RunRole = Qt.ItemDataRole.UserRole + 1
+    RunIdRole = Qt.ItemDataRole.UserRole + 2
+    CampaignNameRole = Qt.ItemDataRole.UserRole + 3
+
+
+class RunColumn(IntEnum):
+    CAMPAIGN = 0
+    OCCURRENCE = 1
+    TRIGGER = 2
+    STATUS = 3
+    TOTAL = 4
+    SENT = 5
+    FAILED = 6
+    SKIPPED = 7
+    UNCONFIRMED = 8
+    STARTED = 9
+    FINISHED = 10
+
+
+_COUNT_COLUMNS = {
+    RunColumn.TOTAL: "total",
+    RunColumn.SENT: "sent",
+    RunColumn.FAILED: "failed",
+    RunColumn.SKIPPED: "skipped",
+    RunColumn.UNCONFIRMED: "unconfirmed",
+}
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """A run with what the table shows beside it: its campaign's name and timezone."""
+
+    run: RunView
+    campaign_name: str
+    timezone: str
+
+
+class RunTableModel(QAbstractTableModel):
+    """Recent runs of every campaign, newest first; a run event updates just its row."""
+
+    headers = (
+        "Campaign",
+        "Occurrence",
+        "Trigger",
+        "Status",
+        "Total",
+        "Sent",
+        "Failed",
+        "Skipped",
+        "Unconfirmed",
+        "Started",
+        "Finished",
+    )
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[RunRow] = []
+
+    # --- Qt overrides --------------------------------------------------------------------
+
+    def rowCount(self, parent: ModelIndex = _NO_INDEX) -> int:  # noqa: N802  (a Qt override keeps Qt's name)
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: ModelIndex = _NO_INDEX) -> int:  # noqa: N802  (a Qt override keeps Qt's name)
+        return 0 if parent.isValid() else len(self.headers)
+
+    def headerData(  # noqa: N802  (a Qt override keeps Qt's name)
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(self.headers)
+        ):
+            return self.headers[section]
+        return None
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: PLR0911  (one return per role)
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        column = index.column()
+        if role == RunRole.RunRole:
+            return row.run
+        if role == RunRole.RunIdRole:
+            return row.run.id
+        if role == RunRole.CampaignNameRole:
+            return row.campaign_name
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(row, column)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(row, column)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in _COUNT_COLUMNS:
+            return _RIGHT
+        if role == Qt.ItemDataRole.BackgroundRole:
+            if column == RunColumn.UNCONFIRMED and row.run.unconfirmed:
+                return unconfirmed_background()
+            if column == RunColumn.STATUS and row.run.status == RunStatus.FAILED:
+                return failed_background()
+        return None
+
+    @staticmethod
+    def _display(row: RunRow, column: int) -> str | None:  # noqa: PLR0911  (one return per column)
+        run = row.run
+        match column:
+            case RunColumn.CAMPAIGN:
+                return row.campaign_name
+            case RunColumn.OCCURRENCE:
+                return formatting.in_zone(run.occurrence_at, row.timezone)
+            case RunColumn.TRIGGER:
+                return formatting.status_text(run.trigger)
+            case RunColumn.STATUS:
+                return formatting.status_text(run.status)
+            case RunColumn.STARTED:
+                return machine_time(run.started_at)
+            case RunColumn.FINISHED:
+                return machine_time(run.finished_at)
+        if column in _COUNT_COLUMNS:
+            return f"{getattr(run, _COUNT_COLUMNS[RunColumn(column)]):,}"
+        return None
+
+    @staticmethod
+    def _tooltip(row: RunRow, column: int) -> str | None:
+        run = row.run
+        if column == RunColumn.OCCURRENCE:
+            return formatting.on_this_machine(run.occurrence_at)
+        if column == RunColumn.STATUS and run.error:
+            return run.error
+        if column == RunColumn.UNCONFIRMED and run.unconfirmed:
+            return UNCONFIRMED_TEXT
+        return None
+
+    # --- the rows ------------------------------------------------------------------------
+
+    def set_runs(self, rows: Iterable[RunRow]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)[:MAX_RUNS]
+        self.endResetModel()
+
+    def row_of(self, run_id: int) -> int | None:
+        for position, row in enumerate(self._rows):
+            if row.run.id == run_id:
+                return position
+        return None
+
+    def run_at(self, row: int) -> RunView:
+        return self._rows[row].run
+
+    def update_run(self, row: RunRow) -> None:
+        """Replace the run's row (dataChanged for that row), or insert a new run on top."""
+        position = self.row_of(row.run.id)
+        if position is not None:
+            self._rows[position] = row
+            self.dataChanged.emit(
+                self.index(position, 0), self.index(position, self.columnCount() - 1)
+            )
+            return
+        self.beginInsertRows(_NO_INDEX, 0, 0)
+        self._rows.insert(0, row)
+        self.endInsertRows()
+        if len(self._rows) > MAX_RUNS:
+            last = len(self._rows) - 1
+            self.beginRemoveRows(_NO_INDEX, last, last)
+            del self._rows[last]
+            self.endRemoveRows()
+
+
+# --- deliveries -------------------------------------------------------------------------------
+
+
+class DeliveryRole(IntEnum):
+    DeliveryRole = Qt.ItemDataRole.UserRole + 1
+    UnconfirmedRole = Qt.ItemDataRole.UserRole + 2
+
+
+class DeliveryColumn(IntEnum):
+    EMAIL = 0
+    STATUS = 1
+    ATTEMPTS = 2
+    SENT_AT = 3
+    ERROR = 4
+    MESSAGE_ID = 5
+
+
+class DeliveryTableModel(QAbstractTableModel):
+    """One run's deliveries (optionally of one status), fetched a page at a time."""
+
+    headers = ("Email", "Status", "Attempts", "Sent", "Error", "Message-ID")
+
+    def __init__(self, runs: RunService, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._runs = runs
+        self._run_id: int | None = None
+        self._status: str | None = None
+        self._rows: list[DeliveryView] = []
+        self._total = 0
+        self._counts: dict[str, int] = {}
+
+    # --- Qt overrides --------------------------------------------------------------------
+
+    def rowCount(self, parent: ModelIndex = _NO_INDEX) -> int:  # noqa: N802  (a Qt override keeps Qt's name)
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: ModelIndex = _NO_INDEX) -> int:  # noqa: N802  (a Qt override keeps Qt's name)
+        return 0 if parent.isValid() else len(self.headers)
+
+    def headerData(  # noqa: N802  (a Qt override keeps Qt's name)
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(self.headers)
+        ):
+            return self.headers[section]
+        return None
+
+    def canFetchMore(self, parent: ModelIndex) -> bool:  # noqa: N802  (a Qt override keeps Qt's name)
+        return not parent.isValid() and len(self._rows) < self._total
+
+    def fetchMore(self, parent: ModelIndex) -> None:  # noqa: N802  (a Qt override keeps Qt's name)
+        if parent.isValid() or self._run_id is None:
+            return
+        page = self._runs.deliveries(
+            self._run_id, status=self._status, offset=len(self._rows), limit=DELIVERY_PAGE_SIZE
+        )
+        if not page:
+            self._total = len(self._rows)
+            return
+        self.beginInsertRows(_NO_INDEX, len(self._rows), len(self._rows) + len(page) - 1)
+        self._rows.extend(page)
+        self.endInsertRows()
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: PLR0911  (one return per role)
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        delivery = self._rows[index.row()]
+        unconfirmed = delivery.status == DeliveryStatus.UNCONFIRMED
+        if role == DeliveryRole.DeliveryRole:
+            return delivery
+        if role == DeliveryRole.UnconfirmedRole:
+            return unconfirmed
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(delivery, index.column())
+        if role == Qt.ItemDataRole.BackgroundRole:
+            if unconfirmed:
+                return unconfirmed_background()
+            if delivery.status == DeliveryStatus.FAILED:
+                return failed_background()
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if unconfirmed:
+                return UNCONFIRMED_TEXT
+            if index.column() == DeliveryColumn.ERROR:
+                return delivery.last_error or None
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == DeliveryColumn.ATTEMPTS:
+            return _RIGHT
+        return None
+
+    @staticmethod
+    def _display(delivery: DeliveryView, column: int) -> str | None:  # noqa: PLR0911  (one return per column)
+        match column:
+            case DeliveryColumn.EMAIL:
+                return delivery.email
+            case DeliveryColumn.STATUS:
+                return formatting.status_text(delivery.status)
+            case DeliveryColumn.ATTEMPTS:
+                return str(delivery.attempts)
+            case DeliveryColumn.SENT_AT:
+                return machine_time(delivery.sent_at)
+            case DeliveryColumn.ERROR:
+                return delivery.last_error or ""
+            case DeliveryColumn.MESSAGE_ID:
+                return delivery.smtp_message_id or ""
+        return None
+
+    # --- the rows ------------------------------------------------------------------------
+
+    @property
+    def run_id(self) -> int | None:
+        return self._run_id
+
+    def counts(self) -> dict[str, int]:
+        """Deliveries of the run per status (all statuses, whatever the filter)."""
+        return dict(self._counts)
+
+    def total(self) -> int:
+        return self._total
+
+    def set_run(self, run_id: int | None, status: str | None = None) -> None:
+        """Show `run_id`'s deliveries (of `status` only, if given): the counts and a first page."""
+        self.beginResetModel()
+        self._run_id = run_id
+        self._status = status
+        if run_id is None:
+            self._counts, self._rows, self._total = {}, [], 0
+        else:
+            self._counts = self._runs.delivery_counts(run_id)
+            self._total = (
+                sum(self._counts.values()) if status is None else self._counts.get(status, 0)
+            )
+            self._rows = self._runs.deliveries(
+                run_id, status=status, offset=0, limit=DELIVERY_PAGE_SIZE
+            )
+        self.endResetModel()
+
+    def reload(self) -> None:
+        self.set_run(self._run_id, self._status)

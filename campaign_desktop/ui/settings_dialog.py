@@ -1,0 +1,454 @@
+"""The Settings dialog: the SMTP server (with "Test connection"), the default sender, sending
+limits, the missed-run grace window and closing to the tray.
+
+Every value is checked by its declared `SPECS` check before anything is stored, so one bad
+value saves nothing. The password goes to the keyring through `set_smtp`, never elsewhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from campaign_desktop.channels.smtp import SmtpSettings, check_connection
+from campaign_desktop.context import AppContext
+from campaign_desktop.domain.errors import CredentialsError, DomainError, ValidationError
+from campaign_desktop.domain.status import SmtpSecurity
+from campaign_desktop.services.credentials import keyring_help
+from campaign_desktop.services.settings import SPECS
+from campaign_desktop.ui.background import BackgroundTask, hand_to_crash_handler
+from campaign_desktop.ui.widgets import (
+    buddy_label,
+    message_label,
+    named,
+    show_error,
+    show_note,
+    show_success,
+)
+
+log = logging.getLogger("campaign_desktop.ui.settings")
+
+DEFAULT_PORTS = {SmtpSecurity.NONE: 25, SmtpSecurity.STARTTLS: 587, SmtpSecurity.SSL: 465}
+_SECURITY_CHOICES = (
+    ("STARTTLS (usually port 587)", SmtpSecurity.STARTTLS),
+    ("SSL/TLS (usually port 465)", SmtpSecurity.SSL),
+    ("None: unencrypted (port 25, local servers only)", SmtpSecurity.NONE),
+)
+# How long "Test connection" waits at most, whatever the sending timeout is.
+TEST_TIMEOUT_SECONDS = 15.0
+SMTP_KEYS = ("smtp.host", "smtp.port", "smtp.security", "smtp.username", "smtp.ca_file")
+# SmtpSettings names its fields without the "smtp." prefix.
+_SMTP_FIELDS = {key.removeprefix("smtp."): key for key in SMTP_KEYS}
+
+
+class ChooseCaFile:
+    """Asks for a CA certificate file (PEM); None if cancelled. Tests replace it."""
+
+    @classmethod
+    def ask(cls, parent: QWidget | None) -> Path | None:
+        name, _filter = QFileDialog.getOpenFileName(
+            parent,
+            "Choose the CA certificate",
+            "",
+            "Certificates (*.pem *.crt *.cer);;All files (*)",
+        )
+        return Path(name) if name else None
+
+
+class SettingsDialog(QDialog):
+    """Edit the app's settings; Save stores all of them or, if one is bad, none."""
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._ctx = ctx
+        self._stored = ctx.settings.all()
+        self._test: BackgroundTask | None = None
+        self._errors: dict[str, QLabel] = {}
+        self.setObjectName("settingsDialog")
+        self.setWindowTitle("Settings")
+        self._build()
+        self._fill()
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, ctx: AppContext) -> bool:
+        """Show the dialog modally; True when the settings were saved. Tests replace it."""
+        dialog = cls(ctx, parent)
+        try:
+            return dialog.exec() == QDialog.DialogCode.Accepted
+        finally:
+            dialog.deleteLater()
+
+    # --- building ------------------------------------------------------------------------
+
+    def _error(self, key: str, what: str) -> QLabel:
+        label = message_label(f"{key.replace('.', '_')}Error", f"Problem with the {what}")
+        self._errors[key] = label
+        return label
+
+    def _row(self, form: QFormLayout, text: str, field: QWidget, key: str) -> None:
+        form.addRow(text, field)
+        form.addRow("", self._error(key, text.strip(":").replace("&", "").lower()))
+
+    def _layout_row(
+        self, form: QFormLayout, text: str, row: QHBoxLayout, buddy: QWidget, key: str
+    ) -> None:
+        # A row holding a layout: the label's mnemonic needs a buddy to focus.
+        form.addRow(buddy_label(text, buddy), row)
+        form.addRow("", self._error(key, text.strip(":").replace("&", "").lower()))
+
+    def _build_smtp(self) -> QGroupBox:
+        self.host = named(QLineEdit(), "smtpHost", "SMTP server host name")
+        self.host.setPlaceholderText("smtp.example.com")
+        self.port = named(QLineEdit(), "smtpPort", "SMTP port")
+        self.port.setMaximumWidth(90)
+        self.security = named(QComboBox(), "smtpSecurity", "Connection security")
+        for text, value in _SECURITY_CHOICES:
+            self.security.addItem(text, value.value)
+        self.port_hint = message_label("smtpPortHint", "Port suggestion")
+        self.username = named(QLineEdit(), "smtpUsername", "SMTP user name")
+        self.username.setPlaceholderText("empty: the server needs no login")
+        self.password = named(QLineEdit(), "smtpPassword", "SMTP password")
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.keyring_label = message_label("keyringHelp", "About the keyring")
+        self.ca_file = named(QLineEdit(), "smtpCaFile", "CA certificate file")
+        self.ca_file.setPlaceholderText("optional: the system's certificates are used")
+        self.browse_ca = named(QPushButton("&Browse…"), "browseCaFile", "Choose a CA file")
+        self.browse_ca.clicked.connect(self._on_browse_ca)
+        self.test_button = named(
+            QPushButton("&Test connection"), "testConnection", "Test the connection"
+        )
+        self.test_button.clicked.connect(self.test_connection)
+        self.test_result = message_label("connectionResult", "Connection test result")
+
+        port_row = QHBoxLayout()
+        port_row.addWidget(self.port)
+        port_row.addWidget(self.security, 1)
+        ca_row = QHBoxLayout()
+        ca_row.addWidget(self.ca_file, 1)
+        ca_row.addWidget(self.browse_ca)
+        form = QFormLayout()
+        self._row(form, "&Server:", self.host, "smtp.host")
+        self._layout_row(form, "&Port:", port_row, self.port, "smtp.port")
+        form.addRow("", self._error("smtp.security", "security"))
+        form.addRow("", self.port_hint)
+        self._row(form, "&User name:", self.username, "smtp.username")
+        form.addRow("Pass&word:", self.password)
+        form.addRow("", self.keyring_label)
+        self._layout_row(form, "&CA file:", ca_row, self.ca_file, "smtp.ca_file")
+        test_row = QHBoxLayout()
+        test_row.addWidget(self.test_button, 0)
+        test_row.addWidget(self.test_result, 1)
+        test_row.addStretch(0)
+        form.addRow("", test_row)
+        box = QGroupBox("Mail server (SMTP)")
+        box.setLayout(form)
+        return box
+
+    def _build_sender(self) -> QGroupBox:
+        self.from_name = named(QLineEdit(), "senderName", "Default sender name")
+        self.from_email = named(QLineEdit(), "senderEmail", "Default sender address")
+        self.reply_to = named(QLineEdit(), "replyTo", "Default reply-to address")
+        self.reply_to.setPlaceholderText("optional")
+        form = QFormLayout()
+        self._row(form, "Sender &name:", self.from_name, "sender.from_name")
+        self._row(form, "Sender &address:", self.from_email, "sender.from_email")
+        self._row(form, "&Reply-to:", self.reply_to, "sender.reply_to")
+        box = QGroupBox("Default sender (new campaigns start with these)")
+        box.setLayout(form)
+        return box
+
+    def _build_sending(self) -> QGroupBox:
+        self.per_minute = named(QSpinBox(), "throttlePerMinute", "Messages per minute")
+        self.per_minute.setRange(0, 100_000)
+        self.per_hour = named(QSpinBox(), "throttlePerHour", "Messages per hour")
+        self.per_hour.setRange(0, 1_000_000)
+        for spin in (self.per_minute, self.per_hour):
+            spin.setSpecialValueText("No limit")
+            spin.setGroupSeparatorShown(True)
+            spin.setMaximumWidth(160)
+        self.grace = named(QDoubleSpinBox(), "graceHours", "Grace window in hours")
+        self.grace.setRange(0, 24 * 14)
+        self.grace.setDecimals(1)
+        self.grace.setSuffix(" hours")
+        self.grace.setMaximumWidth(160)
+        self.grace.setToolTip(
+            "When the app was closed at a send time, it sends late on start if at most this "
+            "many hours late; older sends are recorded as missed."
+        )
+        self.close_to_tray = named(
+            QCheckBox("Closing the window keeps Campaign Desktop running in the tray"),
+            "closeToTray",
+            "Close to the tray",
+        )
+        form = QFormLayout()
+        self._row(form, "Per &minute:", self.per_minute, "throttle.per_minute")
+        self._row(form, "Per &hour:", self.per_hour, "throttle.per_hour")
+        self._row(form, "&Late sends within:", self.grace, "schedule.grace_hours")
+        form.addRow("", self.close_to_tray)
+        form.addRow("", self._error("ui.close_to_tray", "tray setting"))
+        box = QGroupBox("Sending")
+        box.setLayout(form)
+        return box
+
+    def _build(self) -> None:
+        self.general_error = message_label("settingsError", "Problem saving the settings")
+        self._buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        named(self.save_button, "saveSettings", "Save settings")
+        named(
+            self._buttons.button(QDialogButtonBox.StandardButton.Cancel),
+            "cancelSettings",
+            "Close without saving",
+        )
+        self._buttons.accepted.connect(self.accept)
+        self._buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._build_smtp())
+        layout.addWidget(self._build_sender())
+        layout.addWidget(self._build_sending())
+        layout.addStretch(1)
+        layout.addWidget(self.general_error)
+        layout.addWidget(self._buttons)
+        order: list[QWidget] = [
+            self.host,
+            self.port,
+            self.security,
+            self.username,
+            self.password,
+            self.ca_file,
+            self.browse_ca,
+            self.test_button,
+            self.from_name,
+            self.from_email,
+            self.reply_to,
+            self.per_minute,
+            self.per_hour,
+            self.grace,
+            self.close_to_tray,
+            self._buttons,
+        ]
+        for first, second in itertools.pairwise(order):
+            QWidget.setTabOrder(first, second)
+        self.resize(640, 640)
+
+    @property
+    def save_button(self) -> QPushButton:
+        return self._buttons.button(QDialogButtonBox.StandardButton.Save)
+
+    def _fill(self) -> None:
+        s = self._stored
+        self.host.setText(str(s["smtp.host"]))
+        self.port.setText(str(s["smtp.port"]))
+        self.security.blockSignals(True)
+        self.security.setCurrentIndex(max(0, self.security.findData(s["smtp.security"])))
+        self.security.blockSignals(False)
+        self.security.currentIndexChanged.connect(self._on_security_changed)
+        self.username.setText(str(s["smtp.username"]))
+        self.ca_file.setText(str(s["smtp.ca_file"]))
+        self.from_name.setText(str(s["sender.from_name"]))
+        self.from_email.setText(str(s["sender.from_email"]))
+        self.reply_to.setText(str(s["sender.reply_to"]))
+        self.per_minute.setValue(int(s["throttle.per_minute"]))
+        self.per_hour.setValue(int(s["throttle.per_hour"]))
+        self.grace.setValue(float(s["schedule.grace_hours"]))
+        self.close_to_tray.setChecked(bool(s["ui.close_to_tray"]))
+        if not self._ctx.credentials.available():
+            show_error(self.keyring_label, keyring_help())
+            self.password.setPlaceholderText("cannot be stored: no keyring")
+        elif self._has_stored_password(str(s["smtp.username"])):
+            self.password.setPlaceholderText("stored in the keyring \N{EM DASH} empty keeps it")
+
+    def _has_stored_password(self, username: str) -> bool:
+        try:
+            return bool(self._ctx.credentials.get_password(username))
+        except CredentialsError:
+            return False
+
+    # --- reading the form ----------------------------------------------------------------
+
+    def values(self) -> dict[str, Any]:
+        """The form as setting key → value (as typed: the SPECS checks clean them)."""
+        return {
+            "smtp.host": self.host.text(),
+            "smtp.port": self.port.text().strip(),
+            "smtp.security": str(self.security.currentData()),
+            "smtp.username": self.username.text(),
+            "smtp.ca_file": self.ca_file.text(),
+            "sender.from_name": self.from_name.text(),
+            "sender.from_email": self.from_email.text(),
+            "sender.reply_to": self.reply_to.text(),
+            "throttle.per_minute": self.per_minute.value(),
+            "throttle.per_hour": self.per_hour.value(),
+            "schedule.grace_hours": self.grace.value(),
+            "ui.close_to_tray": self.close_to_tray.isChecked(),
+        }
+
+    def problems(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """(cleaned values, key → message for each value its declared check refuses)."""
+        cleaned: dict[str, Any] = {}
+        found: dict[str, str] = {}
+        for key, value in self.values().items():
+            try:
+                cleaned[key] = SPECS[key].check(value)
+            except ValidationError as exc:
+                found[key] = exc.message
+        needs_server = bool(self.password.text() or cleaned.get("smtp.username"))
+        if needs_server and not cleaned.get("smtp.host") and "smtp.host" not in found:
+            found["smtp.host"] = "Enter the SMTP server's host name."
+        return cleaned, found
+
+    def _show_problems(self, found: dict[str, str]) -> None:
+        for key, label in self._errors.items():
+            show_error(label, found.get(key, ""))
+        unplaced = [message for key, message in found.items() if key not in self._errors]
+        show_error(self.general_error, "\n".join(unplaced))
+
+    # --- saving --------------------------------------------------------------------------
+
+    def accept(self) -> None:
+        if self.save():
+            super().accept()
+
+    def save(self) -> bool:
+        """Store every value, or none when one is refused (the reasons show inline)."""
+        cleaned, found = self.problems()
+        self._show_problems(found)
+        if found:
+            return False
+        others = {key: value for key, value in cleaned.items() if key not in SMTP_KEYS}
+        try:
+            if cleaned["smtp.host"]:
+                self._ctx.settings.set_smtp(
+                    host=cleaned["smtp.host"],
+                    port=cleaned["smtp.port"],
+                    security=cleaned["smtp.security"],
+                    username=cleaned["smtp.username"],
+                    password=self._password_to_store(cleaned["smtp.username"]),
+                    ca_file=cleaned["smtp.ca_file"],
+                )
+            else:
+                # No server yet: keep the other SMTP fields too, but there is no password.
+                others.update({key: cleaned[key] for key in SMTP_KEYS})
+            self._ctx.settings.set_many(others)
+        except CredentialsError as exc:
+            show_error(self.keyring_label, exc.message)
+            return False
+        except ValidationError as exc:
+            self._show_problems({exc.field: exc.message})
+            return False
+        log.info("settings saved")
+        return True
+
+    def _password_to_store(self, username: str) -> str | None:
+        """The typed password; None keeps the stored one (moved along if the user changed)."""
+        typed = self.password.text()
+        if typed:
+            return typed
+        previous = str(self._stored["smtp.username"])
+        if username == previous:
+            return None
+        try:
+            return self._ctx.credentials.get_password(previous) or None
+        except CredentialsError:
+            return None
+
+    # --- slots ---------------------------------------------------------------------------
+
+    @Slot()
+    def _on_security_changed(self) -> None:
+        security = SmtpSecurity(self.security.currentData())
+        suggested = DEFAULT_PORTS[security]
+        current = self.port.text().strip()
+        if not current or current in {str(port) for port in DEFAULT_PORTS.values()}:
+            self.port.setText(str(suggested))
+            show_note(self.port_hint, "")
+        elif current != str(suggested):
+            show_note(
+                self.port_hint,
+                f"Servers with this security usually listen on port {suggested}.",
+            )
+
+    @Slot()
+    def _on_browse_ca(self) -> None:
+        path = ChooseCaFile.ask(self)
+        if path is not None:
+            self.ca_file.setText(str(path))
+
+    @property
+    def testing(self) -> bool:
+        return self._test is not None
+
+    @Slot()
+    def test_connection(self) -> None:
+        """Connect with the form's values on a pool thread; the result shows beside the button."""
+        if self._test is not None:
+            return
+        cleaned, found = self.problems()
+        smtp_found = {key: message for key, message in found.items() if key in SMTP_KEYS}
+        self._show_problems(smtp_found)
+        if smtp_found:
+            show_error(self.test_result, "Fix the server settings above first.")
+            return
+        try:
+            settings = SmtpSettings(
+                host=cleaned["smtp.host"],
+                port=cleaned["smtp.port"],
+                security=SmtpSecurity(cleaned["smtp.security"]),
+                username=cleaned["smtp.username"],
+                ca_file=cleaned["smtp.ca_file"] or None,
+                timeout=min(float(self._stored["smtp.timeout_seconds"]), TEST_TIMEOUT_SECONDS),
+            )
+        except ValidationError as exc:
+            self._show_problems({_SMTP_FIELDS.get(exc.field, exc.field): exc.message})
+            show_error(self.test_result, exc.message)
+            return
+        typed = self.password.text()
+        credentials = self._ctx.credentials
+
+        def work(_report: object) -> str:
+            # On the pool thread: the keyring may be slow (D-Bus), so it is read here too.
+            password = typed or (
+                credentials.get_password(settings.username) if settings.username else ""
+            )
+            return check_connection(dataclasses.replace(settings, password=password))
+
+        self._test = BackgroundTask("smtp connection test", work)
+        self._test.finished.connect(self._on_tested)
+        self.test_button.setEnabled(False)
+        show_note(self.test_result, f"Connecting to {settings.address}…")
+        self._test.start()
+
+    @Slot(object, object)
+    def _on_tested(self, result: str | None, error: BaseException | None) -> None:
+        self._test = None
+        self.test_button.setEnabled(True)
+        if error is None:
+            show_success(self.test_result, f"\N{CHECK MARK} {result}")
+        elif isinstance(error, DomainError):
+            show_error(self.test_result, f"\N{CROSS MARK} {error.message}")
+        else:
+            show_error(self.test_result, "The test failed unexpectedly.")
+            hand_to_crash_handler(error)

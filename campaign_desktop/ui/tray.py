@@ -1,0 +1,266 @@
+"""The system tray: icon, tooltip with the next send, menu, notifications, and what closing
+the main window means (hide to the tray, or quit after a warning where no tray exists).
+
+Everything here also works where the desktop has no tray (Qt's `offscreen`, some Wayland
+desktops): notifications then go to the main window's status bar and closing quits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QSettings, Qt, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon, QWidget
+
+from campaign_desktop.context import AppContext
+from campaign_desktop.domain.events import SchedulerStateChanged
+from campaign_desktop.ui import formatting
+from campaign_desktop.ui.icons import app_icon, icon
+from campaign_desktop.ui.main_window import MainWindow
+from campaign_desktop.ui.notifications import Kind, Level, Notification, Notifier
+
+log = logging.getLogger("campaign_desktop.ui.tray")
+
+TOLD_ABOUT_TRAY_KEY = "tray/told_about_hiding"
+BALLOON_MS = 10_000
+STATUS_BAR_MS = 15_000
+_TRAY_ICONS = {
+    Level.INFO: QSystemTrayIcon.MessageIcon.Information,
+    Level.WARNING: QSystemTrayIcon.MessageIcon.Warning,
+    Level.ERROR: QSystemTrayIcon.MessageIcon.Critical,
+}
+
+
+def tooltip_text(state: SchedulerStateChanged) -> str:
+    """The tray icon's tooltip: the app, then whether and when it sends next."""
+    if not state.running:
+        detail = "Not sending: the scheduler is stopped"
+    elif state.sending_paused:
+        detail = "All sending paused"
+    elif state.next_run_at is None:
+        detail = "No send scheduled"
+    else:
+        when = formatting.on_this_machine(state.next_run_at).removesuffix(" (this computer)")
+        detail = f"Next send: {when}"
+    return f"Campaign Desktop\n{detail}"
+
+
+def quit_warning(scheduled: int, sending: int) -> str | None:
+    """Why quitting now may surprise the user, or None when nothing is waiting to go out."""
+    if not scheduled and not sending:
+        return None
+    text = "Scheduled campaigns only go out while Campaign Desktop is running."
+    if sending:
+        text += (
+            " The send in progress stops and carries on when you start the app again."
+            if sending == 1
+            else f" The {sending} sends in progress stop and carry on when you start the app again."
+        )
+    return f"{text} Quit anyway?"
+
+
+def bring_to_front(window: QWidget) -> None:
+    """Show `window` restored and active (from the tray, or when a second launch asks)."""
+    state = window.windowState() & ~Qt.WindowState.WindowMinimized
+    window.setWindowState(state | Qt.WindowState.WindowActive)
+    window.show()
+    window.raise_()
+    window.activateWindow()
+
+
+class ConfirmQuit:
+    """Asks whether to quit although campaigns are waiting; tests replace `ask`."""
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, text: str) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Question, "Quit Campaign Desktop?", text, parent=parent)
+        box.setObjectName("confirmQuitBox")
+        quit_button = box.addButton("Quit", QMessageBox.ButtonRole.DestructiveRole)
+        quit_button.setObjectName("confirmQuitQuit")
+        keep = box.addButton("Keep running", QMessageBox.ButtonRole.RejectRole)
+        keep.setObjectName("confirmQuitKeep")
+        box.setDefaultButton(keep)
+        box.exec()
+        return box.clickedButton() is quit_button
+
+
+class AppTray(QObject):
+    """The tray icon (where a tray exists), the app-wide actions and the close policy.
+
+    `tray_available=None` asks Qt; tests pass it. `quit_app` ends the event loop (the
+    application's `quit`); it runs whenever the main window really closes.
+    """
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        window: MainWindow,
+        *,
+        tray_available: bool | None = None,
+        settings: QSettings | None = None,
+        quit_app: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(window)
+        self._ctx = ctx
+        self._window = window
+        self._settings = settings or QSettings(
+            str(ctx.data_dir / "window.ini"), QSettings.Format.IniFormat
+        )
+        self._quit_app = quit_app or QApplication.quit
+        self.last_notification: Notification | None = None
+        self._tooltip = ""
+        if tray_available is None:
+            tray_available = QSystemTrayIcon.isSystemTrayAvailable()
+
+        self.open_action = QAction(app_icon(), "&Open Campaign Desktop", self)
+        self.open_action.setObjectName("actionOpen")
+        self.open_action.triggered.connect(self.bring_to_front)
+        self.pause_action = QAction(icon("pause"), "&Pause all sending", self)
+        self.pause_action.setObjectName("actionPauseAllSending")
+        self.pause_action.setStatusTip("Hold every scheduled send until you resume")
+        self.pause_action.triggered.connect(self._on_pause_toggled)
+        self.quit_action = QAction("&Quit", self)
+        self.quit_action.setObjectName("actionQuit")
+        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        self.quit_action.setStatusTip("Stop Campaign Desktop; scheduled sends wait for its return")
+        self.quit_action.triggered.connect(window.quit)
+
+        self.menu = QMenu(window)
+        self.menu.setObjectName("trayMenu")
+        self.menu.addAction(self.open_action)
+        self.menu.addSeparator()
+        self.menu.addAction(self.pause_action)
+        self.menu.addSeparator()
+        self.menu.addAction(self.quit_action)
+        # The same actions in the window, for desktops without a tray.
+        window.add_app_actions([self.pause_action, self.quit_action])
+
+        self.icon: QSystemTrayIcon | None = None
+        if tray_available:
+            self.icon = QSystemTrayIcon(app_icon(), self)
+            self.icon.setObjectName("trayIcon")
+            self.icon.setContextMenu(self.menu)
+            self.icon.activated.connect(self._on_activated)
+
+        self.notifier = Notifier(self)
+        window.bridge.run_event.connect(self.notifier.on_event)
+        window.bridge.catch_up.connect(self.notifier.on_event)
+        self.notifier.notify.connect(self.show_notification)
+        window.bridge.scheduler_state.connect(self._on_scheduler_state)
+        self._on_scheduler_state(window.scheduler_state())
+
+        window.close_guard = self.allow_close
+        window.closed.connect(self._on_window_closed)
+        if self.icon is not None:
+            self.icon.show()
+
+    @property
+    def in_tray(self) -> bool:
+        return self.icon is not None
+
+    def tooltip(self) -> str:
+        return self.icon.toolTip() if self.icon is not None else self._tooltip
+
+    # --- showing ---------------------------------------------------------------------------
+
+    def show_window(self, *, minimized: bool) -> None:
+        """The first showing: `--minimized` starts hidden in the tray, or minimized without one."""
+        if minimized and self.in_tray:
+            log.info("started hidden in the tray")
+        elif minimized:
+            log.info("started minimized (no system tray here)")
+            self._window.showMinimized()
+        else:
+            self._window.show()
+
+    @Slot()
+    def bring_to_front(self) -> None:
+        bring_to_front(self._window)
+
+    @Slot(object)
+    def show_notification(self, notification: Notification) -> None:
+        """A balloon from the tray; the window's status bar where there is no tray."""
+        self.last_notification = notification
+        log.info("notification: %s", notification.one_line())
+        if self.icon is not None:
+            self.icon.showMessage(
+                notification.title,
+                notification.text,
+                _TRAY_ICONS[notification.level],
+                BALLOON_MS,
+            )
+        else:
+            self._window.statusBar().showMessage(notification.one_line(), STATUS_BAR_MS)
+
+    # --- closing ---------------------------------------------------------------------------
+
+    def allow_close(self) -> bool:
+        """MainWindow's close guard: True lets the window close, and with it the app."""
+        if self.icon is not None and bool(self._ctx.settings.get("ui.close_to_tray")):
+            self._window.hide()
+            self._tell_once_about_the_tray()
+            return False
+        warning = quit_warning(
+            len(self._ctx.campaigns.list_scheduled()), len(self._ctx.sending.active_run_ids())
+        )
+        if warning is not None and not ConfirmQuit.ask(self._window, warning):
+            # Out of the way, as the user wanted, but still running and sending.
+            self._window.showMinimized()
+            return False
+        return True
+
+    def _tell_once_about_the_tray(self) -> None:
+        if self._settings.value(TOLD_ABOUT_TRAY_KEY, False, bool):
+            return
+        self._settings.setValue(TOLD_ABOUT_TRAY_KEY, True)
+        self._settings.sync()
+        self.show_notification(
+            Notification(
+                kind=Kind.TRAY_HINT,
+                title="Campaign Desktop is still running",
+                text="Scheduled campaigns keep going out on time. To quit, use Quit in the "
+                "tray icon's menu.",
+            )
+        )
+
+    @Slot()
+    def _on_window_closed(self) -> None:
+        if self.icon is not None:
+            self.icon.hide()
+        self._quit_app()
+
+    # --- live state ------------------------------------------------------------------------
+
+    @Slot(object)
+    def _on_scheduler_state(self, state: SchedulerStateChanged) -> None:
+        self._tooltip = tooltip_text(state)
+        if self.icon is not None:
+            self.icon.setToolTip(self._tooltip)
+        self.pause_action.setEnabled(state.running)
+        if state.sending_paused:
+            self.pause_action.setText("&Resume sending")
+            self.pause_action.setIcon(icon("resume"))
+        else:
+            self.pause_action.setText("&Pause all sending")
+            self.pause_action.setIcon(icon("pause"))
+
+    @Slot()
+    def _on_pause_toggled(self) -> None:
+        if self._ctx.scheduler.sending_paused:
+            self._ctx.scheduler.resume_sending()
+            self._window.statusBar().showMessage("Sending resumed.", 5000)
+        else:
+            self._ctx.scheduler.pause_sending()
+            self._window.statusBar().showMessage(
+                "All sending paused: nothing goes out until you resume.", 8000
+            )
+
+    @Slot(QSystemTrayIcon.ActivationReason)
+    def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (
+            QSystemTrayIcon.ActivationReason.Trigger,
+            QSystemTrayIcon.ActivationReason.DoubleClick,
+        ):
+            self.bring_to_front()

@@ -1,0 +1,76 @@
+"""Small widget builders the tabs and dialogs share: named widgets, data tables, inline messages.
+
+Every interactive widget gets a stable objectName (tests and screenshots find it) and an
+accessible name (screen readers say it). Message colours come from `theme`, so they follow
+the system's light or dark palette.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QAbstractItemView, QLabel, QTableView, QWidget
+
+from campaign_desktop.ui.theme import mark_as_error, mark_as_success
+
+W = TypeVar("W", bound=QWidget)
+
+
+def named(widget: W, name: str, accessible: str) -> W:
+    widget.setObjectName(name)
+    widget.setAccessibleName(accessible)
+    return widget
+
+
+def buddy_label(text: str, buddy: QWidget) -> QLabel:
+    """A form label whose &-mnemonic focuses `buddy` (a form row holding a layout needs one)."""
+    label = QLabel(text)
+    label.setBuddy(buddy)
+    return label
+
+
+def data_table(name: str, accessible: str, *, multi_select: bool = False) -> QTableView:
+    """A read-only row-selecting table view, as every data table in the app looks."""
+    view = named(QTableView(), name, accessible)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(
+        QAbstractItemView.SelectionMode.ExtendedSelection
+        if multi_select
+        else QAbstractItemView.SelectionMode.SingleSelection
+    )
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setAlternatingRowColors(True)
+    view.setWordWrap(False)  # one line per row; the tooltip or a wider column shows the rest
+    view.verticalHeader().hide()
+    view.horizontalHeader().setStretchLastSection(True)
+    return view
+
+
+def message_label(name: str, accessible: str) -> QLabel:
+    """A hidden, word-wrapping label for an inline message (see `show_error`/`show_success`)."""
+    label = named(QLabel(), name, accessible)
+    label.setWordWrap(True)
+    label.hide()
+    return label
+
+
+def _show(label: QLabel, text: str) -> None:
+    label.setText(text)
+    label.setVisible(bool(text))
+
+
+def show_error(label: QLabel, text: str) -> None:
+    mark_as_error(label)
+    _show(label, text)
+
+
+def show_success(label: QLabel, text: str) -> None:
+    mark_as_success(label)
+    _show(label, text)
+
+
+def show_note(label: QLabel, text: str) -> None:
+    """Plain text: an empty palette hands the label back its parent's colours."""
+    label.setPalette(QPalette())
+    _show(label, text)

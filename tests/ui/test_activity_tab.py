@@ -1,0 +1,250 @@
+"""The Activity tab against a real local SMTP server: runs update live, the drill-down shows
+deliveries (unconfirmed ones highlighted and explained), CSV export, pause/resume/cancel."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+from sqlalchemy import text
+
+from campaign_desktop.context import AppContext
+from campaign_desktop.domain.views import RunView
+from campaign_desktop.ui.accessibility import unnamed_controls
+from campaign_desktop.ui.activity_tab import ActivityTab, ChooseExportPath
+from campaign_desktop.ui.bridge import EventBridge
+from campaign_desktop.ui.prompts import Confirm
+from campaign_desktop.ui.run_models import (
+    DeliveryColumn,
+    DeliveryRole,
+    RunColumn,
+    RunRow,
+    RunTableModel,
+    unconfirmed_background,
+)
+from tests.smtp_server import SmtpServer, running_smtp_server
+from tests.ui.conftest import make_campaign
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def server(gui_ctx: AppContext) -> Iterator[SmtpServer]:
+    with running_smtp_server() as running:
+        gui_ctx.settings.set_smtp(host="127.0.0.1", port=running.port, security="none")
+        yield running
+
+
+@pytest.fixture
+def tab(gui_ctx: AppContext, qtbot: QtBot) -> Iterator[ActivityTab]:
+    bridge = EventBridge(gui_ctx.events)
+    widget = ActivityTab(gui_ctx, bridge)
+    qtbot.addWidget(widget)
+    widget.reload()
+    yield widget
+    bridge.close()
+
+
+def _cells(tab: ActivityTab, row: int = 0) -> dict[str, str]:
+    model = tab.run_model
+    return {
+        model.headers[column]: model.index(row, column).data()
+        for column in range(model.columnCount())
+    }
+
+
+def _sent_run(gui_ctx: AppContext, tab: ActivityTab, qtbot: QtBot) -> RunView:
+    """Send the campaign to Ann and Bob for real; wait until the tab shows it finished."""
+    campaign = make_campaign(gui_ctx, "Spring news")
+    run = gui_ctx.campaigns.send_now(campaign.id)
+    qtbot.waitUntil(lambda: _cells(tab).get("Status") == "Completed", timeout=10_000)
+    assert gui_ctx.sending.wait_idle(10)
+    return run
+
+
+def _set_sql(gui_ctx: AppContext, statement: str, **params: object) -> None:
+    with gui_ctx.db.engine.begin() as connection:
+        connection.execute(text(statement), params)
+
+
+def test_run_model_passes_the_model_tester(
+    gui_ctx: AppContext, qtmodeltester: ModelTester, server: SmtpServer, qtbot: QtBot
+) -> None:
+    campaign = make_campaign(gui_ctx)
+    gui_ctx.campaigns.send_now(campaign.id)
+    assert gui_ctx.sending.wait_idle(10)
+    model = RunTableModel()
+    model.set_runs(RunRow(run, name, "UTC") for run, name in gui_ctx.runs.recent())
+    qtmodeltester.check(model)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+
+
+def test_a_real_send_shows_up_live_with_its_counts(
+    gui_ctx: AppContext, tab: ActivityTab, server: SmtpServer, qtbot: QtBot
+) -> None:
+    assert tab.run_stack.currentWidget() is tab.empty_label
+    with qtbot.assertNotEmitted(tab.run_model.modelReset):
+        run = _sent_run(gui_ctx, tab, qtbot)  # only run events: no reload
+    cells = _cells(tab)
+    assert cells["Campaign"] == "Spring news"
+    assert cells["Trigger"] == "Manual"
+    assert (cells["Total"], cells["Sent"], cells["Failed"], cells["Skipped"]) == (
+        "2",
+        "2",
+        "0",
+        "0",
+    )
+    assert cells["Unconfirmed"] == "0"
+    assert cells["Occurrence"].endswith("UTC")  # the campaign's zone (a draft is in UTC)
+    assert cells["Finished"] != "\N{EM DASH}"
+    assert tab.run_model.run_at(0).id == run.id
+    assert tab.run_stack.currentWidget() is tab.run_view
+    assert len(server.handler.messages) == 2
+
+
+def test_a_second_run_is_inserted_on_top_and_the_first_row_only_changes(
+    gui_ctx: AppContext, tab: ActivityTab, server: SmtpServer, qtbot: QtBot
+) -> None:
+    first = _sent_run(gui_ctx, tab, qtbot)
+    tab.select_run(first.id)
+    with qtbot.waitSignal(tab.run_model.rowsInserted):
+        gui_ctx.campaigns.send_test(first.campaign_id, ["me@agency.example"])
+    qtbot.waitUntil(lambda: _cells(tab, 0)["Status"] == "Completed")
+    assert _cells(tab, 0)["Trigger"] == "Test"
+    assert tab.run_model.run_at(1).id == first.id
+    assert tab.selected_run() is not None and tab.selected_run().id == first.id  # type: ignore[union-attr]
+
+
+def test_selecting_a_run_shows_its_deliveries(
+    gui_ctx: AppContext,
+    tab: ActivityTab,
+    server: SmtpServer,
+    qtbot: QtBot,
+    qtmodeltester: ModelTester,
+) -> None:
+    run = _sent_run(gui_ctx, tab, qtbot)
+    tab.select_run(run.id)
+    model = tab.delivery_model
+    assert model.run_id == run.id
+    qtmodeltester.check(model)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    rows = [
+        (model.index(r, DeliveryColumn.EMAIL).data(), model.index(r, DeliveryColumn.STATUS).data())
+        for r in range(model.rowCount())
+    ]
+    assert rows == [("ann@example.com", "Sent"), ("bob@example.com", "Sent")]
+    assert "2 recipients: 2 sent" in tab.delivery_counts.text()
+    assert "Spring news" in tab.delivery_title.text()
+    assert tab.unconfirmed_banner.isHidden()
+    tab.delivery_filter.setCurrentIndex(tab.delivery_filter.findData("failed"))
+    assert model.rowCount() == 0
+
+
+def test_an_unconfirmed_delivery_is_highlighted_and_explained(
+    gui_ctx: AppContext, tab: ActivityTab, server: SmtpServer, qtbot: QtBot
+) -> None:
+    run = _sent_run(gui_ctx, tab, qtbot)
+    # What a crash between handing over a message and recording it leaves behind.
+    _set_sql(
+        gui_ctx,
+        "UPDATE delivery SET status = 'unconfirmed', sent_at = NULL "
+        "WHERE run_id = :run AND email = 'bob@example.com'",
+        run=run.id,
+    )
+    _set_sql(
+        gui_ctx, "UPDATE campaign_run SET sent = 1, unconfirmed = 1 WHERE id = :run", run=run.id
+    )
+    tab.reload()
+    tab.select_run(run.id)
+    model = tab.delivery_model
+    bob = model.index(1, DeliveryColumn.EMAIL)
+    assert bob.data() == "bob@example.com"
+    assert bob.data(DeliveryRole.UnconfirmedRole) is True
+    assert bob.data(8) == unconfirmed_background()  # Qt.BackgroundRole
+    assert "may or may not have been delivered" in bob.data(3)  # Qt.ToolTipRole
+    assert "not resent" in bob.data(3)
+    ann = model.index(0, DeliveryColumn.EMAIL)
+    assert ann.data(8) is None
+    assert not tab.unconfirmed_banner.isHidden()
+    assert "1 delivery is unconfirmed" in tab.unconfirmed_banner.text()
+    assert "same email twice" in tab.unconfirmed_banner.text()
+    run_row = tab.run_model.row_of(run.id)
+    assert run_row is not None
+    assert tab.run_model.index(run_row, RunColumn.UNCONFIRMED).data(8) == unconfirmed_background()
+
+
+def test_export_writes_a_csv_with_formula_like_cells_escaped(
+    gui_ctx: AppContext,
+    tab: ActivityTab,
+    server: SmtpServer,
+    qtbot: QtBot,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run = _sent_run(gui_ctx, tab, qtbot)
+    _set_sql(
+        gui_ctx,
+        "UPDATE delivery SET last_error = '=HYPERLINK(\"http://evil\")', "
+        "smtp_message_id = '@SUM(A1)' WHERE run_id = :run AND email = 'ann@example.com'",
+        run=run.id,
+    )
+    tab.select_run(run.id)
+    target = tmp_path / "export.csv"
+    suggested: list[str] = []
+
+    def choose(_parent: object, name: str) -> Path:
+        suggested.append(name)
+        return target
+
+    monkeypatch.setattr(ChooseExportPath, "ask", choose)
+    tab.action_export.trigger()
+    qtbot.waitUntil(lambda: "Exported 2 deliveries" in tab.export_label.text())
+    assert suggested[0].startswith("Spring news ") and suggested[0].endswith(f"run {run.id}.csv")
+    with target.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    ann = next(row for row in rows if row["email"] == "ann@example.com")
+    assert ann["error"] == '\'=HYPERLINK("http://evil")'
+    assert ann["message_id"] == "'@SUM(A1)"
+    assert [row["status"] for row in rows] == ["sent", "sent"]
+    assert tab.action_export.isEnabled()
+
+
+def test_pause_resume_and_cancel_a_send(
+    gui_ctx: AppContext,
+    tab: ActivityTab,
+    server: SmtpServer,
+    qtbot: QtBot,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One message a minute on a clock that stands still: the second recipient waits.
+    gui_ctx.settings.set("throttle.per_minute", 1)
+    campaign = make_campaign(gui_ctx)
+    run = gui_ctx.campaigns.send_now(campaign.id)
+    assert server.handler.wait_for(1)
+    qtbot.waitUntil(lambda: tab.run_model.row_of(run.id) is not None)
+    tab.select_run(run.id)
+    assert tab.action_pause.isEnabled() and not tab.action_resume.isEnabled()
+    tab.action_pause.trigger()
+    qtbot.waitUntil(lambda: _cells(tab)["Status"] == "Paused", timeout=10_000)
+    assert tab.action_resume.isEnabled() and tab.action_cancel.isEnabled()
+    tab.action_resume.trigger()
+    qtbot.waitUntil(lambda: _cells(tab)["Status"] == "Sending")
+    asked: list[str] = []
+
+    def confirm(*args: str) -> bool:
+        asked.append(args[2])
+        return True
+
+    monkeypatch.setattr(Confirm, "ask", confirm)
+    tab.action_cancel.trigger()
+    qtbot.waitUntil(lambda: _cells(tab)["Status"] == "Cancelled", timeout=10_000)
+    assert "1 recipient not yet sent to will be skipped" in asked[0]
+    assert (_cells(tab)["Sent"], _cells(tab)["Skipped"]) == ("1", "1")
+    assert not tab.action_cancel.isEnabled()
+    assert len(server.handler.messages) == 1
+
+
+def test_every_interactive_widget_is_named(tab: ActivityTab) -> None:
+    assert unnamed_controls(tab) == []

@@ -1,0 +1,357 @@
+"""The tray, the status bar and what closing the window means, with and without a tray.
+
+Offscreen there is no system tray, so the "with a tray" cases pass `tray_available=True`:
+the icon then exists (its balloons are a no-op offscreen) and the close policy is the tray's.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from pytestqt.qtbot import QtBot
+
+from campaign_desktop.context import AppContext
+from campaign_desktop.domain.events import CatchUpReport, RunEvent, RunPhase, SchedulerStateChanged
+from campaign_desktop.domain.views import RunView
+from campaign_desktop.ui.main_window import MainWindow
+from campaign_desktop.ui.notifications import Kind
+from campaign_desktop.ui.run_progress import ActiveRun, progress_text
+from campaign_desktop.ui.tray import (
+    TOLD_ABOUT_TRAY_KEY,
+    AppTray,
+    ConfirmQuit,
+    quit_warning,
+    tooltip_text,
+)
+from tests.ui.conftest import NOW, make_campaign
+
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.qt_log_ignore(
+        "This plugin does not support propagateSizeHints",
+        "This plugin does not support raise",
+        # A tray icon made offscreen (tray_available=True) finds no tray to watch.
+        "No such signal QPlatformNativeInterface::systemTrayWindowChanged",
+    ),
+]
+
+RUN = RunView(
+    id=1,
+    campaign_id=1,
+    occurrence_at=NOW,
+    trigger="manual",
+    status="sending",
+    started_at=NOW,
+    finished_at=None,
+    total=5000,
+    sent=120,
+    failed=0,
+    skipped=0,
+    unconfirmed=0,
+    error=None,
+)
+
+
+class QuitRecorder:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> None:
+        self.calls += 1
+
+
+@pytest.fixture
+def window(gui_ctx: AppContext, qtbot: QtBot) -> MainWindow:
+    widget = MainWindow(gui_ctx)
+    qtbot.addWidget(widget)
+    return widget
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> QSettings:
+    return QSettings(str(tmp_path / "tray.ini"), QSettings.Format.IniFormat)
+
+
+def _tray(
+    ctx: AppContext, window: MainWindow, settings: QSettings, *, available: bool
+) -> tuple[AppTray, QuitRecorder]:
+    quit_app = QuitRecorder()
+    return AppTray(
+        ctx, window, tray_available=available, settings=settings, quit_app=quit_app
+    ), quit_app
+
+
+def _publish_from_worker(ctx: AppContext, *events: object) -> None:
+    def publish() -> None:
+        for event in events:
+            ctx.events.publish(event)  # type: ignore[arg-type]  # the events built above
+
+    worker = threading.Thread(target=publish)
+    worker.start()
+    worker.join()
+
+
+def _schedule_one(ctx: AppContext) -> None:
+    campaign = make_campaign(ctx)
+    ctx.campaigns.schedule(campaign.id, first_local=datetime(2027, 2, 1, 9, 0), timezone="UTC")
+
+
+# --- pure decisions --------------------------------------------------------------------------
+
+
+def test_tooltip_names_the_next_send_or_why_there_is_none() -> None:
+    assert tooltip_text(SchedulerStateChanged(True, False, None)) == (
+        "Campaign Desktop\nNo send scheduled"
+    )
+    assert tooltip_text(SchedulerStateChanged(True, True, NOW)).endswith("All sending paused")
+    assert "scheduler is stopped" in tooltip_text(SchedulerStateChanged(False, False, NOW))
+    assert tooltip_text(SchedulerStateChanged(True, False, NOW)).startswith(
+        "Campaign Desktop\nNext send: Mon 04 Jan 2027"
+    )
+
+
+def test_quit_warning_only_when_something_waits_to_go_out() -> None:
+    assert quit_warning(0, 0) is None
+    assert quit_warning(2, 0) == (
+        "Scheduled campaigns only go out while Campaign Desktop is running. Quit anyway?"
+    )
+    assert "The send in progress stops and carries on" in (quit_warning(0, 1) or "")
+    assert "The 2 sends in progress stop" in (quit_warning(1, 2) or "")
+
+
+def test_progress_text_for_one_and_several_runs() -> None:
+    assert progress_text([]) == ""
+    assert progress_text([ActiveRun("News", 120, 5000)]) == "Sending \u201cNews\u201d: 120 / 5,000"
+    assert progress_text([ActiveRun("A", 1, 10), ActiveRun("B", 2, 20)]) == (
+        "Sending 2 campaigns: 3 / 30"
+    )
+
+
+# --- the status bar --------------------------------------------------------------------------
+
+
+def test_status_bar_follows_a_run_published_on_a_worker_thread(
+    window: MainWindow, gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    window.show()
+    progress = window.run_progress
+    assert not progress.isVisible()
+    _publish_from_worker(gui_ctx, RunEvent(RunPhase.PROGRESS, RUN, "News"))
+    qtbot.waitUntil(lambda: progress.text() == "Sending \u201cNews\u201d: 120 / 5,000")
+    assert progress.isVisible()
+    assert (progress.bar.value(), progress.bar.maximum()) == (120, 5000)
+
+    done = replace(RUN, status="completed", sent=5000)
+    _publish_from_worker(gui_ctx, RunEvent(RunPhase.FINISHED, done, "News"))
+    qtbot.waitUntil(lambda: not progress.isVisible())
+    assert progress.text() == ""
+
+
+def test_status_bar_shows_scheduler_state_and_next_send(
+    window: MainWindow, gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    assert window.scheduler_label.text() == "Scheduler stopped"
+    assert window.next_send_label.text() == "No send scheduled"
+    _publish_from_worker(gui_ctx, SchedulerStateChanged(True, False, NOW))
+    qtbot.waitUntil(lambda: window.scheduler_label.text() == "Scheduler running")
+    assert window.next_send_label.text().startswith("Next send: Mon 04 Jan 2027")
+
+
+# --- notifications ---------------------------------------------------------------------------
+
+
+def test_without_a_tray_notifications_go_to_the_status_bar(
+    window: MainWindow, gui_ctx: AppContext, settings: QSettings, qtbot: QtBot
+) -> None:
+    tray, _ = _tray(gui_ctx, window, settings, available=False)
+    assert tray.icon is None
+    failed = replace(RUN, status="failed", sent=0)
+    _publish_from_worker(
+        gui_ctx, RunEvent(RunPhase.FAILED, failed, "News", "The server refused the login.")
+    )
+    qtbot.waitUntil(lambda: tray.last_notification is not None)
+    assert window.statusBar().currentMessage() == (
+        "Sending \u201cNews\u201d failed: The server refused the login."
+    )
+
+
+def test_catch_up_at_start_is_one_notification(
+    window: MainWindow, gui_ctx: AppContext, settings: QSettings, qtbot: QtBot
+) -> None:
+    tray, _ = _tray(gui_ctx, window, settings, available=False)
+    missed = replace(RUN, status="missed", sent=0)
+    report = CatchUpReport(((1, NOW),), ((2, NOW), (3, NOW)))
+    _publish_from_worker(
+        gui_ctx,
+        RunEvent(RunPhase.MISSED, missed, "News"),
+        RunEvent(RunPhase.MISSED, missed, "Promo"),
+        report,
+    )
+    qtbot.waitUntil(lambda: tray.last_notification is not None)
+    assert tray.last_notification is not None
+    assert tray.last_notification.kind == Kind.CATCH_UP
+    assert "Sent 1 campaign late, 2 sends missed while Campaign Desktop was closed." in (
+        window.statusBar().currentMessage()
+    )
+
+
+# --- the tray's menu -------------------------------------------------------------------------
+
+
+def test_tray_menu_pauses_and_resumes_all_sending(
+    window: MainWindow, gui_ctx: AppContext, settings: QSettings, qtbot: QtBot
+) -> None:
+    tray, _ = _tray(gui_ctx, window, settings, available=True)
+    assert [a.text() for a in tray.menu.actions() if not a.isSeparator()] == [
+        "&Open Campaign Desktop",
+        "&Pause all sending",
+        "&Quit",
+    ]
+    assert tray.quit_action in window.file_menu.actions()
+    gui_ctx.scheduler.start()
+    qtbot.waitUntil(tray.pause_action.isEnabled)
+    tray.pause_action.trigger()
+    assert gui_ctx.scheduler.sending_paused
+    qtbot.waitUntil(lambda: tray.pause_action.text() == "&Resume sending")
+    assert tray.tooltip().endswith("All sending paused")
+    tray.pause_action.trigger()
+    assert not gui_ctx.scheduler.sending_paused
+    qtbot.waitUntil(lambda: tray.pause_action.text() == "&Pause all sending")
+
+
+def test_tooltip_follows_the_next_send(
+    window: MainWindow, gui_ctx: AppContext, settings: QSettings, qtbot: QtBot
+) -> None:
+    tray, _ = _tray(gui_ctx, window, settings, available=True)
+    assert tray.icon is not None
+    # Built before the scheduler starts (as the app does); the start's state event follows.
+    assert tray.icon.toolTip() == "Campaign Desktop\nNot sending: the scheduler is stopped"
+    at = datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
+    _publish_from_worker(gui_ctx, SchedulerStateChanged(True, False, at))
+    qtbot.waitUntil(lambda: "Next send: Mon 01 Feb 2027" in tray.icon.toolTip())  # type: ignore[union-attr]  # checked above
+
+
+def test_open_brings_a_hidden_window_back(
+    window: MainWindow, gui_ctx: AppContext, settings: QSettings
+) -> None:
+    tray, _ = _tray(gui_ctx, window, settings, available=True)
+    window.showMinimized()
+    window.hide()
+    tray.open_action.trigger()
+    assert window.isVisible()
+    assert not window.windowState() & Qt.WindowState.WindowMinimized
+
+
+def test_quit_from_the_menu_closes_without_asking(
+    window: MainWindow, gui_ctx: AppContext, settings: QSettings
+) -> None:
+    tray, quit_app = _tray(gui_ctx, window, settings, available=True)
+    _schedule_one(gui_ctx)  # no question even so: Quit was chosen on purpose
+    window.show()
+    tray.quit_action.trigger()
+    assert not window.isVisible()
+    assert quit_app.calls == 1
+
+
+# --- closing the window ----------------------------------------------------------------------
+
+
+def test_with_a_tray_closing_hides_and_tells_the_user_once(
+    window: MainWindow, gui_ctx: AppContext, settings: QSettings
+) -> None:
+    tray, quit_app = _tray(gui_ctx, window, settings, available=True)
+    window.show()
+    assert not window.close()
+    assert not window.isVisible()
+    assert quit_app.calls == 0
+    assert tray.last_notification is not None
+    assert tray.last_notification.kind == Kind.TRAY_HINT
+    assert settings.value(TOLD_ABOUT_TRAY_KEY, False, bool)
+
+    tray.last_notification = None
+    window.show()
+    assert not window.close()
+    assert tray.last_notification is None  # told once is enough
+    assert not window.isVisible()
+
+    tray.quit_action.trigger()  # Quit from the tray while hidden ends the app
+    assert quit_app.calls == 1
+
+
+def test_with_a_tray_but_close_to_tray_off_closing_quits(
+    window: MainWindow, gui_ctx: AppContext, settings: QSettings
+) -> None:
+    gui_ctx.settings.set("ui.close_to_tray", False)
+    _, quit_app = _tray(gui_ctx, window, settings, available=True)
+    window.show()
+    assert window.close()
+    assert quit_app.calls == 1
+
+
+def test_without_a_tray_closing_with_nothing_scheduled_just_quits(
+    window: MainWindow, gui_ctx: AppContext, settings: QSettings
+) -> None:
+    _, quit_app = _tray(gui_ctx, window, settings, available=False)
+    window.show()
+    assert window.close()  # ConfirmQuit.ask is not replaced: it must not be asked
+    assert quit_app.calls == 1
+
+
+def test_without_a_tray_closing_with_scheduled_campaigns_asks_first(
+    window: MainWindow, gui_ctx: AppContext, settings: QSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, quit_app = _tray(gui_ctx, window, settings, available=False)
+    _schedule_one(gui_ctx)
+    asked: list[str] = []
+    answer = False
+
+    def ask(_parent: object, text: str) -> bool:
+        asked.append(text)
+        return answer
+
+    monkeypatch.setattr(ConfirmQuit, "ask", ask)
+    window.show()
+    assert not window.close()
+    assert asked == [
+        "Scheduled campaigns only go out while Campaign Desktop is running. Quit anyway?"
+    ]
+    assert window.isVisible()
+    assert window.windowState() & Qt.WindowState.WindowMinimized  # kept running, out of the way
+    assert quit_app.calls == 0
+
+    answer = True
+    assert window.close()
+    assert quit_app.calls == 1
+
+
+# --- starting minimized ----------------------------------------------------------------------
+
+
+def test_minimized_start_with_a_tray_shows_no_window(
+    window: MainWindow, gui_ctx: AppContext, settings: QSettings
+) -> None:
+    tray, _ = _tray(gui_ctx, window, settings, available=True)
+    tray.show_window(minimized=True)
+    assert not window.isVisible()
+
+
+def test_minimized_start_without_a_tray_minimizes_the_window(
+    window: MainWindow, gui_ctx: AppContext, settings: QSettings
+) -> None:
+    tray, _ = _tray(gui_ctx, window, settings, available=False)
+    tray.show_window(minimized=True)
+    assert window.isVisible()
+    assert window.windowState() & Qt.WindowState.WindowMinimized
+
+
+def test_normal_start_shows_the_window(
+    window: MainWindow, gui_ctx: AppContext, settings: QSettings
+) -> None:
+    tray, _ = _tray(gui_ctx, window, settings, available=True)
+    tray.show_window(minimized=False)
+    assert window.isVisible()

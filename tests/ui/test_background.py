@@ -1,0 +1,69 @@
+"""Background work: results, progress and errors come back on the GUI thread as signals."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+from typing import Any
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from campaign_desktop.domain.errors import ValidationError
+from campaign_desktop.ui.background import BackgroundTask, Report, hand_to_crash_handler
+
+pytestmark = pytest.mark.gui
+
+
+def test_result_and_progress_arrive_on_the_gui_thread(qtbot: QtBot) -> None:
+    gui_thread = threading.get_ident()
+    worker_threads: list[int] = []
+    progress: list[tuple[object, int]] = []
+
+    def work(report: Report) -> str:
+        worker_threads.append(threading.get_ident())
+        report(1)
+        report(2)
+        return "done"
+
+    task = BackgroundTask("test work", work)
+    task.progress.connect(lambda value: progress.append((value, threading.get_ident())))
+    with qtbot.waitSignal(task.finished) as finished:
+        task.start()
+    assert finished.args == ["done", None]
+    assert worker_threads[0] != gui_thread
+    assert progress == [(1, gui_thread), (2, gui_thread)]
+
+
+def test_an_expected_failure_is_delivered_as_the_error(qtbot: QtBot) -> None:
+    def work(_report: Report) -> Any:
+        raise ValidationError("file", "The file is empty.")
+
+    task = BackgroundTask("failing work", work)
+    with qtbot.waitSignal(task.finished) as finished:
+        task.start()
+    result, error = finished.args
+    assert result is None
+    assert isinstance(error, ValidationError) and error.message == "The file is empty."
+
+
+def test_the_gil_settings_are_restored_when_the_last_task_ends(qtbot: QtBot) -> None:
+    interval = sys.getswitchinterval()
+    release = threading.Event()
+    task = BackgroundTask("held work", lambda _report: release.wait(5))
+    task.start()
+    assert sys.getswitchinterval() <= 0.001
+    assert gc.get_freeze_count() > 0
+    with qtbot.waitSignal(task.finished):
+        release.set()
+    assert sys.getswitchinterval() == interval
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_bug_reaches_the_crash_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[BaseException] = []
+    monkeypatch.setattr(sys, "excepthook", lambda kind, error, tb: seen.append(error))
+    error = RuntimeError("boom")
+    hand_to_crash_handler(error)
+    assert seen == [error]

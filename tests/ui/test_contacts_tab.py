@@ -1,0 +1,280 @@
+"""The Contacts tab: the paged model, search and filters, subscription actions, lists, and a
+.csv file dropped onto the tab opening the import dialog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+from campaign_desktop.context import AppContext
+from campaign_desktop.ui.accessibility import unnamed_controls
+from campaign_desktop.ui.contact_model import (
+    PAGE_SIZE,
+    ContactColumn,
+    ContactFilter,
+    ContactTableModel,
+)
+from campaign_desktop.ui.contacts_tab import AddContactDialog, ContactsTab, NewListName
+from campaign_desktop.ui.import_dialog import ImportDialog
+from campaign_desktop.ui.main_window import MainWindow
+from campaign_desktop.ui.prompts import Confirm, ErrorMessage
+from tests.ui.conftest import make_campaign
+from tests.ui.helpers import people_csv, write_csv
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def tab(gui_ctx: AppContext, qtbot: QtBot) -> ContactsTab:
+    widget = ContactsTab(gui_ctx)
+    qtbot.addWidget(widget)
+    widget.reload()
+    return widget
+
+
+def _emails(model: ContactTableModel) -> list[str]:
+    return [model.contact_at(row).email for row in range(model.rowCount())]
+
+
+def _select(tab: ContactsTab, *emails: str) -> None:
+    tab.view.clearSelection()
+    for email in emails:
+        row = _emails(tab.model).index(email)
+        tab.view.selectionModel().select(
+            tab.model.index(row, 0),
+            tab.view.selectionModel().SelectionFlag.Select
+            | tab.view.selectionModel().SelectionFlag.Rows,
+        )
+
+
+def test_model_pages_and_passes_the_model_tester(
+    gui_ctx: AppContext, qtmodeltester: ModelTester, tmp_path: Path
+) -> None:
+    gui_ctx.contacts.import_csv(people_csv(tmp_path / "people.csv", 450), "Customers")
+    model = ContactTableModel(gui_ctx.contacts)
+    model.set_filter(ContactFilter())
+    assert model.total() == 452
+    assert model.rowCount() == PAGE_SIZE  # only the first page is loaded
+    qtmodeltester.check(model)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    while model.canFetchMore(model.index(0, 0).parent()):
+        model.fetchMore(model.index(0, 0).parent())
+    assert model.rowCount() == 452
+    assert model.index(0, ContactColumn.EMAIL).data() == "ann@example.com"
+    assert model.index(0, ContactColumn.LISTS).data() == "Customers"
+
+
+def test_search_list_and_status_filters_narrow_the_table(
+    tab: ContactsTab, gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    assert _emails(tab.model) == ["ann@example.com", "bob@example.com"]
+    assert tab.count_label.text() == "2 contacts"
+    tab.search.setText("BOB")
+    qtbot.waitUntil(lambda: _emails(tab.model) == ["bob@example.com"])  # after the typing pause
+    assert tab.count_label.text() == "1 contact matches"
+    tab.search.clear()
+    tab.list_filter.setCurrentIndex(tab.list_filter.findData("VIP"))
+    assert _emails(tab.model) == ["bob@example.com"]
+    assert tab.list_filter.currentText() == "VIP (1)"
+    tab.list_filter.setCurrentIndex(0)
+    gui_ctx.contacts.unsubscribe("ann@example.com")
+    tab.status_filter.setCurrentIndex(tab.status_filter.findData("unsubscribed"))
+    assert _emails(tab.model) == ["ann@example.com"]
+
+
+def test_unsubscribe_and_resubscribe_change_the_row_in_place(
+    tab: ContactsTab, gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    _select(tab, "ann@example.com")
+    assert tab.action_unsubscribe.isEnabled()
+    assert not tab.action_resubscribe.isEnabled()
+    with qtbot.waitSignal(tab.model.dataChanged), qtbot.assertNotEmitted(tab.model.modelReset):
+        tab.action_unsubscribe.trigger()
+    assert tab.model.index(0, ContactColumn.STATUS).data() == "Unsubscribed"
+    assert gui_ctx.contacts.find("ann@example.com").status == "unsubscribed"  # type: ignore[union-attr]
+    assert tab.action_resubscribe.isEnabled()
+    tab.action_resubscribe.trigger()
+    assert gui_ctx.contacts.find("ann@example.com").status == "subscribed"  # type: ignore[union-attr]
+    assert tab.model.index(0, ContactColumn.STATUS).data() == "Subscribed"
+
+
+def test_delete_asks_first_then_removes_the_rows(
+    tab: ContactsTab, gui_ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _select(tab, "ann@example.com", "bob@example.com")
+    asked: list[str] = []
+
+    def decline(*args: str) -> bool:
+        asked.append(args[2])
+        return False
+
+    monkeypatch.setattr(Confirm, "ask", decline)
+    tab.action_delete.trigger()
+    assert "these 2 contacts" in asked[0]
+    assert gui_ctx.contacts.count() == 2
+    monkeypatch.setattr(Confirm, "ask", lambda *args: True)
+    tab.action_delete.trigger()
+    assert gui_ctx.contacts.count() == 0
+    assert tab.model.rowCount() == 0
+    assert tab.stack.currentWidget() is tab.empty_label  # nothing left: say how to import
+
+
+def test_empty_state_explains_how_to_import(tab: ContactsTab, gui_ctx: AppContext) -> None:
+    assert tab.stack.currentWidget() is tab.view
+    for contact in gui_ctx.contacts.search():
+        gui_ctx.contacts.delete(contact.id)
+    tab.reload()
+    assert tab.stack.currentWidget() is tab.empty_label
+    assert "drag a .csv file onto this tab" in tab.empty_label.text()
+
+
+def test_add_contact_goes_through_the_dialog(
+    tab: ContactsTab, gui_ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def add(_parent: Any, ctx: AppContext, list_name: str | None) -> Any:
+        dialog = AddContactDialog(ctx, list_name)
+        dialog.email.setText("not an address")
+        dialog.accept()
+        assert dialog.added is None  # refused inline, the dialog stays open
+        assert "not a valid email address" in dialog._errors["email"].text()
+        dialog.email.setText("cy@example.com")
+        dialog.first_name.setText("Cy")
+        dialog.accept()
+        return dialog.added
+
+    monkeypatch.setattr(AddContactDialog, "ask", add)
+    tab.action_add.trigger()
+    assert "cy@example.com" in _emails(tab.model)
+    assert gui_ctx.contacts.find("cy@example.com").lists == ("Customers",)  # type: ignore[union-attr]
+
+
+def test_add_contact_dialog_shows_a_bad_address_next_to_the_field(
+    gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    dialog = AddContactDialog(gui_ctx)
+    qtbot.addWidget(dialog)
+    dialog.email.setText("ann@example.com")
+    dialog.accept()
+    assert dialog.added is None
+    label = dialog._errors["email"]
+    assert "already in your contacts" in label.text()
+    assert not label.isHidden()
+
+
+def test_new_list_then_delete_it(
+    tab: ContactsTab, gui_ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(NewListName, "ask", lambda *args: "Spring fair")
+    tab.action_new_list.trigger()
+    assert tab.list_filter.currentData() == "Spring fair"
+    assert tab.model.total() == 0
+    assert tab.action_delete_list.isEnabled()
+    monkeypatch.setattr(Confirm, "ask", lambda *args: True)
+    tab.action_delete_list.trigger()
+    assert [item.name for item in gui_ctx.contacts.lists()] == ["Customers", "VIP"]
+    assert tab.list_filter.currentData() is None
+    assert not tab.action_delete_list.isEnabled()
+
+
+def test_deleting_a_list_a_campaign_uses_shows_why_not(
+    tab: ContactsTab, gui_ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_campaign(gui_ctx, "Spring news")  # sends to Customers
+    tab.list_filter.setCurrentIndex(tab.list_filter.findData("Customers"))
+    monkeypatch.setattr(Confirm, "ask", lambda *args: True)
+    shown: list[str] = []
+    monkeypatch.setattr(ErrorMessage, "show", lambda *args: shown.append(args[2]))
+    tab.action_delete_list.trigger()
+    assert "audience of campaign “Spring news”" in shown[0]
+    assert "Customers" in [item.name for item in gui_ctx.contacts.lists()]
+
+
+def _drag_events(path: Path) -> tuple[QDragEnterEvent, QDropEvent, QMimeData]:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    enter = QDragEnterEvent(
+        QPoint(20, 20),  # QPoint: PySide6 6.11 takes no QPointF here (6.12 converts)
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    drop = QDropEvent(
+        QPointF(20, 20),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    return enter, drop, mime
+
+
+def test_dropping_a_csv_file_opens_the_import_dialog_with_it(
+    tab: ContactsTab, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_csv(tmp_path / "new.csv", ["email"], [["dee@example.com"]])
+    opened: list[Path | None] = []
+
+    def open_dialog(_parent: Any, ctx: AppContext, chosen: Path | None) -> Any:
+        opened.append(chosen)
+        return ctx.contacts.import_csv(chosen or Path(), "Customers")
+
+    monkeypatch.setattr(ImportDialog, "ask", open_dialog)
+    enter, drop, _mime = _drag_events(path)
+    QApplication.sendEvent(tab, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(tab, drop)
+    assert drop.isAccepted()
+    qtbot.waitUntil(lambda: opened == [path])
+    qtbot.waitUntil(lambda: "dee@example.com" in _emails(tab.model))  # reloaded after import
+
+
+def test_dragging_something_else_is_refused(tab: ContactsTab, tmp_path: Path) -> None:
+    other = tmp_path / "photo.png"
+    other.write_bytes(b"\x89PNG")
+    enter, _drop, _mime = _drag_events(other)
+    QApplication.sendEvent(tab, enter)
+    assert not enter.isAccepted()
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+def test_the_delete_key_in_the_contact_table_deletes_contacts_not_campaigns(
+    gui_ctx: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_campaign(gui_ctx, "Spring news")
+    window = MainWindow(gui_ctx)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)  # shortcuts need the active window
+    window.tabs.setCurrentWidget(window.contacts_tab)
+    tab = window.contacts_tab
+    tab.view.setFocus()
+    _select(tab, "bob@example.com")
+    asked: list[str] = []
+
+    def confirm(*args: str) -> bool:
+        asked.append(args[2])
+        return True
+
+    monkeypatch.setattr(Confirm, "ask", confirm)
+    qtbot.keyClick(tab.view, Qt.Key.Key_Delete)  # type: ignore[no-untyped-call]  # pytest-qt leaves keyClick untyped
+    qtbot.waitUntil(lambda: _emails(tab.model) == ["ann@example.com"])
+    assert "bob@example.com" in asked[0]
+    assert [c.name for c in gui_ctx.campaigns.list_all()] == ["Spring news"]  # not archived
+
+
+def test_every_interactive_widget_is_named(
+    tab: ContactsTab, gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    assert unnamed_controls(tab) == []
+    dialog = AddContactDialog(gui_ctx)
+    qtbot.addWidget(dialog)
+    assert unnamed_controls(dialog) == []

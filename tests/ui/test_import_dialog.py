@@ -1,0 +1,329 @@
+"""The CSV import dialog: the mapping preview, an import off the GUI thread (the window stays
+responsive), Cancel, the report, and errors shown inline."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QComboBox
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+from campaign_desktop.context import AppContext
+from campaign_desktop.services.csv_import import preview
+from campaign_desktop.ui.accessibility import unnamed_controls
+from campaign_desktop.ui.contacts_tab import ContactsTab
+from campaign_desktop.ui.import_dialog import (
+    ChooseCsvFile,
+    CsvPreviewModel,
+    ImportDialog,
+    SkippedRowsModel,
+)
+from tests.ui.helpers import people_csv, write_csv
+
+pytestmark = pytest.mark.gui
+
+#: The issue's bound for the longest pause of the GUI thread during an import.
+MAX_STALL_SECONDS = 0.100
+
+
+@pytest.fixture
+def open_dialog(gui_ctx: AppContext, qtbot: QtBot) -> Callable[[Path], ImportDialog]:
+    def make(path: Path) -> ImportDialog:
+        dialog = ImportDialog(gui_ctx, path)
+        qtbot.addWidget(dialog)
+        qtbot.waitUntil(lambda: not dialog._loading)  # the preview is read off the GUI thread
+        return dialog
+
+    return make
+
+
+def _combo(dialog: ImportDialog, column: int) -> QComboBox:
+    combo = dialog.findChild(QComboBox, f"mapColumn{column}")
+    assert combo is not None
+    return combo
+
+
+def _mapping_row(dialog: ImportDialog) -> list[str]:
+    model = dialog.preview_model
+    return [model.index(0, column).data() for column in range(model.columnCount())]
+
+
+def test_preview_models_pass_the_model_tester(tmp_path: Path, qtmodeltester: ModelTester) -> None:
+    path = write_csv(
+        tmp_path / "a.csv",
+        ["email", "First name", "#", "email"],
+        [["a@example.com", "Ann", "1", "x"], ["b@example.com", "Bob", "2", "y"]],
+    )
+    model = CsvPreviewModel()
+    model.set_preview(preview(path))
+    qtmodeltester.check(model)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    skipped = SkippedRowsModel()
+    skipped.set_rows([(3, "The email address is empty."), (7, "Same email as row 2")])
+    qtmodeltester.check(skipped)  # type: ignore[no-untyped-call]  # as above
+
+
+def test_preview_shows_the_first_rows_under_the_automatic_mapping(
+    open_dialog: Callable[[Path], ImportDialog], tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "crm.csv",
+        ["E-mail Address", "Given name", "Company Name", "#"],
+        [[f"p{n}@example.com", f"P{n}", f"Co {n}", str(n)] for n in range(1, 9)],
+    )
+    dialog = open_dialog(path)
+    model = dialog.preview_model
+    assert model.headers == ("E-mail Address", "Given name", "Company Name", "#")
+    assert model.rowCount() == 1 + 5  # the "Import as" row and the first five rows
+    assert _mapping_row(dialog) == [
+        "Email address",
+        "First name",
+        "Attribute {{ company_name }}",
+        "Don\N{RIGHT SINGLE QUOTATION MARK}t import",
+    ]
+    assert model.index(1, 0).data() == "p1@example.com"
+    assert model.index(5, 2).data() == "Co 5"
+    assert "template variable" in model.index(0, 3).data(3)  # why "#" is left out (tooltip)
+    assert _combo(dialog, 0).currentData() == "email"
+    assert "comma-separated" in dialog.file_info.text()
+    assert dialog.import_button.isEnabled()
+    assert dialog.error_label.isHidden()
+
+
+def test_choosing_in_a_combo_changes_the_mapping_and_a_clash_disables_import(
+    open_dialog: Callable[[Path], ImportDialog], gui_ctx: AppContext, qtbot: QtBot, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "a.csv",
+        ["email", "Vorname", "Nachname"],
+        [["cy@example.com", "Cy", "Young"]],
+    )
+    dialog = open_dialog(path)
+    assert _mapping_row(dialog) == [
+        "Email address",
+        "Attribute {{ vorname }}",
+        "Attribute {{ nachname }}",
+    ]
+    first = _combo(dialog, 1)
+    first.setCurrentIndex(first.findData("first_name"))
+    last = _combo(dialog, 2)
+    last.setCurrentIndex(last.findData("first_name"))
+    assert not dialog.import_button.isEnabled()
+    assert "both mapped to the first name" in dialog.error_label.text()
+    last.setCurrentIndex(last.findData("last_name"))
+    assert dialog.import_button.isEnabled()
+    assert dialog.preview_model.mapping() == {
+        "email": "email",
+        "Vorname": "first_name",
+        "Nachname": "last_name",
+    }
+    dialog.import_button.click()
+    assert dialog.importing
+    qtbot.waitUntil(lambda: dialog.report is not None)
+    cy = gui_ctx.contacts.find("cy@example.com")
+    assert cy is not None
+    assert (cy.first_name, cy.last_name, cy.attributes) == ("Cy", "Young", {})
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+def test_importing_10000_rows_keeps_the_gui_thread_responsive(
+    open_dialog: Callable[[Path], ImportDialog],
+    gui_ctx: AppContext,
+    qtbot: QtBot,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = people_csv(tmp_path / "big.csv", 10_000)
+    dialog = open_dialog(path)
+    dialog.show()
+    progress: list[int] = []
+    dialog.progress.valueChanged.connect(progress.append)
+    gaps: list[float] = []
+    last = time.perf_counter()
+
+    def beat() -> None:
+        nonlocal last
+        now = time.perf_counter()
+        gaps.append(now - last)
+        last = now
+
+    timer = QTimer()
+    timer.setInterval(16)
+    timer.timeout.connect(beat)
+    timer.start()
+    last = time.perf_counter()
+    dialog.import_button.click()
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=60_000)
+    timer.stop()
+
+    report = dialog.report
+    assert report is not None
+    assert (report.created, report.updated, report.skipped, report.cancelled) == (
+        10_000,
+        0,
+        [],
+        False,
+    )
+    assert gui_ctx.contacts.count(list_name="Customers") == 10_002
+    assert len(progress) >= 3 and progress[-1] == 1000  # the bar moved, batch by batch
+    assert "10,000 created, 0 updated, 0 skipped" in dialog.status_label.text()
+    stall = max(gaps)
+    with capsys.disabled():
+        print(f"\n[import 10,000 rows] ticks={len(gaps)} longest GUI gap={stall * 1000:.1f} ms")
+    assert stall < MAX_STALL_SECONDS, f"the GUI thread stalled {stall * 1000:.0f} ms"
+
+
+def test_cancel_mid_import_keeps_what_was_done_and_says_cancelled(
+    open_dialog: Callable[[Path], ImportDialog],
+    gui_ctx: AppContext,
+    qtbot: QtBot,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_import = gui_ctx.contacts.import_csv
+
+    def import_held_after_first_batch(*args: Any, progress: Any, cancel: Any, **kw: Any) -> Any:
+        # The worker waits after the first batch until the user presses Cancel, so the test
+        # cancels mid-import for sure rather than racing the importer.
+        def report_then_wait(fraction: float, rows: int) -> None:
+            progress(fraction, rows)
+            assert isinstance(cancel, threading.Event)
+            cancel.wait(10)
+
+        return real_import(*args, progress=report_then_wait, cancel=cancel, **kw)
+
+    monkeypatch.setattr(gui_ctx.contacts, "import_csv", import_held_after_first_batch)
+    dialog = open_dialog(people_csv(tmp_path / "big.csv", 5000))
+    dialog.import_button.click()
+    qtbot.waitUntil(lambda: dialog.progress.value() > 0)
+    assert dialog.importing
+    assert dialog.cancel_button.text() == "Cancel"
+    dialog.cancel_button.click()
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=30_000)
+
+    report = dialog.report
+    assert report is not None and report.cancelled
+    assert report.created == 2000  # the first batch stays imported
+    assert dialog.status_label.text().startswith("Import cancelled.")
+    assert "2,000 created" in dialog.status_label.text()
+    assert gui_ctx.contacts.count() == 2 + 2000
+    assert dialog.cancel_button.text() == "Close"
+
+
+def test_escape_while_importing_cancels_instead_of_closing(
+    open_dialog: Callable[[Path], ImportDialog], qtbot: QtBot, tmp_path: Path
+) -> None:
+    dialog = open_dialog(people_csv(tmp_path / "big.csv", 6000))
+    dialog.import_button.click()
+    dialog.reject()  # Esc or the window's close button
+    assert dialog._cancel.is_set()
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=30_000)
+    assert dialog.report is not None
+
+
+def test_a_file_without_an_email_column_says_so_and_imports_nothing(
+    open_dialog: Callable[[Path], ImportDialog], gui_ctx: AppContext, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "names.csv", ["name", "city"], [["Cy", "Paris"]])
+    dialog = open_dialog(path)
+    assert not dialog.import_button.isEnabled()
+    assert "No column is imported as the email address" in dialog.error_label.text()
+    assert not dialog.error_label.isHidden()
+    dialog.start_import()  # refused: nothing starts
+    assert dialog._task is None
+    assert gui_ctx.contacts.count() == 2
+
+
+def test_an_error_from_the_worker_shows_inline_and_imports_nothing(
+    open_dialog: Callable[[Path], ImportDialog],
+    gui_ctx: AppContext,
+    qtbot: QtBot,
+    tmp_path: Path,
+) -> None:
+    path = write_csv(tmp_path / "list.csv", ["email"], [["cy@example.com"]])
+    dialog = open_dialog(path)
+    assert dialog.import_button.isEnabled()
+    # The file changes after the preview (saved again from the spreadsheet, columns renamed).
+    write_csv(path, ["address", "city"], [["cy@example.com", "Paris"]])
+    dialog.import_button.click()
+    qtbot.waitUntil(lambda: not dialog.importing)
+    assert dialog.report is None
+    assert "The file has no column “email”" in dialog.error_label.text()
+    assert "Nothing was imported." in dialog.error_label.text()
+    assert not dialog.error_label.isHidden()
+    assert gui_ctx.contacts.count() == 2
+    assert dialog.cancel_button.text() == "Cancel"  # the dialog stays open to try again
+
+
+def test_skipped_rows_are_listed_with_their_reasons(
+    open_dialog: Callable[[Path], ImportDialog], gui_ctx: AppContext, qtbot: QtBot, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "mixed.csv",
+        ["email", "first_name"],
+        [["cy@example.com", "Cy"], ["not-an-address", "X"], ["cy@example.com", "Again"]],
+    )
+    dialog = open_dialog(path)
+    dialog.list_combo.setCurrentText("Spring fair")
+    dialog.import_button.click()
+    qtbot.waitUntil(lambda: dialog.report is not None)
+    assert "Spring fair" in dialog.status_label.text()
+    assert "1 created, 0 updated, 2 skipped" in dialog.status_label.text()
+    assert not dialog.skipped_view.isHidden()
+    model = dialog.skipped_model
+    rows = [(model.index(r, 0).data(), model.index(r, 1).data()) for r in range(model.rowCount())]
+    assert rows[0][0] == "3"
+    assert rows[1] == ("4", "Same email as row 2")
+    assert gui_ctx.contacts.count(list_name="Spring fair") == 1
+
+
+def test_an_empty_list_name_disables_import(
+    open_dialog: Callable[[Path], ImportDialog], tmp_path: Path
+) -> None:
+    dialog = open_dialog(write_csv(tmp_path / "a.csv", ["email"], [["cy@example.com"]]))
+    dialog.list_combo.setCurrentText("  ")
+    assert not dialog.import_button.isEnabled()
+    assert "Name the contact list" in dialog.error_label.text()
+
+
+def test_choose_file_reads_the_chosen_file(
+    gui_ctx: AppContext, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_csv(tmp_path / "a.csv", ["email"], [["cy@example.com"]])
+    monkeypatch.setattr(ChooseCsvFile, "ask", lambda _parent: path)
+    dialog = ImportDialog(gui_ctx)
+    qtbot.addWidget(dialog)
+    assert dialog.preview_stack.currentWidget() is dialog.empty_label  # says what a CSV needs
+    assert not dialog.import_button.isEnabled()
+    dialog.choose_button.click()
+    qtbot.waitUntil(lambda: dialog.preview_model.rowCount() == 2)
+    assert dialog.file_edit.text() == str(path)
+    assert dialog.import_button.isEnabled()
+
+
+def test_the_import_action_asks_for_a_file_then_opens_the_dialog(
+    gui_ctx: AppContext, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_csv(tmp_path / "a.csv", ["email"], [["cy@example.com"]])
+    tab = ContactsTab(gui_ctx)
+    qtbot.addWidget(tab)
+    monkeypatch.setattr(ChooseCsvFile, "ask", lambda _parent: None)
+    tab.action_import.trigger()  # cancelled: no dialog (ImportDialog.ask would fail the test)
+    opened: list[Path | None] = []
+    monkeypatch.setattr(ChooseCsvFile, "ask", lambda _parent: path)
+    monkeypatch.setattr(ImportDialog, "ask", lambda _parent, _ctx, chosen: opened.append(chosen))
+    tab.action_import.trigger()
+    assert opened == [path]
+
+
+def test_every_interactive_widget_is_named(
+    open_dialog: Callable[[Path], ImportDialog], tmp_path: Path
+) -> None:
+    dialog = open_dialog(write_csv(tmp_path / "a.csv", ["email"], [["cy@example.com"]]))
+    assert unnamed_controls(dialog) == []
