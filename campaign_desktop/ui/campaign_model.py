@@ -155,6 +155,9 @@ class CampaignTableModel(_CampaignRowsModel):
     @staticmethod
     def _display(view: CampaignView, column: int) -> str | None:  # noqa: PLR0911  (one return per column)
         match column:
+            case Column.NAME if view.parent_name:
+                # Lineage on a second line: duplicates are told apart at a glance.
+                return f"{view.name}\n↳ copy of {view.parent_name}"
             case Column.NAME:
                 return view.name
             case Column.STATUS:

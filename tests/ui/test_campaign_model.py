@@ -51,7 +51,7 @@ def test_rows_show_name_status_audience_and_lineage(gui_ctx: AppContext) -> None
     model = _model(gui_ctx)
     copy_row = model.row_of(source.id + 1)
     assert copy_row is not None
-    assert model.index(copy_row, Column.NAME).data() == "Spring news (copy)"
+    assert model.index(copy_row, Column.NAME).data() == "Spring news (copy)\n↳ copy of Spring news"
     assert "Copy of Spring news" in model.index(copy_row, Column.NAME).data(
         Qt.ItemDataRole.ToolTipRole
     )
