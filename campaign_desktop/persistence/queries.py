@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from campaign_desktop.domain.errors import NotFoundError
 from campaign_desktop.domain.status import ContactStatus, RunTrigger
 from campaign_desktop.domain.views import CampaignView, DeliveryView, RunView
 from campaign_desktop.persistence.models import (
@@ -24,6 +25,20 @@ from campaign_desktop.persistence.models import (
 # Beyond this many ids an IN (...) list stops paying off (and SQLite caps parameters);
 # the query then covers every campaign and the caller picks what it needs.
 _IN_LIMIT = 500
+
+
+def load_campaign(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFoundError(f"Campaign {campaign_id} does not exist (any more).")
+    return campaign
+
+
+def load_run(session: Session, run_id: int) -> CampaignRun:
+    run = session.get(CampaignRun, run_id)
+    if run is None:
+        raise NotFoundError(f"Run {run_id} does not exist (any more).")
+    return run
 
 
 def run_view(run: CampaignRun) -> RunView:

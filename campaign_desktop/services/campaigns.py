@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.emails import normalize_email
-from campaign_desktop.domain.errors import NotFoundError, ValidationError
+from campaign_desktop.domain.errors import ValidationError
 from campaign_desktop.domain.events import CampaignChange, CampaignChanged, EventBus
 from campaign_desktop.domain.recurrence import RecurrencePattern, occurrences
 from campaign_desktop.domain.status import CampaignStatus, MissedRunPolicy
@@ -64,7 +64,7 @@ class CampaignService:
 
     def get(self, campaign_id: int) -> CampaignView:
         with self._db.read() as session:
-            return queries.campaign_views(session, [self._load(session, campaign_id)])[0]
+            return queries.campaign_views(session, [queries.load_campaign(session, campaign_id)])[0]
 
     def list_all(self, *, archived: bool = False) -> list[CampaignView]:
         """Every campaign (or every archived one), newest first."""
@@ -155,7 +155,7 @@ class CampaignService:
             field = sorted(unknown)[0]
             raise ValidationError(field, f"“{field}” cannot be changed here.")
         with self._db.write() as session:
-            campaign = self._load(session, campaign_id)
+            campaign = queries.load_campaign(session, campaign_id)
             self._refuse_if_archived(campaign, "edit")
             self._refuse_if_busy(campaign, "edit")
             current = {
@@ -187,7 +187,7 @@ class CampaignService:
         """Schedule the first send at `first_local` (wall clock in `timezone`), maybe repeating."""
         plan = self.plan_schedule(first_local=first_local, timezone=timezone, recurrence=recurrence)
         with self._db.write() as session:
-            campaign = self._load(session, campaign_id)
+            campaign = queries.load_campaign(session, campaign_id)
             if campaign.archived:
                 raise ValidationError(
                     "status", "This campaign is archived. Restore it before scheduling it."
@@ -243,7 +243,7 @@ class CampaignService:
     def unschedule(self, campaign_id: int) -> CampaignView:
         """Back to draft; the pattern is kept for next time."""
         with self._db.write() as session:
-            campaign = self._load(session, campaign_id)
+            campaign = queries.load_campaign(session, campaign_id)
             if campaign.status != CampaignStatus.SCHEDULED:
                 raise ValidationError("status", "This campaign is not scheduled.")
             campaign.status = CampaignStatus.DRAFT
@@ -254,7 +254,7 @@ class CampaignService:
     def duplicate(self, campaign_id: int) -> CampaignView:
         """An unscheduled draft copy named "<name> (copy)", "<name> (copy 2)", …"""
         with self._db.write() as session:
-            source = self._load(session, campaign_id)
+            source = queries.load_campaign(session, campaign_id)
             copy = Campaign(
                 name=self._copy_name(session, source.name),
                 channel=source.channel,
@@ -284,7 +284,7 @@ class CampaignService:
     def archive(self, campaign_id: int, reason: str | None = None) -> CampaignView:
         """Put away: unschedules (keeps the pattern); refused while a run is in progress."""
         with self._db.write() as session:
-            campaign = self._load(session, campaign_id)
+            campaign = queries.load_campaign(session, campaign_id)
             if campaign.archived:
                 raise ValidationError("archived", "This campaign is already archived.")
             self._refuse_if_busy(campaign, "archive")
@@ -300,7 +300,7 @@ class CampaignService:
     def restore(self, campaign_id: int) -> CampaignView:
         """Back from the archive as a draft that never fires until scheduled again."""
         with self._db.write() as session:
-            campaign = self._load(session, campaign_id)
+            campaign = queries.load_campaign(session, campaign_id)
             if not campaign.archived:
                 raise ValidationError("archived", "This campaign is not archived.")
             campaign.archived = False
@@ -314,7 +314,7 @@ class CampaignService:
     def delete(self, campaign_id: int) -> None:
         """Delete for good, with its runs and deliveries; refused while a run is in progress."""
         with self._db.write() as session:
-            campaign = self._load(session, campaign_id)
+            campaign = queries.load_campaign(session, campaign_id)
             self._refuse_if_busy(campaign, "delete")
             # Copies keep existing; they just lose their lineage link.
             session.execute(
@@ -330,7 +330,7 @@ class CampaignService:
     def send_now(self, campaign_id: int) -> RunView:
         """Start a manual run at once; it goes on in a worker thread."""
         with self._db.read() as session:
-            campaign = self._load(session, campaign_id)
+            campaign = queries.load_campaign(session, campaign_id)
             if campaign.archived:
                 raise ValidationError("archived", "Restore this campaign before sending it.")
             self._refuse_if_busy(campaign, "send it again")
@@ -343,18 +343,11 @@ class CampaignService:
         if not addresses:
             raise ValidationError("to", "Enter at least one address to send the test to.")
         with self._db.read() as session:
-            campaign = self._load(session, campaign_id)
+            campaign = queries.load_campaign(session, campaign_id)
             self._check_templates(session, campaign)
         return self._sending.send_test(campaign_id, addresses)
 
     # --- internals -----------------------------------------------------------------------
-
-    @staticmethod
-    def _load(session: Session, campaign_id: int) -> Campaign:
-        campaign = session.get(Campaign, campaign_id)
-        if campaign is None:
-            raise NotFoundError(f"Campaign {campaign_id} does not exist (any more).")
-        return campaign
 
     @staticmethod
     def _refuse_if_busy(campaign: Campaign, action: str) -> None:

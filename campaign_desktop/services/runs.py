@@ -42,7 +42,7 @@ class RunService:
 
     def get(self, run_id: int) -> RunView:
         with self._db.read() as session:
-            return queries.run_view(SendingEngine._run(session, run_id))
+            return queries.run_view(queries.load_run(session, run_id))
 
     def recent(self, limit: int = 500) -> list[tuple[RunView, str]]:
         """The newest runs of every campaign with the campaign's name (the Activity tab)."""

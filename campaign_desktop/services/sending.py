@@ -34,7 +34,7 @@ from campaign_desktop.channels.smtp import (
     build_message,
 )
 from campaign_desktop.domain.clock import Clock
-from campaign_desktop.domain.errors import DomainError, NotFoundError, ValidationError
+from campaign_desktop.domain.errors import DomainError, ValidationError
 from campaign_desktop.domain.events import (
     CampaignChange,
     CampaignChanged,
@@ -123,13 +123,40 @@ class _Job:
     test_context: dict[str, object] | None
 
 
+@dataclass(frozen=True)
+class _Result:
+    """What became of one recipient: `pending` means not delivered and not to count as failed
+    (never tried, or the run must pause: then `pause_message` says why)."""
+
+    status: DeliveryStatus
+    attempts: int
+    error: str | None = None
+    message_id: str | None = None
+    pause_message: str | None = None
+
+
 @dataclass
 class _BatchOutcome:
-    sent: list[tuple[int, str, int]] = field(default_factory=list)  # (id, Message-ID, attempts)
-    failed: list[tuple[int, str, int]] = field(default_factory=list)  # (id, error, attempts)
-    unconfirmed: list[tuple[int, str, int]] = field(default_factory=list)  # likewise
-    untried: list[tuple[int, int]] = field(default_factory=list)  # (id, attempts) → pending
+    """Each delivery's result, as rows for one bulk UPDATE, and why the run must pause."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
     pause_message: str | None = None
+
+    def add(self, delivery_id: int, result: _Result, sent_at: datetime) -> None:
+        self.rows.append(
+            {
+                "id": delivery_id,
+                "status": result.status,
+                "attempts": result.attempts,
+                "last_error": result.error,
+                "smtp_message_id": result.message_id,
+                "sent_at": sent_at if result.status == DeliveryStatus.SENT else None,
+            }
+        )
+        self.pause_message = self.pause_message or result.pause_message
+
+    def count(self, status: DeliveryStatus) -> int:
+        return sum(1 for row in self.rows if row["status"] == status)
 
 
 class SendingEngine:
@@ -236,7 +263,7 @@ class SendingEngine:
         """A `test` run to `addresses`, rendered with the first audience member's data."""
         now = self._clock.now()
         with self._db.write() as session:
-            campaign = self._campaign(session, campaign_id)
+            campaign = queries.load_campaign(session, campaign_id)
             run = CampaignRun(
                 campaign_id=campaign_id,
                 occurrence_at=self._free_instant(session, campaign_id, now),
@@ -297,14 +324,14 @@ class SendingEngine:
 
     def resume(self, run_id: int) -> None:
         with self._db.write() as session:
-            run = self._run(session, run_id)
+            run = queries.load_run(session, run_id)
             if run.status != RunStatus.PAUSED:
                 raise ValidationError("status", "Only a paused send can be resumed.")
             run.status = RunStatus.SENDING
             run.error = None
             self._settle_campaign(session, run.campaign_id)
             view = queries.run_view(run)
-            name = self._campaign(session, run.campaign_id).name
+            name = queries.load_campaign(session, run.campaign_id).name
         self._events.publish(RunEvent(RunPhase.RESUMED, view, name))
         self._submit(run_id)
 
@@ -312,7 +339,7 @@ class SendingEngine:
         """Stop for good: recipients not yet sent to are skipped."""
         if not self._request(run_id, _Stop.CANCEL):
             with self._db.read() as session:
-                status = self._run(session, run_id).status
+                status = queries.load_run(session, run_id).status
             if status not in (RunStatus.PAUSED, RunStatus.SENDING):
                 raise ValidationError("status", "This send has already ended.")
             self._finish(run_id, _Stop.CANCEL, None)
@@ -360,7 +387,7 @@ class SendingEngine:
 
     def _claim_now(self, campaign_id: int, trigger: RunTrigger) -> RunView:
         with self._db.write() as session:
-            campaign = self._campaign(session, campaign_id)
+            campaign = queries.load_campaign(session, campaign_id)
             occurrence = self._free_instant(session, campaign_id, self._clock.now())
             run = self._claim(session, campaign, occurrence, trigger)
             return queries.run_view(run)
@@ -413,7 +440,7 @@ class SendingEngine:
 
     def _started(self, view: RunView, campaign_id: int) -> None:
         with self._db.read() as session:
-            name = self._campaign(session, campaign_id).name
+            name = queries.load_campaign(session, campaign_id).name
         self._events.publish(RunEvent(RunPhase.STARTED, view, name))
         self._events.publish(CampaignChanged(campaign_id, CampaignChange.STATUS))
         self._submit(view.id)
@@ -462,8 +489,8 @@ class SendingEngine:
 
     def _prepare(self, run_id: int) -> _Job:
         with self._db.read() as session:
-            run = self._run(session, run_id)
-            campaign = self._campaign(session, run.campaign_id)
+            run = queries.load_run(session, run_id)
+            campaign = queries.load_campaign(session, run.campaign_id)
             keys = queries.attribute_keys(session)
             templates = compile_campaign_templates(
                 campaign.subject, campaign.body_text, campaign.body_html, keys
@@ -604,21 +631,17 @@ class SendingEngine:
         control: _RunControl,
     ) -> _BatchOutcome:
         outcome = _BatchOutcome()
+        untried = _Result(DeliveryStatus.PENDING, 0)
         for index, recipient in enumerate(batch):
             if control.stop.is_set() or not self.throttle.acquire(control.stop):
-                outcome.untried.extend((r.delivery_id, 0) for r in batch[index:])
+                for rest in batch[index:]:
+                    outcome.add(rest.delivery_id, untried, self._clock.now())
                 break
             result = self._send_one(connection, job, recipient, retry, control)
-            if isinstance(result, _Sent):
-                outcome.sent.append((recipient.delivery_id, result.message_id, result.attempts))
-            elif isinstance(result, _Failed):
-                outcome.failed.append((recipient.delivery_id, result.error, result.attempts))
-            elif isinstance(result, _Unconfirmed):
-                outcome.unconfirmed.append((recipient.delivery_id, result.error, result.attempts))
-            else:
-                outcome.untried.append((recipient.delivery_id, result.attempts))
-                outcome.untried.extend((r.delivery_id, 0) for r in batch[index + 1 :])
-                outcome.pause_message = result.pause_message
+            outcome.add(recipient.delivery_id, result, self._clock.now())
+            if result.pause_message is not None:
+                for rest in batch[index + 1 :]:
+                    outcome.add(rest.delivery_id, untried, self._clock.now())
                 break
         return outcome
 
@@ -629,7 +652,7 @@ class SendingEngine:
         recipient: _Recipient,
         retry: _RetryPolicy,
         control: _RunControl,
-    ) -> _Sent | _Failed | _Unconfirmed | _Untried:
+    ) -> _Result:
         context = job.test_context or build_render_context(
             contact_email=recipient.email,
             first_name=recipient.first_name,
@@ -653,20 +676,22 @@ class SendingEngine:
         while True:
             attempt += 1
             try:
-                return _Sent(connection.send(message), attempt)
+                return _Result(DeliveryStatus.SENT, attempt, message_id=connection.send(message))
             except SmtpRecipientRefused as exc:
-                return _Failed(exc.message, attempt)
+                return _Result(DeliveryStatus.FAILED, attempt, error=exc.message)
             except SmtpUnconfirmedError as exc:
                 # Handed over, then the line broke: it may have arrived. Never resend.
-                return _Unconfirmed(f"{exc.message} {_UNCONFIRMED_NOTE}", attempt)
+                return _Result(
+                    DeliveryStatus.UNCONFIRMED, attempt, error=f"{exc.message} {_UNCONFIRMED_NOTE}"
+                )
             except SmtpSenderRefused as exc:
-                return _Untried(
+                return _paused(
                     attempt - 1,
                     f"The mail server refused the sender address: {exc.message} "
                     "The send is paused; check the sender address, then resume it.",
                 )
             except SmtpAuthError as exc:
-                return _Untried(
+                return _paused(
                     attempt - 1,
                     f"The mail server refused the username or password: {exc.message} "
                     "The send is paused; fix the account in Settings, then resume it.",
@@ -675,71 +700,24 @@ class SendingEngine:
                 connection_trouble = exc.code is None
                 if attempt >= retry.attempts:
                     if connection_trouble:
-                        return _Untried(
+                        return _paused(
                             attempt - 1,
                             f"Lost the connection to the mail server {attempt} times in a row "
                             f"({exc.message}). The send is paused; resume it when the server "
                             "is reachable.",
                         )
-                    return _Failed(exc.message, attempt)
+                    return _Result(DeliveryStatus.FAILED, attempt, error=exc.message)
                 if control.stop.wait(retry.delay(attempt)):
-                    return _Untried(attempt, None)
+                    return _Result(DeliveryStatus.PENDING, attempt)
 
     def _record(self, job: _Job, outcome: _BatchOutcome) -> None:
-        now = self._clock.now()
         with self._db.write() as session:
-            if outcome.sent:
-                session.execute(
-                    update(Delivery),
-                    [
-                        {
-                            "id": delivery_id,
-                            "status": DeliveryStatus.SENT,
-                            "smtp_message_id": message_id,
-                            "sent_at": now,
-                            "attempts": attempts,
-                        }
-                        for delivery_id, message_id, attempts in outcome.sent
-                    ],
-                )
-            if outcome.failed:
-                session.execute(
-                    update(Delivery),
-                    [
-                        {
-                            "id": delivery_id,
-                            "status": DeliveryStatus.FAILED,
-                            "last_error": error,
-                            "attempts": attempts,
-                        }
-                        for delivery_id, error, attempts in outcome.failed
-                    ],
-                )
-            if outcome.unconfirmed:
-                session.execute(
-                    update(Delivery),
-                    [
-                        {
-                            "id": delivery_id,
-                            "status": DeliveryStatus.UNCONFIRMED,
-                            "last_error": error,
-                            "attempts": attempts,
-                        }
-                        for delivery_id, error, attempts in outcome.unconfirmed
-                    ],
-                )
-            if outcome.untried:
-                session.execute(
-                    update(Delivery),
-                    [
-                        {"id": delivery_id, "status": DeliveryStatus.PENDING, "attempts": attempts}
-                        for delivery_id, attempts in outcome.untried
-                    ],
-                )
-            run = self._run(session, job.run_id)
-            run.sent += len(outcome.sent)
-            run.failed += len(outcome.failed)
-            run.unconfirmed += len(outcome.unconfirmed)
+            if outcome.rows:
+                session.execute(update(Delivery), outcome.rows)
+            run = queries.load_run(session, job.run_id)
+            run.sent += outcome.count(DeliveryStatus.SENT)
+            run.failed += outcome.count(DeliveryStatus.FAILED)
+            run.unconfirmed += outcome.count(DeliveryStatus.UNCONFIRMED)
             view = queries.run_view(run)
         self._events.publish(RunEvent(RunPhase.PROGRESS, view, job.campaign_name))
 
@@ -748,7 +726,7 @@ class SendingEngine:
     def _finish(self, run_id: int, stop: _Stop | None, message: str | None) -> None:
         with self._db.write() as session:
             run = self._recount(session, run_id)
-            campaign = self._campaign(session, run.campaign_id)
+            campaign = queries.load_campaign(session, run.campaign_id)
             if stop is _Stop.SHUTDOWN:
                 # Left `sending` on purpose: the next start resumes it (nothing is in flight).
                 return
@@ -795,7 +773,7 @@ class SendingEngine:
                 if run.trigger != RunTrigger.TEST:
                     self._settle_campaign(session, run.campaign_id)
                 view = queries.run_view(run)
-                name = self._campaign(session, run.campaign_id).name
+                name = queries.load_campaign(session, run.campaign_id).name
             self._events.publish(RunEvent(RunPhase.FAILED, view, name, message))
         finally:
             with self._idle:
@@ -805,7 +783,7 @@ class SendingEngine:
 
     def _set_idle_status(self, run_id: int, status: RunStatus, *, expect: RunStatus) -> None:
         with self._db.write() as session:
-            run = self._run(session, run_id)
+            run = queries.load_run(session, run_id)
             if run.status != expect:
                 raise ValidationError("status", "This send is not running.")
             run.status = status
@@ -821,7 +799,7 @@ class SendingEngine:
                 .group_by(Delivery.status)
             ).all()
         )
-        run = SendingEngine._run(session, run_id)
+        run = queries.load_run(session, run_id)
         run.total = sum(counts.values())
         run.sent = counts.get(DeliveryStatus.SENT, 0)
         run.failed = counts.get(DeliveryStatus.FAILED, 0)
@@ -832,7 +810,7 @@ class SendingEngine:
     @staticmethod
     def _settle_campaign(session: Session, campaign_id: int) -> None:
         """Derive the campaign's status from its runs and schedule."""
-        campaign = SendingEngine._campaign(session, campaign_id)
+        campaign = queries.load_campaign(session, campaign_id)
         statuses = set(
             session.scalars(
                 select(CampaignRun.status).where(
@@ -859,20 +837,6 @@ class SendingEngine:
                 CampaignStatus.FAILED if last == RunStatus.FAILED else CampaignStatus.COMPLETED
             )
 
-    @staticmethod
-    def _run(session: Session, run_id: int) -> CampaignRun:
-        run = session.get(CampaignRun, run_id)
-        if run is None:
-            raise NotFoundError(f"Run {run_id} does not exist (any more).")
-        return run
-
-    @staticmethod
-    def _campaign(session: Session, campaign_id: int) -> Campaign:
-        campaign = session.get(Campaign, campaign_id)
-        if campaign is None:
-            raise NotFoundError(f"Campaign {campaign_id} does not exist (any more).")
-        return campaign
-
 
 @dataclass(frozen=True)
 class _RetryPolicy:
@@ -884,27 +848,6 @@ class _RetryPolicy:
         return float(self.base_delay * 2 ** (attempt - 1))
 
 
-@dataclass(frozen=True)
-class _Sent:
-    message_id: str
-    attempts: int
-
-
-@dataclass(frozen=True)
-class _Failed:
-    error: str
-    attempts: int
-
-
-@dataclass(frozen=True)
-class _Unconfirmed:
-    error: str
-    attempts: int
-
-
-@dataclass(frozen=True)
-class _Untried:
-    """Not delivered and not to be counted as failed: back to pending (maybe pausing the run)."""
-
-    attempts: int
-    pause_message: str | None
+def _paused(attempts: int, message: str) -> _Result:
+    """The recipient goes back to pending and the whole run pauses, saying why."""
+    return _Result(DeliveryStatus.PENDING, attempts, pause_message=message)
