@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from PySide6.QtCore import QItemSelection, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QKeySequence, QPalette
+from PySide6.QtGui import QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QSplitter,
     QStackedWidget,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -37,7 +36,6 @@ from campaign_desktop.ui import formatting
 from campaign_desktop.ui.accessibility import name_toolbar_buttons
 from campaign_desktop.ui.background import BackgroundTask, hand_to_crash_handler
 from campaign_desktop.ui.bridge import EventBridge
-from campaign_desktop.ui.icons import icon
 from campaign_desktop.ui.prompts import Confirm, ErrorMessage
 from campaign_desktop.ui.run_models import (
     DeliveryColumn,
@@ -48,7 +46,14 @@ from campaign_desktop.ui.run_models import (
     RunTableModel,
     unconfirmed_background,
 )
-from campaign_desktop.ui.widgets import data_table, message_label, named, show_note
+from campaign_desktop.ui.widgets import (
+    action_toolbar,
+    data_table,
+    message_label,
+    named,
+    named_action,
+    show_note,
+)
 
 log = logging.getLogger("campaign_desktop.ui.activity")
 
@@ -126,56 +131,60 @@ class ActivityTab(QWidget):
 
     # --- building ------------------------------------------------------------------------
 
-    def _action(
-        self, name: str, text: str, icon_name: str, slot: Callable[[], None], tip: str
-    ) -> QAction:
-        action = QAction(icon(icon_name), text, self)
-        action.setObjectName(name)
-        action.setToolTip(tip)
-        action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        return action
-
     def _build_actions(self) -> None:
-        a = self._action
-        self.action_pause = a(
-            "actionPauseRun", "&Pause", "pause", self._on_pause, "Pause the selected send"
+        self.action_pause = named_action(
+            self,
+            "actionPauseRun",
+            "&Pause",
+            self._on_pause,
+            icon_name="pause",
+            tip="Pause the selected send",
         )
-        self.action_resume = a(
-            "actionResumeRun", "&Resume", "resume", self._on_resume, "Resume the selected send"
+        self.action_resume = named_action(
+            self,
+            "actionResumeRun",
+            "&Resume",
+            self._on_resume,
+            icon_name="resume",
+            tip="Resume the selected send",
         )
-        self.action_cancel = a(
+        self.action_cancel = named_action(
+            self,
             "actionCancelRun",
             "&Cancel send…",
-            "cancel",
             self._on_cancel,
-            "Stop the selected send for good",
+            icon_name="cancel",
+            tip="Stop the selected send for good",
         )
-        self.action_export = a(
+        self.action_export = named_action(
+            self,
             "actionExportRun",
             "&Export CSV…",
-            "export",
             self._on_export,
-            "Save the selected run's deliveries as a CSV file",
+            icon_name="export",
+            tip="Save the selected run's deliveries as a CSV file",
+            shortcuts=["Ctrl+E"],
         )
-        self.action_export.setShortcut(QKeySequence("Ctrl+E"))
-        self.action_refresh = a(
-            "actionRefreshActivity", "Re&fresh", "refresh", self.reload, "Read the runs again"
+        self.action_refresh = named_action(
+            self,
+            "actionRefreshActivity",
+            "Re&fresh",
+            self.reload,
+            icon_name="refresh",
+            tip="Read the runs again",
+            shortcuts=[QKeySequence.StandardKey.Refresh],
         )
-        self.action_refresh.setShortcut(QKeySequence(QKeySequence.StandardKey.Refresh))
         for action in (self.action_export, self.action_refresh):
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.addAction(action)
 
     def _build(self) -> None:
-        toolbar = QToolBar("Run actions")
-        toolbar.setObjectName("activityToolbar")
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for action in (self.action_pause, self.action_resume, self.action_cancel):
-            toolbar.addAction(action)
-        toolbar.addSeparator()
-        toolbar.addAction(self.action_export)
-        toolbar.addAction(self.action_refresh)
+        toolbar = action_toolbar(
+            "Run actions",
+            "activityToolbar",
+            (self.action_pause, self.action_resume, self.action_cancel),
+            (self.action_export, self.action_refresh),
+        )
 
         self.run_view = data_table("runTable", "Runs")
         self.run_view.setModel(self.run_model)

@@ -8,22 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from enum import IntEnum
-from typing import Any, ClassVar
+from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-)
+from PySide6.QtCore import QObject, QSortFilterProxyModel, Qt
 
 from campaign_desktop.domain.views import CampaignView
 from campaign_desktop.ui import formatting
+from campaign_desktop.ui.table_model import ModelIndex, RowTableModel
 
-ModelIndex = QModelIndex | QPersistentModelIndex
-_NO_INDEX = QModelIndex()
 _FAR_FUTURE = float("inf")  # "never runs" sorts after every date
 
 
@@ -51,46 +43,19 @@ class ArchiveColumn(IntEnum):
     REPEATS = 3
 
 
-class _CampaignRowsModel(QAbstractTableModel):
+class _CampaignRowsModel(RowTableModel[CampaignView]):
     """A table over a list of CampaignViews keyed by id; subclasses say what each column shows."""
 
-    headers: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[CampaignView] = []
-
-    # --- Qt overrides --------------------------------------------------------------------
-
-    def rowCount(self, parent: ModelIndex = _NO_INDEX) -> int:  # noqa: N802  (a Qt override keeps Qt's name)
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: ModelIndex = _NO_INDEX) -> int:  # noqa: N802  (a Qt override keeps Qt's name)
-        return 0 if parent.isValid() else len(self.headers)
-
-    def headerData(  # noqa: N802  (a Qt override keeps Qt's name)
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(self.headers)
-        ):
-            return self.headers[section]
-        return None
-
-    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        view = self._rows[index.row()]
+    def _cell(self, view: CampaignView, column: int, role: int) -> Any:
+        """The roles every campaign table answers alike; subclasses end their `_cell` here."""
         if role == Role.CampaignIdRole:
             return view.id
         if role == Role.CampaignRole:
             return view
-        return self._cell(view, index.column(), role)
+        return None
 
-    def _cell(self, view: CampaignView, column: int, role: int) -> Any:
-        raise NotImplementedError
+    def _row_id(self, view: CampaignView) -> int:
+        return view.id
 
     # --- the rows ------------------------------------------------------------------------
 
@@ -100,22 +65,11 @@ class _CampaignRowsModel(QAbstractTableModel):
     def campaign_at(self, row: int) -> CampaignView:
         return self._rows[row]
 
-    def row_of(self, campaign_id: int) -> int | None:
-        for row, view in enumerate(self._rows):
-            if view.id == campaign_id:
-                return row
-        return None
-
     def set_campaigns(self, rows: Iterable[CampaignView]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
+        self._reset_rows(rows)
 
     def add_campaign(self, view: CampaignView, row: int = 0) -> None:
-        row = max(0, min(row, len(self._rows)))
-        self.beginInsertRows(_NO_INDEX, row, row)
-        self._rows.insert(row, view)
-        self.endInsertRows()
+        self._insert_row(max(0, min(row, len(self._rows))), view)
 
     def update_campaign(self, view: CampaignView) -> None:
         """Replace the row with `view`'s id (dataChanged for that row), or insert it on top."""
@@ -123,16 +77,13 @@ class _CampaignRowsModel(QAbstractTableModel):
         if row is None:
             self.add_campaign(view)
             return
-        self._rows[row] = view
-        self.dataChanged.emit(self.index(row, 0), self.index(row, self.columnCount() - 1))
+        self._replace_row(row, view)
 
     def remove_campaign(self, campaign_id: int) -> bool:
         row = self.row_of(campaign_id)
         if row is None:
             return False
-        self.beginRemoveRows(_NO_INDEX, row, row)
-        del self._rows[row]
-        self.endRemoveRows()
+        self._remove_row(row)
         return True
 
 
@@ -150,7 +101,7 @@ class CampaignTableModel(_CampaignRowsModel):
             return self._sort_key(view, column)
         if role == Qt.ItemDataRole.TextAlignmentRole and column == Column.AUDIENCE:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
+        return super()._cell(view, column, role)
 
     @staticmethod
     def _display(view: CampaignView, column: int) -> str | None:  # noqa: PLR0911  (one return per column)
@@ -237,7 +188,7 @@ class ArchiveTableModel(_CampaignRowsModel):
             if column == ArchiveColumn.ARCHIVED_AT:
                 return view.archived_at.timestamp() if view.archived_at else 0.0
             return str(self._cell(view, column, Qt.ItemDataRole.DisplayRole)).casefold()
-        return None
+        return super()._cell(view, column, role)
 
 
 class CampaignFilterProxy(QSortFilterProxyModel):

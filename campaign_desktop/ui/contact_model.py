@@ -11,15 +11,14 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QObject, Qt
 
 from campaign_desktop.domain.status import ContactStatus
 from campaign_desktop.domain.views import ContactView
 from campaign_desktop.services.contacts import ContactService
 from campaign_desktop.ui import formatting
+from campaign_desktop.ui.table_model import ModelIndex, RowTableModel
 
-ModelIndex = QModelIndex | QPersistentModelIndex
-_NO_INDEX = QModelIndex()
 PAGE_SIZE = 200
 
 
@@ -50,7 +49,7 @@ class ContactFilter:
         return not self.text and self.list_name is None and self.status is None
 
 
-class ContactTableModel(QAbstractTableModel):
+class ContactTableModel(RowTableModel[ContactView]):
     """Contacts matching a `ContactFilter`, ordered by email, fetched a page at a time."""
 
     headers = ("Email", "First name", "Last name", "Status", "Added", "Lists")
@@ -59,27 +58,9 @@ class ContactTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._contacts = contacts
         self._filter = ContactFilter()
-        self._rows: list[ContactView] = []
         self._total = 0
 
     # --- Qt overrides --------------------------------------------------------------------
-
-    def rowCount(self, parent: ModelIndex = _NO_INDEX) -> int:  # noqa: N802  (a Qt override keeps Qt's name)
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: ModelIndex = _NO_INDEX) -> int:  # noqa: N802  (a Qt override keeps Qt's name)
-        return 0 if parent.isValid() else len(self.headers)
-
-    def headerData(  # noqa: N802  (a Qt override keeps Qt's name)
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(self.headers)
-        ):
-            return self.headers[section]
-        return None
 
     def canFetchMore(self, parent: ModelIndex) -> bool:  # noqa: N802  (a Qt override keeps Qt's name)
         return not parent.isValid() and len(self._rows) < self._total
@@ -95,23 +76,23 @@ class ContactTableModel(QAbstractTableModel):
             # Rows went away since the count (deleted elsewhere): stop asking.
             self._total = len(self._rows)
             return
-        self.beginInsertRows(_NO_INDEX, len(self._rows), len(self._rows) + len(page) - 1)
-        self._rows.extend(page)
-        self.endInsertRows()
+        self._append_rows(page)
 
-    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        contact = self._rows[index.row()]
+    # --- the cells -----------------------------------------------------------------------
+
+    def _cell(self, contact: ContactView, column: int, role: int) -> Any:
         if role == ContactRole.ContactRole:
             return contact
         if role == ContactRole.ContactIdRole:
             return contact.id
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(contact, index.column())
+            return self._display(contact, column)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(contact, index.column())
+            return self._tooltip(contact, column)
         return None
+
+    def _row_id(self, contact: ContactView) -> int:
+        return contact.id
 
     @staticmethod
     def _display(contact: ContactView, column: int) -> str | None:  # noqa: PLR0911  (one return per column)
@@ -167,19 +148,12 @@ class ContactTableModel(QAbstractTableModel):
     def contact_at(self, row: int) -> ContactView:
         return self._rows[row]
 
-    def row_of(self, contact_id: int) -> int | None:
-        for row, contact in enumerate(self._rows):
-            if contact.id == contact_id:
-                return row
-        return None
-
     def replace_contact(self, contact: ContactView) -> None:
         """Show the new state of a loaded contact (dataChanged for its row only)."""
         row = self.row_of(contact.id)
         if row is None:
             return
-        self._rows[row] = contact
-        self.dataChanged.emit(self.index(row, 0), self.index(row, self.columnCount() - 1))
+        self._replace_row(row, contact)
 
     def remove_contacts(self, contact_ids: Iterable[int]) -> None:
         """Take deleted contacts out of the table, keeping the rest (and the scroll) as is."""
@@ -188,7 +162,6 @@ class ContactTableModel(QAbstractTableModel):
             reverse=True,
         )
         for row in rows:
-            self.beginRemoveRows(_NO_INDEX, row, row)
-            del self._rows[row]
+            # Counted down before the row goes: the count label reads `total()` on rowsRemoved.
             self._total -= 1
-            self.endRemoveRows()
+            self._remove_row(row)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from PySide6.QtCore import QMimeData, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QStackedWidget,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -42,10 +41,16 @@ from campaign_desktop.ui.contact_model import (
     ContactRole,
     ContactTableModel,
 )
-from campaign_desktop.ui.icons import icon
 from campaign_desktop.ui.import_dialog import DEFAULT_LIST, ChooseCsvFile, ImportDialog
 from campaign_desktop.ui.prompts import Confirm, ErrorMessage
-from campaign_desktop.ui.widgets import data_table, message_label, named, show_error
+from campaign_desktop.ui.widgets import (
+    action_toolbar,
+    data_table,
+    message_label,
+    named,
+    named_action,
+    show_error,
+)
 
 log = logging.getLogger("campaign_desktop.ui.contacts")
 
@@ -194,64 +199,68 @@ class ContactsTab(QWidget):
 
     # --- building ------------------------------------------------------------------------
 
-    def _action(
-        self, name: str, text: str, icon_name: str, slot: Callable[[], None], tip: str
-    ) -> QAction:
-        action = QAction(icon(icon_name), text, self)
-        action.setObjectName(name)
-        action.setToolTip(tip)
-        action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        return action
-
     def _build_actions(self) -> None:
-        a = self._action
-        self.action_add = a(
-            "actionAddContact", "&Add contact…", "add-contact", self._on_add, "Add one contact"
+        self.action_add = named_action(
+            self,
+            "actionAddContact",
+            "&Add contact…",
+            self._on_add,
+            icon_name="add-contact",
+            tip="Add one contact",
         )
-        self.action_import = a(
+        self.action_import = named_action(
+            self,
             "actionImportCsv",
             "&Import CSV…",
-            "import",
             self._on_import,
-            "Import contacts from a CSV file (or drop a .csv file on this tab)",
+            icon_name="import",
+            tip="Import contacts from a CSV file (or drop a .csv file on this tab)",
+            shortcuts=["Ctrl+I"],
         )
-        self.action_import.setShortcut(QKeySequence("Ctrl+I"))
-        self.action_unsubscribe = a(
+        self.action_unsubscribe = named_action(
+            self,
             "actionUnsubscribe",
             "&Unsubscribe",
-            "unsubscribe",
             self._on_unsubscribe,
-            "Never send to the selected contacts again",
+            icon_name="unsubscribe",
+            tip="Never send to the selected contacts again",
         )
-        self.action_resubscribe = a(
+        self.action_resubscribe = named_action(
+            self,
             "actionResubscribe",
             "&Resubscribe",
-            "resubscribe",
             self._on_resubscribe,
-            "Send to the selected contacts again (only with their consent)",
+            icon_name="resubscribe",
+            tip="Send to the selected contacts again (only with their consent)",
         )
-        self.action_delete = a(
+        self.action_delete = named_action(
+            self,
             "actionDeleteContacts",
             "&Delete…",
-            "delete",
             self._on_delete,
-            "Delete the selected contacts for good",
+            icon_name="delete",
+            tip="Delete the selected contacts for good",
+            shortcuts=[QKeySequence(Qt.Key.Key_Delete)],
         )
-        self.action_delete.setShortcut(QKeySequence(Qt.Key.Key_Delete))
-        self.action_new_list = a(
-            "actionNewList", "&New list…", "list-add", self._on_new_list, "Make a new contact list"
+        self.action_new_list = named_action(
+            self,
+            "actionNewList",
+            "&New list…",
+            self._on_new_list,
+            icon_name="list-add",
+            tip="Make a new contact list",
         )
-        self.action_delete_list = a(
+        self.action_delete_list = named_action(
+            self,
             "actionDeleteList",
             "Delete &list…",
-            "delete",
             self._on_delete_list,
-            "Delete the list chosen in the filter (its contacts stay)",
+            icon_name="delete",
+            tip="Delete the list chosen in the filter (its contacts stay)",
         )
-        self.action_find = QAction("Find", self)
-        self.action_find.setObjectName("actionFindContact")
-        self.action_find.setShortcut(QKeySequence.StandardKey.Find)
+        self.action_find = named_action(
+            self, "actionFindContact", "Find", shortcuts=[QKeySequence.StandardKey.Find]
+        )
         for action in (self.action_import, self.action_find):
             # Only while the Contacts tab is the one in use: other tabs have their own.
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -259,17 +268,13 @@ class ContactsTab(QWidget):
         self.action_delete.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
 
     def _build(self) -> None:
-        toolbar = QToolBar("Contact actions")
-        toolbar.setObjectName("contactToolbar")
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for action in (self.action_add, self.action_import):
-            toolbar.addAction(action)
-        toolbar.addSeparator()
-        for action in (self.action_unsubscribe, self.action_resubscribe, self.action_delete):
-            toolbar.addAction(action)
-        toolbar.addSeparator()
-        toolbar.addAction(self.action_new_list)
-        toolbar.addAction(self.action_delete_list)
+        toolbar = action_toolbar(
+            "Contact actions",
+            "contactToolbar",
+            (self.action_add, self.action_import),
+            (self.action_unsubscribe, self.action_resubscribe, self.action_delete),
+            (self.action_new_list, self.action_delete_list),
+        )
 
         self.search = named(QLineEdit(), "contactSearch", "Search contacts")
         self.search.setPlaceholderText("Search by email or name")

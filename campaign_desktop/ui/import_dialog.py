@@ -57,6 +57,7 @@ from campaign_desktop.services.csv_import import (
     plan_columns,
 )
 from campaign_desktop.ui.background import BackgroundTask, Report, hand_to_crash_handler
+from campaign_desktop.ui.table_model import RowTableModel
 from campaign_desktop.ui.widgets import (
     buddy_label,
     data_table,
@@ -263,46 +264,21 @@ class CsvPreviewModel(QAbstractTableModel):
         return True
 
 
-class SkippedRowsModel(QAbstractTableModel):
+class SkippedRowsModel(RowTableModel[tuple[int, str]]):
     """The rows an import skipped: the row number a spreadsheet shows, and why."""
 
     headers = ("Row", "Reason")
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[tuple[int, str]] = []
-
     def set_rows(self, rows: Sequence[tuple[int, str]]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
+        self._reset_rows(rows)
 
-    def rowCount(self, parent: ModelIndex = _NO_INDEX) -> int:  # noqa: N802  (a Qt override keeps Qt's name)
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: ModelIndex = _NO_INDEX) -> int:  # noqa: N802  (a Qt override keeps Qt's name)
-        return 0 if parent.isValid() else len(self.headers)
-
-    def headerData(  # noqa: N802  (a Qt override keeps Qt's name)
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(self.headers)
-        ):
-            return self.headers[section]
-        return None
-
-    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        row, reason = self._rows[index.row()]
+    def _cell(self, skipped: tuple[int, str], column: int, role: int) -> Any:
+        row, reason = skipped
         if role == Qt.ItemDataRole.DisplayRole:
-            return str(row) if index.column() == 0 else reason
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 1:
+            return str(row) if column == 0 else reason
+        if role == Qt.ItemDataRole.ToolTipRole and column == 1:
             return reason
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == 0:
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == 0:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QStackedWidget,
     QTableView,
     QTabWidget,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -54,6 +53,7 @@ from campaign_desktop.ui.run_progress import RunProgressIndicator
 from campaign_desktop.ui.schedule_dialog import ScheduleDialog
 from campaign_desktop.ui.send_test_dialog import SendTestDialog
 from campaign_desktop.ui.settings_dialog import SettingsDialog
+from campaign_desktop.ui.widgets import action_toolbar, named_action
 
 log = logging.getLogger("campaign_desktop.ui.main_window")
 
@@ -130,60 +130,100 @@ class MainWindow(QMainWindow):
 
     # --- building ------------------------------------------------------------------------
 
-    def _action(
-        self, name: str, text: str, icon_name: str, slot: Callable[[], None], tip: str
-    ) -> QAction:
-        action = QAction(icon(icon_name), text, self)
-        action.setObjectName(name)
-        action.setToolTip(tip)
-        action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        return action
-
     def _build_actions(self) -> None:
-        a = self._action
-        self.action_new = a("actionNew", "&New", "new", self._on_new, "Write a new campaign")
-        self.action_new.setShortcut(QKeySequence.StandardKey.New)
-        self.action_edit = a("actionEdit", "&Edit", "edit", self._on_edit, "Edit the campaign")
-        self.action_edit.setShortcuts(
-            [QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)]
+        self.action_new = named_action(
+            self,
+            "actionNew",
+            "&New",
+            self._on_new,
+            icon_name="new",
+            tip="Write a new campaign",
+            shortcuts=[QKeySequence.StandardKey.New],
         )
-        self.action_schedule = a(
-            "actionSchedule", "&Schedule…", "schedule", self._on_schedule, "Choose when it is sent"
+        self.action_edit = named_action(
+            self,
+            "actionEdit",
+            "&Edit",
+            self._on_edit,
+            icon_name="edit",
+            tip="Edit the campaign",
+            shortcuts=[QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)],
         )
-        self.action_send_now = a(
-            "actionSendNow", "Send &now", "send", self._on_send_now, "Send to the audience now"
+        self.action_schedule = named_action(
+            self,
+            "actionSchedule",
+            "&Schedule…",
+            self._on_schedule,
+            icon_name="schedule",
+            tip="Choose when it is sent",
         )
-        self.action_send_test = a(
+        self.action_send_now = named_action(
+            self,
+            "actionSendNow",
+            "Send &now",
+            self._on_send_now,
+            icon_name="send",
+            tip="Send to the audience now",
+        )
+        self.action_send_test = named_action(
+            self,
             "actionSendTest",
             "Send &test…",
-            "send-test",
             self._on_send_test,
-            "Send a test to yourself or a colleague",
+            icon_name="send-test",
+            tip="Send a test to yourself or a colleague",
+            shortcuts=["Ctrl+T"],
         )
-        self.action_send_test.setShortcut(QKeySequence("Ctrl+T"))
-        self.action_settings = a(
-            "actionSettings", "Se&ttings…", "settings", self._on_settings, "SMTP server, sender…"
+        self.action_settings = named_action(
+            self,
+            "actionSettings",
+            "Se&ttings…",
+            self._on_settings,
+            icon_name="settings",
+            tip="SMTP server, sender…",
+            shortcuts=["Ctrl+,", QKeySequence.StandardKey.Preferences],
         )
-        self.action_settings.setShortcuts(
-            [QKeySequence("Ctrl+,"), QKeySequence(QKeySequence.StandardKey.Preferences)]
+        self.action_duplicate = named_action(
+            self,
+            "actionDuplicate",
+            "&Duplicate",
+            self._on_duplicate,
+            icon_name="duplicate",
+            tip="Make a draft copy",
+            shortcuts=["Ctrl+D"],
         )
-        self.action_duplicate = a(
-            "actionDuplicate", "&Duplicate", "duplicate", self._on_duplicate, "Make a draft copy"
+        self.action_archive = named_action(
+            self,
+            "actionArchive",
+            "&Archive…",
+            self._on_archive,
+            icon_name="archive",
+            tip="Put the campaign away",
+            shortcuts=[QKeySequence(Qt.Key.Key_Delete)],
         )
-        self.action_duplicate.setShortcut(QKeySequence("Ctrl+D"))
-        self.action_archive = a(
-            "actionArchive", "&Archive…", "archive", self._on_archive, "Put the campaign away"
+        self.action_pause = named_action(
+            self,
+            "actionPauseResume",
+            "&Pause",
+            self._on_pause_resume,
+            icon_name="pause",
+            tip="Pause or resume sending",
         )
-        self.action_archive.setShortcut(QKeySequence(Qt.Key.Key_Delete))
-        self.action_pause = a(
-            "actionPauseResume", "&Pause", "pause", self._on_pause_resume, "Pause or resume sending"
+        self.action_restore = named_action(
+            self,
+            "actionRestore",
+            "&Restore",
+            self._on_restore,
+            icon_name="restore",
+            tip="Bring back as a draft",
         )
-        self.action_restore = a(
-            "actionRestore", "&Restore", "restore", self._on_restore, "Bring back as a draft"
-        )
-        self.action_delete = a(
-            "actionDelete", "Delete for &good…", "delete", self._on_delete, "Delete permanently"
+        self.action_delete = named_action(
+            self,
+            "actionDelete",
+            "Delete for &good…",
+            self._on_delete,
+            icon_name="delete",
+            tip="Delete permanently",
         )
         # Return and Del mean "edit/archive this row" only while the table has focus; in the
         # search box they must keep their usual meaning.
@@ -198,14 +238,13 @@ class MainWindow(QMainWindow):
             self.action_archive,
             self.action_pause,
         )
-        toolbar = QToolBar("Campaign actions", self)
-        toolbar.setObjectName("campaignToolbar")
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        toolbar.addAction(self.action_new)
-        for action in self._campaign_actions:
-            toolbar.addAction(action)
-        toolbar.addSeparator()
-        toolbar.addAction(self.action_settings)
+        toolbar = action_toolbar(
+            "Campaign actions",
+            "campaignToolbar",
+            (self.action_new, *self._campaign_actions),
+            (self.action_settings,),
+            parent=self,
+        )
         self.addToolBar(toolbar)
         self.addAction(self.action_new)
         self.addAction(self.action_duplicate)
@@ -271,11 +310,9 @@ class MainWindow(QMainWindow):
         self.archive_view.sortByColumn(1, Qt.SortOrder.DescendingOrder)
         self.archive_view.horizontalHeader().resizeSection(0, 260)
         self.archive_view.horizontalHeader().resizeSection(1, 200)
-        toolbar = QToolBar("Archive actions")
-        toolbar.setObjectName("archiveToolbar")
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        toolbar.addAction(self.action_restore)
-        toolbar.addAction(self.action_delete)
+        toolbar = action_toolbar(
+            "Archive actions", "archiveToolbar", (self.action_restore, self.action_delete)
+        )
         layout = QVBoxLayout(page)
         layout.addWidget(toolbar)
         layout.addWidget(self.archive_view, 1)
@@ -310,9 +347,9 @@ class MainWindow(QMainWindow):
         self.file_menu.addAction(self.action_settings)
         self.help_menu = self.menuBar().addMenu("&Help")
         self.help_menu.setObjectName("helpMenu")
-        self.action_about = QAction(app_icon(), "&About Campaign Desktop", self)
-        self.action_about.setObjectName("actionAbout")
-        self.action_about.triggered.connect(self.show_about)
+        self.action_about = named_action(
+            self, "actionAbout", "&About Campaign Desktop", self.show_about, icon_name="app"
+        )
         self.help_menu.addAction(self.action_about)
 
     def add_app_actions(self, actions: list[QAction]) -> None:

@@ -10,17 +10,16 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QGuiApplication
 
 from campaign_desktop.domain.status import DeliveryStatus, RunStatus
 from campaign_desktop.domain.views import DeliveryView, RunView
 from campaign_desktop.services.runs import RunService
 from campaign_desktop.ui import formatting
+from campaign_desktop.ui.table_model import ModelIndex, RowTableModel
 from campaign_desktop.ui.theme import attention_background, is_dark
 
-ModelIndex = QModelIndex | QPersistentModelIndex
-_NO_INDEX = QModelIndex()
 DELIVERY_PAGE_SIZE = 500
 MAX_RUNS = 500
 
@@ -88,7 +87,7 @@ class RunRow:
     timezone: str
 
 
-class RunTableModel(QAbstractTableModel):
+class RunTableModel(RowTableModel[RunRow]):
     """Recent runs of every campaign, newest first; a run event updates just its row."""
 
     headers = (
@@ -105,34 +104,9 @@ class RunTableModel(QAbstractTableModel):
         "Finished",
     )
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[RunRow] = []
+    # --- the cells -----------------------------------------------------------------------
 
-    # --- Qt overrides --------------------------------------------------------------------
-
-    def rowCount(self, parent: ModelIndex = _NO_INDEX) -> int:  # noqa: N802  (a Qt override keeps Qt's name)
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: ModelIndex = _NO_INDEX) -> int:  # noqa: N802  (a Qt override keeps Qt's name)
-        return 0 if parent.isValid() else len(self.headers)
-
-    def headerData(  # noqa: N802  (a Qt override keeps Qt's name)
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(self.headers)
-        ):
-            return self.headers[section]
-        return None
-
-    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: PLR0911  (one return per role)
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        row = self._rows[index.row()]
-        column = index.column()
+    def _cell(self, row: RunRow, column: int, role: int) -> Any:  # noqa: PLR0911  (one return per role)
         if role == RunRole.RunRole:
             return row.run
         if role == RunRole.RunIdRole:
@@ -185,16 +159,11 @@ class RunTableModel(QAbstractTableModel):
 
     # --- the rows ------------------------------------------------------------------------
 
-    def set_runs(self, rows: Iterable[RunRow]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)[:MAX_RUNS]
-        self.endResetModel()
+    def _row_id(self, row: RunRow) -> int:
+        return row.run.id
 
-    def row_of(self, run_id: int) -> int | None:
-        for position, row in enumerate(self._rows):
-            if row.run.id == run_id:
-                return position
-        return None
+    def set_runs(self, rows: Iterable[RunRow]) -> None:
+        self._reset_rows(list(rows)[:MAX_RUNS])
 
     def run_at(self, row: int) -> RunView:
         return self._rows[row].run
@@ -203,19 +172,11 @@ class RunTableModel(QAbstractTableModel):
         """Replace the run's row (dataChanged for that row), or insert a new run on top."""
         position = self.row_of(row.run.id)
         if position is not None:
-            self._rows[position] = row
-            self.dataChanged.emit(
-                self.index(position, 0), self.index(position, self.columnCount() - 1)
-            )
+            self._replace_row(position, row)
             return
-        self.beginInsertRows(_NO_INDEX, 0, 0)
-        self._rows.insert(0, row)
-        self.endInsertRows()
+        self._insert_row(0, row)
         if len(self._rows) > MAX_RUNS:
-            last = len(self._rows) - 1
-            self.beginRemoveRows(_NO_INDEX, last, last)
-            del self._rows[last]
-            self.endRemoveRows()
+            self._remove_row(len(self._rows) - 1)
 
 
 # --- deliveries -------------------------------------------------------------------------------
@@ -235,7 +196,7 @@ class DeliveryColumn(IntEnum):
     MESSAGE_ID = 5
 
 
-class DeliveryTableModel(QAbstractTableModel):
+class DeliveryTableModel(RowTableModel[DeliveryView]):
     """One run's deliveries (optionally of one status), fetched a page at a time."""
 
     headers = ("Email", "Status", "Attempts", "Sent", "Error", "Message-ID")
@@ -245,28 +206,10 @@ class DeliveryTableModel(QAbstractTableModel):
         self._runs = runs
         self._run_id: int | None = None
         self._status: str | None = None
-        self._rows: list[DeliveryView] = []
         self._total = 0
         self._counts: dict[str, int] = {}
 
     # --- Qt overrides --------------------------------------------------------------------
-
-    def rowCount(self, parent: ModelIndex = _NO_INDEX) -> int:  # noqa: N802  (a Qt override keeps Qt's name)
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: ModelIndex = _NO_INDEX) -> int:  # noqa: N802  (a Qt override keeps Qt's name)
-        return 0 if parent.isValid() else len(self.headers)
-
-    def headerData(  # noqa: N802  (a Qt override keeps Qt's name)
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(self.headers)
-        ):
-            return self.headers[section]
-        return None
 
     def canFetchMore(self, parent: ModelIndex) -> bool:  # noqa: N802  (a Qt override keeps Qt's name)
         return not parent.isValid() and len(self._rows) < self._total
@@ -280,21 +223,18 @@ class DeliveryTableModel(QAbstractTableModel):
         if not page:
             self._total = len(self._rows)
             return
-        self.beginInsertRows(_NO_INDEX, len(self._rows), len(self._rows) + len(page) - 1)
-        self._rows.extend(page)
-        self.endInsertRows()
+        self._append_rows(page)
 
-    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: PLR0911  (one return per role)
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        delivery = self._rows[index.row()]
+    # --- the cells -----------------------------------------------------------------------
+
+    def _cell(self, delivery: DeliveryView, column: int, role: int) -> Any:  # noqa: PLR0911  (one return per role)
         unconfirmed = delivery.status == DeliveryStatus.UNCONFIRMED
         if role == DeliveryRole.DeliveryRole:
             return delivery
         if role == DeliveryRole.UnconfirmedRole:
             return unconfirmed
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(delivery, index.column())
+            return self._display(delivery, column)
         if role == Qt.ItemDataRole.BackgroundRole:
             if unconfirmed:
                 return unconfirmed_background()
@@ -304,9 +244,9 @@ class DeliveryTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if unconfirmed:
                 return UNCONFIRMED_TEXT
-            if index.column() == DeliveryColumn.ERROR:
+            if column == DeliveryColumn.ERROR:
                 return delivery.last_error or None
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == DeliveryColumn.ATTEMPTS:
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == DeliveryColumn.ATTEMPTS:
             return _RIGHT
         return None
 

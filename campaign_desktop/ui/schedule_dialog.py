@@ -14,12 +14,8 @@ from enum import IntEnum
 from typing import Any, NamedTuple
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QDate,
     QDateTime,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
     QStringListModel,
     Qt,
     QTime,
@@ -61,6 +57,7 @@ from campaign_desktop.domain.timezones import (
 )
 from campaign_desktop.domain.views import CampaignView
 from campaign_desktop.ui import formatting
+from campaign_desktop.ui.table_model import RowTableModel
 from campaign_desktop.ui.theme import mark_as_error
 
 log = logging.getLogger("campaign_desktop.ui.schedule")
@@ -70,7 +67,6 @@ _DAY_SHORT = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _WEEKS = (("first", 1), ("second", 2), ("third", 3), ("fourth", 4), ("last", -1))
 _UNITS = {"daily": "day(s)", "weekly": "week(s)", "monthly": "month(s)"}
-_NO_INDEX = QModelIndex()
 
 
 class ScheduleValues(NamedTuple):
@@ -105,15 +101,12 @@ class PreviewColumn(IntEnum):
     NOTE = 2
 
 
-class SchedulePreviewModel(QAbstractTableModel):
+class SchedulePreviewModel(RowTableModel[PreviewRow]):
     """The next sends, one per row; a note where the zone's UTC offset changed since the last."""
 
     OffsetChangedRole = Qt.ItemDataRole.UserRole + 1
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[PreviewRow] = []
-        self._headers = ("Campaign time", "This computer", "")
+    headers = ("Campaign time", "This computer", "")
 
     def set_sends(self, instants: list[datetime], tz: str) -> None:
         zone = get_zone(tz)
@@ -133,43 +126,26 @@ class SchedulePreviewModel(QAbstractTableModel):
                     note,
                 )
             )
-        self.beginResetModel()
-        self._rows = rows
-        self.endResetModel()
+        self._reset_rows(rows)
 
     def clear(self) -> None:
-        self.beginResetModel()
-        self._rows = []
-        self.endResetModel()
+        self._reset_rows([])
 
     def sends(self) -> list[datetime]:
         return [row.instant for row in self._rows]
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _NO_INDEX) -> int:  # noqa: N802  (a Qt override keeps Qt's name)
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _NO_INDEX) -> int:  # noqa: N802  (a Qt override keeps Qt's name)
-        return 0 if parent.isValid() else len(self._headers)
-
     def headerData(  # noqa: N802  (a Qt override keeps Qt's name)
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self._headers[section] if 0 <= section < len(self._headers) else None
         if orientation == Qt.Orientation.Vertical and role == Qt.ItemDataRole.DisplayRole:
             return str(section + 1)
-        return None
+        return super().headerData(section, orientation, role)
 
-    def data(
-        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        row = self._rows[index.row()]
+    def _cell(self, row: PreviewRow, column: int, role: int) -> Any:
         if role == self.OffsetChangedRole:
             return bool(row.offset_change)
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            return (row.campaign_text, row.machine_text, row.offset_change)[index.column()]
+            return (row.campaign_text, row.machine_text, row.offset_change)[column]
         return None
 
 

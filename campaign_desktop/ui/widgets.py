@@ -1,4 +1,5 @@
-"""Small widget builders the tabs and dialogs share: named widgets, data tables, inline messages.
+"""Small widget builders the tabs and dialogs share: named widgets and actions, toolbars, data
+tables, inline messages.
 
 Every interactive widget gets a stable objectName (tests and screenshots find it) and an
 accessible name (screen readers say it). Message colours come from `theme`, so they follow
@@ -7,11 +8,14 @@ the system's light or dark palette.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QAbstractItemView, QLabel, QTableView, QWidget
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence, QPalette
+from PySide6.QtWidgets import QAbstractItemView, QLabel, QTableView, QToolBar, QWidget
 
+from campaign_desktop.ui.icons import icon
 from campaign_desktop.ui.theme import mark_as_error, mark_as_success
 
 W = TypeVar("W", bound=QWidget)
@@ -21,6 +25,47 @@ def named(widget: W, name: str, accessible: str) -> W:
     widget.setObjectName(name)
     widget.setAccessibleName(accessible)
     return widget
+
+
+def named_action(
+    parent: QObject,
+    name: str,
+    text: str,
+    slot: Callable[[], None] | None = None,
+    *,
+    icon_name: str = "",
+    tip: str = "",
+    shortcuts: Sequence[QKeySequence | QKeySequence.StandardKey | str] = (),
+) -> QAction:
+    """An action with a stable objectName; `tip` shows on hover and in the status bar.
+
+    Each shortcut is one key sequence (a standard key means its first binding here); more
+    than one are alternatives.
+    """
+    action = QAction(icon(icon_name), text, parent) if icon_name else QAction(text, parent)
+    action.setObjectName(name)
+    if tip:
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+    if shortcuts:
+        action.setShortcuts([QKeySequence(key) for key in shortcuts])
+    if slot is not None:
+        action.triggered.connect(slot)
+    return action
+
+
+def action_toolbar(
+    title: str, name: str, *groups: Sequence[QAction], parent: QWidget | None = None
+) -> QToolBar:
+    """A toolbar of `groups` of actions, a separator between groups, text beside each icon."""
+    toolbar = QToolBar(title, parent)
+    toolbar.setObjectName(name)
+    toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    for number, group in enumerate(groups):
+        if number:
+            toolbar.addSeparator()
+        toolbar.addActions(list(group))
+    return toolbar
 
 
 def buddy_label(text: str, buddy: QWidget) -> QLabel:
