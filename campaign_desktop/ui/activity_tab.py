@@ -36,7 +36,7 @@ from campaign_desktop.ui import formatting
 from campaign_desktop.ui.accessibility import name_toolbar_buttons
 from campaign_desktop.ui.background import BackgroundTask, hand_to_crash_handler
 from campaign_desktop.ui.bridge import EventBridge
-from campaign_desktop.ui.prompts import Confirm, ErrorMessage
+from campaign_desktop.ui.prompts import Confirm, ErrorMessage, call_service
 from campaign_desktop.ui.run_models import (
     DeliveryColumn,
     DeliveryTableModel,
@@ -299,12 +299,7 @@ class ActivityTab(QWidget):
         self.run_stack.setCurrentWidget(self.empty_label if empty else self.run_view)
 
     def _call(self, title: str, call: Callable[[], T]) -> T | None:
-        try:
-            return call()
-        except DomainError as exc:
-            log.info("%s refused: %s", title, exc.message)
-            ErrorMessage.show(self, title, exc.message)
-            return None
+        return call_service(self, title, call)
 
     def _refresh_run(self, run_id: int) -> None:
         """Re-read one run after acting on it (pause/cancel publish no event of their own)."""

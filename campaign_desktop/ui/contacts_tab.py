@@ -42,7 +42,7 @@ from campaign_desktop.ui.contact_model import (
     ContactTableModel,
 )
 from campaign_desktop.ui.import_dialog import DEFAULT_LIST, ChooseCsvFile, ImportDialog
-from campaign_desktop.ui.prompts import Confirm, ErrorMessage
+from campaign_desktop.ui.prompts import Confirm, ErrorMessage, call_service
 from campaign_desktop.ui.widgets import (
     action_toolbar,
     data_table,
@@ -388,13 +388,7 @@ class ContactsTab(QWidget):
         self.action_delete_list.setEnabled(self.list_filter.currentData() is not None)
 
     def _call(self, title: str, call: Callable[[], T]) -> T | None:
-        """One service call; an expected failure becomes a message, not a traceback."""
-        try:
-            return call()
-        except DomainError as exc:
-            log.info("%s refused: %s", title, exc.message)
-            ErrorMessage.show(self, title, exc.message)
-            return None
+        return call_service(self, title, call)
 
     def _changed(self, message: str, *, lists_too: bool = False) -> None:
         if lists_too:

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from campaign_desktop.context import AppContext
-from campaign_desktop.domain.errors import DomainError, NotFoundError
+from campaign_desktop.domain.errors import NotFoundError
 from campaign_desktop.domain.events import CampaignChange, SchedulerStateChanged
 from campaign_desktop.domain.status import CampaignStatus
 from campaign_desktop.domain.views import CampaignView
@@ -48,7 +48,7 @@ from campaign_desktop.ui.campaign_model import (
 )
 from campaign_desktop.ui.contacts_tab import ContactsTab
 from campaign_desktop.ui.icons import app_icon, icon
-from campaign_desktop.ui.prompts import ArchiveReason, Confirm, ErrorMessage
+from campaign_desktop.ui.prompts import ArchiveReason, Confirm, call_service
 from campaign_desktop.ui.run_progress import RunProgressIndicator
 from campaign_desktop.ui.schedule_dialog import ScheduleDialog
 from campaign_desktop.ui.send_test_dialog import SendTestDialog
@@ -425,13 +425,12 @@ class MainWindow(QMainWindow):
 
     def _call(self, title: str, call: Callable[[], T]) -> T | None:
         """Run one service call; an expected failure becomes a message, not a traceback."""
-        try:
-            return call()
-        except DomainError as exc:
-            log.info("%s refused: %s", title, exc.message)
-            self.statusBar().showMessage(exc.message, 10_000)
-            ErrorMessage.show(self, title, exc.message)
-            return None
+        return call_service(
+            self,
+            title,
+            call,
+            on_refused=lambda message: self.statusBar().showMessage(message, 10_000),
+        )
 
     # --- slots: campaigns ----------------------------------------------------------------
 

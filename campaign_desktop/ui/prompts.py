@@ -4,7 +4,17 @@ classmethod so tests replace the question instead of driving a real modal loop.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
 from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox, QWidget
+
+from campaign_desktop.domain.errors import DomainError
+
+log = logging.getLogger("campaign_desktop.ui")
+
+T = TypeVar("T")
 
 
 class Confirm:
@@ -43,3 +53,23 @@ class ErrorMessage:
         box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=parent)
         box.setObjectName("errorBox")
         box.exec()
+
+
+def call_service(
+    parent: QWidget | None,
+    title: str,
+    call: Callable[[], T],
+    on_refused: Callable[[str], None] | None = None,
+) -> T | None:
+    """Run one service call from a slot; an expected failure (a DomainError) becomes a
+    message to the user (and `on_refused(message)`) and None, never a traceback. Anything
+    else is a bug: it propagates to the crash handler.
+    """
+    try:
+        return call()
+    except DomainError as exc:
+        log.info("%s refused: %s", title, exc.message)
+        if on_refused is not None:
+            on_refused(exc.message)
+        ErrorMessage.show(parent, title, exc.message)
+        return None
