@@ -1,0 +1,194 @@
+"""Cold start and idle memory: the real app in a fresh process vs a bare PySide6 window."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import (
+    PREFIX,
+    ROOT,
+    Bench,
+    Row,
+    Target,
+    copy_database,
+    emit_note,
+    emit_row,
+    median,
+    python_env,
+)
+
+DRIVER = Path(__file__).with_name("startup_driver.py")
+
+
+class Launch:
+    """One start of the driver: seconds from the spawn to the first painted rows, and RSS."""
+
+    def __init__(self, marks: dict[str, Any], spawned: float, timed_out: bool, error: str):
+        self.marks = marks
+        self.spawned = spawned
+        self.timed_out = timed_out
+        self.error = error
+
+    @property
+    def ok(self) -> bool:
+        return "painted" in self.marks
+
+    @property
+    def seconds(self) -> float:
+        return float(self.marks["painted"]) - self.spawned
+
+    def phase(self, start: str, end: str) -> float:
+        begin = self.spawned if start == "spawn" else float(self.marks[start])
+        return float(self.marks[end]) - begin
+
+
+def launch(
+    bench: Bench, mode: str, data_dir: Path | None, timeout: float, linger_ms: int = 0
+) -> Launch:
+    home = bench.workdir / "home"
+    env = python_env(
+        {
+            # The app's log, settings and state go to the work folder, not the user's.
+            "XDG_STATE_HOME": str(home / "state"),
+            "XDG_DATA_HOME": str(home / "data"),
+            "XDG_CONFIG_HOME": str(home / "config"),
+        }
+    )
+    args = [sys.executable, str(DRIVER), mode, "--linger-ms", str(linger_ms)]
+    if data_dir is not None:
+        args += ["--data-dir", str(data_dir)]
+    spawned = time.time()
+    proc = subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    timed_out = False
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        timed_out = True
+    marks: dict[str, Any] = {}
+    for line in out.splitlines():
+        if line.startswith(PREFIX):
+            marks.update(json.loads(line[len(PREFIX) :]))
+    result = Launch(marks, spawned, timed_out, err[-2000:])
+    if not result.ok and not timed_out:
+        raise RuntimeError(f"{mode} start failed ({proc.returncode}): {err[-2000:]}")
+    return result
+
+
+def warm_up(bench: Bench) -> None:
+    """Byte-code, the OS file cache and fontconfig's cache filled before anything is timed."""
+    subprocess.run(
+        [sys.executable, "-c", "import campaign_desktop.app"],
+        cwd=ROOT,
+        env=python_env(),
+        check=True,
+        capture_output=True,
+    )
+    launch(bench, "bare", None, 60)
+
+
+def cold_start(bench: Bench) -> None:
+    sizes = bench.sizes
+    source = bench.campaigns_db(sizes.cold_contacts, sizes.cold_campaigns)
+    statuses = json.loads((source.parent / "statuses.json").read_text())
+    data_dir = copy_database(source, bench.fresh_dir("cold-start") / "data")
+    warm_up(bench)
+    row = Row(
+        key="cold-start",
+        figure=(
+            f"cold start to first rows ({sizes.cold_campaigns:,} campaigns, "
+            f"{sizes.cold_contacts:,} contacts)"
+        ),
+        unit="s",
+        target=Target("max_ratio", 2.0, "≤ 2\N{MULTIPLICATION SIGN} bare"),
+    )
+    ours: list[Launch] = []
+    bare: list[Launch] = []
+    floor: list[Launch] = []
+    for _ in range(sizes.repeats):
+        bare.append(launch(bench, "bare", None, 60))
+        floor.append(launch(bench, "floor", None, 60))
+        run = launch(bench, "app", data_dir, sizes.slow_budget)
+        if not run.ok:
+            row.timed_out, row.budget = True, sizes.slow_budget
+            break
+        ours.append(run)
+    row.baseline = median([b.seconds for b in bare])
+    if ours and not row.timed_out:
+        row.ours = median([o.seconds for o in ours])
+    emit_row(row)
+    emit_row(
+        Row(
+            key="cold-start-floor",
+            figure="cold start floor: bare window after importing Qt widgets + SQLAlchemy ORM",
+            unit="s",
+            ours=median([f.seconds for f in floor]),
+            baseline=row.baseline,
+            target=Target("info", text="(what 2\N{MULTIPLICATION SIGN} bare leaves room for)"),
+        )
+    )
+    note = (
+        f"cold start: a fresh process each time ({len(bare)} bare, {len(ours)} app launch(es) "
+        "measured, alternating, after an untimed warm-up); spawn → the campaign table's "
+        "viewport has finished its first paint with rows, offscreen, through "
+        "`campaign_desktop.app.main` (single-instance check, migrations check, main window, "
+        f"tray, scheduler start). Campaign statuses: {statuses}."
+    )
+    if ours:
+        o = ours[len(ours) // 2]
+        note += (
+            f" App phases (one run): interpreter {o.phase('spawn', 'py_started'):.2f} s, "
+            f"imports {o.phase('py_started', 'imported'):.2f} s, to window built "
+            f"{o.phase('imported', 'window_built'):.2f} s, to painted "
+            f"{o.phase('window_built', 'painted'):.2f} s."
+        )
+    if row.timed_out:
+        note += f" The app had not painted its first rows after {sizes.slow_budget:.0f} s."
+    emit_note(note)
+
+
+def memory(bench: Bench) -> None:
+    sizes = bench.sizes
+    source = bench.campaigns_db(sizes.memory_contacts, sizes.memory_campaigns)
+    data_dir = copy_database(source, bench.fresh_dir("memory") / "data")
+    warm_up(bench)
+    linger = 500 if sizes.quick else 3000
+    ours: list[Launch] = []
+    bare: list[Launch] = []
+    timed_out = False
+    for _ in range(max(1, sizes.repeats - 1)):
+        bare.append(launch(bench, "bare", None, 60, linger))
+        run = launch(bench, "app", data_dir, sizes.slow_budget * 2, linger)
+        if "rss_peak_mb" not in run.marks:
+            timed_out = True
+            break
+        ours.append(run)
+    row = Row(
+        key="memory",
+        figure=f"memory: idle app, peak RSS ({sizes.memory_contacts:,} contacts)",
+        unit="MB",
+        target=Target("max", 250, "≤ 250 MB"),
+        baseline=median([b.marks["rss_peak_mb"] for b in bare]),
+        timed_out=timed_out,
+        budget=sizes.slow_budget * 2 if timed_out else None,
+    )
+    if ours:
+        row.ours = median([o.marks["rss_peak_mb"] for o in ours])
+    emit_row(row)
+    if ours:
+        emit_note(
+            f"memory: the real app started on a database of {sizes.memory_contacts:,} contacts "
+            f"and {sizes.memory_campaigns} campaigns, left idle {linger / 1000:g} s after its "
+            "first paint; peak RSS from `getrusage` (ru_maxrss) in that process, RSS at the end "
+            f"{median([o.marks['rss_now_mb'] for o in ours]):.0f} MB; first rows painted after "
+            f"{median([o.seconds for o in ours]):.1f} s. Bare = the empty PySide6 window, same "
+            "idle time."
+        )

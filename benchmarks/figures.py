@@ -1,0 +1,39 @@
+"""The figures of issue 7, by the name `--only` takes, in the order the table shows them."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from benchmarks.harness import Bench
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    module: str
+    function: str
+    # Seconds the runner lets the worker take before stopping it (full sizes; quick: 60 s).
+    budget: float
+    what: str
+
+    def load(self) -> Callable[[Bench], None]:
+        function: Callable[[Bench], None] = getattr(
+            importlib.import_module(f"benchmarks.{self.module}"), self.function
+        )
+        return function
+
+
+FIGURES: tuple[Figure, ...] = (
+    Figure("send", "fig_send", "send_throughput", 240, "send throughput vs bare smtplib"),
+    Figure("firing", "fig_send", "firing_latency", 120, "due → first message received"),
+    Figure("cold-start", "fig_startup", "cold_start", 240, "process start → first rows painted"),
+    Figure("campaign-table", "fig_tables", "campaign_table", 150, "campaigns in the table model"),
+    Figure("contacts-table", "fig_tables", "contacts_table", 180, "contacts table: search, scroll"),
+    Figure("csv-import", "fig_import", "csv_import", 150, "CSV import vs csv module"),
+    Figure("next-run", "fig_recurrence", "next_run", 120, "next occurrence of mixed patterns"),
+    Figure("gui", "fig_gui", "gui_responsiveness", 300, "GUI heartbeat during send and import"),
+    Figure("memory", "fig_startup", "memory", 120, "idle app: peak RSS"),
+)
+BY_NAME = {figure.name: figure for figure in FIGURES}
