@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from campaign_desktop.channels.smtp import (
+    MessageTemplate,
     SmtpAuthError,
     SmtpConnectError,
     SmtpConnection,
@@ -31,7 +32,6 @@ from campaign_desktop.channels.smtp import (
     SmtpSettings,
     SmtpTransientError,
     SmtpUnconfirmedError,
-    build_message,
 )
 from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.errors import DomainError, ValidationError
@@ -116,9 +116,7 @@ class _Job:
     campaign_name: str
     is_test: bool
     templates: CampaignTemplates
-    from_email: str
-    from_name: str
-    reply_to: str | None
+    message: MessageTemplate  # the sender and the headers every message shares, made once
     unsubscribe_address: str
     test_context: dict[str, object] | None
 
@@ -506,9 +504,12 @@ class SendingEngine:
                 campaign_name=campaign.name,
                 is_test=is_test,
                 templates=templates,
-                from_email=campaign.from_email,
-                from_name=campaign.from_name,
-                reply_to=campaign.reply_to,
+                message=MessageTemplate(
+                    from_email=campaign.from_email,
+                    from_name=campaign.from_name,
+                    reply_to=campaign.reply_to,
+                    list_unsubscribe_mailto=unsubscribe,
+                ),
                 unsubscribe_address=unsubscribe,
                 test_context=test_context,
             )
@@ -662,21 +663,18 @@ class SendingEngine:
             unsubscribe_mailto=job.unsubscribe_address,
         )
         rendered = job.templates.render(context)
-        message = build_message(
-            from_email=job.from_email,
-            from_name=job.from_name,
+        message = job.message.render(
             to=recipient.email,
             subject=("[TEST] " if job.is_test else "") + rendered.subject,
             text=rendered.text,
             html=rendered.html,
-            reply_to=job.reply_to,
-            list_unsubscribe_mailto=job.unsubscribe_address,
         )
         attempt = 0
         while True:
             attempt += 1
             try:
-                return _Result(DeliveryStatus.SENT, attempt, message_id=connection.send(message))
+                connection.send_bytes(message.sender, message.recipients, message.data)
+                return _Result(DeliveryStatus.SENT, attempt, message_id=message.message_id)
             except SmtpRecipientRefused as exc:
                 return _Result(DeliveryStatus.FAILED, attempt, error=exc.message)
             except SmtpUnconfirmedError as exc:
