@@ -662,13 +662,18 @@ class SendingEngine:
             campaign_name=job.campaign_name,
             unsubscribe_mailto=job.unsubscribe_address,
         )
-        rendered = job.templates.render(context)
-        message = job.message.render(
-            to=recipient.email,
-            subject=("[TEST] " if job.is_test else "") + rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
-        )
+        try:
+            rendered = job.templates.render(context)
+            message = job.message.render(
+                to=recipient.email,
+                subject=("[TEST] " if job.is_test else "") + rendered.subject,
+                text=rendered.text,
+                html=rendered.html,
+            )
+        except ValidationError as exc:
+            # This recipient's data cannot make a message (an address the email package
+            # refuses, a value the sandbox blocks): fail the one row, never strand the batch.
+            return _Result(DeliveryStatus.FAILED, 0, error=exc.message)
         attempt = 0
         while True:
             attempt += 1

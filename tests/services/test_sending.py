@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import ValidationError
@@ -310,3 +311,18 @@ def test_close_mid_send_leaves_the_run_to_resume_at_the_next_start(
 def add_contacts_on(app: AppContext, list_name: str, emails: list[str]) -> None:
     for address in emails:
         app.contacts.add(address, lists=(list_name,))
+
+
+def test_a_recipient_whose_message_cannot_be_built_fails_alone(
+    app: AppContext, server: SmtpServer
+) -> None:
+    add_contacts(app, 2)
+    with app.db.write() as session:  # an address that slipped past import checks
+        session.execute(text("UPDATE contact SET email = 'bad address@example.com' WHERE id = 1"))
+    run = app.campaigns.send_now(make_campaign(app))
+    assert app.sending.wait_idle(10)
+    rows = deliveries(app, run.id)
+    status, _, error = rows["bad address@example.com"]
+    assert status == "failed" and error
+    assert rows["person0002@example.com"][0] == "sent"
+    assert app.runs.get(run.id).status == "completed"
