@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -101,6 +102,9 @@ class Campaign(Base):
     __tablename__ = "campaign"
     __table_args__ = (
         Index("ix_campaign_due", "archived", "status", "next_run_at"),
+        # The campaign table's page orders (migration 0003; must match persistence/queries.py).
+        Index("ix_campaign_next_run", "archived", text("next_run_at IS NULL"), "next_run_at"),
+        Index("ix_campaign_name", "archived", text("name COLLATE NOCASE")),
         CheckConstraint("max_runs IS NULL OR max_runs >= 1", name="max_runs_positive"),
     )
 

@@ -1,13 +1,15 @@
-"""Read queries shared by services: ORM rows in, frozen domain views out.
+"""Read queries shared by services: rows in, frozen domain views out.
 
 Bulk-friendly: views for many campaigns cost a fixed number of queries, not one per row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Row, Select, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from campaign_desktop.domain.errors import NotFoundError
@@ -17,6 +19,7 @@ from campaign_desktop.persistence.models import (
     Campaign,
     CampaignRun,
     Contact,
+    ContactList,
     Delivery,
     campaign_audience,
     list_membership,
@@ -24,7 +27,10 @@ from campaign_desktop.persistence.models import (
 
 # Beyond this many ids an IN (...) list stops paying off (and SQLite caps parameters);
 # the query then covers every campaign and the caller picks what it needs.
-_IN_LIMIT = 500
+IN_LIMIT = 500
+# Up to this many distinct sets of lists, counting each set is cheaper than one pass over
+# every membership (a set costs at most its lists' memberships).
+_FEW_SETS = 3
 
 
 def load_campaign(session: Session, campaign_id: int) -> Campaign:
@@ -74,41 +80,120 @@ def delivery_view(row: Delivery) -> DeliveryView:
 
 
 def audience_sizes(session: Session, campaign_ids: Sequence[int]) -> dict[int, int]:
-    """Subscribed contacts each campaign would reach (each contact once across its lists)."""
-    query = (
-        select(campaign_audience.c.campaign_id, func.count(func.distinct(Contact.id)))
-        .join(list_membership, list_membership.c.list_id == campaign_audience.c.list_id)
+    """Subscribed contacts each campaign would reach (each contact once across its lists).
+
+    Campaigns with no subscribed contact are left out. Counted once per distinct set of
+    lists, not once per campaign: thousands of campaigns share a few dozen sets.
+    """
+    query = select(campaign_audience.c.campaign_id, campaign_audience.c.list_id)
+    wanted: set[int] | None = None
+    if len(campaign_ids) <= IN_LIMIT:
+        query = query.where(campaign_audience.c.campaign_id.in_(campaign_ids))
+    else:
+        wanted = set(campaign_ids)
+    lists_of: dict[int, set[int]] = defaultdict(set)
+    for campaign_id, list_id in session.execute(query):
+        if wanted is None or campaign_id in wanted:
+            lists_of[campaign_id].add(list_id)
+    keys = {campaign_id: frozenset(lists) for campaign_id, lists in lists_of.items()}
+    sizes = list_set_sizes(session, set(keys.values()))
+    return {campaign_id: sizes[key] for campaign_id, key in keys.items() if sizes[key]}
+
+
+def list_set_sizes(
+    session: Session, list_sets: Collection[frozenset[int]]
+) -> dict[frozenset[int], int]:
+    """Subscribed contacts on at least one list of each set (by list id)."""
+    list_sets = [key for key in set(list_sets) if key]
+    sizes: dict[frozenset[int], int] = {frozenset(): 0}
+    if len(list_sets) <= _FEW_SETS:
+        for key in list_sets:
+            members = select(list_membership.c.contact_id).where(list_membership.c.list_id.in_(key))
+            sizes[key] = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(Contact)
+                    .where(Contact.status == ContactStatus.SUBSCRIBED, Contact.id.in_(members))
+                )
+                or 0
+            )
+        return sizes
+    # Many sets: one pass over the memberships instead. Subscribed contacts are grouped by the
+    # exact set of lists they are on ("signature"; a handful of kinds in practice); a set's
+    # audience is then the contacts whose signature meets it.
+    signature = (
+        select(func.group_concat(list_membership.c.list_id).label("lists"))
         .join(Contact, Contact.id == list_membership.c.contact_id)
         .where(Contact.status == ContactStatus.SUBSCRIBED)
-        .group_by(campaign_audience.c.campaign_id)
+        .group_by(list_membership.c.contact_id)
+        .subquery()
     )
-    if len(campaign_ids) <= _IN_LIMIT:
-        query = query.where(campaign_audience.c.campaign_id.in_(campaign_ids))
-    return {campaign_id: count for campaign_id, count in session.execute(query)}
+    kinds = [
+        (frozenset(int(item) for item in lists.split(",")), count)
+        for lists, count in session.execute(
+            select(signature.c.lists, func.count()).group_by(signature.c.lists)
+        )
+    ]
+    for key in list_sets:
+        sizes[key] = sum(count for lists, count in kinds if not lists.isdisjoint(key))
+    return sizes
 
 
 def last_runs(session: Session, campaign_ids: Sequence[int]) -> dict[int, CampaignRun]:
     """The newest real (non-test) run of each campaign."""
     newest = select(func.max(CampaignRun.id)).where(CampaignRun.trigger != RunTrigger.TEST)
-    if len(campaign_ids) <= _IN_LIMIT:
+    if len(campaign_ids) <= IN_LIMIT:
         newest = newest.where(CampaignRun.campaign_id.in_(campaign_ids))
     newest = newest.group_by(CampaignRun.campaign_id)
     runs = session.scalars(select(CampaignRun).where(CampaignRun.id.in_(newest)))
     return {run.campaign_id: run for run in runs}
 
 
-def campaign_views(session: Session, campaigns: Sequence[Campaign]) -> list[CampaignView]:
-    ids = [campaign.id for campaign in campaigns]
-    sizes = audience_sizes(session, ids)
+def select_campaigns() -> Select[Any]:
+    """SELECT every column of `campaign`: the start of a query for `campaign_views`."""
+    return select(*Campaign.__table__.columns)
+
+
+def list_names(session: Session, campaign_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """Each campaign's lists by name, in the order they were chosen."""
+    query = (
+        select(campaign_audience.c.campaign_id, ContactList.name)
+        .join(ContactList, ContactList.id == campaign_audience.c.list_id)
+        .order_by(campaign_audience.c.campaign_id, literal_column("campaign_audience.rowid"))
+    )
+    wanted: set[int] | None = None
+    if len(campaign_ids) <= IN_LIMIT:
+        query = query.where(campaign_audience.c.campaign_id.in_(campaign_ids))
+    else:
+        wanted = set(campaign_ids)
+    names: dict[int, list[str]] = defaultdict(list)
+    for campaign_id, name in session.execute(query):
+        if wanted is None or campaign_id in wanted:
+            names[campaign_id].append(name)
+    return {campaign_id: tuple(items) for campaign_id, items in names.items()}
+
+
+def campaign_views(
+    session: Session, campaigns: Sequence[Row[Any]], *, audience: bool = True
+) -> list[CampaignView]:
+    """Views of campaign rows (from `select_campaigns`), in their order.
+
+    `audience=False` leaves `audience_size` at 0 for callers that count it later (the
+    campaign table does, off the GUI thread).
+    """
+    ids = [c.id for c in campaigns]
+    sizes = audience_sizes(session, ids) if audience else {}
     runs = last_runs(session, ids)
+    lists = list_names(session, ids)
     parent_ids = {c.parent_campaign_id for c in campaigns if c.parent_campaign_id is not None}
     parents: dict[int, str] = {}
     if parent_ids:
-        parents = dict(
-            session.execute(
+        parents = {
+            parent_id: name
+            for parent_id, name in session.execute(
                 select(Campaign.id, Campaign.name).where(Campaign.id.in_(parent_ids))
-            ).all()
-        )
+            )
+        }
     views = []
     for c in campaigns:
         run = runs.get(c.id)
@@ -123,7 +208,7 @@ def campaign_views(session: Session, campaigns: Sequence[Campaign]) -> list[Camp
                 from_name=c.from_name,
                 from_email=c.from_email,
                 reply_to=c.reply_to,
-                lists=tuple(item.name for item in c.lists),
+                lists=lists.get(c.id, ()),
                 timezone=c.timezone,
                 scheduled_local=c.scheduled_local,
                 scheduled_at=c.scheduled_at,

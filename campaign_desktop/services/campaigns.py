@@ -7,25 +7,26 @@ with a field and plain words, so a refused call leaves the database as it was.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, Row, Select, delete, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.emails import normalize_email
-from campaign_desktop.domain.errors import ValidationError
+from campaign_desktop.domain.errors import NotFoundError, ValidationError
 from campaign_desktop.domain.events import CampaignChange, CampaignChanged, EventBus
 from campaign_desktop.domain.recurrence import RecurrencePattern, occurrences
-from campaign_desktop.domain.status import CampaignStatus, MissedRunPolicy
+from campaign_desktop.domain.status import CampaignStatus, MissedRunPolicy, RunTrigger
 from campaign_desktop.domain.templates import compile_campaign_templates
 from campaign_desktop.domain.timezones import get_zone
 from campaign_desktop.domain.views import CampaignView, RunView
 from campaign_desktop.persistence import queries
 from campaign_desktop.persistence.db import Database
-from campaign_desktop.persistence.models import Campaign, ContactList
+from campaign_desktop.persistence.models import Campaign, CampaignRun, ContactList
 
 if TYPE_CHECKING:
     from campaign_desktop.services.sending import SendingEngine
@@ -33,6 +34,28 @@ if TYPE_CHECKING:
 # A run is in progress: the campaign's content and schedule must hold still.
 _BUSY = {CampaignStatus.SENDING, CampaignStatus.PAUSED}
 _COPY_SUFFIX = re.compile(r" \(copy(?: \d+)?\)$")
+
+# Campaigns that fire by themselves (the scheduler arms these).
+_ARMED_CONDITIONS = (
+    Campaign.archived.is_(False),
+    Campaign.next_run_at.is_not(None),
+    Campaign.status.in_([CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED]),
+)
+PAGE_SIZE = 200
+
+
+class CampaignSort(StrEnum):
+    """What `CampaignService.page` can sort by: one per column of the two campaign tables."""
+
+    NAME = "name"
+    STATUS = "status"
+    AUDIENCE = "audience"
+    NEXT_RUN = "next_run"
+    REPEATS = "repeats"
+    LAST_RESULT = "last_result"
+    ARCHIVED_AT = "archived_at"
+    REASON = "reason"
+
 
 CONTENT_FIELDS = (
     "name",
@@ -62,48 +85,129 @@ class CampaignService:
 
     # --- reading -------------------------------------------------------------------------
 
-    def get(self, campaign_id: int) -> CampaignView:
+    def get(self, campaign_id: int, *, audience: bool = True) -> CampaignView:
+        """One campaign; `audience=False` leaves `audience_size` at 0 (see `page`)."""
         with self._db.read() as session:
-            return queries.campaign_views(session, [queries.load_campaign(session, campaign_id)])[0]
+            rows = session.execute(
+                queries.select_campaigns().where(Campaign.id == campaign_id)
+            ).all()
+            if not rows:
+                raise NotFoundError(f"Campaign {campaign_id} does not exist (any more).")
+            return queries.campaign_views(session, rows, audience=audience)[0]
 
     def list_all(self, *, archived: bool = False) -> list[CampaignView]:
         """Every campaign (or every archived one), newest first."""
-        with self._db.read() as session:
-            rows = session.scalars(
-                select(Campaign)
-                .where(Campaign.archived.is_(archived))
-                .options(selectinload(Campaign.lists))
-                .order_by(Campaign.id.desc())
-            ).all()
-            return queries.campaign_views(session, rows)
+        return self._views(
+            queries.select_campaigns()
+            .where(Campaign.archived.is_(archived))
+            .order_by(Campaign.id.desc())
+        )
 
     def list_scheduled(self) -> list[CampaignView]:
         """Campaigns that will fire by themselves, soonest first."""
-        with self._db.read() as session:
-            rows = session.scalars(
-                select(Campaign)
-                .where(
-                    Campaign.archived.is_(False),
-                    Campaign.next_run_at.is_not(None),
-                    Campaign.status.in_(
-                        [CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED]
-                    ),
-                )
-                .options(selectinload(Campaign.lists))
-                .order_by(Campaign.next_run_at, Campaign.id)
-            ).all()
-            return queries.campaign_views(session, rows)
+        return self._views(
+            queries.select_campaigns()
+            .where(*_ARMED_CONDITIONS)
+            .order_by(Campaign.next_run_at, Campaign.id)
+        )
 
     def list_archived(self) -> list[CampaignView]:
         """Archived campaigns, most recently archived first."""
+        return self._views(
+            queries.select_campaigns()
+            .where(Campaign.archived.is_(True))
+            .order_by(Campaign.archived_at.desc(), Campaign.id.desc())
+        )
+
+    def page(
+        self,
+        *,
+        archived: bool = False,
+        text: str = "",
+        statuses: Collection[str] = (),
+        sort: CampaignSort = CampaignSort.NEXT_RUN,
+        descending: bool = False,
+        offset: int = 0,
+        limit: int = PAGE_SIZE,
+        audience: bool = True,
+    ) -> list[CampaignView]:
+        """One page of the campaign (or archive) table: filtered, sorted and cut in SQL.
+
+        `text` matches name or subject (any case), `statuses` empty means any. With
+        `audience=False` every `audience_size` is 0: counting audiences can take a while on
+        large lists, so the table counts them separately (`audience_sizes`).
+        """
+        conditions = _table_conditions(archived, text, statuses)
         with self._db.read() as session:
-            rows = session.scalars(
-                select(Campaign)
-                .where(Campaign.archived.is_(True))
-                .options(selectinload(Campaign.lists))
-                .order_by(Campaign.archived_at.desc(), Campaign.id.desc())
-            ).all()
-            return queries.campaign_views(session, rows)
+            if sort == CampaignSort.AUDIENCE:
+                ids = _ids_by_audience(session, conditions, descending)[offset : offset + limit]
+                found = session.execute(
+                    queries.select_campaigns().where(Campaign.id.in_(ids))
+                ).all()
+                by_id = {row.id: row for row in found}
+                rows: Sequence[Row[Any]] = [by_id[i] for i in ids if i in by_id]
+            else:
+                rows = session.execute(
+                    queries.select_campaigns()
+                    .where(*conditions)
+                    .order_by(*campaign_order(sort, descending))
+                    .offset(offset)
+                    .limit(limit)
+                ).all()
+            return queries.campaign_views(session, rows, audience=audience)
+
+    def count(
+        self, *, archived: bool = False, text: str = "", statuses: Collection[str] = ()
+    ) -> int:
+        """How many campaigns `page` would page through with the same filters."""
+        with self._db.read() as session:
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(Campaign)
+                    .where(*_table_conditions(archived, text, statuses))
+                )
+                or 0
+            )
+
+    def audience_sizes(self, list_sets: Iterable[Iterable[str]]) -> dict[frozenset[str], int]:
+        """Subscribed contacts on at least one list of each set of list names."""
+        wanted = {frozenset(names) for names in list_sets}
+        with self._db.read() as session:
+            ids = {
+                name: list_id
+                for name, list_id in session.execute(select(ContactList.name, ContactList.id))
+            }
+            by_ids = {
+                names: frozenset(ids[name] for name in names if name in ids) for names in wanted
+            }
+            sizes = queries.list_set_sizes(session, set(by_ids.values()))
+        return {names: sizes[key] for names, key in by_ids.items()}
+
+    def timezones(self, campaign_ids: Collection[int]) -> dict[int, str]:
+        """These campaigns' time zones (archived ones too), by id; gone ones are left out."""
+        ids = list(campaign_ids)
+        zones: dict[int, str] = {}
+        with self._db.read() as session:
+            for start in range(0, len(ids), queries.IN_LIMIT):
+                chunk = ids[start : start + queries.IN_LIMIT]
+                query = select(Campaign.id, Campaign.timezone).where(Campaign.id.in_(chunk))
+                zones.update({campaign_id: zone for campaign_id, zone in session.execute(query)})
+        return zones
+
+    def next_run_at(self) -> datetime | None:
+        """When the next campaign fires by itself (what `list_scheduled()[0]` would say)."""
+        with self._db.read() as session:
+            return session.scalar(
+                select(Campaign.next_run_at)
+                .where(*_ARMED_CONDITIONS)
+                .order_by(Campaign.next_run_at)
+                .limit(1)
+            )
+
+    def _views(self, query: Select[Any]) -> list[CampaignView]:
+        with self._db.read() as session:
+            return queries.campaign_views(session, session.execute(query).all())
 
     def attribute_keys(self) -> list[str]:
         """The free CSV columns known on contacts: each is a template variable too."""
@@ -461,3 +565,77 @@ def _policy(value: Any) -> str:
         raise ValidationError(
             "missed_run_policy", "Choose whether missed sends go out late or are skipped."
         ) from None
+
+
+# --- the campaign table's queries -------------------------------------------------------------
+
+
+def _table_conditions(
+    archived: bool, text: str, statuses: Collection[str]
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Campaign.archived.is_(archived)]
+    if statuses:
+        conditions.append(Campaign.status.in_(list(statuses)))
+    needle = text.strip()
+    if needle:
+        name: ColumnElement[str] = Campaign.name.expression
+        subject: ColumnElement[str] = Campaign.subject.expression
+        if not needle.isascii():
+            # SQLite's LIKE folds ASCII letters only; fold the rest in Python (cd_casefold is
+            # registered on every connection by persistence.db).
+            needle = needle.casefold()
+            name, subject = func.cd_casefold(name), func.cd_casefold(subject)
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        conditions.append(or_(name.like(pattern, escape="\\"), subject.like(pattern, escape="\\")))
+    return conditions
+
+
+def campaign_order(sort: CampaignSort, descending: bool) -> list[ColumnElement[Any]]:
+    """ORDER BY terms, the campaign id last so that pages never overlap or skip rows.
+
+    Next run and name match the indexes of migration 0003 (never-runs sort after every
+    date). Repeats sorts one-offs first, then by kind of repeat: the sentence shown is made
+    in Python, so SQL cannot sort by it.
+    """
+    match sort:
+        case CampaignSort.NAME:
+            terms: list[ColumnElement[Any]] = [Campaign.name.collate("NOCASE")]
+        case CampaignSort.STATUS:
+            terms = [Campaign.status.expression]
+        case CampaignSort.REPEATS:
+            terms = [
+                Campaign.is_recurring.expression,
+                func.json_extract(Campaign.recurrence_pattern, "$.type"),
+                func.json_extract(Campaign.recurrence_pattern, "$.interval"),
+            ]
+        case CampaignSort.LAST_RESULT:
+            last_sent = (
+                select(CampaignRun.sent)
+                .where(
+                    CampaignRun.campaign_id == Campaign.id,
+                    CampaignRun.trigger != RunTrigger.TEST,
+                )
+                .order_by(CampaignRun.id.desc())
+                .limit(1)
+                .scalar_subquery()
+            )
+            terms = [func.coalesce(last_sent, -1)]
+        case CampaignSort.ARCHIVED_AT:
+            terms = [Campaign.archived_at.expression]
+        case CampaignSort.REASON:
+            terms = [Campaign.archive_reason.collate("NOCASE")]
+        case _:
+            terms = [Campaign.next_run_at.is_(None), Campaign.next_run_at.expression]
+    terms.append(Campaign.id.expression)
+    return [term.desc() for term in terms] if descending else [term.asc() for term in terms]
+
+
+def _ids_by_audience(
+    session: Session, conditions: Sequence[ColumnElement[bool]], descending: bool
+) -> list[int]:
+    """Every matching campaign id, by audience size: SQL cannot sort by it, Python does."""
+    ids = list(session.scalars(select(Campaign.id).where(*conditions)))
+    sizes = queries.audience_sizes(session, ids)
+    ids.sort(key=lambda campaign_id: (sizes.get(campaign_id, 0), campaign_id), reverse=descending)
+    return ids

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TypeVar
 
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from campaign_desktop.context import AppContext
-from campaign_desktop.domain.errors import DomainError, NotFoundError
+from campaign_desktop.domain.errors import DomainError
 from campaign_desktop.domain.events import RunEvent, RunPhase
 from campaign_desktop.domain.status import DeliveryStatus, RunStatus
 from campaign_desktop.domain.views import RunView
@@ -259,7 +259,7 @@ class ActivityTab(QWidget):
         """Read the recent runs again (start-up, or Refresh); keeps the selected run."""
         selected = self.selected_run()
         recent = self._ctx.runs.recent()
-        self._zones.update(self._campaign_zones())
+        self._zones.update(self._campaign_zones({run.campaign_id for run, _name in recent}))
         self.run_model.set_runs(
             RunRow(run, name, self._zones.get(run.campaign_id, "UTC")) for run, name in recent
         )
@@ -267,17 +267,13 @@ class ActivityTab(QWidget):
             self.select_run(selected.id)
         self._update_empty_state()
 
-    def _campaign_zones(self) -> dict[int, str]:
-        campaigns = self._ctx.campaigns
-        return {c.id: c.timezone for c in (*campaigns.list_all(), *campaigns.list_archived())}
+    def _campaign_zones(self, campaign_ids: Collection[int]) -> dict[int, str]:
+        return self._ctx.campaigns.timezones(campaign_ids)
 
     def _zone_of(self, campaign_id: int) -> str:
         zone = self._zones.get(campaign_id)
         if zone is None:
-            try:
-                zone = self._ctx.campaigns.get(campaign_id).timezone
-            except NotFoundError:
-                zone = "UTC"
+            zone = self._campaign_zones([campaign_id]).get(campaign_id, "UTC")
             self._zones[campaign_id] = zone
         return zone
 

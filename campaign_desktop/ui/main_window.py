@@ -41,7 +41,6 @@ from campaign_desktop.ui.bridge import EventBridge
 from campaign_desktop.ui.campaign_editor import CampaignEditor
 from campaign_desktop.ui.campaign_model import (
     ArchiveTableModel,
-    CampaignFilterProxy,
     CampaignTableModel,
     Column,
     Role,
@@ -112,12 +111,9 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
 
         self.bridge = EventBridge(ctx.events, self)
-        self.campaign_model = CampaignTableModel(self)
-        self.campaign_proxy = CampaignFilterProxy(self)
-        self.campaign_proxy.setSourceModel(self.campaign_model)
-        self.archive_model = ArchiveTableModel(self)
-        self.archive_proxy = CampaignFilterProxy(self)
-        self.archive_proxy.setSourceModel(self.archive_model)
+        # Paged from SQL: search, status filter and sort re-query (no proxy over every row).
+        self.campaign_model = CampaignTableModel(ctx.campaigns, self)
+        self.archive_model = ArchiveTableModel(ctx.campaigns, self)
 
         self._build_actions()
         self._build_tabs()
@@ -277,9 +273,10 @@ class MainWindow(QMainWindow):
         top.addWidget(self.status_filter)
 
         self.campaign_view = _table("campaignTable", "Campaigns")
-        self.campaign_view.setModel(self.campaign_proxy)
+        self.campaign_view.setModel(self.campaign_model)
+        # The header shows the model's order; the model loads its first page in reload().
+        self.campaign_view.horizontalHeader().setSortIndicator(*self.campaign_model.default_sort)
         self.campaign_view.setSortingEnabled(True)
-        self.campaign_view.sortByColumn(Column.NEXT_RUN, Qt.SortOrder.AscendingOrder)
         header = self.campaign_view.horizontalHeader()
         header.setSectionResizeMode(Column.NAME, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(Column.NAME, 240)
@@ -305,9 +302,9 @@ class MainWindow(QMainWindow):
     def _build_archive_tab(self) -> QWidget:
         page = QWidget()
         self.archive_view = _table("archiveTable", "Archived campaigns")
-        self.archive_view.setModel(self.archive_proxy)
+        self.archive_view.setModel(self.archive_model)
+        self.archive_view.horizontalHeader().setSortIndicator(*self.archive_model.default_sort)
         self.archive_view.setSortingEnabled(True)
-        self.archive_view.sortByColumn(1, Qt.SortOrder.DescendingOrder)
         self.archive_view.horizontalHeader().resizeSection(0, 260)
         self.archive_view.horizontalHeader().resizeSection(1, 200)
         toolbar = action_toolbar(
@@ -366,7 +363,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.bridge.campaign_changed.connect(self._on_campaign_changed)
         self.bridge.scheduler_state.connect(self._on_scheduler_state)
-        self.search.textChanged.connect(self.campaign_proxy.set_text)
+        self.search.textChanged.connect(self.campaign_model.set_text)
         self.status_filter.currentIndexChanged.connect(self._on_status_filter)
         self.contacts_tab.contacts_changed.connect(self._on_contacts_changed)
         self.contacts_tab.status_message.connect(self._show_status_message)
@@ -388,8 +385,8 @@ class MainWindow(QMainWindow):
 
     def reload(self) -> None:
         """Read everything again from the services (start-up, or after a big change)."""
-        self.campaign_model.set_campaigns(self._ctx.campaigns.list_all())
-        self.archive_model.set_campaigns(self._ctx.campaigns.list_archived())
+        self.campaign_model.reload(recount=True)
+        self.archive_model.reload()
         self.contacts_tab.reload()
         self.activity_tab.reload()
         self._on_scheduler_state(self.scheduler_state())
@@ -398,11 +395,10 @@ class MainWindow(QMainWindow):
 
     def scheduler_state(self) -> SchedulerStateChanged:
         """The scheduler's state now (events keep it current afterwards)."""
-        scheduled = self._ctx.campaigns.list_scheduled()
         return SchedulerStateChanged(
             running=self._ctx.scheduler.running,
             sending_paused=self._ctx.scheduler.sending_paused,
-            next_run_at=scheduled[0].next_run_at if scheduled else None,
+            next_run_at=self._ctx.campaigns.next_run_at(),
         )
 
     def selected_campaign(self) -> CampaignView | None:
@@ -418,10 +414,8 @@ class MainWindow(QMainWindow):
         row = self.campaign_model.row_of(campaign_id)
         if row is None:
             return
-        index = self.campaign_proxy.mapFromSource(self.campaign_model.index(row, 0))
-        if index.isValid():
-            self.campaign_view.selectRow(index.row())
-            self.campaign_view.setCurrentIndex(index)
+        self.campaign_view.selectRow(row)
+        self.campaign_view.setCurrentIndex(self.campaign_model.index(row, 0))
 
     def _call(self, title: str, call: Callable[[], T]) -> T | None:
         """Run one service call; an expected failure becomes a message, not a traceback."""
@@ -481,6 +475,10 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_send_now(self) -> None:
         campaign = self.selected_campaign()
+        if campaign is not None and not self.campaign_model.audience_known(campaign):
+            # The table is still counting its audience: ask the service for this one.
+            chosen = campaign.id
+            campaign = self._call("Send now", lambda: self._ctx.campaigns.get(chosen))
         if campaign is None:
             return
         question = (
@@ -594,7 +592,7 @@ class MainWindow(QMainWindow):
 
     # --- slots: live updates -------------------------------------------------------------
 
-    def _place(self, campaign: CampaignView) -> None:
+    def _place(self, campaign: CampaignView, *, audience_counted: bool = True) -> None:
         """Show `campaign` in the table it belongs to, and only there."""
         keep, drop = (
             (self.archive_model, self.campaign_model)
@@ -602,7 +600,7 @@ class MainWindow(QMainWindow):
             else (self.campaign_model, self.archive_model)
         )
         drop.remove_campaign(campaign.id)
-        keep.update_campaign(campaign)
+        keep.update_campaign(campaign, audience_counted=audience_counted)
 
     @Slot(int, str)
     def _on_campaign_changed(self, campaign_id: int, change: str) -> None:
@@ -611,12 +609,14 @@ class MainWindow(QMainWindow):
             self.archive_model.remove_campaign(campaign_id)
             return
         try:
-            campaign = self._ctx.campaigns.get(campaign_id)
+            # Without counting its audience: on large lists that takes too long for the GUI
+            # thread while the scheduler and sender keep changing campaigns.
+            campaign = self._ctx.campaigns.get(campaign_id, audience=False)
         except NotFoundError:
             self.campaign_model.remove_campaign(campaign_id)
             self.archive_model.remove_campaign(campaign_id)
             return
-        self._place(campaign)
+        self._place(campaign, audience_counted=False)
 
     @Slot(object)
     def _on_scheduler_state(self, state: SchedulerStateChanged) -> None:
@@ -636,13 +636,13 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_status_filter(self) -> None:
-        self.campaign_proxy.set_statuses(self.status_filter.currentData() or [])
+        self.campaign_model.set_statuses(self.status_filter.currentData() or [])
 
     @Slot()
     def _on_contacts_changed(self) -> None:
-        # Audience sizes follow the contacts: refresh each row in place (keeps the selection).
-        for campaign in self._ctx.campaigns.list_all():
-            self.campaign_model.update_campaign(campaign)
+        # Audience sizes follow the contacts: the loaded rows are counted again on a pool
+        # thread and change in place (keeps the selection and the scroll position).
+        self.campaign_model.refresh_audiences()
 
     @Slot(str)
     def _show_status_message(self, text: str) -> None:
@@ -650,7 +650,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _update_empty_state(self) -> None:
-        empty = self.campaign_model.rowCount() == 0
+        # "No campaigns yet" only when there are none: a search that finds nothing keeps the table.
+        empty = self.campaign_model.rowCount() == 0 and not self.campaign_model.filtered
         self.campaign_stack.setCurrentWidget(self.empty_label if empty else self.campaign_view)
 
     @Slot()

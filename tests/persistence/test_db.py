@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -10,8 +12,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import StatementError
 
+from campaign_desktop.persistence import queries
 from campaign_desktop.persistence.db import (
     DATABASE_FILENAME,
+    HEAD_REVISION,
     create_sqlite_engine,
     current_revision,
     head_revision,
@@ -19,6 +23,7 @@ from campaign_desktop.persistence.db import (
     upgrade,
 )
 from campaign_desktop.persistence.models import Campaign, Setting
+from campaign_desktop.services.campaigns import CampaignSort, campaign_order
 
 
 def test_pragmas_are_set_on_every_connection(tmp_path: Path) -> None:
@@ -112,7 +117,7 @@ def test_database_at_revision_1_upgrades_to_head_with_data_intact(tmp_path: Path
         assert campaign.next_run_at == datetime(2027, 1, 4, 14, 0, tzinfo=UTC)
         assert session.get(Setting, "smtp.port") is not None
         indexes = {row[1] for row in session.execute(text("PRAGMA index_list('campaign')"))}
-        assert "ix_campaign_due" in indexes
+        assert {"ix_campaign_due", "ix_campaign_next_run", "ix_campaign_name"} <= indexes
 
 
 def test_migration_backs_up_the_old_file_first(tmp_path: Path) -> None:
@@ -135,3 +140,41 @@ def test_opening_an_up_to_date_database_makes_no_backup(tmp_path: Path) -> None:
     open_database(tmp_path).dispose()
     open_database(tmp_path).dispose()
     assert not (tmp_path / (DATABASE_FILENAME + ".bak")).exists()
+
+
+def test_head_revision_constant_is_alembics_head() -> None:
+    assert head_revision() == HEAD_REVISION
+
+
+def test_opening_an_up_to_date_database_does_not_import_alembic(tmp_path: Path) -> None:
+    open_database(tmp_path).dispose()
+    script = (
+        "import sys; from pathlib import Path;"
+        "from campaign_desktop.persistence.db import open_database;"
+        f"open_database(Path({str(tmp_path)!r})).dispose();"
+        "print('alembic' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
+
+
+def test_campaign_table_pages_read_the_indexes(tmp_path: Path) -> None:
+    """The table's default and name orders must match migration 0003's index expressions."""
+    db = open_database(tmp_path)
+    plans = {}
+    with db.read() as session:
+        for sort in (CampaignSort.NEXT_RUN, CampaignSort.NAME):
+            query = (
+                queries.select_campaigns()
+                .where(Campaign.archived.is_(False))
+                .order_by(*campaign_order(sort, descending=False))
+                .limit(200)
+            )
+            compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
+            plan = session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
+            plans[sort] = " ".join(str(row[-1]) for row in plan)
+    assert "ix_campaign_next_run" in plans[CampaignSort.NEXT_RUN]
+    assert "ix_campaign_name" in plans[CampaignSort.NAME]
+    assert "TEMP B-TREE" not in " ".join(plans.values())

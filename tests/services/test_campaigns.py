@@ -14,6 +14,8 @@ from campaign_desktop.context import AppContext
 from campaign_desktop.domain.clock import ManualClock
 from campaign_desktop.domain.errors import NotFoundError, ValidationError
 from campaign_desktop.domain.events import CampaignChange, CampaignChanged, Event
+from campaign_desktop.persistence import queries
+from campaign_desktop.services.campaigns import CampaignSort
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -356,3 +358,95 @@ def test_changes_are_published_after_commit(app: AppContext) -> None:
         CampaignChange.SCHEDULED,
         CampaignChange.ARCHIVED,
     ]
+
+
+# --- the campaign table's queries ---------------------------------------------------------
+
+
+def test_page_sorts_by_next_run_with_never_runs_last_and_pages_without_overlap(
+    app: AppContext,
+) -> None:
+    draft, later, sooner = make(app, "Draft"), make(app, "Later"), make(app, "Sooner")
+    app.campaigns.schedule(later, first_local=datetime(2027, 3, 1, 9), timezone="UTC")
+    app.campaigns.schedule(sooner, first_local=datetime(2027, 2, 1, 9), timezone="UTC")
+    assert [c.id for c in app.campaigns.page()] == [sooner, later, draft]
+    assert [c.id for c in app.campaigns.page(descending=True)] == [draft, later, sooner]
+    pages = [app.campaigns.page(offset=offset, limit=2) for offset in (0, 2)]
+    assert [[c.id for c in page] for page in pages] == [[sooner, later], [draft]]
+
+
+def test_page_and_count_filter_by_text_in_name_or_subject_and_by_status(app: AppContext) -> None:
+    make(app, "Spring news", subject="Flowers")
+    autumn = make(app, "Autumn sale", subject="Leaves and SPRING cleaning")
+    make(app, "100% off_", subject="Snow")
+    app.campaigns.schedule(autumn, first_local=datetime(2027, 2, 1, 9), timezone="UTC")
+    app.campaigns.archive(make(app, "Spring archived"))
+    found = app.campaigns.page(text=" spring ", sort=CampaignSort.NAME)
+    assert [c.name for c in found] == ["Autumn sale", "Spring news"]
+    assert app.campaigns.count(text="spring") == 2
+    assert [c.name for c in app.campaigns.page(text="spring", statuses=["scheduled"])] == [
+        "Autumn sale"
+    ]
+    assert app.campaigns.count(statuses=["draft"]) == 2
+    # LIKE's wildcards are matched as themselves.
+    assert [c.name for c in app.campaigns.page(text="0% off_")] == ["100% off_"]
+    assert app.campaigns.count(text="%") == 1
+    assert [c.name for c in app.campaigns.page(archived=True)] == ["Spring archived"]
+
+
+def test_page_sorts_by_name_ignoring_case_and_by_audience(app: AppContext) -> None:
+    small = make(app, "beta", lists=("VIP",))
+    large = make(app, "Alpha", lists=("Customers", "VIP"))
+    page = app.campaigns.page(sort=CampaignSort.NAME)
+    assert [c.name for c in page] == ["Alpha", "beta"]
+    assert [c.audience_size for c in page] == [2, 1]
+    assert [c.id for c in app.campaigns.page(sort=CampaignSort.AUDIENCE)] == [small, large]
+    by_size = app.campaigns.page(sort=CampaignSort.AUDIENCE, descending=True, audience=False)
+    assert [c.id for c in by_size] == [large, small]
+    assert [c.audience_size for c in by_size] == [0, 0]  # not counted when not asked for
+
+
+@pytest.mark.parametrize("few_sets", [3, 0], ids=["count-per-set", "one-membership-pass"])
+def test_audience_counts_subscribed_contacts_once_across_lists(
+    app: AppContext, few_sets: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queries, "_FEW_SETS", few_sets)
+    app.contacts.add("cy@example.com", lists=("VIP", "Newsletter"))
+    app.contacts.add("dee@example.com", lists=("Customers", "Newsletter"))
+    app.contacts.unsubscribe("dee@example.com")
+    app.contacts.add("eve@example.com")  # on no list
+    ids: dict[tuple[str, ...], int] = {
+        lists: make(app, "+".join(lists), lists=lists)
+        for lists in (("Customers",), ("VIP",), ("Newsletter",), ("Customers", "Newsletter"))
+    }
+    sizes: dict[tuple[str, ...], int] = {c.lists: c.audience_size for c in app.campaigns.list_all()}
+    assert sizes == {
+        ("Customers",): 2,
+        ("VIP",): 2,
+        ("Newsletter",): 1,
+        ("Customers", "Newsletter"): 3,
+    }
+    with app.db.read() as session:
+        assert queries.audience_sizes(session, list(ids.values())) == {
+            ids[lists]: size for lists, size in sizes.items()
+        }
+    by_names = app.campaigns.audience_sizes([("VIP", "Customers"), ("Newsletter",), ()])
+    assert by_names == {
+        frozenset({"VIP", "Customers"}): 3,
+        frozenset({"Newsletter"}): 1,
+        frozenset(): 0,
+    }
+
+
+def test_timezones_and_next_run_at_are_read_without_views(app: AppContext) -> None:
+    assert app.campaigns.next_run_at() is None
+    paris, tokyo = make(app, "Paris"), make(app, "Tokyo")
+    app.campaigns.schedule(paris, first_local=datetime(2027, 3, 1, 9), timezone="Europe/Paris")
+    app.campaigns.schedule(tokyo, first_local=datetime(2027, 2, 1, 9), timezone="Asia/Tokyo")
+    app.campaigns.archive(tokyo)
+    assert app.campaigns.timezones([paris, tokyo, 999]) == {
+        paris: "Europe/Paris",
+        tokyo: "Asia/Tokyo",
+    }
+    assert app.campaigns.next_run_at() == app.campaigns.list_scheduled()[0].next_run_at
+    assert app.campaigns.next_run_at() == datetime(2027, 3, 1, 8, 0, tzinfo=UTC)

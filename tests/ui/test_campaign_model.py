@@ -1,4 +1,4 @@
-"""The campaign table model and its filter proxy, including live updates from other threads."""
+"""The campaign table models (paged, filtered and sorted in SQL), including live updates."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import threading
 from datetime import datetime
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QModelIndex, Qt
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
+from campaign_desktop.ui import campaign_model
 from campaign_desktop.ui.campaign_model import (
     ArchiveTableModel,
-    CampaignFilterProxy,
     CampaignTableModel,
     Column,
     Role,
@@ -25,27 +25,30 @@ pytestmark = pytest.mark.gui
 
 
 def _model(ctx: AppContext) -> CampaignTableModel:
-    model = CampaignTableModel()
-    model.set_campaigns(ctx.campaigns.list_all())
+    model = CampaignTableModel(ctx.campaigns)
+    model.reload()
     return model
 
 
-def test_model_and_proxy_pass_the_model_tester(
-    gui_ctx: AppContext, qtmodeltester: ModelTester
-) -> None:
+def _names(model: CampaignTableModel) -> list[str]:
+    return [model.campaign_at(row).name for row in range(model.rowCount())]
+
+
+def test_models_pass_the_model_tester(gui_ctx: AppContext, qtmodeltester: ModelTester) -> None:
     make_campaign(gui_ctx, "A")
     make_campaign(gui_ctx, "B")
+    gui_ctx.campaigns.archive(make_campaign(gui_ctx, "C").id)
     model = _model(gui_ctx)
     qtmodeltester.check(model)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
-    proxy = CampaignFilterProxy()
-    proxy.setSourceModel(model)
-    qtmodeltester.check(proxy)  # type: ignore[no-untyped-call]  # as above
-    archive = ArchiveTableModel()
-    archive.set_campaigns(gui_ctx.campaigns.list_all())
+    model.set_text("a")
+    qtmodeltester.check(model)  # type: ignore[no-untyped-call]  # as above
+    archive = ArchiveTableModel(gui_ctx.campaigns)
+    archive.reload()
+    assert archive.rowCount() == 1
     qtmodeltester.check(archive)  # type: ignore[no-untyped-call]  # as above
 
 
-def test_rows_show_name_status_audience_and_lineage(gui_ctx: AppContext) -> None:
+def test_rows_show_name_status_audience_and_lineage(gui_ctx: AppContext, qtbot: QtBot) -> None:
     source = make_campaign(gui_ctx, "Spring news")
     gui_ctx.campaigns.duplicate(source.id)
     model = _model(gui_ctx)
@@ -56,7 +59,9 @@ def test_rows_show_name_status_audience_and_lineage(gui_ctx: AppContext) -> None
         Qt.ItemDataRole.ToolTipRole
     )
     assert model.index(copy_row, Column.STATUS).data() == "Draft"
-    assert model.index(copy_row, Column.AUDIENCE).data() == "2"
+    # Audiences are counted on a pool thread: an ellipsis until the count arrives.
+    qtbot.waitUntil(lambda: model.index(copy_row, Column.AUDIENCE).data() == "2")
+    assert model.campaign_at(copy_row).audience_size == 2
     assert model.index(copy_row, Column.NAME).data(Role.CampaignIdRole) == source.id + 1
 
 
@@ -73,34 +78,32 @@ def test_scheduled_row_shows_next_run_in_campaign_zone_and_sentence(gui_ctx: App
     assert model.index(0, Column.REPEATS).data() == "Every week on Monday at 09:00 New York time"
 
 
-def test_proxy_filters_by_text_and_status(gui_ctx: AppContext) -> None:
+def test_search_and_status_filter_query_again(gui_ctx: AppContext) -> None:
     make_campaign(gui_ctx, "Spring news", subject="Flowers")
     make_campaign(gui_ctx, "Autumn sale", subject="Leaves and SPRING cleaning")
     winter = make_campaign(gui_ctx, "Winter", subject="Snow")
     gui_ctx.campaigns.schedule(
         winter.id, first_local=datetime(2027, 2, 1, 9, 0), timezone="Europe/Paris"
     )
-    proxy = CampaignFilterProxy()
-    proxy.setSourceModel(_model(gui_ctx))
-    proxy.set_text("spring")
-    assert sorted(proxy.campaign_at(r).name for r in range(proxy.rowCount())) == [
-        "Autumn sale",
-        "Spring news",
-    ]
-    proxy.set_text("")
-    proxy.set_statuses(["scheduled"])
-    assert [proxy.campaign_at(r).name for r in range(proxy.rowCount())] == ["Winter"]
-    proxy.set_text("spring")
-    assert proxy.rowCount() == 0
+    model = _model(gui_ctx)
+    model.set_text("spring")
+    assert sorted(_names(model)) == ["Autumn sale", "Spring news"]
+    assert model.total() == 2
+    model.set_text("")
+    model.set_statuses(["scheduled"])
+    assert _names(model) == ["Winter"]
+    model.set_text("spring")
+    assert model.rowCount() == 0
 
 
-def test_proxy_sorts_by_sort_role(gui_ctx: AppContext) -> None:
+def test_sort_by_a_column_queries_again_in_that_order(gui_ctx: AppContext) -> None:
     for name in ("beta", "Alpha", "gamma"):
         make_campaign(gui_ctx, name)
-    proxy = CampaignFilterProxy()
-    proxy.setSourceModel(_model(gui_ctx))
-    proxy.sort(Column.NAME)
-    assert [proxy.campaign_at(r).name for r in range(3)] == ["Alpha", "beta", "gamma"]
+    model = _model(gui_ctx)
+    model.sort(Column.NAME)
+    assert _names(model) == ["Alpha", "beta", "gamma"]
+    model.sort(Column.NAME, Qt.SortOrder.DescendingOrder)
+    assert _names(model) == ["gamma", "beta", "Alpha"]
 
 
 def test_update_campaign_emits_data_changed_for_that_row_only(
@@ -151,3 +154,72 @@ def test_remove_and_add_campaign_rows(gui_ctx: AppContext, qtbot: QtBot) -> None
     with qtbot.waitSignal(model.rowsInserted):
         model.update_campaign(campaign)
     assert model.rowCount() == 1
+
+
+def test_scrolling_fetches_the_next_page_in_the_same_order(
+    gui_ctx: AppContext, monkeypatch: pytest.MonkeyPatch, qtmodeltester: ModelTester
+) -> None:
+    monkeypatch.setattr(campaign_model, "PAGE_SIZE", 2)
+    for name in ("c", "a", "e", "b", "d"):
+        make_campaign(gui_ctx, name)
+    model = CampaignTableModel(gui_ctx.campaigns)
+    model.sort(Column.NAME)  # before the first load: only sets the order
+    assert model.rowCount() == 0
+    model.reload()
+    assert (_names(model), model.total()) == (["a", "b"], 5)
+    while model.canFetchMore(QModelIndex()):
+        model.fetchMore(QModelIndex())
+    assert _names(model) == ["a", "b", "c", "d", "e"]
+    qtmodeltester.check(model)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+
+
+def test_live_update_inserts_a_new_campaign_only_when_it_matches_the_filter(
+    gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    model = _model(gui_ctx)
+    model.set_text("spring")
+    with qtbot.assertNotEmitted(model.rowsInserted):
+        model.update_campaign(make_campaign(gui_ctx, "Winter"))
+    spring = make_campaign(gui_ctx, "Spring news")
+    with qtbot.waitSignal(model.rowsInserted), qtbot.assertNotEmitted(model.modelReset):
+        model.update_campaign(spring)
+    assert (_names(model), model.total()) == (["Spring news"], 1)
+    # Renamed out of the filter: the row goes.
+    with qtbot.waitSignal(model.rowsRemoved):
+        model.update_campaign(gui_ctx.campaigns.update(spring.id, name="Summer news"))
+    assert model.rowCount() == 0
+
+
+def test_contacts_change_recounts_audiences_in_place(gui_ctx: AppContext, qtbot: QtBot) -> None:
+    campaign = make_campaign(gui_ctx)
+    model = _model(gui_ctx)
+    qtbot.waitUntil(lambda: model.index(0, Column.AUDIENCE).data() == "2")
+    gui_ctx.contacts.add("cy@example.com", lists=("Customers",))
+    with qtbot.assertNotEmitted(model.modelReset):
+        model.refresh_audiences()
+        assert model.index(0, Column.AUDIENCE).data() == "2"  # the old count until the new one
+        qtbot.waitUntil(lambda: model.index(0, Column.AUDIENCE).data() == "3")
+    assert model.campaign_at(0) == gui_ctx.campaigns.get(campaign.id)
+
+
+def test_live_update_without_a_count_keeps_the_audience_or_counts_new_lists(
+    gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    campaign = make_campaign(gui_ctx)
+    model = _model(gui_ctx)
+    qtbot.waitUntil(lambda: model.index(0, Column.AUDIENCE).data() == "2")
+    gui_ctx.campaigns.schedule(campaign.id, first_local=datetime(2027, 2, 1, 9, 0), timezone="UTC")
+    with qtbot.assertNotEmitted(model.modelReset):
+        model.update_campaign(
+            gui_ctx.campaigns.get(campaign.id, audience=False), audience_counted=False
+        )
+    assert model.index(0, Column.STATUS).data() == "Scheduled"
+    assert model.index(0, Column.AUDIENCE).data() == "2"
+    assert model.campaign_at(0).audience_size == 2
+    gui_ctx.campaigns.unschedule(campaign.id)
+    gui_ctx.campaigns.update(campaign.id, lists=["VIP"])
+    model.update_campaign(
+        gui_ctx.campaigns.get(campaign.id, audience=False), audience_counted=False
+    )
+    qtbot.waitUntil(lambda: model.index(0, Column.AUDIENCE).data() == "1")
+    assert model.campaign_at(0) == gui_ctx.campaigns.get(campaign.id)

@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 from campaign_desktop.app import main
 from campaign_desktop.context import AppContext
 from campaign_desktop.ui.campaign_editor import CampaignEditor
+from campaign_desktop.ui.campaign_model import Column
 from campaign_desktop.ui.main_window import MainWindow
 from campaign_desktop.ui.prompts import ArchiveReason, Confirm
 from tests.ui.conftest import make_campaign
@@ -132,3 +133,42 @@ def test_interactive_widgets_have_object_and_accessible_names(window: MainWindow
 def test_self_test_prints_ok(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--self-test"]) == 0
     assert "self-test ok" in capsys.readouterr().out
+
+
+def test_contacts_change_recounts_audiences_without_reading_every_campaign(
+    window: MainWindow, gui_ctx: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_campaign(gui_ctx, "Spring news")
+    window.reload()
+    model = window.campaign_model
+    qtbot.waitUntil(lambda: model.index(0, Column.AUDIENCE).data() == "2")
+    gui_ctx.contacts.add("cy@example.com", lists=("Customers",))
+
+    def no_full_read(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("the whole campaign list was read on the GUI thread")
+
+    monkeypatch.setattr(gui_ctx.campaigns, "list_all", no_full_read)
+    with qtbot.assertNotEmitted(model.modelReset):
+        window.contacts_tab.contacts_changed.emit()
+        qtbot.waitUntil(lambda: model.index(0, Column.AUDIENCE).data() == "3")
+
+
+def test_status_bar_shows_the_next_scheduled_send(window: MainWindow, gui_ctx: AppContext) -> None:
+    assert window.next_send_label.text() == "No send scheduled"
+    campaign = make_campaign(gui_ctx)
+    gui_ctx.campaigns.schedule(campaign.id, first_local=datetime(2027, 2, 1, 9, 0), timezone="UTC")
+    window.reload()
+    assert window.next_send_label.text().startswith("Next send: ")
+    assert window.scheduler_state().next_run_at == gui_ctx.campaigns.next_run_at()
+
+
+def test_a_search_that_finds_nothing_keeps_the_table_not_the_empty_message(
+    window: MainWindow, gui_ctx: AppContext
+) -> None:
+    make_campaign(gui_ctx, "Spring news")
+    window.reload()
+    window.search.setText("nothing like it")
+    assert window.campaign_model.rowCount() == 0
+    assert window.campaign_stack.currentWidget() is window.campaign_view
+    window.search.clear()
+    assert _names(window) == ["Spring news"]
