@@ -32,6 +32,7 @@ from campaign_desktop.domain.errors import DomainError, SchedulerLockedError
 from campaign_desktop.domain.events import RunEvent, RunPhase
 from campaign_desktop.domain.timezones import get_zone, to_local
 from campaign_desktop.domain.views import CampaignView, RunView
+from campaign_desktop.ui.background import freeze_start_up_objects
 from campaign_desktop.ui.icons import app_icon
 from campaign_desktop.ui.main_window import MainWindow
 from campaign_desktop.ui.schedule_dialog import PREVIEW_COUNT, ScheduleDialog
@@ -121,10 +122,15 @@ def _run(args: argparse.Namespace) -> int:
                 QMessageBox.warning(None, "Campaign Desktop is already running", exc.message)
                 return 1
             tray.show_window(minimized=args.minimized)
+            # What start-up built lives as long as the app: leave it out of every later
+            # garbage collection, whose full passes would otherwise walk it all while
+            # holding the GIL (the longest pauses of a busy window).
+            thaw = freeze_start_up_objects()
             log.info("running on %s", data_dir)
             try:
                 return app.exec()
             finally:
+                thaw()
                 stop_signals()
         finally:
             ctx.close()

@@ -63,6 +63,7 @@ from campaign_desktop.services.csv_import import (
     CsvSource,
     check_attribute_key,
     preview,
+    sharing_the_gil,
 )
 
 #: Rows per import transaction: big enough for executemany to pay, small enough that the
@@ -426,7 +427,7 @@ class ContactService:
     ) -> _BatchResult:
         result = _BatchResult()
         accepted: dict[str, CsvRow] = {}  # normalised address → its first row in the batch
-        for row in batch:
+        for row in sharing_the_gil(batch):
             reason = row.problem or _row_problem(row)
             if not reason:
                 try:
@@ -468,7 +469,7 @@ class ContactService:
             }
             new_contacts: list[dict[str, Any]] = []
             changes: list[dict[str, Any]] = []
-            for address, row in accepted.items():
+            for address, row in sharing_the_gil(accepted.items()):
                 current = existing.get(address)
                 if current is None:
                     new_contacts.append(_new_contact(address, row, now))

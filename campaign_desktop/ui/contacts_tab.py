@@ -2,7 +2,8 @@
 import CSV files (the Import button, or a .csv file dropped onto the tab).
 
 Slots stay thin: read the selection, call the contact service, show the result. Changed rows
-are replaced in place; the table is only re-read when the filter or the set of lists changes.
+are replaced in place; the table is only re-read when the filter or the set of lists changes
+(or when contacts are deleted from rows the model no longer holds: see `ContactTableModel`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ from campaign_desktop.ui.accessibility import name_toolbar_buttons
 from campaign_desktop.ui.contact_model import (
     ContactColumn,
     ContactFilter,
-    ContactRole,
     ContactTableModel,
 )
 from campaign_desktop.ui.import_dialog import DEFAULT_LIST, ChooseCsvFile, ImportDialog
@@ -57,6 +57,7 @@ log = logging.getLogger("campaign_desktop.ui.contacts")
 T = TypeVar("T")
 
 SEARCH_PAUSE_MS = 250
+MAX_INSPECTED_ROWS = 1_000  # selected contacts read to decide which actions apply
 EMPTY_TEXT = (
     "<h3>No contacts yet</h3>"
     "<p>Press <b>Import CSV…</b> (Ctrl+I) and choose a spreadsheet saved as CSV, or simply "
@@ -370,21 +371,33 @@ class ContactsTab(QWidget):
         self.count_label.setText(text)
         self.stack.setCurrentWidget(self.empty_label if total == 0 and everything else self.view)
 
+    def selected_rows(self) -> list[int]:
+        """The selected rows, in order: read from the selection's ranges, so selecting all
+        100,000 rows does not make an index per cell."""
+        rows: set[int] = set()
+        selection = self.view.selectionModel().selection()
+        for selected in (selection.at(i) for i in range(selection.size())):
+            rows.update(range(selected.top(), selected.bottom() + 1))
+        return sorted(rows)
+
     def selected_contacts(self) -> list[ContactView]:
-        rows = sorted({index.row() for index in self.view.selectionModel().selectedRows()})
-        contacts = [self.model.index(row, 0).data(ContactRole.ContactRole) for row in rows]
-        return [contact for contact in contacts if isinstance(contact, ContactView)]
+        return self.model.contacts_at(self.selected_rows())
 
     @Slot()
     def _update_actions(self, *_args: object) -> None:
-        chosen = self.selected_contacts()
-        self.action_unsubscribe.setEnabled(
-            any(c.status != ContactStatus.UNSUBSCRIBED for c in chosen)
-        )
-        self.action_resubscribe.setEnabled(
-            any(c.status != ContactStatus.SUBSCRIBED for c in chosen)
-        )
-        self.action_delete.setEnabled(bool(chosen))
+        rows = self.selected_rows()
+        if len(rows) > MAX_INSPECTED_ROWS:
+            # Reading every contact of a huge selection to grey out an action would stall
+            # the window: such a selection enables them all (the service leaves a contact
+            # already unsubscribed, or subscribed, as it is).
+            unsubscribe = resubscribe = True
+        else:
+            chosen = self.model.contacts_at(rows)
+            unsubscribe = any(c.status != ContactStatus.UNSUBSCRIBED for c in chosen)
+            resubscribe = any(c.status != ContactStatus.SUBSCRIBED for c in chosen)
+        self.action_unsubscribe.setEnabled(unsubscribe)
+        self.action_resubscribe.setEnabled(resubscribe)
+        self.action_delete.setEnabled(bool(rows))
         self.action_delete_list.setEnabled(self.list_filter.currentData() is not None)
 
     def _call(self, title: str, call: Callable[[], T]) -> T | None:

@@ -11,7 +11,12 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from campaign_desktop.domain.errors import ValidationError
-from campaign_desktop.ui.background import BackgroundTask, Report, hand_to_crash_handler
+from campaign_desktop.ui.background import (
+    BackgroundTask,
+    Report,
+    freeze_start_up_objects,
+    hand_to_crash_handler,
+)
 
 pytestmark = pytest.mark.gui
 
@@ -58,6 +63,51 @@ def test_the_gil_settings_are_restored_when_the_last_task_ends(qtbot: QtBot) -> 
     with qtbot.waitSignal(task.finished):
         release.set()
     assert sys.getswitchinterval() == interval
+    assert gc.get_freeze_count() == 0
+
+
+def _held_task() -> tuple[BackgroundTask, threading.Event]:
+    release = threading.Event()
+    task = BackgroundTask("held work", lambda _report: release.wait(5))
+    task.start()
+    return task, release
+
+
+def test_a_task_ending_keeps_the_start_up_freeze(qtbot: QtBot) -> None:
+    thaw = freeze_start_up_objects()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        task, release = _held_task()
+        assert sys.getswitchinterval() <= 0.001
+        with qtbot.waitSignal(task.finished):
+            release.set()
+        assert gc.get_freeze_count() >= frozen  # the task did not thaw the start-up objects
+    finally:
+        thaw()
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_start_up_freeze_during_a_task_outlives_it(qtbot: QtBot) -> None:
+    task, release = _held_task()
+    assert gc.get_freeze_count() > 0  # the task's own freeze
+    thaw = freeze_start_up_objects()
+    try:
+        with qtbot.waitSignal(task.finished):
+            release.set()
+        assert gc.get_freeze_count() > 0
+    finally:
+        thaw()
+    assert gc.get_freeze_count() == 0
+
+
+def test_undoing_the_start_up_freeze_while_a_task_runs_waits_for_it(qtbot: QtBot) -> None:
+    thaw = freeze_start_up_objects()
+    task, release = _held_task()
+    thaw()
+    assert gc.get_freeze_count() > 0  # the running task still wants its objects frozen
+    with qtbot.waitSignal(task.finished):
+        release.set()
     assert gc.get_freeze_count() == 0
 
 

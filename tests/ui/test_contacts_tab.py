@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 from campaign_desktop.context import AppContext
 from campaign_desktop.ui.accessibility import unnamed_controls
 from campaign_desktop.ui.contact_model import (
+    CACHED_PAGES,
     PAGE_SIZE,
     ContactColumn,
     ContactFilter,
@@ -61,13 +62,94 @@ def test_model_pages_and_passes_the_model_tester(
     model = ContactTableModel(gui_ctx.contacts)
     model.set_filter(ContactFilter())
     assert model.total() == 452
-    assert model.rowCount() == PAGE_SIZE  # only the first page is loaded
+    assert model.rowCount() == 452  # every match is a row...
+    assert model.rows_held() == PAGE_SIZE  # ...but only the first page is loaded
     qtmodeltester.check(model)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
-    while model.canFetchMore(model.index(0, 0).parent()):
-        model.fetchMore(model.index(0, 0).parent())
     assert model.rowCount() == 452
+    assert len(set(_emails(model))) == 452  # every row reads, each a different contact
     assert model.index(0, ContactColumn.EMAIL).data() == "ann@example.com"
     assert model.index(0, ContactColumn.LISTS).data() == "Customers"
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+def test_scrolling_to_the_end_holds_only_a_few_pages(
+    gui_ctx: AppContext, qtbot: QtBot, tmp_path: Path
+) -> None:
+    gui_ctx.contacts.import_csv(people_csv(tmp_path / "people.csv", 2_500), "Customers")
+    total = gui_ctx.contacts.count()
+    assert total == 2_502
+    widget = ContactsTab(gui_ctx)
+    qtbot.addWidget(widget)
+    widget.reload()
+    widget.show()
+    qtbot.waitExposed(widget)
+    assert widget.model.rowCount() == total
+    everyone = [contact.email for contact in gui_ctx.contacts.search(limit=total)]
+    for row in range(0, total, 97):  # every page, as a slow scroll would show them
+        widget.view.scrollTo(widget.model.index(row, 0))
+        QApplication.processEvents()
+        assert widget.model.index(row, ContactColumn.EMAIL).data() == everyone[row]
+    widget.view.scrollToBottom()
+    QApplication.processEvents()
+    assert widget.model.index(total - 1, ContactColumn.EMAIL).data() == everyone[-1]
+    assert widget.model.rows_held() <= CACHED_PAGES * PAGE_SIZE < total
+    # Back at the top, the first page is read again, and still right.
+    widget.view.scrollToTop()
+    assert widget.model.index(0, ContactColumn.EMAIL).data() == everyone[0]
+    assert widget.model.rows_held() <= CACHED_PAGES * PAGE_SIZE
+
+
+def test_acting_on_a_selection_wider_than_the_cache(
+    gui_ctx: AppContext, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gui_ctx.contacts.import_csv(people_csv(tmp_path / "people.csv", 2_500), "Customers")
+    widget = ContactsTab(gui_ctx)
+    qtbot.addWidget(widget)
+    widget.reload()
+    widget.view.selectAll()  # every row, not just the loaded ones
+    assert len(widget.selected_rows()) == 2_502
+    assert widget.action_delete.isEnabled()
+    assert widget.model.rows_held() <= CACHED_PAGES * PAGE_SIZE
+    chosen = widget.selected_contacts()
+    assert [c.email for c in chosen] == [c.email for c in gui_ctx.contacts.search(limit=3_000)]
+    assert widget.model.rows_held() <= CACHED_PAGES * PAGE_SIZE
+    # Delete the first and the last contact: one is cached, the other is not.
+    widget.view.clearSelection()
+    last = widget.model.rowCount() - 1
+    for row in (0, last):
+        widget.view.selectionModel().select(
+            widget.model.index(row, 0),
+            widget.view.selectionModel().SelectionFlag.Select
+            | widget.view.selectionModel().SelectionFlag.Rows,
+        )
+    doomed = [c.email for c in widget.selected_contacts()]
+    monkeypatch.setattr(Confirm, "ask", lambda *args: True)
+    widget.action_delete.trigger()
+    assert gui_ctx.contacts.count() == 2_500
+    assert widget.model.rowCount() == 2_500
+    assert widget.count_label.text() == "2,500 contacts"
+    shown = [widget.model.contact_at(row).email for row in range(widget.model.rowCount())]
+    assert shown == [c.email for c in gui_ctx.contacts.search(limit=3_000)]
+    assert not set(doomed) & set(shown)
+
+
+def test_deleting_cached_rows_keeps_the_rows_below_right(
+    gui_ctx: AppContext, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gui_ctx.contacts.import_csv(people_csv(tmp_path / "people.csv", 450), "Customers")
+    widget = ContactsTab(gui_ctx)
+    qtbot.addWidget(widget)
+    widget.reload()
+    widget.model.contact_at(PAGE_SIZE + 5)  # a second page in the cache
+    emails = [c.email for c in gui_ctx.contacts.search(limit=500)]
+    doomed = [emails[3], emails[4], emails[PAGE_SIZE + 5]]
+    _select(widget, *doomed)
+    monkeypatch.setattr(Confirm, "ask", lambda *args: True)
+    with qtbot.assertNotEmitted(widget.model.modelReset):
+        widget.action_delete.trigger()
+    expected = [email for email in emails if email not in doomed]
+    assert _emails(widget.model) == expected
+    assert widget.count_label.text() == f"{len(expected):,} contacts"
 
 
 def test_search_list_and_status_filters_narrow_the_table(
