@@ -20,6 +20,7 @@ from sqlalchemy import insert, select, text
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.recurrence import RecurrencePattern, next_occurrence_after
+from campaign_desktop.domain.timezones import US_ZONES
 from campaign_desktop.persistence.models import (
     Campaign,
     CampaignRun,
@@ -31,13 +32,7 @@ from campaign_desktop.persistence.models import (
 SEED = 20270104
 CHUNK = 10_000
 ZONES = (
-    "America/New_York",
-    "America/Chicago",
-    "America/Denver",
-    "America/Phoenix",
-    "America/Los_Angeles",
-    "America/Anchorage",
-    "Pacific/Honolulu",
+    *US_ZONES,
     "Europe/London",
     "Europe/Berlin",
     "Asia/Tokyo",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Row, Select, func, literal_column, select, text
 from sqlalchemy.orm import Session
@@ -27,24 +27,28 @@ from campaign_desktop.persistence.models import (
 
 # Beyond this many ids an IN (...) list stops paying off (and SQLite caps parameters);
 # the query then covers every campaign and the caller picks what it needs.
+RowT = TypeVar("RowT")
+
 IN_LIMIT = 500
 # Up to this many distinct sets of lists, counting each set is cheaper than one pass over
 # every membership (a set costs at most its lists' memberships).
 _FEW_SETS = 3
 
 
+def load(session: Session, model: type[RowT], key: int, what: str) -> RowT:
+    """The row of `model` with primary key `key`, or NotFoundError naming `what`."""
+    row = session.get(model, key)
+    if row is None:
+        raise NotFoundError(f"{what} {key} does not exist (any more).")
+    return row
+
+
 def load_campaign(session: Session, campaign_id: int) -> Campaign:
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise NotFoundError(f"Campaign {campaign_id} does not exist (any more).")
-    return campaign
+    return load(session, Campaign, campaign_id, "Campaign")
 
 
 def load_run(session: Session, run_id: int) -> CampaignRun:
-    run = session.get(CampaignRun, run_id)
-    if run is None:
-        raise NotFoundError(f"Run {run_id} does not exist (any more).")
-    return run
+    return load(session, CampaignRun, run_id, "Run")
 
 
 def run_view(run: CampaignRun) -> RunView:

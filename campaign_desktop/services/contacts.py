@@ -48,6 +48,7 @@ from campaign_desktop.domain.errors import NotFoundError, ValidationError
 from campaign_desktop.domain.events import EventBus
 from campaign_desktop.domain.status import ContactStatus
 from campaign_desktop.domain.views import ContactListView, ContactView, ImportReport
+from campaign_desktop.persistence import queries
 from campaign_desktop.persistence.db import Database
 from campaign_desktop.persistence.models import (
     Campaign,
@@ -588,17 +589,11 @@ def _merged_contact(
 
 
 def _load_contact(session: Session, contact_id: int) -> Contact:
-    contact = session.get(Contact, contact_id)
-    if contact is None:
-        raise NotFoundError(f"Contact {contact_id} does not exist (any more).")
-    return contact
+    return queries.load(session, Contact, contact_id, "Contact")
 
 
 def _load_list(session: Session, list_id: int) -> ContactList:
-    item = session.get(ContactList, list_id)
-    if item is None:
-        raise NotFoundError(f"Contact list {list_id} does not exist (any more).")
-    return item
+    return queries.load(session, ContactList, list_id, "Contact list")
 
 
 def _members_among(session: Session, list_id: int, contact_ids: Sequence[int]) -> int:
