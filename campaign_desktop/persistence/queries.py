@@ -6,7 +6,7 @@ Bulk-friendly: views for many campaigns cost a fixed number of queries, not one 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Row, Select, func, literal_column, select, text
@@ -83,6 +83,25 @@ def delivery_view(row: Delivery) -> DeliveryView:
     )
 
 
+def _audience_rows(
+    session: Session, query: Select[tuple[int, Any]], campaign_ids: Sequence[int]
+) -> Iterator[tuple[int, Any]]:
+    """(campaign id, value) rows of a `campaign_audience` query, for `campaign_ids` only.
+
+    A short id list goes into SQL as IN (…); a long one (SQLite caps parameters) is
+    filtered here while the rows stream past.
+    """
+    if len(campaign_ids) <= IN_LIMIT:
+        query = query.where(campaign_audience.c.campaign_id.in_(campaign_ids))
+        for campaign_id, value in session.execute(query):
+            yield campaign_id, value
+        return
+    wanted = set(campaign_ids)
+    for campaign_id, value in session.execute(query):
+        if campaign_id in wanted:
+            yield campaign_id, value
+
+
 def audience_sizes(session: Session, campaign_ids: Sequence[int]) -> dict[int, int]:
     """Subscribed contacts each campaign would reach (each contact once across its lists).
 
@@ -90,15 +109,9 @@ def audience_sizes(session: Session, campaign_ids: Sequence[int]) -> dict[int, i
     lists, not once per campaign: thousands of campaigns share a few dozen sets.
     """
     query = select(campaign_audience.c.campaign_id, campaign_audience.c.list_id)
-    wanted: set[int] | None = None
-    if len(campaign_ids) <= IN_LIMIT:
-        query = query.where(campaign_audience.c.campaign_id.in_(campaign_ids))
-    else:
-        wanted = set(campaign_ids)
     lists_of: dict[int, set[int]] = defaultdict(set)
-    for campaign_id, list_id in session.execute(query):
-        if wanted is None or campaign_id in wanted:
-            lists_of[campaign_id].add(list_id)
+    for campaign_id, list_id in _audience_rows(session, query, campaign_ids):
+        lists_of[campaign_id].add(list_id)
     keys = {campaign_id: frozenset(lists) for campaign_id, lists in lists_of.items()}
     sizes = list_set_sizes(session, set(keys.values()))
     return {campaign_id: sizes[key] for campaign_id, key in keys.items() if sizes[key]}
@@ -165,15 +178,9 @@ def list_names(session: Session, campaign_ids: Sequence[int]) -> dict[int, tuple
         .join(ContactList, ContactList.id == campaign_audience.c.list_id)
         .order_by(campaign_audience.c.campaign_id, literal_column("campaign_audience.rowid"))
     )
-    wanted: set[int] | None = None
-    if len(campaign_ids) <= IN_LIMIT:
-        query = query.where(campaign_audience.c.campaign_id.in_(campaign_ids))
-    else:
-        wanted = set(campaign_ids)
     names: dict[int, list[str]] = defaultdict(list)
-    for campaign_id, name in session.execute(query):
-        if wanted is None or campaign_id in wanted:
-            names[campaign_id].append(name)
+    for campaign_id, name in _audience_rows(session, query, campaign_ids):
+        names[campaign_id].append(name)
     return {campaign_id: tuple(items) for campaign_id, items in names.items()}
 
 
