@@ -18,7 +18,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from pathlib import Path
 
 # Before Qt starts: headless, and this "machine" on New York time (the preview's second clock).
@@ -30,7 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import keyring  # noqa: E402  (after the environment above)
-from keyring.backend import KeyringBackend  # noqa: E402
 from PySide6.QtCore import (  # noqa: E402
     QEventLoop,
     QMessageLogContext,
@@ -58,6 +56,7 @@ from campaign_desktop.ui.schedule_dialog import ScheduleDialog  # noqa: E402
 from campaign_desktop.ui.send_test_dialog import SendTestDialog  # noqa: E402
 from campaign_desktop.ui.settings_dialog import SettingsDialog  # noqa: E402
 from campaign_desktop.ui.tray import AppTray  # noqa: E402
+from tests.memory_keyring import MemoryKeyring  # noqa: E402
 
 NOW = datetime(2027, 3, 1, 15, 0, tzinfo=UTC)  # Mon 1 March 2027, 10:00 in New York
 BLACK_FRIDAY = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
@@ -130,25 +129,6 @@ LAST = [
 CITIES = ("Boston", "Chicago", "Denver", "Austin", "Seattle", "Portland")
 
 
-class MemoryKeyring(KeyringBackend):
-    """The sample password lives in memory, never in this machine's keyring."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]  # keyring's base is untyped
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.store.pop((service, username), None)
-
-
 class SampleConnection(SmtpConnection):
     """Accepts every message, except two sample addresses that show what can go wrong."""
 
@@ -170,14 +150,14 @@ class SampleConnection(SmtpConnection):
     def noop(self) -> None:
         self._open = True
 
-    def send(self, msg: EmailMessage) -> str:
-        to = str(msg["To"])
+    def send_bytes(self, sender: str, recipients: tuple[str, ...], data: bytes) -> None:
+        # The sending engine hands over ready bytes (MessageTemplate); nothing leaves here.
+        to = " ".join(recipients)
         if UNCONFIRMED in to:
             raise SmtpUnconfirmedError("The connection dropped after the message was sent.")
         if REFUSED in to:
             raise SmtpRecipientRefused("550 5.1.1 Mailbox does not exist", 550)
         self._count += 1
-        return f"<sample-{self._count}@mapleandco.example>"
 
 
 # --- sample data -----------------------------------------------------------------------------
@@ -209,6 +189,15 @@ def _people(folder: Path) -> tuple[Path, Path]:
     customers = _write_csv(folder / "customers.csv", people[:24])
     vip = _write_csv(folder / "vip.csv", people[20:])  # 4 customers are VIPs too
     return customers, vip
+
+
+def _send_sample(ctx: AppContext, campaign_id: int) -> None:
+    """Send through SampleConnection; the pictures are only true if that run completed."""
+    run = ctx.campaigns.send_now(campaign_id)
+    ctx.sending.wait_idle(30)
+    finished = ctx.runs.get(run.id)
+    if finished.status != "completed" or not finished.sent:
+        raise RuntimeError(f"the sample send did not complete: {finished}")
 
 
 def _seed(ctx: AppContext, clock: ManualClock, folder: Path) -> dict[str, CampaignView]:
@@ -250,8 +239,7 @@ def _seed(ctx: AppContext, clock: ManualClock, folder: Path) -> dict[str, Campai
         "Hi {{ first_name }},\n\nOur biggest sale of the year starts now.\n",
         ("Customers", "VIP"),
     )
-    ctx.campaigns.send_now(black_friday.id)
-    ctx.sending.wait_idle(30)
+    _send_sample(ctx, black_friday.id)
 
     clock.set(NOW)
     ctx.campaigns.archive(black_friday.id, reason="Season over")
@@ -261,8 +249,7 @@ def _seed(ctx: AppContext, clock: ManualClock, folder: Path) -> dict[str, Campai
         "Hi {{ first_name }},\n\nThanks for joining us from {{ city }}. Here is 10% off.\n",
         ("Customers",),
     )
-    ctx.campaigns.send_now(welcome.id)
-    ctx.sending.wait_idle(30)
+    _send_sample(ctx, welcome.id)
 
     newsletter = create(
         "Spring newsletter",
