@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from benchmarks.harness import ROOT, python_env
-from campaign_desktop.channels.smtp import build_message
+from campaign_desktop.channels.message import build_message
 from campaign_desktop.domain.templates import build_render_context, compile_campaign_templates
 
 

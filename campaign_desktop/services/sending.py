@@ -21,8 +21,8 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from campaign_desktop.channels.message import MessageTemplate
 from campaign_desktop.channels.smtp import (
-    MessageTemplate,
     SmtpAuthError,
     SmtpConnectError,
     SmtpConnection,

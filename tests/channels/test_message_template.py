@@ -17,14 +17,12 @@ from typing import Any
 
 import pytest
 
+from campaign_desktop.channels.message import MessageTemplate, OutgoingMessage, build_message
 from campaign_desktop.channels.smtp import (
-    MessageTemplate,
-    OutgoingMessage,
     SmtpConnection,
     SmtpRecipientRefused,
     SmtpSettings,
     SmtpTransientError,
-    build_message,
 )
 from campaign_desktop.domain.errors import ValidationError
 from campaign_desktop.domain.status import SmtpSecurity

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from campaign_desktop.channels.message import build_message
 from campaign_desktop.channels.smtp import (
     CERTIFICATE_NOT_VERIFIED,
     SmtpAuthError,
@@ -28,7 +29,6 @@ from campaign_desktop.channels.smtp import (
     SmtpSettings,
     SmtpTransientError,
     SmtpUnconfirmedError,
-    build_message,
     check_connection,
 )
 from campaign_desktop.domain.errors import ValidationError
