@@ -38,3 +38,16 @@ class CredentialsError(DomainError):
 
 class SchedulerLockedError(DomainError):
     """Another running copy of the app already runs the scheduler on this database."""
+
+
+class StorageError(DomainError):
+    """The database cannot be read or written: busy, full, read-only, failing or damaged.
+
+    `kind` is one of "busy", "full", "readonly", "io", "corrupt" so that callers can decide
+    (the sending engine retries "busy" and "full" before it pauses a run); `message` says
+    what the user can do about it.
+    """
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind

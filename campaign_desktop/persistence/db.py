@@ -13,13 +13,17 @@ from __future__ import annotations
 import logging
 import shutil
 import sqlite3
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from campaign_desktop.domain.errors import StorageError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -135,6 +139,66 @@ def backup_database(path: Path) -> Path | None:
     return target
 
 
+# SQLite's primary result codes (https://sqlite.org/rescode.html) by the kind of failure.
+_SQLITE_KINDS = {
+    5: "busy",  # SQLITE_BUSY
+    6: "busy",  # SQLITE_LOCKED
+    8: "readonly",  # SQLITE_READONLY
+    10: "io",  # SQLITE_IOERR
+    11: "corrupt",  # SQLITE_CORRUPT
+    13: "full",  # SQLITE_FULL
+    14: "io",  # SQLITE_CANTOPEN
+    26: "corrupt",  # SQLITE_NOTADB
+}
+_STORAGE_WORDS = {
+    "busy": "The database is busy: another program is writing to it. Try again in a moment.",
+    "full": "The disk is full: the database cannot grow. Free some disk space, then try again.",
+    "readonly": "The database cannot be written (the file or its folder is read-only).",
+    "io": "The disk reported an error while reading or writing the database.",
+    "corrupt": "The database file is damaged or is not a Campaign Desktop database.",
+}
+
+
+def storage_error(exc: BaseException) -> StorageError | None:
+    """The StorageError for a driver-level failure, or None when `exc` is not one.
+
+    Classified by SQLite's result code (`sqlite_errorcode`, Python ≥ 3.11) and, for other
+    drivers, by the words of the error.
+    """
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    if not isinstance(original, sqlite3.Error | OSError) and not isinstance(exc, OperationalError):
+        return None
+    code = getattr(original, "sqlite_errorcode", None)
+    kind = _SQLITE_KINDS.get(code & 0xFF) if isinstance(code, int) else None
+    if kind is None:
+        words = str(original).lower()
+        if "locked" in words or "busy" in words:
+            kind = "busy"
+        elif "full" in words or "no space" in words:
+            kind = "full"
+        elif "readonly" in words or "read-only" in words:
+            kind = "readonly"
+        elif "malformed" in words or "not a database" in words:
+            kind = "corrupt"
+        elif isinstance(exc, OperationalError) or isinstance(original, OSError):
+            kind = "io"
+        else:
+            return None
+    return StorageError(kind, _STORAGE_WORDS[kind])
+
+
+@contextmanager
+def translate_storage_errors() -> Iterator[None]:
+    """Turn the driver's storage failures into StorageError (the user-facing tier)."""
+    try:
+        yield
+    except (DBAPIError, sqlite3.Error) as exc:
+        error = storage_error(exc)
+        if error is None:
+            raise
+        raise error from exc
+
+
 @dataclass(frozen=True)
 class Database:
     """The open database: `read()` for a reading session, `write()` for one unit of work."""
@@ -144,13 +208,24 @@ class Database:
     sessions: sessionmaker[Session]
     writers: sessionmaker[Session]
 
-    def read(self) -> Session:
-        """A session for reading (`with db.read() as session:`); it never commits."""
-        return self.sessions()
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading (`with db.read() as session:`); it never commits.
 
-    def write(self) -> AbstractContextManager[Session]:
-        """One transaction that holds the write lock: commits on success, rolls back on error."""
-        return self.writers.begin()
+        Raises StorageError when the database cannot be read (see `storage_error`).
+        """
+        with translate_storage_errors(), self.sessions() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One transaction that holds the write lock: commits on success, rolls back on error.
+
+        Raises StorageError when the database is busy, full, read-only or failing; the
+        transaction is then rolled back whole (nothing half-written stays).
+        """
+        with translate_storage_errors(), self.writers.begin() as session:
+            yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
