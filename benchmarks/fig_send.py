@@ -69,7 +69,7 @@ def send_throughput(bench: Bench) -> None:
         try:
             data.configure_smtp(ctx, sink.port)
             campaign_id = data.make_campaign(ctx, "Throughput", ["Customers"], "news@shop.example")
-            batch_size = ctx.settings.get("sending.batch_size")
+            connections = ctx.settings.get("sending.connections")
             messages = prebuilt_messages(
                 data.SUBJECT, data.BODY, recipients(ctx), from_email="news@shop.example"
             )
@@ -108,7 +108,7 @@ def send_throughput(bench: Bench) -> None:
     emit_note(
         f"send throughput: {n:,} recipients, {len(ours)} runs each, alternating; app = "
         f"`campaigns.send_now` → run finished (ledger written), throttle off, "
-        f"`sending.batch_size` = {batch_size}; bare = one smtplib connection, `send_message` "
+        f"`sending.connections` = {connections}; bare = one smtplib connection, `send_message` "
         f"of the same messages built beforehand. Runs (s): app "
         f"{', '.join(f'{t:.2f}' for t in ours)}; bare {', '.join(f'{t:.2f}' for t in bare)}."
     )

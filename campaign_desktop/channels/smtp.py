@@ -25,6 +25,10 @@ it are scrubbed.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
+import hmac
 import logging
 import re
 import smtplib
@@ -63,6 +67,8 @@ CERTIFICATE_NOT_VERIFIED = (
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 # 530 authentication required, 534/538 mechanism too weak / needs encryption, 535 refused.
 _AUTH_CODES = frozenset({530, 534, 535, 538})
+# In smtplib's order of preference: the password in the clear only when nothing else works.
+_AUTH_MECHANISMS = ("CRAM-MD5", "PLAIN", "LOGIN")
 
 
 # --- errors -----------------------------------------------------------------------------
@@ -98,6 +104,11 @@ class SmtpAuthError(SmtpError):
 
 class SmtpConnectError(SmtpError):
     """No connection could be set up (unreachable, refused, TLS or certificate failure)."""
+
+
+class SmtpBusyError(SmtpTransientError):
+    """The server turned a new connection away for now (4xx at connect, e.g. 421 "too many
+    connections"): connect less, later; no recipient is at fault."""
 
 
 class SmtpUnconfirmedError(SmtpError):
@@ -188,6 +199,7 @@ class SmtpConnection:
         self._smtp: smtplib.SMTP | None = None
         self._tls: ssl.SSLContext | None = None
         self._opened_once = False
+        self._aborted = False
 
     def __repr__(self) -> str:
         state = "open" if self._smtp is not None else "closed"
@@ -210,10 +222,30 @@ class SmtpConnection:
         return self._smtp is not None
 
     def open(self) -> None:
-        """Connect, greet, secure and log in; SmtpConnectError/SmtpAuthError if that fails."""
+        """Connect, greet, secure and log in; SmtpConnectError/SmtpAuthError if that fails.
+
+        After `abort` it raises SmtpTransientError instead of connecting again.
+        """
+        if self._aborted:
+            raise SmtpTransientError("The send was stopped before this message went out.")
         if self._smtp is None:
             self._smtp = self._connect(mid_session=self._opened_once)
             self._opened_once = True
+
+    def abort(self) -> None:
+        """Cut the connection now, from any thread, and refuse to reconnect.
+
+        A transaction in progress on another thread fails at once: before the message data
+        went out as a dropped connection (`SmtpTransientError`), after it as
+        `SmtpUnconfirmedError`. Used so that pause, cancel and quit never wait out a
+        silent server's timeout.
+        """
+        self._aborted = True
+        smtp = self._smtp
+        sock = getattr(smtp, "sock", None) if smtp is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed
+                sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         """Say QUIT politely and close; never raises."""
@@ -273,7 +305,7 @@ class SmtpConnection:
                 return
             except _Dropped as dropped:
                 self._discard()
-                if attempt == 2:
+                if attempt == 2 or self._aborted:
                     raise self._dropped_twice(dropped) from None
                 log.info("SMTP connection to %s dropped; reconnecting", self._settings.address)
 
@@ -464,8 +496,8 @@ class SmtpConnection:
                 )
         except smtplib.SMTPConnectError as exc:
             said = self._scrub(f"{exc.smtp_code} {_words(exc.smtp_error)}")
-            busy = mid_session and 400 <= exc.smtp_code < 500  # e.g. 421 too many connections
-            error_type = SmtpTransientError if busy else SmtpConnectError
+            busy = 400 <= exc.smtp_code < 500  # e.g. 421 too many connections
+            error_type = SmtpBusyError if busy else SmtpConnectError
             raise error_type(f"{s.address} refused the connection: {said}", exc.smtp_code) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise self._network_error(exc, mid_session=mid_session) from exc
@@ -502,6 +534,14 @@ class SmtpConnection:
             self._login(smtp, mid_session=mid_session)
 
     def _login(self, smtp: smtplib.SMTP, *, mid_session: bool) -> None:
+        """AUTH with the first offered mechanism that accepts (CRAM-MD5, PLAIN, LOGIN).
+
+        The exchange is written here rather than with `smtplib.login`, which sends the
+        credentials as ASCII and so cannot log in with "Jürgen" or "пароль": they go as
+        UTF-8, as RFC 4616 (PLAIN) and RFC 4954 want (LOGIN and CRAM-MD5, RFC 2195, use
+        the same bytes). Like smtplib, a mechanism the server refuses (535) is followed by
+        the next one offered. Raises SmtpAuthError, or the mapped network error.
+        """
         s = self._settings
         if not smtp.has_extn("auth"):
             raise SmtpAuthError(
@@ -509,35 +549,32 @@ class SmtpConnection:
                 "needs none, clear the username; if it allows login over an encrypted "
                 "connection only, choose STARTTLS or SSL/TLS."
             )
-        try:
-            smtp.login(s.username, s.password)
-        except smtplib.SMTPAuthenticationError as exc:
-            said = self._scrub(f"{exc.smtp_code} {_words(exc.smtp_error)}")
-            raise SmtpAuthError(
-                f"{s.address} refused the username or password for “{s.username}”: {said}",
-                exc.smtp_code,
-            ) from None
-        except smtplib.SMTPResponseException as exc:
-            said = self._scrub(f"{exc.smtp_code} {_words(exc.smtp_error)}")
-            raise SmtpAuthError(f"{s.address} refused the login: {said}", exc.smtp_code) from None
-        except UnicodeError:
-            # smtplib sends credentials as ASCII; the error object would hold the password.
-            raise SmtpAuthError(
-                "The username or password contains characters (such as accents) that "
-                "this server login cannot carry."
-            ) from None
-        except smtplib.SMTPNotSupportedError:  # pragma: no cover — checked above
-            raise SmtpAuthError(f"{s.address} does not offer a login.") from None
-        except smtplib.SMTPServerDisconnected as exc:
-            raise self._network_error(exc, mid_session=mid_session) from None
-        except smtplib.SMTPException:
-            offered = smtp.esmtp_features.get("auth", "").strip() or "none"
+        offered = smtp.esmtp_features.get("auth", "").upper().split()
+        mechanisms = [name for name in _AUTH_MECHANISMS if name in offered]
+        if not mechanisms:
             raise SmtpAuthError(
                 f"{s.address} offers no login method this app supports "
-                f"(PLAIN, LOGIN or CRAM-MD5; it offers {offered})."
-            ) from None
-        except OSError as exc:
-            raise self._network_error(exc, mid_session=mid_session) from None
+                f"(PLAIN, LOGIN or CRAM-MD5; it offers {' '.join(offered) or 'none'})."
+            )
+        user, password = s.username.encode("utf-8"), s.password.encode("utf-8")
+        refused: tuple[int, bytes] = (0, b"")
+        for mechanism in mechanisms:
+            try:
+                code, reply = _authenticate(smtp, mechanism, user, password)
+            except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                raise self._network_error(exc, mid_session=mid_session) from None
+            if code in {235, 503}:  # 503: already logged in on this session
+                return
+            refused = (code, reply)
+            if code != 535:  # anything but "credentials refused" will not improve
+                break
+        code, reply = refused
+        said = self._scrub(f"{code} {_words(reply)}")
+        if code == 535:
+            raise SmtpAuthError(
+                f"{s.address} refused the username or password for “{s.username}”: {said}", code
+            )
+        raise SmtpAuthError(f"{s.address} refused the login: {said}", code)
 
     def _network_error(self, exc: BaseException, *, mid_session: bool) -> SmtpError:
         """Plain words for a failure to reach or keep the server; never mentions the password.
@@ -583,6 +620,44 @@ class SmtpConnection:
             return f"{s.address} closed the connection unexpectedly."
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return f"Cannot talk to {s.address}: {self._scrub(reason)}."
+
+
+def _authenticate(
+    smtp: smtplib.SMTP, mechanism: str, user: bytes, password: bytes
+) -> tuple[int, bytes]:
+    """One SASL exchange in UTF-8 bytes; the server's final (code, reply).
+
+    PLAIN: RFC 4616 message ``authzid NUL authcid NUL passwd`` as the initial response
+    (RFC 4954 §4). LOGIN: user name, then password, each answering a 334 prompt.
+    CRAM-MD5: RFC 2195, the HMAC-MD5 of the server's challenge keyed with the password.
+    """
+
+    def send(data: bytes) -> tuple[int, bytes]:
+        return smtp.docmd(_b64(data))
+
+    if mechanism == "PLAIN":
+        code, reply = smtp.docmd("AUTH", "PLAIN " + _b64(b"\0" + user + b"\0" + password))
+        if code == 334:  # a server that wants the response on its own line
+            code, reply = send(b"\0" + user + b"\0" + password)
+        return code, reply
+    if mechanism == "LOGIN":
+        code, reply = smtp.docmd("AUTH", "LOGIN " + _b64(user))
+        if code == 334:
+            code, reply = send(password)
+        return code, reply
+    code, reply = smtp.docmd("AUTH", "CRAM-MD5")
+    if code != 334:
+        return code, reply
+    try:
+        challenge = base64.b64decode(reply)
+    except binascii.Error:
+        return code, b"(an unreadable CRAM-MD5 challenge) " + reply
+    digest = hmac.new(password, challenge, "md5").hexdigest().encode("ascii")
+    return send(user + b" " + digest)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def check_connection(settings: SmtpSettings) -> str:

@@ -54,14 +54,18 @@ class RunEvent:
     run: RunView
     campaign_name: str
     message: str = ""
+    rate: float | None = None  # messages accepted per second lately (progress events)
 
 
 @dataclass(frozen=True)
 class CatchUpReport:
-    """What start-up did about occurrences that fell due while the app was closed."""
+    """What the scheduler did about overdue occurrences: at start (the app was closed) or
+    while running (the computer slept, or its clock jumped)."""
 
     sent_late: tuple[tuple[int, datetime], ...]  # (campaign_id, occurrence_at)
     missed: tuple[tuple[int, datetime], ...]
+    at_start: bool = True
+    on_time: tuple[tuple[int, datetime], ...] = ()  # sent as scheduled in the same pass
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,8 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("run_id", "contact_id"),
         Index("ix_delivery_run_status", "run_id", "status"),
+        Index("ix_delivery_sent_at", "sent_at"),
+        Index("ix_delivery_contact", "contact_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -178,6 +180,8 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     smtp_message_id: Mapped[str | None] = mapped_column(String(998))
     sent_at: Mapped[datetime | None]
+    # A pending row that got a 4xx reply is not tried again before this instant (migration 0004).
+    retry_at: Mapped[datetime | None]
 
 
 class Setting(Base):

@@ -38,6 +38,9 @@ log = logging.getLogger("campaign_desktop.scheduler")
 _ARMED = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED)
 # How far back catch-up looks for the occurrences of one campaign (a year of dailies).
 _MAX_MISSED = 5000
+#: An occurrence found due no later than this after its time is sent as scheduled, not as a
+#: late catch-up (a reconcile pass runs every 30 s; a busy machine may add a little).
+ON_TIME = timedelta(minutes=2)
 
 
 class CampaignScheduler:
@@ -207,51 +210,53 @@ class CampaignScheduler:
                 )
 
     def reconcile(self) -> int:
-        """Fire everything due that no job fired (sleep, clock jump, lost job); returns count."""
+        """Fire everything due that no job fired (sleep, clock jump, lost job); returns count.
+
+        More than one overdue occurrence of a campaign (the machine slept through them) is
+        dealt with by the missed-run rule, exactly as at start (`catch_up`).
+        """
         if self._sending_paused:
             return 0
+        report = self._deal_with_due(at_start=False)
+        return len(report.sent_late) + len(report.on_time)
+
+    def catch_up(self) -> CatchUpReport:
+        """Deal with occurrences that fell due while the app was closed (docs/design.md §4)."""
+        return self._deal_with_due(at_start=True)
+
+    def _deal_with_due(self, *, at_start: bool) -> CatchUpReport:
+        """The one missed-run rule, at start and whenever the scheduler finds work overdue.
+
+        Per campaign: an occurrence due just now (within `ON_TIME`) and alone is sent as
+        scheduled. Otherwise the most recent overdue occurrence is sent late once
+        (`catch_up`) if the campaign's policy is `send_late` and it is within the grace
+        window; every other overdue occurrence is recorded as a `missed` run, and the
+        schedule moves on. The user is told (a CatchUpReport event) of anything late or missed.
+        """
         now = self._clock.now()
+        grace = timedelta(hours=float(self._settings.get("schedule.grace_hours")))
         with self._db.read() as session:
-            due = session.execute(
-                select(Campaign.id, Campaign.next_run_at)
+            overdue = session.scalars(
+                select(Campaign)
                 .where(
                     Campaign.archived.is_(False),
                     Campaign.next_run_at <= now,
                     Campaign.status.in_(_ARMED),
                 )
                 .order_by(Campaign.next_run_at)
-            )
-            due_list = [(campaign_id, at) for campaign_id, at in due if at is not None]
-        fired = 0
-        for campaign_id, occurrence_at in due_list:
-            if self._sending.fire(campaign_id, occurrence_at, RunTrigger.SCHEDULED) is not None:
-                fired += 1
-            self.sync(campaign_id)
-        return fired
-
-    def catch_up(self) -> CatchUpReport:
-        """Deal with occurrences that fell due while the app was closed (DESIGN §4).
-
-        Per campaign: the most recent missed occurrence is sent late once (`catch_up`) if the
-        campaign's policy is `send_late` and it is within the grace window; every other
-        missed occurrence is recorded as a `missed` run. The schedule then moves on.
-        """
-        now = self._clock.now()
-        grace = timedelta(hours=float(self._settings.get("schedule.grace_hours")))
-        with self._db.read() as session:
-            overdue = session.scalars(
-                select(Campaign).where(
-                    Campaign.archived.is_(False),
-                    Campaign.next_run_at < now,
-                    Campaign.status.in_(_ARMED),
-                )
             ).all()
+        on_time: list[tuple[int, datetime]] = []
         sent_late: list[tuple[int, datetime]] = []
         missed: list[tuple[int, datetime]] = []
         for campaign in overdue:
             assert campaign.next_run_at is not None
             due = [campaign.next_run_at, *_later_due(campaign, now)]
             last = due[-1]
+            if len(due) == 1 and now - last <= ON_TIME:
+                if self._sending.fire(campaign.id, last, RunTrigger.SCHEDULED):
+                    on_time.append((campaign.id, last))
+                self.sync(campaign.id)
+                continue
             send_late = (
                 campaign.missed_run_policy == MissedRunPolicy.SEND_LATE and now - last <= grace
             )
@@ -263,7 +268,8 @@ class CampaignScheduler:
                 missed.extend((campaign.id, at) for at in skipped)
             if send_late and self._sending.fire(campaign.id, last, RunTrigger.CATCH_UP):
                 sent_late.append((campaign.id, last))
-        report = CatchUpReport(tuple(sent_late), tuple(missed))
+            self.sync(campaign.id)
+        report = CatchUpReport(tuple(sent_late), tuple(missed), at_start, tuple(on_time))
         if sent_late or missed:
             log.info("catch-up: %d sent late, %d missed", len(sent_late), len(missed))
             self._events.publish(report)
@@ -278,7 +284,9 @@ class CampaignScheduler:
                 # yet by the app's clock. Re-arming would spin; the reconcile pass fires it.
                 return
             if not self._sending_paused:
-                self._sending.fire(campaign_id, occurrence_at, RunTrigger.SCHEDULED)
+                # Through the missed-run rule: a job that fires hours late (the machine
+                # slept) must not send a backlog.
+                self._deal_with_due(at_start=False)
             self.sync(campaign_id)
         except Exception:
             # A job must never die silently: log it; the reconcile pass will try again.

@@ -432,14 +432,18 @@ class CampaignService:
     # --- sending -------------------------------------------------------------------------
 
     def send_now(self, campaign_id: int) -> RunView:
-        """Start a manual run at once; it goes on in a worker thread."""
-        with self._db.read() as session:
-            campaign = queries.load_campaign(session, campaign_id)
+        """Start a manual run at once; it goes on in a worker thread.
+
+        The checks run inside the claiming transaction, so nothing can change in between.
+        """
+
+        def check(campaign: Campaign) -> None:
             if campaign.archived:
                 raise ValidationError("archived", "Restore this campaign before sending it.")
             self._refuse_if_busy(campaign, "send it again")
             self._require_sendable(campaign)
-        return self._sending.send_manual(campaign_id)
+
+        return self._sending.send_manual(campaign_id, check)
 
     def send_test(self, campaign_id: int, to: Sequence[str]) -> RunView:
         """Send the campaign to `to` only, as a `test` run; the real ledger is untouched."""

@@ -132,16 +132,25 @@ SPECS: dict[str, SettingSpec] = {
             "ui.close_to_tray", True, _flag, "Closing the window keeps the app in the tray"
         ),
         SettingSpec(
-            "sending.batch_size", 50, _whole_number(1, 100, "The batch size"), "Batch size"
+            "sending.connections",
+            4,
+            _whole_number(1, 16, "Connections"),
+            "SMTP connections per send",
         ),
         SettingSpec(
-            "sending.max_attempts", 3, _whole_number(1, 10, "Attempts"), "Attempts per recipient"
+            "sending.max_attempts", 5, _whole_number(1, 10, "Attempts"), "Attempts per recipient"
         ),
         SettingSpec(
             "sending.retry_base_seconds",
-            2.0,
-            _number(0, 600, "The retry delay"),
-            "First retry delay (doubles each attempt)",
+            60.0,
+            _number(0, 3600, "The retry delay"),
+            "First retry delay after a 'try again later' reply (doubles each attempt)",
+        ),
+        SettingSpec(
+            "sending.storage_retry_seconds",
+            60.0,
+            _number(0, 3600, "The database retry time"),
+            "How long a busy or full database is retried before a send pauses",
         ),
     )
 }

@@ -131,19 +131,18 @@ _RUN_WORDING: dict[RunPhase, Callable[[RunEvent], Notification]] = {
 def catch_up_text(report: CatchUpReport) -> str | None:
     """ "Sent 1 campaign late, 2 sends missed while Campaign Desktop was closed." """
     late, missed = len(report.sent_late), len(report.missed)
+    why = (
+        "while Campaign Desktop was closed"
+        if report.at_start
+        else "while the computer was asleep (or its clock jumped)"
+    )
     if late and missed:
-        return (
-            f"Sent {_plural(late, 'campaign')} late, {_plural(missed, 'send')} missed "
-            "while Campaign Desktop was closed."
-        )
+        return f"Sending {_plural(late, 'campaign')} late; {_plural(missed, 'send')} missed {why}."
     if late:
-        return (
-            f"Sent {_plural(late, 'campaign')} late that fell due while Campaign Desktop "
-            "was closed."
-        )
+        return f"Sending {_plural(late, 'campaign')} late that fell due {why}."
     if missed:
         were = "was" if missed == 1 else "were"
-        return f"{_plural(missed, 'send')} {were} missed while Campaign Desktop was closed."
+        return f"{_plural(missed, 'send')} {were} missed {why}."
     return None
 
 

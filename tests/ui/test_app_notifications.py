@@ -136,9 +136,9 @@ def test_events_that_are_not_about_runs_say_nothing() -> None:
 @pytest.mark.parametrize(
     ("late", "missed", "text"),
     [
-        (1, 2, "Sent 1 campaign late, 2 sends missed while Campaign Desktop was closed."),
-        (2, 1, "Sent 2 campaigns late, 1 send missed while Campaign Desktop was closed."),
-        (1, 0, "Sent 1 campaign late that fell due while Campaign Desktop was closed."),
+        (1, 2, "Sending 1 campaign late; 2 sends missed while Campaign Desktop was closed."),
+        (2, 1, "Sending 2 campaigns late; 1 send missed while Campaign Desktop was closed."),
+        (1, 0, "Sending 1 campaign late that fell due while Campaign Desktop was closed."),
         (0, 1, "1 send was missed while Campaign Desktop was closed."),
         (0, 3, "3 sends were missed while Campaign Desktop was closed."),
     ],

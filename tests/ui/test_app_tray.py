@@ -195,7 +195,7 @@ def test_catch_up_at_start_is_one_notification(
     qtbot.waitUntil(lambda: tray.last_notification is not None)
     assert tray.last_notification is not None
     assert tray.last_notification.kind == Kind.CATCH_UP
-    assert "Sent 1 campaign late, 2 sends missed while Campaign Desktop was closed." in (
+    assert "Sending 1 campaign late; 2 sends missed while Campaign Desktop was closed." in (
         window.statusBar().currentMessage()
     )
 

@@ -11,6 +11,7 @@ firing on the machine's clock is covered by tests/scheduling (`…received_withi
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,6 +60,9 @@ class ShiftedClock:
     def now(self) -> datetime:
         with self._lock:
             return datetime.now(UTC) + self._offset
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
     def put_next_minute(self, ahead: timedelta) -> datetime:
         """Shift so the next whole minute is `ahead` away; returns that minute (aware UTC)."""

@@ -1,0 +1,508 @@
+"""Delivery over one SMTP connection: take a recipient, build, wait for a slot, mark, send.
+
+A run has several of these (`sending.connections`), each on its own thread and its own
+connection, all taking recipients from one `Dispatcher`. The order for each message is the
+ledger's promise (docs/design.md §9): the message is built and the throttle slot taken
+*before* the row is marked in flight, and the mark is committed together with the previous
+message's outcome, so a row is `in_flight` only while its own SMTP transaction is open.
+
+Retry policy, per kind of failure:
+
+- a 4xx reply for a recipient: the row waits inside the run (`retry_at`, growing delays,
+  `sending.max_attempts` tries), while the connection goes on with others;
+- the connection dropped before the data went out: the row goes back untried, the
+  connection reconnects after a short backoff; too many in a row pause the run;
+- no confirmation after the data (a drop or a silent server): the row is `unconfirmed`
+  (never resent); a few in a row (across the run's connections) pause the run;
+- a refused login or sender, or a server that stays unreachable: the run pauses once;
+- the database busy, full or failing: the write is retried for `sending.storage_retry_seconds`,
+  then the run pauses; outcomes not yet written are handed to the run, never dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from typing import TypeVar
+
+from campaign_desktop.channels.message import MessageTemplate, OutgoingMessage
+from campaign_desktop.channels.smtp import (
+    SmtpAuthError,
+    SmtpBusyError,
+    SmtpConnection,
+    SmtpError,
+    SmtpRecipientRefused,
+    SmtpSenderRefused,
+    SmtpSettings,
+    SmtpTransientError,
+    SmtpUnconfirmedError,
+)
+from campaign_desktop.domain.clock import Clock
+from campaign_desktop.domain.errors import StorageError, ValidationError
+from campaign_desktop.domain.status import DeliveryStatus
+from campaign_desktop.domain.templates import CampaignTemplates, build_render_context
+from campaign_desktop.services.sending.ledger import (
+    UNCONFIRMED_NOTE,
+    Begin,
+    Ledger,
+    Outcome,
+    Recipient,
+)
+from campaign_desktop.services.sending.throttle import SendThrottle
+
+log = logging.getLogger("campaign_desktop.sending")
+
+ConnectionFactory = Callable[[SmtpSettings], SmtpConnection]
+T = TypeVar("T")
+
+#: Unconfirmed messages in a row (over all of a run's connections) that pause the run.
+UNCONFIRMED_IN_A_ROW = 3
+#: Deferred retries never wait longer than this between two tries.
+MAX_RETRY_DELAY = 30 * 60.0
+#: Storage kinds worth retrying (a lock that goes away, space that is freed, a passing error).
+_RETRIED_STORAGE = frozenset({"busy", "full", "io"})
+_PAGE = 200
+
+
+class Stop(StrEnum):
+    PAUSE = "pause"
+    CANCEL = "cancel"
+    SHUTDOWN = "shutdown"
+
+
+@dataclass
+class RunControl:
+    """How the GUI, shutdown or a connection asks a run to stop; the first reason wins,
+    except shutdown, which always wins (the run then stays `sending` to resume at start)."""
+
+    stop: threading.Event = field(default_factory=threading.Event)
+    shutdown: threading.Event = field(default_factory=threading.Event)
+    reason: Stop | None = None
+    message: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def request(self, reason: Stop, message: str | None = None) -> None:
+        with self._lock:
+            if reason is Stop.SHUTDOWN:
+                self.reason, self.message = reason, message
+                self.shutdown.set()
+            elif self.reason is None:
+                self.reason, self.message = reason, message
+        self.stop.set()
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a run's connections need, read once: nothing ORM crosses the thread."""
+
+    run_id: int
+    campaign_name: str
+    is_test: bool
+    templates: CampaignTemplates
+    message: MessageTemplate  # the sender and the headers every message shares, made once
+    unsubscribe_address: str
+    test_context: dict[str, object] | None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int  # tries per recipient for 4xx replies; connection tries before a pause
+    base_delay: float  # seconds before the first deferred retry; doubles each time
+    storage_seconds: float  # how long a failing database write is retried
+
+    def defer_delay(self, attempt: int) -> float:
+        """Seconds before try `attempt + 1`: base, 2 x base, 4 x base, … (at most 30 min)."""
+        return float(min(self.base_delay * 2 ** (attempt - 1), MAX_RETRY_DELAY))
+
+    def connect_delay(self, attempt: int) -> float:
+        """Backoff between connection tries: short, whatever the deferral base."""
+        return float(min(self.base_delay, 2.0) * 2 ** (attempt - 1))
+
+
+class Dispatcher:
+    """Hands a run's pending rows to its connections, each row to one connection at a time.
+
+    Rows are read from the ledger a page at a time in id order. A row handed out is `held`
+    while it is still `pending` in the ledger: until it is marked (`settled`) or handed
+    back (`put_back`). `take`
+    returns a Recipient, the seconds to wait when only deferred rows are left, or None
+    when nothing is left to send.
+    """
+
+    def __init__(self, ledger: Ledger, run_id: int, clock: Clock) -> None:
+        self._ledger = ledger
+        self._clock = clock
+        self._run_id = run_id
+        self._cond = threading.Condition()
+        self._queue: deque[Recipient] = deque()
+        self._held: set[int] = set()
+        self._cursor = 0
+
+    def take(self, stop: threading.Event) -> Recipient | float | None:
+        with self._cond:
+            while not stop.is_set():
+                if self._queue:
+                    recipient = self._queue.popleft()
+                    self._held.add(recipient.delivery_id)
+                    return recipient
+                page = self._ledger.pending_page(self._run_id, self._cursor, _PAGE)
+                if page:
+                    self._cursor = page[-1].delivery_id
+                    self._queue.extend(r for r in page if r.delivery_id not in self._held)
+                    continue
+                self._cursor = 0  # end of a pass; the next one starts from the top
+                if self._held:
+                    # Others still hold rows that may come back (handed back or deferred).
+                    self._cond.wait(0.5)
+                    continue
+                state = self._ledger.pending_state(self._run_id)
+                if state.due:
+                    continue
+                if state.next_retry_at is None:
+                    return None
+                wait = (state.next_retry_at - self._clock.now()).total_seconds()
+                return max(wait, 0.05)
+            return None
+
+    def put_back(self, recipient: Recipient) -> None:
+        with self._cond:
+            self._held.discard(recipient.delivery_id)
+            self._queue.appendleft(recipient)
+            self._cond.notify_all()
+
+    def settled(self, delivery_ids: Sequence[int]) -> None:
+        with self._cond:
+            self._held.difference_update(delivery_ids)
+            self._cond.notify_all()
+
+
+class RunShared:
+    """What a run's connections share: the job, the ledger, the throttle, the verdicts."""
+
+    def __init__(
+        self,
+        *,
+        job: Job,
+        ledger: Ledger,
+        throttle: SendThrottle,
+        clock: Clock,
+        control: RunControl,
+        policy: RetryPolicy,
+        smtp: SmtpSettings,
+        connect: ConnectionFactory,
+    ) -> None:
+        self.job = job
+        self.ledger = ledger
+        self.throttle = throttle
+        self.clock = clock
+        self.control = control
+        self.policy = policy
+        self.smtp = smtp
+        self.connect = connect
+        self.dispatcher = Dispatcher(ledger, job.run_id, clock)
+        self._lock = threading.Lock()
+        self._connections: list[SmtpConnection] = []
+        self._unconfirmed_in_a_row = 0
+        self.unrecorded: list[Outcome] = []  # outcomes a connection could not write
+
+    # -- connections ----------------------------------------------------------------------
+
+    def new_connection(self) -> SmtpConnection:
+        connection = self.connect(self.smtp)
+        with self._lock:
+            self._connections.append(connection)
+        return connection
+
+    def others_open(self, mine: SmtpConnection) -> int:
+        """How many of the run's other connections are open right now."""
+        with self._lock:
+            return sum(1 for c in self._connections if c is not mine and c.is_open)
+
+    def abort_all(self) -> None:
+        """Cut every connection of the run (a stop that must not wait out a timeout)."""
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            connection.abort()
+
+    # -- verdicts over the whole run ------------------------------------------------------
+
+    def confirmed(self) -> None:
+        with self._lock:
+            self._unconfirmed_in_a_row = 0
+
+    def unconfirmed(self, error: SmtpError) -> None:
+        with self._lock:
+            self._unconfirmed_in_a_row += 1
+            too_many = self._unconfirmed_in_a_row >= UNCONFIRMED_IN_A_ROW
+        if too_many:
+            self.control.request(
+                Stop.PAUSE,
+                f"The mail server {self.smtp.address} did not confirm the last "
+                f"{UNCONFIRMED_IN_A_ROW} messages ({error.message}). The send is paused so "
+                "that the rest of the list is not spent on a server that is not answering; "
+                "resume it when the server works again.",
+            )
+
+    def hand_over(self, outcomes: Sequence[Outcome]) -> None:
+        with self._lock:
+            self.unrecorded.extend(outcomes)
+
+    def storage_failed(self, error: StorageError) -> None:
+        self.control.request(
+            Stop.PAUSE,
+            f"{error.message} The send is paused and nothing is lost: what was sent is "
+            "recorded as soon as the database can be written. Resume it then.",
+        )
+
+    def retrying(self, action: Callable[[], T]) -> T:
+        """Run a ledger call, retrying busy/full/I/O failures for the policy's time.
+
+        Raises the StorageError when the time is up (or at once for other kinds).
+        Measured on the machine's monotonic clock: this is how long we really tried.
+        """
+        deadline = time.monotonic() + self.policy.storage_seconds
+        delay = 0.1
+        while True:
+            try:
+                return action()
+            except StorageError as exc:
+                if exc.kind not in _RETRIED_STORAGE or time.monotonic() >= deadline:
+                    raise
+                log.warning("run %s: %s; trying again", self.job.run_id, exc.message)
+                if self.control.shutdown.wait(delay):
+                    raise
+                delay = min(delay * 2, 2.0)
+
+
+class ConnectionSender:
+    """One connection's loop over the run's recipients (runs on its own thread)."""
+
+    def __init__(self, shared: RunShared) -> None:
+        self._shared = shared
+        self._connection = shared.new_connection()
+        self._outcomes: list[Outcome] = []  # decided, not yet written
+        self._trouble = 0  # connection losses in a row
+
+    def run(self) -> None:
+        shared = self._shared
+        try:
+            self._loop()
+            shared.retrying(self._write)
+        except StorageError as exc:
+            shared.hand_over(self._outcomes)
+            shared.storage_failed(exc)
+        finally:
+            self._close()
+
+    def _loop(self) -> None:
+        shared, control = self._shared, self._shared.control
+        while not control.stop.is_set():
+            item = shared.retrying(lambda: shared.dispatcher.take(control.stop))
+            if item is None:
+                if not self._outcomes:
+                    return
+                # Our last outcome may put a row back (a deferred retry): write, look again.
+                shared.retrying(self._write)
+                continue
+            if isinstance(item, float):  # only deferred rows left: wait for the first
+                shared.retrying(self._write)
+                if item > 10:
+                    self._close()  # an idle connection would be dropped by the server
+                control.stop.wait(min(item, 1.0))
+                continue
+            self._deliver(item)
+
+    def _deliver(self, recipient: Recipient) -> None:
+        shared, control = self._shared, self._shared.control
+        try:
+            message = self._build(recipient)
+        except ValidationError as exc:
+            # This recipient's data cannot make a message: fail the one row, never mark it.
+            failed = Outcome(
+                recipient.delivery_id,
+                DeliveryStatus.FAILED,
+                expect=DeliveryStatus.PENDING,
+                error=exc.message,
+            )
+            try:
+                shared.retrying(lambda: shared.ledger.record([failed]))
+            finally:
+                shared.dispatcher.settled([recipient.delivery_id])
+            return
+        got_slot = shared.throttle.acquire(
+            recipient.delivery_id,
+            control.stop,
+            before_wait=lambda: shared.retrying(self._write),
+        )
+        if not got_slot or not self._ensure_open():
+            shared.throttle.release(recipient.delivery_id)
+            shared.dispatcher.put_back(recipient)
+            return
+        try:
+            state = shared.retrying(lambda: self._begin(recipient))
+        except StorageError:
+            shared.throttle.release(recipient.delivery_id)
+            shared.dispatcher.put_back(recipient)
+            raise
+        if state != Begin.GO:
+            shared.throttle.release(recipient.delivery_id)
+            return
+        self._outcomes.append(self._send(recipient, message))
+
+    def _build(self, recipient: Recipient) -> OutgoingMessage:
+        job = self._shared.job
+        context = job.test_context or build_render_context(
+            contact_email=recipient.email,
+            first_name=recipient.first_name,
+            last_name=recipient.last_name,
+            attributes=recipient.attributes,
+            campaign_name=job.campaign_name,
+            unsubscribe_mailto=job.unsubscribe_address,
+        )
+        rendered = job.templates.render(context)
+        return job.message.render(
+            to=recipient.email,
+            subject=("[TEST] " if job.is_test else "") + rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+        )
+
+    def _begin(self, recipient: Recipient) -> str:
+        """Write the outcomes so far and mark `recipient` in flight, in one commit.
+
+        Once committed the row is no longer `pending`, so no pass of the dispatcher can
+        hand it out again: it is settled as far as the dispatcher is concerned.
+        """
+        state = self._shared.ledger.begin(
+            recipient.delivery_id, self._outcomes, check_contact=not self._shared.job.is_test
+        )
+        self._outcomes = []
+        self._shared.dispatcher.settled([recipient.delivery_id])
+        return state
+
+    def _write(self) -> None:
+        if self._outcomes:
+            self._shared.ledger.record(self._outcomes)
+            self._outcomes = []
+
+    def _ensure_open(self) -> bool:
+        """Open the connection if needed; False when the run is stopping or this connection
+        should retire (the server wants fewer connections)."""
+        if self._connection.is_open:
+            return True
+        shared, control = self._shared, self._shared.control
+        attempt = 0
+        while not control.stop.is_set():
+            attempt += 1
+            try:
+                self._connection.open()
+            except SmtpAuthError as exc:
+                control.request(
+                    Stop.PAUSE,
+                    f"The mail server refused the username or password: {exc.message} "
+                    "The send is paused; fix the account in Settings, then resume it.",
+                )
+                return False
+            except SmtpError as exc:
+                if isinstance(exc, SmtpBusyError) and shared.others_open(self._connection):
+                    log.info(
+                        "run %s: the server wants fewer connections (%s)", shared.job.run_id, exc
+                    )
+                    return False
+                if attempt >= shared.policy.attempts:
+                    control.request(
+                        Stop.PAUSE,
+                        f"Could not reach the mail server {shared.smtp.address} after "
+                        f"{attempt} tries ({exc.message}). The send is paused; resume it "
+                        "when the server is reachable.",
+                    )
+                    return False
+                log.warning("run %s: cannot connect (try %s): %s", shared.job.run_id, attempt, exc)
+                control.stop.wait(shared.policy.connect_delay(attempt))
+                continue
+            return True
+        return False
+
+    def _close(self) -> None:
+        self._connection.close()
+
+    def _send(self, recipient: Recipient, message: OutgoingMessage) -> Outcome:  # noqa: PLR0911
+        shared, control = self._shared, self._shared.control
+        row = recipient.delivery_id
+        try:
+            self._connection.send_bytes(message.sender, message.recipients, message.data)
+        except SmtpRecipientRefused as exc:
+            shared.confirmed()
+            return Outcome(row, DeliveryStatus.FAILED, error=exc.message)
+        except SmtpUnconfirmedError as exc:
+            shared.unconfirmed(exc)
+            return Outcome(
+                row, DeliveryStatus.UNCONFIRMED, error=f"{exc.message} {UNCONFIRMED_NOTE}"
+            )
+        except SmtpSenderRefused as exc:
+            control.request(
+                Stop.PAUSE,
+                f"The mail server refused the sender address: {exc.message} "
+                "The send is paused; check the sender address, then resume it.",
+            )
+            return Outcome(row, DeliveryStatus.PENDING, error=exc.message)
+        except SmtpAuthError as exc:
+            control.request(
+                Stop.PAUSE,
+                f"The mail server refused the username or password: {exc.message} "
+                "The send is paused; fix the account in Settings, then resume it.",
+            )
+            return Outcome(row, DeliveryStatus.PENDING, error=exc.message)
+        except SmtpError as exc:
+            replied = isinstance(exc, SmtpTransientError) and not isinstance(exc, SmtpBusyError)
+            if replied and exc.code is not None:
+                shared.confirmed()
+                return self._deferred(recipient, exc)
+            # The connection was lost (or refused) before the data went out: nothing was
+            # delivered. The row goes back untried; the connection backs off.
+            self._connection.close()
+            self._trouble += 1
+            if self._trouble >= shared.policy.attempts:
+                control.request(
+                    Stop.PAUSE,
+                    f"Lost the connection to the mail server {self._trouble} times in a row "
+                    f"({exc.message}). The send is paused; resume it when the server is "
+                    "reachable.",
+                )
+            else:
+                control.stop.wait(shared.policy.connect_delay(self._trouble))
+            return Outcome(row, DeliveryStatus.PENDING, error=exc.message)
+        shared.confirmed()
+        self._trouble = 0
+        return Outcome(
+            row,
+            DeliveryStatus.SENT,
+            message_id=message.message_id,
+            sent_at=shared.clock.now(),
+        )
+
+    def _deferred(self, recipient: Recipient, exc: SmtpError) -> Outcome:
+        """A 4xx reply: try this recipient again later in the run, or give up after the
+        last try, with the server's words."""
+        attempt = recipient.attempts + 1
+        policy = self._shared.policy
+        if attempt >= policy.attempts:
+            return Outcome(
+                recipient.delivery_id,
+                DeliveryStatus.FAILED,
+                error=f"{exc.message} (tried {attempt} times)",
+            )
+        delay = timedelta(seconds=policy.defer_delay(attempt))
+        return Outcome(
+            recipient.delivery_id,
+            DeliveryStatus.PENDING,
+            error=exc.message,
+            retry_at=self._shared.clock.now() + delay,
+        )

@@ -1,0 +1,447 @@
+"""The sending engine: starts runs and works each off over several SMTP connections.
+
+`SendingEngine` is the one door (scheduler, campaign service, GUI): it claims runs through
+the `Ledger`, runs a `_RunWorker` thread per run — which starts `sending.connections`
+`ConnectionSender` threads and reports progress — and publishes every run event, after
+the commit it reports, from here only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from campaign_desktop.channels.message import MessageTemplate
+from campaign_desktop.channels.smtp import SmtpConnection
+from campaign_desktop.domain.clock import Clock
+from campaign_desktop.domain.errors import DomainError, StorageError, ValidationError
+from campaign_desktop.domain.events import (
+    CampaignChange,
+    CampaignChanged,
+    EventBus,
+    RunEvent,
+    RunPhase,
+)
+from campaign_desktop.domain.status import ContactStatus, RunStatus, RunTrigger
+from campaign_desktop.domain.templates import (
+    build_render_context,
+    compile_campaign_templates,
+    sample_context,
+)
+from campaign_desktop.domain.views import RunView
+from campaign_desktop.persistence import queries
+from campaign_desktop.persistence.db import Database
+from campaign_desktop.persistence.models import (
+    Campaign,
+    Contact,
+    campaign_audience,
+    list_membership,
+)
+from campaign_desktop.services.sending.delivery import (
+    ConnectionFactory,
+    ConnectionSender,
+    Job,
+    RetryPolicy,
+    RunControl,
+    RunShared,
+    Stop,
+)
+from campaign_desktop.services.sending.ledger import Ledger, Outcome
+from campaign_desktop.services.sending.throttle import SendThrottle
+from campaign_desktop.services.settings import SettingsService
+
+log = logging.getLogger("campaign_desktop.sending")
+
+#: How often a run reports its progress (counts from the ledger, and the rate).
+PROGRESS_SECONDS = 0.5
+#: After a stop request, how long connections may finish the message in hand before their
+#: sockets are cut (a silent server must not hold up pause, cancel or quit).
+STOP_GRACE_SECONDS = 1.5
+
+
+class SendingEngine:
+    """Starts runs (scheduled, catch-up, manual, test) and works them off in worker threads."""
+
+    def __init__(
+        self,
+        db: Database,
+        events: EventBus,
+        clock: Clock,
+        settings: SettingsService,
+        *,
+        connect: ConnectionFactory = SmtpConnection,
+    ) -> None:
+        self._db = db
+        self._events = events
+        self._clock = clock
+        self._settings = settings
+        self._connect = connect
+        self.ledger = Ledger(db, clock)
+        self.throttle = SendThrottle(db, clock)
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._workers: dict[int, _RunWorker] = {}
+        self._closed = False
+
+    # --- starting runs -------------------------------------------------------------------
+
+    def fire(
+        self, campaign_id: int, occurrence_at: datetime, trigger: RunTrigger
+    ) -> RunView | None:
+        """Claim a scheduled occurrence, advance the campaign's next run, start sending.
+
+        Returns None when the occurrence was already claimed (by another thread, trigger or
+        process) or is no longer due: exactly one run ever exists per occurrence.
+        """
+        try:
+            claimed = self.ledger.claim_occurrence(campaign_id, occurrence_at, trigger)
+        except IntegrityError:
+            log.info("occurrence %s of campaign %s already claimed", occurrence_at, campaign_id)
+            return None
+        if claimed is None:
+            return None
+        view, name = claimed
+        self._started(view, name)
+        return view
+
+    def record_missed(
+        self, campaign_id: int, missed: list[datetime], *, advance_after: datetime | None
+    ) -> list[RunView]:
+        """Record occurrences that were not sent as `missed` runs (idempotent).
+
+        With `advance_after`, the schedule moves on past that instant too.
+        """
+        recorded = self.ledger.record_missed(campaign_id, missed, advance_after=advance_after)
+        if recorded is None:
+            return []
+        views, name = recorded
+        for view in views:
+            self._publish(RunPhase.MISSED, view, name, view.error or "", campaign_changed=False)
+        self._events.publish(CampaignChanged(campaign_id, CampaignChange.STATUS))
+        return views
+
+    def send_manual(
+        self, campaign_id: int, check: Callable[[Campaign], None] | None = None
+    ) -> RunView:
+        """A run started by hand now; it does not move the campaign's schedule.
+
+        `check` runs inside the claiming transaction (it may raise ValidationError), so the
+        check and the claim cannot be split by another change.
+        """
+        view, name = self.ledger.claim_manual(campaign_id, check)
+        self._started(view, name)
+        return view
+
+    def send_test(self, campaign_id: int, addresses: Sequence[str]) -> RunView:
+        """A `test` run to `addresses`, rendered with the first audience member's data."""
+        view, name = self.ledger.create_test_run(campaign_id, addresses)
+        self._publish(RunPhase.STARTED, view, name, campaign_changed=False)
+        self._submit(view.id)
+        return view
+
+    def resume_interrupted(self) -> list[RunView]:
+        """Resume runs a dead process left in `sending`; their in-flight rows become unconfirmed.
+
+        Only the process holding the scheduler lock may call this, or it would touch runs a
+        live process is still sending.
+        """
+        resumed = []
+        for run_id in self.ledger.runs_left_sending():
+            with self._lock:
+                if run_id in self._workers:
+                    continue
+            view = self.ledger.mark_interrupted(run_id)
+            log.warning("resuming run %s; %s unconfirmed recipients", run_id, view.unconfirmed)
+            self._submit(run_id)
+            resumed.append(view)
+        return resumed
+
+    # --- controlling runs ----------------------------------------------------------------
+
+    def pause(self, run_id: int) -> None:
+        """Stop after the message in hand; the rest waits as pending until `resume`."""
+        if not self._request(run_id, Stop.PAUSE):
+            self.ledger.pause_idle(run_id)
+            self._events.publish(CampaignChanged(self._campaign_of(run_id), CampaignChange.STATUS))
+
+    def resume(self, run_id: int) -> None:
+        view, name = self.ledger.resume(run_id)
+        self._publish(RunPhase.RESUMED, view, name)
+        self._submit(run_id)
+
+    def cancel(self, run_id: int) -> None:
+        """Stop for good: recipients not yet sent to are skipped."""
+        if self._request(run_id, Stop.CANCEL):
+            return
+        if self.ledger.run_status(run_id) not in (RunStatus.PAUSED, RunStatus.SENDING):
+            raise ValidationError("status", "This send has already ended.")
+        view, name = self.ledger.finish(run_id, "cancel", None)
+        self._publish(RunPhase.CANCELLED, view, name)
+
+    def active_run_ids(self) -> list[int]:
+        with self._lock:
+            return list(self._workers)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no run is being worked on here (tests and shutdown use this)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._workers, timeout)
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop every run now (connections cut after a short grace); they stay `sending`
+        and resume at the next start."""
+        with self._lock:
+            self._closed = True
+            workers = list(self._workers.values())
+        for worker in workers:
+            worker.control.request(Stop.SHUTDOWN)
+        self.wait_idle(timeout)
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _campaign_of(self, run_id: int) -> int:
+        with self._db.read() as session:
+            return queries.load_run(session, run_id).campaign_id
+
+    def _started(self, view: RunView, name: str) -> None:
+        self._publish(RunPhase.STARTED, view, name)
+        self._submit(view.id)
+
+    def _publish(
+        self,
+        phase: RunPhase,
+        view: RunView,
+        name: str,
+        message: str = "",
+        *,
+        campaign_changed: bool = True,
+        rate: float | None = None,
+    ) -> None:
+        """The one place run events leave the engine (always after the commit they report)."""
+        self._events.publish(RunEvent(phase, view, name, message, rate))
+        if campaign_changed and view.trigger != RunTrigger.TEST:
+            self._events.publish(CampaignChanged(view.campaign_id, CampaignChange.STATUS))
+
+    def _submit(self, run_id: int) -> None:
+        with self._lock:
+            if self._closed:
+                log.info("not starting run %s: the engine is shutting down", run_id)
+                return
+            if run_id in self._workers:
+                return
+            worker = _RunWorker(self, run_id)
+            self._workers[run_id] = worker
+        worker.start()
+
+    def _request(self, run_id: int, reason: Stop) -> bool:
+        with self._lock:
+            worker = self._workers.get(run_id)
+        if worker is None:
+            return False
+        worker.control.request(reason)
+        return True
+
+    def _worker_done(self, run_id: int) -> None:
+        with self._idle:
+            self._workers.pop(run_id, None)
+            self._idle.notify_all()
+
+    def _prepare(self, run_id: int) -> Job:
+        with self._db.read() as session:
+            run = queries.load_run(session, run_id)
+            campaign = queries.load_campaign(session, run.campaign_id)
+            keys = queries.attribute_keys(session)
+            templates = compile_campaign_templates(
+                campaign.subject, campaign.body_text, campaign.body_html, keys
+            )
+            is_test = run.trigger == RunTrigger.TEST
+            unsubscribe = campaign.reply_to or campaign.from_email
+            test_context = _test_context(session, campaign, keys, unsubscribe) if is_test else None
+            return Job(
+                run_id=run_id,
+                campaign_name=campaign.name,
+                is_test=is_test,
+                templates=templates,
+                message=MessageTemplate(
+                    from_email=campaign.from_email,
+                    from_name=campaign.from_name,
+                    reply_to=campaign.reply_to,
+                    list_unsubscribe_mailto=unsubscribe,
+                ),
+                unsubscribe_address=unsubscribe,
+                test_context=test_context,
+            )
+
+    def _shared(self, job: Job, control: RunControl) -> tuple[RunShared, int]:
+        settings = self._settings
+        self.throttle.configure(
+            per_minute=int(settings.get("throttle.per_minute")),
+            per_hour=int(settings.get("throttle.per_hour")),
+        )
+        policy = RetryPolicy(
+            attempts=int(settings.get("sending.max_attempts")),
+            base_delay=float(settings.get("sending.retry_base_seconds")),
+            storage_seconds=float(settings.get("sending.storage_retry_seconds")),
+        )
+        shared = RunShared(
+            job=job,
+            ledger=self.ledger,
+            throttle=self.throttle,
+            clock=self._clock,
+            control=control,
+            policy=policy,
+            smtp=settings.smtp_settings(),
+            connect=self._connect,
+        )
+        return shared, int(settings.get("sending.connections"))
+
+
+class _RunWorker(threading.Thread):
+    """One run: starts its connections, reports progress, ends the run in the ledger."""
+
+    def __init__(self, engine: SendingEngine, run_id: int) -> None:
+        super().__init__(name=f"send-run-{run_id}", daemon=True)
+        self.engine = engine
+        self.run_id = run_id
+        self.control = RunControl()
+        self._name = ""
+
+    def run(self) -> None:
+        engine = self.engine
+        try:
+            self._work()
+        except Exception as exc:  # a bug: the run ends failed and says so, never silently
+            log.exception("run %s failed", self.run_id)
+            message = f"Internal error: {exc.__class__.__name__}: {exc}"
+            try:
+                view, name = engine.ledger.fail(self.run_id, message)
+                engine._publish(RunPhase.FAILED, view, name, message)
+            except DomainError:
+                log.exception("run %s: could not record the failure", self.run_id)
+        finally:
+            engine._worker_done(self.run_id)
+
+    def _work(self) -> None:
+        engine, control = self.engine, self.control
+        try:
+            job = engine._prepare(self.run_id)
+            self._name = job.campaign_name
+            shared, connections = engine._shared(job, control)
+        except DomainError as exc:  # no password, no keyring, a template gone bad, …
+            self._end(Stop.PAUSE, exc.message, [])
+            return
+        senders = [ConnectionSender(shared) for _ in range(connections)]
+        threads = [
+            threading.Thread(target=sender.run, name=f"send-{self.run_id}-{index}", daemon=True)
+            for index, sender in enumerate(senders)
+        ]
+        for thread in threads:
+            thread.start()
+        self._watch(shared, threads)
+        self._end(control.reason, control.message, shared.unrecorded)
+
+    def _watch(self, shared: RunShared, threads: list[threading.Thread]) -> None:
+        """Wait for the connections, reporting progress; cut them if a stop drags on."""
+        stop_seen: float | None = None
+        last_sent: tuple[float, int] | None = None
+        while any(thread.is_alive() for thread in threads):
+            for thread in threads:
+                thread.join(PROGRESS_SECONDS / len(threads))
+            if self.control.stop.is_set():
+                stop_seen = stop_seen or time.monotonic()
+                if time.monotonic() - stop_seen > STOP_GRACE_SECONDS:
+                    shared.abort_all()
+                continue
+            try:
+                view = self.engine.ledger.progress(self.run_id)
+            except StorageError:
+                continue  # the connections deal with a failing database
+            now = time.monotonic()
+            rate = None
+            if last_sent is not None and now > last_sent[0]:
+                rate = (view.sent - last_sent[1]) / (now - last_sent[0])
+            last_sent = (now, view.sent)
+            self.engine._publish(
+                RunPhase.PROGRESS, view, self._name, campaign_changed=False, rate=rate
+            )
+
+    def _end(self, stop: Stop | None, message: str | None, unrecorded: list[Outcome]) -> None:
+        """Write what is left and end the run; a failing database is retried until it
+        works (or the app quits: then the rows in flight are unconfirmed at the next start)."""
+        engine = self.engine
+        if stop is Stop.SHUTDOWN:
+            # Left `sending` on purpose: the next start resumes it. One try each, no waiting:
+            # what cannot be written now is unconfirmed at the next start.
+            with contextlib.suppress(StorageError):
+                engine.ledger.record(unrecorded)
+                engine.ledger.progress(self.run_id)
+            return
+        if unrecorded:
+            # The database failed: say so now, while we wait for it.
+            try:
+                view = engine.ledger.progress(self.run_id)
+            except StorageError:
+                view = None
+            if view is not None:
+                engine._publish(RunPhase.PAUSED, view, self._name, message or "")
+        if not self._retry_until_written(lambda: engine.ledger.record(unrecorded)):
+            return
+        how = {Stop.PAUSE: "pause", Stop.CANCEL: "cancel"}.get(stop, "done") if stop else "done"
+        ended: list[tuple[RunView, str]] = []
+        if not self._retry_until_written(
+            lambda: ended.append(engine.ledger.finish(self.run_id, how, message))
+        ):
+            return
+        view, name = ended[0]
+        phase = {
+            "pause": RunPhase.PAUSED,
+            "cancel": RunPhase.CANCELLED,
+        }.get(how, RunPhase.FAILED if view.status == RunStatus.FAILED else RunPhase.FINISHED)
+        engine._publish(phase, view, name, message or view.error or "")
+
+    def _retry_until_written(self, write: Callable[[], object]) -> bool:
+        """Keep trying a ledger write through storage failures; False if the app quit first."""
+        delay = 0.2
+        while True:
+            try:
+                write()
+                return True
+            except StorageError as exc:
+                log.warning("run %s: %s; trying again", self.run_id, exc.message)
+                if self.control.shutdown.wait(delay):
+                    return False
+                delay = min(delay * 2, 5.0)
+
+
+def _test_context(
+    session: Session, campaign: Campaign, keys: list[str], unsubscribe: str
+) -> dict[str, object]:
+    first = session.scalars(
+        select(Contact)
+        .join(list_membership, list_membership.c.contact_id == Contact.id)
+        .join(campaign_audience, campaign_audience.c.list_id == list_membership.c.list_id)
+        .where(
+            campaign_audience.c.campaign_id == campaign.id,
+            Contact.status == ContactStatus.SUBSCRIBED,
+        )
+        .order_by(Contact.id)
+        .limit(1)
+    ).first()
+    if first is None:
+        return sample_context(keys, campaign.name, unsubscribe)
+    return build_render_context(
+        contact_email=first.email,
+        first_name=first.first_name,
+        last_name=first.last_name,
+        attributes={key: first.attributes.get(key, "") for key in keys},
+        campaign_name=campaign.name,
+        unsubscribe_mailto=unsubscribe,
+    )

@@ -1,0 +1,545 @@
+"""The ledger: every state change of a run and of its delivery rows, in one place.
+
+The rules it keeps (docs/design.md §5 and §9):
+
+- An occurrence is claimed once: the `campaign_run` row is the claim, UNIQUE(campaign_id,
+  occurrence_at); the audience is snapshotted into `delivery` rows in the same transaction.
+- A row is `in_flight` only while its own SMTP transaction is open: `begin` marks one row
+  (and records the previous row's outcome in the same commit), so after a kill at most one
+  row per open connection is unconfirmed.
+- `begin` checks the contact's status at that moment: unsubscribed, bounced or deleted since
+  the snapshot → `skipped`, with the reason.
+- Outcomes only ever move a row out of the state it was in (`in_flight`, or `pending` for a
+  message that could not be built): a row that may have been delivered never goes back.
+- Counters on the run are derived from the rows (`recount`); the rows are the truth.
+
+Nothing here sends or waits; the engine calls these, one short transaction each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, func, select, text, update
+from sqlalchemy.orm import Session
+
+from campaign_desktop.domain.clock import Clock
+from campaign_desktop.domain.errors import ValidationError
+from campaign_desktop.domain.recurrence import RecurrencePattern, next_occurrence_after
+from campaign_desktop.domain.status import (
+    CampaignStatus,
+    ContactStatus,
+    DeliveryStatus,
+    RunStatus,
+    RunTrigger,
+)
+from campaign_desktop.domain.views import RunView
+from campaign_desktop.persistence import queries
+from campaign_desktop.persistence.db import Database
+from campaign_desktop.persistence.models import Campaign, CampaignRun, Contact, Delivery
+
+UNCONFIRMED_NOTE = (
+    "It may or may not have been delivered, so it was not resent (to avoid sending it twice)."
+)
+INTERRUPTED_NOTE = "The app stopped while this message was being handed to the mail server. "
+MISSED_NOTE = (
+    "The app was not running (or the computer was asleep) when this send was due, and it was "
+    "not sent late."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A pending row with what its message needs; read before anything is marked."""
+
+    delivery_id: int
+    email: str
+    first_name: str
+    last_name: str
+    attributes: dict[str, Any]
+    attempts: int  # SMTP transactions tried so far for this row
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one row; `expect` is the status the row must still have.
+
+    `pending` with `retry_at` is a deferred retry (a 4xx); `pending` without is a row
+    handed back untried (a pause came, or the connection was lost before any data).
+    """
+
+    delivery_id: int
+    status: DeliveryStatus
+    expect: DeliveryStatus = DeliveryStatus.IN_FLIGHT
+    error: str | None = None
+    message_id: str | None = None
+    sent_at: datetime | None = None
+    retry_at: datetime | None = None
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "b_id": self.delivery_id,
+            "b_expect": self.expect,
+            "b_status": self.status,
+            "b_error": self.error,
+            "b_message_id": self.message_id,
+            "b_sent_at": self.sent_at,
+            "b_retry_at": self.retry_at,
+        }
+
+
+class Begin:
+    """What `Ledger.begin` did with the row asked for."""
+
+    GO = "go"  # marked in flight: send it now
+    SKIPPED = "skipped"  # the contact left since the snapshot: not to be sent
+    TAKEN = "taken"  # no longer pending (another connection or desktop has it)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingState:
+    """Rows still to send: how many may be tried now, and when the next deferred one is due."""
+
+    due: int
+    next_retry_at: datetime | None
+
+
+_DELIVERY = cast(Table, Delivery.__table__)  # declared as FromClause
+# Core (not ORM) so that a list of rows runs as one executemany.
+_RECORD = (
+    update(_DELIVERY)
+    .where(_DELIVERY.c.id == bindparam("b_id"), _DELIVERY.c.status == bindparam("b_expect"))
+    .values(
+        status=bindparam("b_status"),
+        last_error=bindparam("b_error"),
+        smtp_message_id=bindparam("b_message_id"),
+        sent_at=bindparam("b_sent_at"),
+        retry_at=bindparam("b_retry_at"),
+    )
+)
+
+
+class Ledger:
+    """The run and delivery tables, changed only through these methods."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    # --- claiming ------------------------------------------------------------------------
+
+    def claim_occurrence(
+        self, campaign_id: int, occurrence_at: datetime, trigger: RunTrigger
+    ) -> tuple[RunView, str] | None:
+        """Claim a scheduled occurrence and advance the campaign's next run past it.
+
+        Returns (run, campaign name), or None when the occurrence is no longer due (a stale
+        job) or was claimed already. Raises IntegrityError when another claim won the race.
+        """
+        with self._db.write() as session:
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is None or campaign.archived or campaign.next_run_at is None:
+                return None
+            if campaign.next_run_at > occurrence_at:
+                return None  # this occurrence was already dealt with
+            run = self._claim(session, campaign, occurrence_at, trigger)
+            advance(campaign, after=occurrence_at)
+            return queries.run_view(run), campaign.name
+
+    def claim_manual(
+        self, campaign_id: int, check: Callable[[Campaign], None] | None = None
+    ) -> tuple[RunView, str]:
+        """A manual run now; `check` (may raise ValidationError) runs in the same transaction."""
+        with self._db.write() as session:
+            campaign = queries.load_campaign(session, campaign_id)
+            if check is not None:
+                check(campaign)
+            occurrence = self._free_instant(session, campaign_id, self._clock.now())
+            run = self._claim(session, campaign, occurrence, RunTrigger.MANUAL)
+            return queries.run_view(run), campaign.name
+
+    def create_test_run(self, campaign_id: int, addresses: Sequence[str]) -> tuple[RunView, str]:
+        now = self._clock.now()
+        with self._db.write() as session:
+            campaign = queries.load_campaign(session, campaign_id)
+            run = CampaignRun(
+                campaign_id=campaign_id,
+                occurrence_at=self._free_instant(session, campaign_id, now),
+                trigger=RunTrigger.TEST,
+                status=RunStatus.SENDING,
+                started_at=now,
+                total=len(addresses),
+            )
+            session.add(run)
+            session.flush()
+            session.add_all(
+                Delivery(run_id=run.id, contact_id=None, email=address, status="pending")
+                for address in addresses
+            )
+            return queries.run_view(run), campaign.name
+
+    def record_missed(
+        self, campaign_id: int, missed: Sequence[datetime], *, advance_after: datetime | None
+    ) -> tuple[list[RunView], str] | None:
+        """Record occurrences that were not sent as `missed` runs (idempotent per occurrence).
+
+        With `advance_after`, the schedule moves on past that instant too.
+        """
+        with self._db.write() as session:
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is None:
+                return None
+            taken = set(
+                session.scalars(
+                    select(CampaignRun.occurrence_at).where(
+                        CampaignRun.campaign_id == campaign_id,
+                        CampaignRun.occurrence_at.in_(list(missed)),
+                    )
+                )
+            )
+            runs = [
+                CampaignRun(
+                    campaign_id=campaign_id,
+                    occurrence_at=occurrence,
+                    trigger=RunTrigger.SCHEDULED,
+                    status=RunStatus.MISSED,
+                    finished_at=self._clock.now(),
+                    error=MISSED_NOTE,
+                )
+                for occurrence in missed
+                if occurrence not in taken
+            ]
+            session.add_all(runs)
+            session.flush()
+            if advance_after is not None:
+                advance(campaign, after=advance_after)
+                if campaign.next_run_at is None and campaign.status == CampaignStatus.SCHEDULED:
+                    campaign.status = CampaignStatus.COMPLETED
+            return [queries.run_view(run) for run in runs], campaign.name
+
+    def _claim(
+        self, session: Session, campaign: Campaign, occurrence_at: datetime, trigger: RunTrigger
+    ) -> CampaignRun:
+        now = self._clock.now()
+        run = CampaignRun(
+            campaign_id=campaign.id,
+            occurrence_at=occurrence_at,
+            trigger=trigger,
+            status=RunStatus.SENDING,
+            started_at=now,
+        )
+        session.add(run)
+        session.flush()  # the UNIQUE(campaign_id, occurrence_at) claim happens here
+        _snapshot_audience(session, run.id, campaign.id)
+        recount(session, run.id)
+        campaign.status = CampaignStatus.SENDING
+        if trigger != RunTrigger.MANUAL:
+            campaign.runs_done += 1
+        return run
+
+    @staticmethod
+    def _free_instant(session: Session, campaign_id: int, instant: datetime) -> datetime:
+        # Manual and test runs are keyed by "now"; two in the same microsecond get the next one.
+        while session.scalar(
+            select(CampaignRun.id).where(
+                CampaignRun.campaign_id == campaign_id, CampaignRun.occurrence_at == instant
+            )
+        ):
+            instant += timedelta(microseconds=1)
+        return instant
+
+    # --- working off a run ---------------------------------------------------------------
+
+    def pending_page(self, run_id: int, after_id: int, limit: int) -> list[Recipient]:
+        """Up to `limit` pending rows due now with id > `after_id`, in id order (unmarked)."""
+        now = self._clock.now()
+        with self._db.read() as session:
+            rows = session.execute(
+                select(
+                    Delivery.id,
+                    Delivery.email,
+                    Contact.first_name,
+                    Contact.last_name,
+                    Contact.attributes,
+                    Delivery.attempts,
+                )
+                .outerjoin(Contact, Contact.id == Delivery.contact_id)
+                .where(
+                    Delivery.run_id == run_id,
+                    Delivery.status == DeliveryStatus.PENDING,
+                    Delivery.id > after_id,
+                    (Delivery.retry_at.is_(None)) | (Delivery.retry_at <= now),
+                )
+                .order_by(Delivery.id)
+                .limit(limit)
+            ).all()
+        return [
+            Recipient(
+                row.id,
+                row.email,
+                row.first_name or "",
+                row.last_name or "",
+                row.attributes or {},
+                row.attempts,
+            )
+            for row in rows
+        ]
+
+    def pending_state(self, run_id: int) -> PendingState:
+        now = self._clock.now()
+        with self._db.read() as session:
+            due = session.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(
+                    Delivery.run_id == run_id,
+                    Delivery.status == DeliveryStatus.PENDING,
+                    (Delivery.retry_at.is_(None)) | (Delivery.retry_at <= now),
+                )
+            )
+            later = session.scalar(
+                select(func.min(Delivery.retry_at)).where(
+                    Delivery.run_id == run_id,
+                    Delivery.status == DeliveryStatus.PENDING,
+                    Delivery.retry_at > now,
+                )
+            )
+        return PendingState(int(due or 0), later)
+
+    def begin(
+        self, delivery_id: int, outcomes: Sequence[Outcome], *, check_contact: bool = True
+    ) -> str:
+        """Record `outcomes`, then mark `delivery_id` in flight — one commit (a `Begin` value).
+
+        With `check_contact`, a contact that is no longer subscribed (or was deleted) makes
+        the row `skipped` with the reason instead. Raises StorageError (nothing written).
+        """
+        with self._db.write() as session:
+            if outcomes:
+                session.execute(_RECORD, [outcome.row() for outcome in outcomes])
+            row = session.execute(
+                select(Delivery.status, Delivery.contact_id, Contact.status)
+                .outerjoin(Contact, Contact.id == Delivery.contact_id)
+                .where(Delivery.id == delivery_id)
+            ).first()
+            if row is None or row[0] != DeliveryStatus.PENDING:
+                return Begin.TAKEN
+            _, contact_id, contact_status = row
+            reason = None
+            if check_contact and contact_id is None:
+                reason = "The contact was deleted after the send started."
+            elif check_contact and contact_status != ContactStatus.SUBSCRIBED:
+                reason = f"The contact is {contact_status} (since the send started)."
+            values: dict[str, Any] = (
+                {"status": DeliveryStatus.IN_FLIGHT, "attempts": Delivery.attempts + 1}
+                if reason is None
+                else {"status": DeliveryStatus.SKIPPED, "last_error": reason}
+            )
+            marked = session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.PENDING)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(marked, "rowcount", 1) == 0:
+                return Begin.TAKEN
+            return Begin.GO if reason is None else Begin.SKIPPED
+
+    def record(self, outcomes: Sequence[Outcome]) -> None:
+        """Record outcomes on their own (one commit). Raises StorageError (nothing written)."""
+        if not outcomes:
+            return
+        with self._db.write() as session:
+            session.execute(_RECORD, [outcome.row() for outcome in outcomes])
+
+    def progress(self, run_id: int) -> RunView:
+        """The run with counters recomputed from its rows (written back)."""
+        with self._db.write() as session:
+            return queries.run_view(recount(session, run_id))
+
+    # --- life cycle of a run -------------------------------------------------------------
+
+    def runs_left_sending(self) -> list[int]:
+        with self._db.read() as session:
+            return list(
+                session.scalars(
+                    select(CampaignRun.id).where(CampaignRun.status == RunStatus.SENDING)
+                )
+            )
+
+    def mark_interrupted(self, run_id: int) -> RunView:
+        """A dead process's run: its in-flight rows become unconfirmed (never resent)."""
+        with self._db.write() as session:
+            session.execute(
+                update(Delivery)
+                .where(Delivery.run_id == run_id, Delivery.status == DeliveryStatus.IN_FLIGHT)
+                .values(
+                    status=DeliveryStatus.UNCONFIRMED,
+                    last_error=INTERRUPTED_NOTE + UNCONFIRMED_NOTE,
+                )
+            )
+            return queries.run_view(recount(session, run_id))
+
+    def resume(self, run_id: int) -> tuple[RunView, str]:
+        with self._db.write() as session:
+            run = queries.load_run(session, run_id)
+            if run.status != RunStatus.PAUSED:
+                raise ValidationError("status", "Only a paused send can be resumed.")
+            run.status = RunStatus.SENDING
+            run.error = None
+            settle_campaign(session, run.campaign_id)
+            return queries.run_view(run), queries.load_campaign(session, run.campaign_id).name
+
+    def pause_idle(self, run_id: int) -> None:
+        """Pause a run no worker is sending (e.g. left `sending` and not yet resumed)."""
+        with self._db.write() as session:
+            run = queries.load_run(session, run_id)
+            if run.status != RunStatus.SENDING:
+                raise ValidationError("status", "This send is not running.")
+            run.status = RunStatus.PAUSED
+            settle_campaign(session, run.campaign_id)
+
+    def run_status(self, run_id: int) -> str:
+        with self._db.read() as session:
+            return queries.load_run(session, run_id).status
+
+    def finish(self, run_id: int, how: str, message: str | None) -> tuple[RunView, str]:
+        """End (or pause) a run: `how` is "done", "pause" or "cancel".
+
+        "cancel" skips the rows not yet sent; "done" ends `completed`, or `failed` when no
+        one was sent and someone failed, with the commonest failure as the reason.
+        """
+        with self._db.write() as session:
+            run = recount(session, run_id)
+            if how == "pause":
+                run.status = RunStatus.PAUSED
+                run.error = message
+            elif how == "cancel":
+                session.execute(
+                    update(Delivery)
+                    .where(Delivery.run_id == run_id, Delivery.status == DeliveryStatus.PENDING)
+                    .values(status=DeliveryStatus.SKIPPED, last_error="The send was cancelled.")
+                )
+                run = recount(session, run_id)
+                run.status = RunStatus.CANCELLED
+                run.finished_at = self._clock.now()
+            else:
+                everyone_failed = run.failed > 0 and run.sent == 0 and run.unconfirmed == 0
+                run.status = RunStatus.FAILED if everyone_failed else RunStatus.COMPLETED
+                run.finished_at = self._clock.now()
+                if everyone_failed:
+                    run.error = "No one was sent this email. " + _commonest_error(session, run_id)
+                elif message:
+                    run.error = message
+            if run.trigger != RunTrigger.TEST:
+                settle_campaign(session, run.campaign_id)
+            return queries.run_view(run), queries.load_campaign(session, run.campaign_id).name
+
+    def fail(self, run_id: int, message: str) -> tuple[RunView, str]:
+        """A run that cannot go on (a bug): ends `failed`; rows in flight stay as they are."""
+        with self._db.write() as session:
+            run = recount(session, run_id)
+            run.status = RunStatus.FAILED
+            run.error = message
+            run.finished_at = self._clock.now()
+            if run.trigger != RunTrigger.TEST:
+                settle_campaign(session, run.campaign_id)
+            return queries.run_view(run), queries.load_campaign(session, run.campaign_id).name
+
+
+def _commonest_error(session: Session, run_id: int) -> str:
+    row = session.execute(
+        select(Delivery.last_error, func.count().label("n"))
+        .where(Delivery.run_id == run_id, Delivery.status == DeliveryStatus.FAILED)
+        .group_by(Delivery.last_error)
+        .order_by(func.count().desc())
+        .limit(1)
+    ).first()
+    return f"The most common reason: {row[0]}" if row and row[0] else ""
+
+
+def recount(session: Session, run_id: int) -> CampaignRun:
+    """Set the run's counters from its delivery rows (the ledger is the truth)."""
+    counts = dict(
+        session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.run_id == run_id)
+            .group_by(Delivery.status)
+        ).all()
+    )
+    run = queries.load_run(session, run_id)
+    run.total = sum(counts.values())
+    run.sent = counts.get(DeliveryStatus.SENT, 0)
+    run.failed = counts.get(DeliveryStatus.FAILED, 0)
+    run.skipped = counts.get(DeliveryStatus.SKIPPED, 0)
+    run.unconfirmed = counts.get(DeliveryStatus.UNCONFIRMED, 0)
+    return run
+
+
+def settle_campaign(session: Session, campaign_id: int) -> None:
+    """Derive the campaign's status from its runs and schedule."""
+    campaign = queries.load_campaign(session, campaign_id)
+    statuses = set(
+        session.scalars(
+            select(CampaignRun.status).where(
+                CampaignRun.campaign_id == campaign_id,
+                CampaignRun.trigger != RunTrigger.TEST,
+                CampaignRun.status.in_([RunStatus.SENDING, RunStatus.PAUSED]),
+            )
+        )
+    )
+    if RunStatus.SENDING in statuses:
+        campaign.status = CampaignStatus.SENDING
+    elif RunStatus.PAUSED in statuses:
+        campaign.status = CampaignStatus.PAUSED
+    elif campaign.next_run_at is not None and not campaign.archived:
+        campaign.status = CampaignStatus.SCHEDULED
+    elif campaign.status in (CampaignStatus.SENDING, CampaignStatus.PAUSED):
+        last = session.scalar(
+            select(CampaignRun.status)
+            .where(CampaignRun.campaign_id == campaign_id, CampaignRun.trigger != "test")
+            .order_by(CampaignRun.id.desc())
+            .limit(1)
+        )
+        campaign.status = (
+            CampaignStatus.FAILED if last == RunStatus.FAILED else CampaignStatus.COMPLETED
+        )
+
+
+def advance(campaign: Campaign, *, after: datetime) -> None:
+    """Move `next_run_at` past `after` (at claim time, so a long send never delays it)."""
+    if not campaign.is_recurring or campaign.recurrence_pattern is None:
+        campaign.next_run_at = None
+        return
+    assert campaign.scheduled_local is not None
+    pattern = RecurrencePattern.from_dict(campaign.recurrence_pattern)
+    campaign.next_run_at = next_occurrence_after(
+        pattern, campaign.scheduled_local, campaign.timezone, after
+    )
+
+
+def _snapshot_audience(session: Session, run_id: int, campaign_id: int) -> None:
+    # One INSERT…SELECT: each contact once however many of the campaign's lists hold it;
+    # anyone not subscribed is recorded as skipped so the report can say why.
+    session.execute(
+        text(
+            """
+            INSERT INTO delivery (run_id, contact_id, email, status, attempts, last_error)
+            SELECT :run_id, c.id, c.email,
+                   CASE WHEN c.status = :subscribed THEN 'pending' ELSE 'skipped' END,
+                   0,
+                   CASE WHEN c.status = :subscribed THEN NULL
+                        ELSE 'Contact is ' || c.status END
+            FROM contact AS c
+            WHERE c.id IN (
+                SELECT m.contact_id FROM list_membership AS m
+                JOIN campaign_audience AS a ON a.list_id = m.list_id
+                WHERE a.campaign_id = :campaign_id)
+            ORDER BY c.id
+            """
+        ),
+        {"run_id": run_id, "campaign_id": campaign_id, "subscribed": ContactStatus.SUBSCRIBED},
+    )
