@@ -281,6 +281,7 @@ def running_smtp_server(
     *,
     ssl_context: ssl.SSLContext | None = None,
     port: int | None = None,
+    smtp_options: Mapping[str, Any] | None = None,
 ) -> Iterator[SmtpServer]:
     """Run aiosmtpd on 127.0.0.1 for the duration of the `with` block.
 
@@ -288,7 +289,9 @@ def running_smtp_server(
     `port` reuses a port (e.g. to restart a server under a connected client); by default
     a free one is picked. `auth=(user, password)` makes the server offer AUTH (also
     without TLS, so tests can exercise it on a plain connection) and answer MAIL before a
-    login with 530.
+    login with 530. `smtp_options` go to aiosmtpd's SMTP class as they are, e.g.
+    ``{"enable_SMTPUTF8": False}`` for a server without SMTPUTF8, or
+    ``{"auth_exclude_mechanism": ["PLAIN"]}``.
     """
     handler = handler or RecordingHandler()
     auth_kwargs: dict[str, Any] = {}
@@ -297,6 +300,7 @@ def running_smtp_server(
         # whenever TLS is not also required, and SMTPS sessions never count as TLS for it.
         handler.login_required = True
         auth_kwargs = {"authenticator": _authenticator(handler, *auth), "auth_require_tls": False}
+    auth_kwargs.update(smtp_options or {})
     for attempt in range(5):
         chosen = port or free_port()
         controller = Controller(

@@ -3,27 +3,330 @@
 `MessageTemplate` is made once per run; its `render` writes each message's bytes directly
 (the same message `build_message` gives, much faster) for `SmtpConnection.send_bytes`.
 Bad addresses and header values raise `ValidationError`; nothing here touches the network.
+
+Decisions on the header format (issue 12), taken here because the standard library's
+folder gets them wrong (Python 3.11's `email.policy.SMTP` runs encoded-words together
+and leaves `=?utf-8?q?…` fragments on long non-ASCII subjects):
+
+- Subject and display names are written by this module's own folder
+  (`fold_unstructured`, `fold_addresses`), for both paths. Non-ASCII words become RFC 2047
+  encoded-words: each one complete and at most 75 characters (§2), holding whole UTF-8
+  characters (§5) and, where one fits, whole grapheme clusters (an emoji with its ZWJ
+  sequence, a letter with its accents), separated from each other and from plain words by
+  folding white space; lines stay within 78 characters (RFC 5322 §2.1.1). Each word is
+  Q- or B-encoded, whichever is shorter, in the set of characters RFC 2047 §5(3) allows
+  in a phrase, so the same words are valid in a Subject and in a display name.
+- Text that merely looks like an encoded-word (``=?utf-8?q?…?=``) is encoded too, so a
+  reader shows it literally instead of decoding it. Leading and trailing spaces are
+  dropped (readers strip them); spaces inside are kept exactly.
+- Control characters (C0 and C1, DEL, tab, line and paragraph separators) are refused in
+  every header value with a ValidationError naming the field (`check_header_text`);
+  campaigns refuse them at save, and this module refuses them again as the last line.
+- International domains go out as their IDNA A-label (RFC 5890/5891, UTS #46 mapping)
+  in the envelope and in the headers, so ``anna@bücher.example`` needs no SMTPUTF8; only
+  a non-ASCII local part makes a message international (RFC 6531), and then the
+  addresses are raw UTF-8 while Subject and names stay encoded-words.
+- A display name that needs more than one encoded-word is cut at a space where it can be,
+  the space starting the next word: RFC 2047 §6.2 readers (mail clients) show it exactly;
+  Python's own phrase parser keeps the folding space between two encoded-words, so it
+  shows a doubled space there (not mid-word, as its own folder would cause).
 """
 
 from __future__ import annotations
 
+import base64
 import binascii
 import copy
 import random
 import re
 import sys
+import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import policy as email_policy
 from email import quoprimime
 from email.errors import HeaderParseError
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import format_datetime, getaddresses, make_msgid
+from typing import Any
+
+import idna
+import regex
 
 from campaign_desktop.domain.emails import normalize_email
 from campaign_desktop.domain.errors import ValidationError
 from campaign_desktop.domain.templates import unsubscribe_mailto_url
+
+# --- what a header value may hold -------------------------------------------------------
+
+_FIELD_WORDS = {
+    "subject": "The subject",
+    "from_name": "The sender name",
+    "from_email": "The sender address",
+    "reply_to": "The reply-to address",
+    "to": "The recipient address",
+    "to_name": "The recipient's name",
+    "list_unsubscribe_mailto": "The unsubscribe address",
+}
+# Cc: C0, DEL and C1 controls (tab included); Zl/Zp: U+2028/U+2029, line breaks to many
+# readers; Cs: lone surrogates, which cannot be written as UTF-8.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Zl", "Zp", "Cs"})
+_PLAIN_TEXT = re.compile(r"[ -~]*")  # printable ASCII and space: the usual case, checked fast
+
+
+def header_text_problem(value: str) -> str | None:
+    """Why `value` cannot go into an email header, in plain words, or None when it can.
+
+    Refused: line breaks (a header is one line; RFC 5322 §2.2), and every other control
+    character — C0 and C1 controls, DEL, tab, U+2028/U+2029 — which some readers show as
+    garbage and others take as the end of the header. Format characters such as the
+    zero-width joiner of an emoji sequence or a right-to-left mark are allowed.
+    """
+    if _PLAIN_TEXT.fullmatch(value):
+        return None
+    for char in value:
+        if char in "\r\n":
+            return "must fit on one line: remove the line break."
+        if unicodedata.category(char) in _REFUSED_CATEGORIES:
+            what = (
+                "a tab" if char == "\t" else f"an invisible control character (U+{ord(char):04X})"
+            )
+            return (
+                f"contains {what}, which email cannot carry. Delete it and type that part "
+                "again; it often comes along when text is copied from another program."
+            )
+    return None
+
+
+def check_header_text(field: str, value: str) -> str:
+    """Return `value` if it can go into an email header, else raise ValidationError(field).
+
+    The message starts with the field in words ("The subject …", "The sender name …");
+    see `header_text_problem` for what is refused. Campaigns call this when they are saved,
+    message building again before anything is sent.
+    """
+    problem = header_text_problem(value)
+    if problem is not None:
+        raise ValidationError(field, f"{_FIELD_WORDS.get(field, 'This text')} {problem}")
+    return value
+
+
+# --- RFC 2047 encoded-words and folding -----------------------------------------------
+
+_LINE_MAX = 78  # RFC 5322 §2.1.1: lines SHOULD be at most 78 characters
+_EW_MAX = 75  # RFC 2047 §2: an encoded-word is at most 75 characters
+_EW_OVERHEAD = len("=?utf-8?q??=")
+# RFC 2047 §5(3): the only characters a Q-encoded word may keep as they are in a phrase;
+# using this set everywhere makes one encoded-word valid in a Subject and a display name.
+_Q_LITERAL = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
+_Q_COST = tuple(1 if byte in _Q_LITERAL or byte == 0x20 else 3 for byte in range(256))
+_Q_TEXT = tuple(
+    chr(byte) if byte in _Q_LITERAL else "_" if byte == 0x20 else f"={byte:02X}"
+    for byte in range(256)
+)
+# The longest piece kept whole: a grapheme cluster up to this many UTF-8 bytes (B-encoded
+# it fits a word on any first header line, "Reply-To: " included); a longer cluster
+# (stacked combining marks) is cut between code points, which RFC 2047 allows.
+_UNIT_MAX_BYTES = 42
+_GRAPHEME = regex.compile(r"\X")
+# A display name written as it is: atoms (RFC 5322 §3.2.3) separated by single spaces.
+_ATOM_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+# A Subject written as it is: printable ASCII words separated by single spaces.
+_PLAIN_WORDS = re.compile(r"[!-~]+(?: [!-~]+)*")
+
+
+def _b_length(size: int) -> int:
+    return 4 * ((size + 2) // 3)
+
+
+class _EncodedRun:
+    """Text to write as encoded-words, handed out one word at a time by `take`.
+
+    Cut between grapheme clusters (between code points inside a cluster too long for one
+    word), never inside a UTF-8 sequence (RFC 2047 §5: every encoded-word holds whole
+    characters). Each word is Q- or B-encoded, whichever is shorter (§4).
+    """
+
+    def __init__(self, text: str) -> None:
+        units: list[bytes] = []
+        for cluster in _GRAPHEME.findall(text):
+            data = cluster.encode("utf-8")
+            if len(data) <= _UNIT_MAX_BYTES:
+                units.append(data)
+            else:
+                units.extend(char.encode("utf-8") for char in cluster)
+        self._units = units
+        self._next = 0
+
+    @property
+    def done(self) -> bool:
+        return self._next >= len(self._units)
+
+    def take(self, room: int, *, phrase: bool = False, force: bool = False) -> str | None:
+        """The next encoded-word, at most `room` (and 75) characters, or None.
+
+        None when nothing fits, and, unless `force`, when the rest of the text does not fit
+        but would fit whole in a word on a new line (wrap rather than cut it in two).
+        In a `phrase`, a word that does not reach the end ends before a space (the space
+        starts the next word); unless `force`, None when it holds no such space.
+        """
+        limit = min(room, _EW_MAX) - _EW_OVERHEAD
+        units, start = self._units, self._next
+        end, size, q_size = start, 0, 0
+        while end < len(units):
+            unit = units[end]
+            unit_q = sum(_Q_COST[byte] for byte in unit)
+            if min(q_size + unit_q, _b_length(size + len(unit))) > limit:
+                break
+            size, q_size, end = size + len(unit), q_size + unit_q, end + 1
+        if end == start:
+            return None
+        if end < len(units):
+            if not force and self._rest_fits_one_word():
+                return None
+            if phrase:
+                spaces = [i for i in range(start + 1, end + 1) if units[i].startswith(b" ")]
+                if spaces:
+                    end = spaces[-1]
+                elif not force:
+                    return None
+        data = b"".join(units[start:end])
+        self._next = end
+        q_text = "".join(_Q_TEXT[byte] for byte in data)
+        if len(q_text) <= _b_length(len(data)):
+            return f"=?utf-8?q?{q_text}?="
+        return f"=?utf-8?b?{base64.b64encode(data).decode('ascii')}?="
+
+    def _rest_fits_one_word(self) -> bool:
+        rest = b"".join(self._units[self._next :])
+        q_size = sum(_Q_COST[byte] for byte in rest)
+        return min(q_size, _b_length(len(rest))) <= _EW_MAX - _EW_OVERHEAD
+
+
+# (white space before, text, whether the text is written as encoded-words)
+_Token = tuple[str, str, bool]
+
+
+def _fold(name: str, tokens: Iterable[_Token], *, phrase: bool = False) -> str:
+    """`name: tokens` as header lines (CRLF-ended), folded before white space.
+
+    A plain token is never cut; an encoded run fills each line with as much as fits.
+    Consecutive encoded-words are separated by one space, which RFC 2047 §6.2 readers
+    ignore; the white space before a token is kept, so that between an encoded-word and a
+    plain word it stays exactly as written.
+    """
+    lines: list[str] = []
+    line = name + ":"
+    placed = False  # a token on this line yet (nothing may fold right after "Name:")
+    for before, text, encode in tokens:
+        space = before
+        if not encode:
+            if placed and len(line) + len(space) + len(text) > _LINE_MAX:
+                lines.append(line)
+                line = ""
+            line += space + text
+            placed = True
+            continue
+        run = _EncodedRun(text)
+        while not run.done:
+            room = _LINE_MAX - len(line) - len(space)
+            word = run.take(room, phrase=phrase, force=not placed)
+            if word is None:
+                lines.append(line)
+                line = ""
+                # A fresh line takes a word of any length up to 75 (and `force` means one
+                # piece always fits: see _UNIT_MAX_BYTES).
+                word = run.take(max(_LINE_MAX - len(space), _EW_MAX), phrase=phrase, force=True)
+                assert word is not None
+            line += space + word
+            placed = True
+            space = " "
+    lines.append(line)
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _unstructured_tokens(name: str, value: str) -> list[_Token]:
+    """Words of `value` with the spaces before them; runs of words to encode joined.
+
+    A word is encoded when it is not printable ASCII, when it looks like the start of an
+    encoded-word ("=?"), or when it is too long to fit on a line at all.
+    """
+    longest_plain = _LINE_MAX - len(name) - 2
+    tokens: list[_Token] = []
+    for match in re.finditer(r"( *)([^ ]+)", value.strip(" ")):
+        space, word = match.group(1) or " ", match.group(2)
+        encode = (
+            not word.isascii()
+            or not word.isprintable()
+            or "=?" in word
+            or len(word) > longest_plain
+        )
+        if encode and tokens and tokens[-1][2]:
+            # The space between two encoded words belongs inside the encoding: between
+            # encoded-words white space is ignored.
+            previous_space, previous, _ = tokens[-1]
+            tokens[-1] = (previous_space, previous + space + word, True)
+        else:
+            tokens.append((space, word, encode))
+    return tokens
+
+
+def fold_unstructured(name: str, value: str) -> str:
+    """The header `name: value` as CRLF-ended lines, for an unstructured header (Subject).
+
+    `value` is literal text (checked with `check_header_text` first): plain words stay as
+    they are, everything else becomes RFC 2047 encoded-words (§2, §5), each at most 75
+    characters; lines stay within 78 (RFC 5322 §2.1.1). Leading and trailing spaces are
+    dropped. A strict reader decodes the result to exactly the stripped `value`.
+    """
+    text = value.strip(" ")
+    if len(text) <= _LINE_MAX - len(name) - 2 and _PLAIN_WORDS.fullmatch(text) and "=?" not in text:
+        return f"{name}: {text}\r\n"
+    if not text:
+        return f"{name}:\r\n"
+    return _fold(name, _unstructured_tokens(name, text))
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _phrase_tokens(display_name: str, longest_plain: int) -> list[_Token]:
+    """A display name as RFC 5322 atoms, one quoted-string, or encoded-words (a phrase)."""
+    name = display_name.strip(" ")
+    if not name:
+        return []
+    if "=?" not in name and _ATOM_PHRASE.fullmatch(name):
+        words = name.split(" ")
+        if max(len(word) for word in words) <= longest_plain:
+            return [(" ", word, False) for word in words]
+    if "=?" not in name and _PLAIN_TEXT.fullmatch(name):
+        quoted = _quoted(name)
+        if len(quoted) <= longest_plain:
+            return [(" ", quoted, False)]
+    return [(" ", name, True)]
+
+
+def fold_addresses(name: str, addresses: Sequence[Address]) -> str:
+    """The address header `name: Name <user@domain>, …` as CRLF-ended lines.
+
+    Display names are atoms, a quoted-string or RFC 2047 encoded-words (§5(3)); addresses
+    are written as given (`Address.addr_spec`, domains already IDNA A-labels), never cut.
+    """
+    longest_plain = _LINE_MAX - len(name) - 2
+    tokens: list[_Token] = []
+    for index, address in enumerate(addresses):
+        comma = "," if index < len(addresses) - 1 else ""
+        phrase = _phrase_tokens(address.display_name, longest_plain)
+        tokens += phrase
+        spec = address.addr_spec
+        tokens.append((" ", f"<{spec}>{comma}" if phrase else spec + comma, False))
+    return _fold(name, tokens, phrase=True)
+
+
+# --- building a message with the email package ----------------------------------------
 
 
 class _HeaderClasses(HeaderRegistry):
@@ -49,36 +352,92 @@ class _HeaderClasses(HeaderRegistry):
         return cls
 
 
+_UNSTRUCTURED_HEADERS = frozenset({"subject"})
+_ADDRESS_HEADERS = frozenset({"from", "to", "cc", "bcc", "reply-to", "sender"})
+
+
+class _WirePolicy(EmailPolicy):
+    """`email.policy.SMTP`, but Subject and address headers folded by this module.
+
+    A string stored as Subject is literal text: the email package would decode an
+    encoded-word look-alike in it. This policy is for writing messages, never for parsing.
+    """
+
+    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
+        if name.lower() in _UNSTRUCTURED_HEADERS and isinstance(value, str):
+            # Stored as its encoded form, which the header parses back to exactly `value`.
+            folded = fold_unstructured(name, value)
+            value = folded[len(name) + 1 :].replace("\r\n", "").strip(" ")
+        return super().header_store_parse(name, value)
+
+    def _fold_ours(self, name: str, value: Any) -> str | None:
+        key = name.lower()
+        if key in _UNSTRUCTURED_HEADERS and isinstance(value, BaseHeader):
+            return fold_unstructured(name, str(value))
+        addresses = getattr(value, "addresses", None)
+        if key in _ADDRESS_HEADERS and addresses is not None:
+            return fold_addresses(name, addresses)
+        return None
+
+    def fold(self, name: str, value: Any) -> str:
+        folded = self._fold_ours(name, value)
+        return super().fold(name, value) if folded is None else folded
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        folded = self._fold_ours(name, value)
+        if folded is None:
+            return super().fold_binary(name, value)
+        return folded.encode("utf-8" if self.utf8 else "ascii")
+
+
 # CRLF line ends as the wire wants them; 7bit so that every body part is quoted-printable
 # or base64 and the message never depends on the server offering 8BITMIME.
-_MESSAGE_POLICY = email_policy.SMTP.clone(cte_type="7bit", header_factory=_HeaderClasses())
+_MESSAGE_POLICY = _WirePolicy(linesep="\r\n", cte_type="7bit", header_factory=_HeaderClasses())
 _SMTPUTF8_POLICY = _MESSAGE_POLICY.clone(utf8=True)
 
 
-def _single_line(field_name: str, value: str) -> str:
-    if "\r" in value or "\n" in value:
-        raise ValidationError(field_name, "This must fit on one line (no line breaks).")
-    return value
+def a_label_domain(domain: str, field: str = "email") -> str:
+    """`domain` as its IDNA A-label (``bücher.example`` → ``xn--bcher-kva.example``).
 
-
-def _address(field_name: str, display_name: str, addr_spec: str) -> Address:
-    _single_line(field_name, display_name)
-    addr_spec = _single_line(field_name, addr_spec).strip()
-    if not addr_spec.isascii():
-        # The email package refuses to parse a non-ASCII local part (SMTPUTF8 addresses),
-        # so check it the way contacts are checked and build the Address from its parts.
-        local, _, domain = normalize_email(addr_spec, field_name).rpartition("@")
-        return Address(display_name=display_name, username=local, domain=domain)
+    RFC 5890/5891 with the UTS #46 mapping (as browsers and email_validator use); an ASCII
+    domain comes back unchanged. Raises ValidationError(field) when it cannot be written.
+    """
+    if domain.isascii():
+        return domain
     try:
-        return Address(display_name=display_name, addr_spec=addr_spec)
-    except (ValueError, IndexError, HeaderParseError):
-        raise ValidationError(field_name, f"“{addr_spec}” is not a valid email address.") from None
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise ValidationError(
+            field, f"The domain “{domain}” is not a valid international domain name: {exc}"
+        ) from None
+
+
+def _address(field_name: str, display_name: str, addr_spec: str, name_field: str) -> Address:
+    check_header_text(name_field, display_name)
+    addr_spec = check_header_text(field_name, addr_spec).strip()
+    if not addr_spec.isascii():
+        # The email package refuses to parse a non-ASCII address, so check it the way
+        # contacts are checked and build the Address from its parts.
+        local, _, domain = normalize_email(addr_spec, field_name).rpartition("@")
+    else:
+        try:
+            parsed = Address(addr_spec=addr_spec)
+        except (ValueError, IndexError, HeaderParseError):
+            raise ValidationError(
+                field_name, f"“{addr_spec}” is not a valid email address."
+            ) from None
+        local, domain = parsed.username, parsed.domain
+    return Address(
+        display_name=display_name.strip(" "),
+        username=local,
+        domain=a_label_domain(domain, field_name),
+    )
 
 
 def _message_id_domain(domain: str) -> str:
     try:
-        return domain.encode("idna").decode("ascii") if not domain.isascii() else domain
-    except UnicodeError:
+        return a_label_domain(domain)
+    except ValidationError:
         return "campaign-desktop.invalid"
 
 
@@ -99,22 +458,22 @@ def build_message(
 
     `list_unsubscribe_mailto` is an address or a ``mailto:`` URL (List-Unsubscribe header).
     The Message-ID uses `message_id_domain`, by default the sender's domain (never the
-    machine's name: no DNS look-up per message). Bad addresses or header values with line
-    breaks raise ValidationError.
+    machine's name: no DNS look-up per message). Domains are stored as IDNA A-labels;
+    serialised with `flatten`, headers are folded as the module docstring says.
+    Raises ValidationError (naming the field) for a bad address or a header value with a
+    line break or another control character (`check_header_text`).
     """
-    sender = _address("from_email", from_name, from_email)
+    sender = _address("from_email", from_name, from_email, "from_name")
     msg = EmailMessage(policy=_MESSAGE_POLICY)
     msg["From"] = sender
-    msg["To"] = _address("to", to_name, to)
+    msg["To"] = _address("to", to_name, to, "to_name")
     if reply_to:
-        msg["Reply-To"] = _address("reply_to", "", reply_to)
-    msg["Subject"] = _single_line("subject", subject)
+        msg["Reply-To"] = _address("reply_to", "", reply_to, "reply_to")
+    msg["Subject"] = check_header_text("subject", subject)
     msg["Date"] = datetime.now(UTC)  # a datetime is taken as is; a string would be re-parsed
     msg["Message-ID"] = make_msgid(domain=_message_id_domain(message_id_domain or sender.domain))
     if list_unsubscribe_mailto:
-        url = _single_line("list_unsubscribe_mailto", list_unsubscribe_mailto.strip())
-        if not url.lower().startswith("mailto:"):
-            url = unsubscribe_mailto_url(url)
+        url = _unsubscribe_url(list_unsubscribe_mailto)
         msg["List-Unsubscribe"] = f"<{url}>"
     msg.set_content(text)
     if html:
@@ -125,6 +484,16 @@ def build_message(
     return msg
 
 
+def _unsubscribe_url(address_or_url: str) -> str:
+    """A ``mailto:`` URL as given, or one made for an address (its domain an A-label)."""
+    field = "list_unsubscribe_mailto"
+    url = check_header_text(field, address_or_url).strip()
+    if url.lower().startswith("mailto:"):
+        return url
+    local, at, domain = url.rpartition("@")
+    return unsubscribe_mailto_url(f"{local}{at}{a_label_domain(domain, field)}" if at else url)
+
+
 # --- message template: the sending engine's fast path -------------------------------------
 
 # A recipient address that `Address` takes and folds exactly as written: ASCII dot-atoms only
@@ -133,10 +502,7 @@ _SIMPLE_ADDRESS = re.compile(
     r"[A-Za-z0-9!#$%&'*+/^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/^_`{|}~-]+)*"
     r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
 )
-# A subject the unstructured-header folder writes as is: printable ASCII, single spaces,
-# nothing to strip, no encoded-word look-alike ("=?", checked apart).
-_PLAIN_SUBJECT = re.compile(r"[!-~]+(?: [!-~]+)*")
-_MAX_LINE = 78  # the policy's max_line_length; a longer header line goes the general way
+_MAX_LINE = _LINE_MAX  # also the body's line length (quoted-printable, base64)
 _CRLF = b"\r\n"
 _BOUNDARY_WIDTH = len(repr(sys.maxsize - 1))  # as email.generator makes them
 
@@ -168,7 +534,9 @@ def _folded(header: BaseHeader) -> bytes:
 
 
 def _header_addresses(header: BaseHeader) -> list[str]:
-    return [addr for _, addr in getaddresses([str(header)]) if addr]
+    """The addr-specs of an address header, from its Address objects (never re-parsed)."""
+    addresses: Sequence[Address] = getattr(header, "addresses", ())
+    return [address.addr_spec for address in addresses if address.username or address.domain]
 
 
 def _text_part(text: str) -> tuple[str, str]:
@@ -220,9 +588,9 @@ class MessageTemplate:
 
     The sender, Reply-To and List-Unsubscribe are checked and folded once. `render` then
     writes each message's bytes directly: the same message `build_message` with the same
-    arguments gives, without building the email package's objects for every recipient.
-    A header that is not plain (long, non-ASCII, a display name) is still made by the
-    email package; an international (non-ASCII) address takes `build_message` whole.
+    arguments gives, without building the email package's objects for every recipient
+    (Subject and addresses use the same folder, `fold_unstructured` / `fold_addresses`).
+    A message with a non-ASCII local part (SMTPUTF8) takes `build_message` whole.
     Bad values raise the same ValidationError as `build_message` (the fixed ones here).
     """
 
@@ -239,49 +607,42 @@ class MessageTemplate:
         self._reply_to_address = reply_to
         self._unsubscribe_address = list_unsubscribe_mailto
         self._message_id_domain = message_id_domain
-        address = _address("from_email", from_name, from_email)
-        sender = _header("From", address)
-        senders = _header_addresses(sender)
-        if not senders:
-            raise ValidationError("from_email", "The message has no sender address.")
-        self.sender = senders[0]
-        self._from = _folded(sender)
-        self._reply_to = (
-            _folded(_header("Reply-To", _address("reply_to", "", reply_to))) if reply_to else b""
-        )
+        address = _address("from_email", from_name, from_email, "from_name")
+        self.sender = address.addr_spec
+        self._from = fold_addresses("From", [address]).encode("utf-8")
+        self._reply_to = b""
+        if reply_to:
+            reply_address = _address("reply_to", "", reply_to, "reply_to")
+            self._reply_to = fold_addresses("Reply-To", [reply_address]).encode("utf-8")
         self._unsubscribe = b""
         if list_unsubscribe_mailto:
-            url = _single_line("list_unsubscribe_mailto", list_unsubscribe_mailto.strip())
-            if not url.lower().startswith("mailto:"):
-                url = unsubscribe_mailto_url(url)
+            url = _unsubscribe_url(list_unsubscribe_mailto)
             self._unsubscribe = _folded(_header("List-Unsubscribe", f"<{url}>"))
         self._id_domain = _message_id_domain(message_id_domain or address.domain)
-        self._international_sender = not self.sender.isascii()
+        # Only a non-ASCII local part needs SMTPUTF8: domains are A-labels by now.
+        self._international = not (self._from + self._reply_to).isascii()
 
     def render(
         self, *, to: str, subject: str, text: str, html: str | None = None, to_name: str = ""
     ) -> OutgoingMessage:
-        """The message to `to`; ValidationError for a bad address or a header line break."""
-        if self._international_sender or not to.isascii():
-            return self._general(to=to, to_name=to_name, subject=subject, text=text, html=html)
+        """The message to `to` (see the class docstring).
+
+        Raises ValidationError for a bad address or a header value with a line break or
+        another control character, as `build_message` does.
+        """
         if not to_name and len(to) <= _MAX_LINE - 4 and _SIMPLE_ADDRESS.fullmatch(to):
             to_line = b"To: " + to.encode("ascii") + _CRLF
             recipients: tuple[str, ...] = (to,)
         else:
-            header = _header("To", _address("to", to_name, to))
-            to_line = _folded(header)
-            recipients = tuple(dict.fromkeys(_header_addresses(header)))
-            if not recipients:
-                raise ValidationError("to", "The message has no recipient.")
-        _single_line("subject", subject)
-        if (
-            len(subject) <= _MAX_LINE - 9
-            and "=?" not in subject
-            and _PLAIN_SUBJECT.fullmatch(subject)
-        ):
-            subject_line = b"Subject: " + subject.encode("ascii") + _CRLF
-        else:
-            subject_line = _folded(_header("Subject", subject))
+            address = _address("to", to_name, to, "to_name")
+            if not address.addr_spec.isascii():
+                return self._general(to=to, to_name=to_name, subject=subject, text=text, html=html)
+            to_line = fold_addresses("To", [address]).encode("ascii")
+            recipients = (address.addr_spec,)
+        if self._international:
+            return self._general(to=to, to_name=to_name, subject=subject, text=text, html=html)
+        check_header_text("subject", subject)
+        subject_line = fold_unstructured("Subject", subject).encode("ascii")
         message_id = make_msgid(domain=self._id_domain)
         if len(message_id) <= _MAX_LINE - 12 and message_id.isascii():
             id_line = b"Message-ID: " + message_id.encode("ascii") + _CRLF
@@ -354,11 +715,21 @@ class MessageTemplate:
 
 
 def _addresses(msg: EmailMessage, *names: str) -> list[str]:
-    values = [str(value) for name in names for value in msg.get_all(name, [])]
-    return [addr for _, addr in getaddresses(values) if addr]
+    found: list[str] = []
+    for name in names:
+        for value in msg.get_all(name, []):
+            if isinstance(value, BaseHeader) and hasattr(value, "addresses"):
+                found += _header_addresses(value)
+            else:
+                found += [addr for _, addr in getaddresses([str(value)]) if addr]
+    return found
 
 
 def is_international(sender: str, recipients: tuple[str, ...]) -> bool:
+    """True when an envelope address is not ASCII, so the message needs SMTPUTF8 (RFC 6531).
+
+    With domains written as A-labels, only a non-ASCII local part makes it so.
+    """
     return not (sender.isascii() and all(a.isascii() for a in recipients))
 
 

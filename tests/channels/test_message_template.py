@@ -139,6 +139,20 @@ def assert_same_message(fixed: dict[str, Any], **values: Any) -> OutgoingMessage
             id="long-message-id",
         ),
         pytest.param(
+            {**FIXED, "from_email": "news@bücher.example", "reply_to": "hilfe@bücher.example"},
+            {"to": "anna@bücher.example.com", "to_name": "Anna", "subject": "Neue Bücher"},
+            id="idn-domains-as-a-labels",
+        ),
+        pytest.param(
+            {**FIXED, "from_name": "=?utf-8?q?Admin?= Очень длинное имя отправителя рассылки"},
+            {
+                "to": "bob@example.com",
+                "subject": "Große Frühjahrsaktion: Jetzt bis zu 50 % Rabatt auf alle "
+                "Gartenmöbel, Grills und Zubehör, nur für kurze Zeit 👨‍👩‍👧‍👦 Jürgen!",
+            },
+            id="long-non-ascii-subject-and-name",
+        ),
+        pytest.param(
             {**FIXED, "list_unsubscribe_mailto": None, "message_id_domain": "campaigns.example"},
             {"to": "bob@example.com", "subject": "No list header"},
             id="no-list-unsubscribe",
@@ -153,8 +167,8 @@ def test_render_gives_the_message_build_message_gives(
     out = assert_same_message(fixed, **values)
 
     assert out.data.isascii()
-    assert out.sender == fixed["from_email"]
-    assert out.recipients == (values["to"].strip(),)
+    assert out.sender == fixed["from_email"].replace("bücher", "xn--bcher-kva")
+    assert out.recipients == (values["to"].strip().replace("bücher", "xn--bcher-kva"),)
 
 
 def test_render_matches_build_message_on_random_values() -> None:
@@ -207,17 +221,18 @@ def test_an_international_recipient_gets_the_smtputf8_form_of_build_message() ->
         to="jürgen@bücher.example", to_name="Jürgen", subject="Grüße", text=TEXT
     )
 
-    assert out.recipients == ("jürgen@bücher.example",)
-    assert "jürgen@bücher.example".encode() in out.data
+    assert out.recipients == ("jürgen@xn--bcher-kva.example",)
+    assert "jürgen@xn--bcher-kva.example".encode() in out.data
     parsed = email.message_from_string(out.data.decode("utf-8"), policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
-    assert parsed["To"].addresses[0].addr_spec == "jürgen@bücher.example"
+    assert parsed["To"].addresses[0].addr_spec == "jürgen@xn--bcher-kva.example"
+    assert str(parsed["Subject"]) == "Grüße"
 
 
 @pytest.mark.parametrize(
     ("field", "fixed", "values"),
     [
-        ("from_email", {"from_name": "News\nBcc: victim@example.com"}, {}),
+        ("from_name", {"from_name": "News\nBcc: victim@example.com"}, {}),
         ("from_email", {"from_email": "not an address"}, {}),
         ("reply_to", {"reply_to": "@example.com"}, {}),
         ("list_unsubscribe_mailto", {"list_unsubscribe_mailto": "a@b.example\nX: y"}, {}),
@@ -277,8 +292,9 @@ def test_send_bytes_to_an_international_address_uses_smtputf8(smtp_server: SmtpS
 
     assert smtp_server.handler.wait_for(1)
     (received,) = smtp_server.handler.messages
-    assert received.rcpt_tos == ("jürgen@bücher.example",)
-    assert received.message["To"].addresses[0].addr_spec == "jürgen@bücher.example"
+    assert received.rcpt_tos == ("jürgen@xn--bcher-kva.example",)
+    assert received.smtp_utf8
+    assert received.message["To"].addresses[0].addr_spec == "jürgen@xn--bcher-kva.example"
 
 
 def test_send_bytes_maps_errors_and_reconnects_as_send_does() -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import email
 import email.policy
+import hmac
 import logging
+import secrets
 import socket
 import traceback
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from campaign_desktop.channels.message import build_message
 from campaign_desktop.channels.smtp import (
@@ -190,7 +193,7 @@ def test_no_list_unsubscribe_header_without_an_address() -> None:
     ("field", "overrides"),
     [
         ("subject", {"subject": "Hello\r\nBcc: victim@example.com"}),
-        ("from_email", {"from_name": "News\nBcc: victim@example.com"}),
+        ("from_name", {"from_name": "News\nBcc: victim@example.com"}),
         ("to", {"to": "not an address"}),
         ("reply_to", {"reply_to": "@example.com"}),
     ],
@@ -292,8 +295,9 @@ def test_send_to_an_international_address_uses_smtputf8(
 
     assert smtp_server.handler.wait_for(1)
     (received,) = smtp_server.handler.messages
-    assert received.rcpt_tos == ("jürgen@bücher.example",)
-    assert received.message["To"].addresses[0].addr_spec == "jürgen@bücher.example"
+    assert received.rcpt_tos == ("jürgen@xn--bcher-kva.example",)
+    assert received.smtp_utf8
+    assert received.message["To"].addresses[0].addr_spec == "jürgen@xn--bcher-kva.example"
 
 
 def test_send_reconnects_once_when_the_server_drops_the_connection_before_data() -> None:
@@ -468,6 +472,109 @@ def test_a_server_that_demands_a_login_refuses_mail_without_one_as_an_auth_error
 
     assert raised.value.code == 530
     assert "Authentication required" in str(raised.value)
+
+
+# --- login with non-ASCII credentials (issue 12) ----------------------------------------
+
+UTF8_USER = "jürgen"
+UTF8_PASSWORD = "pässwörd-日本-🔑"
+
+
+class CramMd5Handler(RecordingHandler):
+    """A server-side CRAM-MD5 (RFC 2195) on the UTF-8 password; `refuse_all` fails it."""
+
+    def __init__(self, user: str, password: str, *, refuse_all: bool = False) -> None:
+        super().__init__()
+        self._user, self._password = user.encode(), password.encode()
+        self._refuse_all = refuse_all
+
+    async def auth_CRAM__MD5(self, server: Any, args: list[str]) -> AuthResult:  # noqa: N802
+        challenge = f"<{secrets.token_hex(8)}@smtp.test>".encode()
+        response = await server.challenge_auth(challenge)
+        if not isinstance(response, bytes):
+            return AuthResult(success=False, handled=True)
+        user, _, digest = response.rpartition(b" ")
+        expected = hmac.new(self._password, challenge, "md5").hexdigest().encode()
+        accepted = (
+            not self._refuse_all and user == self._user and hmac.compare_digest(digest, expected)
+        )
+        self.record_login(user.decode("utf-8", "replace"), accepted)
+        if not accepted:
+            return AuthResult(success=False, handled=False)
+        return AuthResult(success=True, auth_data=LoginPassword(user, b""))
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+def test_a_non_ascii_username_and_password_log_in_as_utf8(mechanism: str) -> None:
+    other = {"PLAIN": "LOGIN", "LOGIN": "PLAIN"}[mechanism]
+    with (
+        running_smtp_server(
+            auth=(UTF8_USER, UTF8_PASSWORD), smtp_options={"auth_exclude_mechanism": [other]}
+        ) as server,
+        SmtpConnection(settings_for(server, username=UTF8_USER, password=UTF8_PASSWORD)) as conn,
+    ):
+        conn.send(make_message())
+
+    assert server.handler.wait_for(1)
+    assert server.handler.logins == [(UTF8_USER, True)]
+    assert server.handler.messages[0].login == UTF8_USER
+
+
+def test_cram_md5_is_preferred_and_keyed_with_the_utf8_password() -> None:
+    handler = CramMd5Handler(UTF8_USER, UTF8_PASSWORD)
+    handler.login_required = True
+    with (
+        running_smtp_server(
+            handler,
+            smtp_options={"auth_require_tls": False, "auth_exclude_mechanism": ["LOGIN"]},
+        ) as server,
+        SmtpConnection(settings_for(server, username=UTF8_USER, password=UTF8_PASSWORD)) as conn,
+    ):
+        conn.send(make_message())
+
+    assert handler.wait_for(1)
+    assert handler.logins == [(UTF8_USER, True)]  # PLAIN was offered too, and not needed
+
+
+def test_a_refused_cram_md5_falls_back_to_plain_as_smtplib_does() -> None:
+    handler = CramMd5Handler(UTF8_USER, UTF8_PASSWORD, refuse_all=True)
+    with (
+        running_smtp_server(
+            handler,
+            auth=(UTF8_USER, UTF8_PASSWORD),
+            smtp_options={"auth_exclude_mechanism": ["LOGIN"]},
+        ) as server,
+        SmtpConnection(settings_for(server, username=UTF8_USER, password=UTF8_PASSWORD)) as conn,
+    ):
+        conn.send(make_message())
+
+    assert handler.wait_for(1)
+    assert handler.logins == [(UTF8_USER, False), (UTF8_USER, True)]
+
+
+def test_a_wrong_non_ascii_password_is_an_auth_error_that_never_shows_it() -> None:
+    wrong = "falsch-pässwörd"
+    with running_smtp_server(auth=(UTF8_USER, UTF8_PASSWORD)) as server:
+        conn = SmtpConnection(settings_for(server, username=UTF8_USER, password=wrong))
+        with pytest.raises(SmtpAuthError) as raised:
+            conn.open()
+
+    assert raised.value.code == 535
+    assert UTF8_USER in raised.value.message
+    assert wrong not in full_text(raised.value)
+    assert not conn.is_open
+
+
+def test_a_server_with_no_usable_login_method_says_what_it_offers() -> None:
+    with running_smtp_server(
+        auth=("ann", PASSWORD), smtp_options={"auth_exclude_mechanism": ["PLAIN", "LOGIN"]}
+    ) as server:
+        # With every mechanism excluded aiosmtpd advertises a bare "AUTH".
+        conn = SmtpConnection(settings_for(server, username="ann", password=PASSWORD))
+        with pytest.raises(SmtpAuthError) as raised:
+            conn.open()
+
+    assert "PLAIN, LOGIN or CRAM-MD5" in raised.value.message
 
 
 def test_a_username_for_a_server_without_login_is_an_auth_error(smtp_server: SmtpServer) -> None:
