@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, Row, Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from campaign_desktop.channels.message import check_header_text
 from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.emails import normalize_email
 from campaign_desktop.domain.errors import NotFoundError, ValidationError
@@ -476,6 +477,7 @@ class CampaignService:
     def _apply_content(self, session: Session, campaign: Campaign, values: dict[str, Any]) -> None:
         name = _required_text(values["name"], "name", "Give the campaign a name.", 200)
         subject = _required_text(values["subject"], "subject", "Write a subject line.", 998)
+        check_header_text("subject", subject)  # control characters: refused now, not at send
         body_text = values["body_text"]
         if not isinstance(body_text, str) or not body_text.strip():
             raise ValidationError("body_text", "Write the text of the email.")
@@ -485,8 +487,14 @@ class CampaignService:
         from_name = values["from_name"] or ""
         if not isinstance(from_name, str) or len(from_name) > 200:
             raise ValidationError("from_name", "Keep the sender name under 200 characters.")
-        from_email = normalize_email(values["from_email"] or "", "from_email")
+        check_header_text("from_name", from_name)
+        from_email = values["from_email"] or ""
+        if isinstance(from_email, str):
+            check_header_text("from_email", from_email)
+        from_email = normalize_email(from_email, "from_email")
         reply_to = values["reply_to"]
+        if isinstance(reply_to, str):
+            check_header_text("reply_to", reply_to)
         reply_to = normalize_email(reply_to, "reply_to") if reply_to else None
         lists = self._find_lists(session, values["lists"])
         compile_campaign_templates(subject, body_text, body_html, queries.attribute_keys(session))
