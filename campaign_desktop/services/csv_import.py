@@ -10,6 +10,9 @@ Decisions, recorded here because the design leaves them open:
   when the file holds bytes cp1252 leaves undefined), then rows are parsed in a second pass.
 - The delimiter (comma, semicolon or tab) is sniffed from the start of the file; when the
   sniffer cannot tell, the candidate seen most often in the header line wins, else comma.
+  A first line ``sep=;`` (any single character after ``sep=``, as files made for Excel
+  carry) names the delimiter instead and is skipped, as Excel does: it is not data and not
+  a numbered row (Excel does not show it), so the header after it is still row 1.
 - Row numbers are the ones a spreadsheet shows: the header is row 1 (or a later row when
   blank lines come first), the first data row is row 2, blank lines count as rows (they
   are rows in a spreadsheet too) but are otherwise ignored, and a quoted cell spanning
@@ -79,6 +82,9 @@ _SNIFF_BYTES = 32 * 1024
 _SNIFF_LINES = 30
 _DELIMITERS = ",;\t"
 _UNDEFINED_IN_CP1252 = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
+# Excel's delimiter line; quoted, or followed by empty cells, when a spreadsheet saved it.
+_SEP_LINE = re.compile(r'"?sep=([^\r\n"])"?(?:\1)*[ \t]*', re.IGNORECASE)
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 _HEADER_NOISE = re.compile(r"[\s_\-]+")
 _FIELD_ALIASES = {
@@ -321,6 +327,13 @@ def sniff_delimiter(sample: str) -> str:
     return best if counts[best] else ","
 
 
+def declared_delimiter(first_line: str) -> str | None:
+    """The delimiter a ``sep=;`` line (Excel's convention) declares, or None for any
+    other line. `first_line` is the file's first line, decoded, line end included or not."""
+    match = _SEP_LINE.fullmatch(first_line.rstrip("\r\n"))
+    return match.group(1) if match else None
+
+
 def _sniff_sample(stream: BinaryIO, encoding: str) -> str:
     start = stream.tell()
     raw = stream.read(_SNIFF_BYTES)
@@ -401,8 +414,12 @@ class ContactCsv:
             self.size = self._binary.seek(0, io.SEEK_END) - self._start
             self._binary.seek(self._start)
             self.encoding = detect_encoding(self._binary)
-            self.delimiter = sniff_delimiter(_sniff_sample(self._binary, self.encoding))
+            sample = _sniff_sample(self._binary, self.encoding)
+            declared = declared_delimiter(_LINE_END.split(sample, maxsplit=1)[0])
+            self.delimiter = declared or sniff_delimiter(sample)
             self._text = io.TextIOWrapper(self._binary, encoding=self.encoding, newline="")
+            if declared:
+                self._text.readline()  # the sep= line: neither data nor a numbered row
             self._records = csv.reader(self._text, delimiter=self.delimiter)
             self._row = 0
             self._peeked: CsvRow | None = None

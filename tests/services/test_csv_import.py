@@ -13,6 +13,7 @@ import pytest
 
 from campaign_desktop.domain.errors import ValidationError
 from campaign_desktop.services import csv_import
+from campaign_desktop.services.contacts import ContactService
 from campaign_desktop.services.csv_import import (
     ContactCsv,
     attribute_key_problem,
@@ -351,3 +352,93 @@ def test_preview_of_a_utf8_file_with_bom_has_a_clean_first_header(tmp_path: Path
     assert shown.encoding == "utf-8-sig"
     assert shown.headers[0] == "Email"
     assert shown.mapping["Email"] == "email"
+
+
+# --- Excel's "sep=" line (issue 12) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("sep=;", ";"),
+        ("sep=,\r\n", ","),
+        ("SEP=\t\n", "\t"),
+        ("sep=|", "|"),
+        ('"sep=;"', ";"),  # as a spreadsheet quotes it when saving
+        ("sep=;;;", ";"),  # followed by empty cells
+        ("email;name", None),
+        ("sep=", None),
+        ("sep=;x", None),
+        ("separator=;", None),
+    ],
+)
+def test_declared_delimiter_reads_excels_sep_line(line: str, expected: str | None) -> None:
+    assert csv_import.declared_delimiter(line) == expected
+
+
+@pytest.mark.parametrize(
+    ("encoding", "prefix"),
+    [("utf-8", ""), ("utf-8-sig", ""), ("cp1252", ""), ("utf-16", ""), ("utf-8", "\ufeff")],
+)
+def test_a_sep_line_sets_the_delimiter_and_is_skipped(
+    tmp_path: Path, encoding: str, prefix: str
+) -> None:
+    path = write(
+        tmp_path,
+        prefix + "sep=;\r\nEmail;Vorname;Firma\r\nzoe@example.com;Zoë;Müller, Söhne & Co\r\n",
+        encoding=encoding,
+    )
+
+    with ContactCsv(path) as reader:
+        rows = list(reader.rows())
+
+    assert reader.delimiter == ";"
+    assert reader.headers == ("Email", "Vorname", "Firma")
+    assert reader.header_row == 1  # Excel does not show the sep= line as a row
+    assert [(row.row, row.email, row.attributes) for row in rows] == [
+        (2, "zoe@example.com", {"vorname": "Zoë", "firma": "Müller, Söhne & Co"})
+    ]
+
+
+def test_a_declared_delimiter_wins_over_what_the_sniffer_would_guess(tmp_path: Path) -> None:
+    # Commas in every cell would make the sniffer pick the comma.
+    path = write(tmp_path, "sep=;\nemail;note\na@example.com;one, two, three\n")
+
+    with ContactCsv(path) as reader:
+        (row,) = reader.rows()
+
+    assert (row.email, row.attributes) == ("a@example.com", {"note": "one, two, three"})
+
+
+def test_preview_of_a_file_with_a_sep_line_shows_the_real_header(tmp_path: Path) -> None:
+    path = write(tmp_path, "sep=,\nEmail,Name\nann@example.com,Ann\n", encoding="cp1252")
+
+    shown = preview(path)
+
+    assert shown.delimiter == ","
+    assert shown.headers == ("Email", "Name")
+    assert shown.sample_rows == (("ann@example.com", "Ann"),)
+    assert shown.mapping["Email"] == "email"
+
+
+def test_a_file_with_only_a_sep_line_is_empty(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="empty"):
+        ContactCsv(write(tmp_path, "sep=;\r\n"))
+
+
+def test_an_excel_file_with_a_sep_line_imports_instead_of_missing_its_email_column(
+    tmp_path: Path, contacts: ContactService
+) -> None:
+    path = write(
+        tmp_path,
+        "sep=;\r\nE-Mail;First name;Last name\r\nzoe@example.com;Zoë;Müller\r\n",
+        encoding="cp1252",
+    )
+
+    report = contacts.import_csv(path, "Kunden")
+
+    assert report.created == 1
+    assert not report.skipped
+    contact = contacts.find("zoe@example.com")
+    assert contact is not None
+    assert (contact.first_name, contact.last_name) == ("Zoë", "Müller")
