@@ -2,6 +2,19 @@
 
 `open_database` backs the file up, upgrades it to the newest Alembic revision and hands
 back the engine and a session factory; nothing else in the app creates engines.
+
+Storage failures become `StorageError` in two places only: `open_database` (with words
+about the file and folder: read-only, full, locked by another program, damaged) and
+`Database.read()/write()`. Decisions (issue 12):
+
+- A database is never silently recreated or replaced. A 0-byte file with a backup or a
+  WAL beside it, a file without SQLite's header, an SQLite file of another program, or
+  one that fails ``PRAGMA quick_check`` before a migration raises StorageError
+  ("corrupt"); the app then offers `restore_backup` or `set_aside_database`, and a file
+  set aside is renamed ``campaigns.sqlite3.damaged-<time>``, never deleted.
+- Backups: before every migration, with SQLite's online backup API, into
+  ``backups/campaigns-<UTC time>.sqlite3``; the newest `BACKUPS_KEPT` (3) are kept. A
+  file is checked before it is backed up, so a damaged one never pushes a good one out.
 """
 
 # Alembic (with Mako and Pygments) costs ~0.3 s to import and is needed only when a migration
@@ -10,12 +23,16 @@ back the engine and a session factory; nothing else in the app creates engines.
 
 from __future__ import annotations
 
+import errno
 import logging
-import shutil
+import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +53,9 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 HEAD_REVISION = "0004"
 
 
-def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+def _on_connect(
+    dbapi_connection: Any, connection_record: Any, *, busy_timeout_ms: int = 5000
+) -> None:
     # Let SQLAlchemy's "begin" event emit BEGIN itself (see _on_begin), not the driver.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -44,7 +63,7 @@ def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     finally:
         cursor.close()
     # Unicode-aware case folding for searches (SQLite's LIKE folds ASCII only).
@@ -66,14 +85,20 @@ def _on_begin(connection: Connection) -> None:
 _IMMEDIATE = "campaign_desktop_immediate"
 
 
-def create_sqlite_engine(path: Path) -> Engine:
-    """An engine on `path` with WAL, foreign keys and a busy timeout on every connection."""
+def create_sqlite_engine(path: Path, *, busy_timeout: float = 5.0) -> Engine:
+    """An engine on `path` with WAL, foreign keys and a busy timeout on every connection.
+
+    `busy_timeout` (seconds) is how long a statement waits for another connection's lock
+    before it fails with "database is locked".
+    """
     engine = create_engine(
         f"sqlite:///{path}",
         # Sessions are used from the scheduler's and the sender's threads too (one per job).
-        connect_args={"check_same_thread": False, "timeout": 5},
+        connect_args={"check_same_thread": False, "timeout": busy_timeout},
     )
-    event.listen(engine, "connect", _on_connect)
+    event.listen(
+        engine, "connect", partial(_on_connect, busy_timeout_ms=round(busy_timeout * 1000))
+    )
     event.listen(engine, "begin", _on_begin)
     return engine
 
@@ -114,29 +139,6 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command  # noqa: PLC0415  (see the module docstring)
 
     command.upgrade(alembic_config(engine), revision)
-
-
-def backup_database(path: Path) -> Path | None:
-    """Copy the database (consistently, WAL included) to `<name>.bak` beside it.
-
-    Uses SQLite's online backup API rather than a file copy so a WAL that holds the newest
-    pages is not left out. Returns the backup's path, or None when there is no file yet.
-    """
-    if not path.exists():
-        return None
-    target = path.with_name(path.name + ".bak")
-    tmp = target.with_name(target.name + ".tmp")
-    source = sqlite3.connect(path)
-    try:
-        dest = sqlite3.connect(tmp)
-        try:
-            source.backup(dest)
-        finally:
-            dest.close()
-    finally:
-        source.close()
-    shutil.move(tmp, target)
-    return target
 
 
 # SQLite's primary result codes (https://sqlite.org/rescode.html) by the kind of failure.
@@ -227,21 +229,310 @@ class Database:
         with translate_storage_errors(), self.writers.begin() as session:
             yield session
 
+    @contextmanager
+    def write_core(self) -> Iterator[Connection]:
+        """Like `write()`, as a Core connection: for hot paths that run prepared statements
+        (the sending engine's one commit per message), without the ORM's per-call cost."""
+        engine = self.writers.kw["bind"]
+        with translate_storage_errors(), engine.begin() as connection:
+            yield connection
+
     def dispose(self) -> None:
         self.engine.dispose()
 
 
-def open_database(data_dir: Path) -> Database:
-    """Open (or create) the database in `data_dir`, backed up and migrated to head."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+# --- backups, damaged files, opening ----------------------------------------------------
+
+BACKUP_DIRNAME = "backups"
+#: How many backup copies are kept; the oldest goes when a new one is taken.
+BACKUPS_KEPT = 3
+LEGACY_BACKUP_SUFFIX = ".bak"  # the single backup of versions before issue 12
+_SQLITE_HEADER = b"SQLite format 3\x00"  # https://sqlite.org/fileformat.html §1.3
+_BACKUP_NAME = re.compile(r"campaigns-(\d{8}T\d{6}Z)(?:-(\d+))?\.sqlite3")
+_STAMP = "%Y%m%dT%H%M%SZ"
+_READONLY_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM}
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+
+
+@dataclass(frozen=True)
+class Backup:
+    """One backup copy of the database, as the restore dialog lists it."""
+
+    path: Path
+    taken_at: datetime
+    """When it was taken (aware UTC): from its name, or the file's time for a legacy .bak."""
+    size: int
+    """In bytes."""
+
+
+def _startup_words(kind: str, path: Path, detail: str = "") -> str:
+    because = f" ({detail})" if detail else ""
+    words = {
+        "readonly": (
+            f"Campaign Desktop cannot write to its data folder {path.parent}: the folder or "
+            f"the database file in it is read-only{because}. Make it writable, or start the "
+            "app with another folder (--data-dir, or the CAMPAIGN_DESKTOP_DATA setting)."
+        ),
+        "busy": (
+            f"The database {path} is locked by another program{because}. Close the other "
+            "program that has it open (a database browser, a sync or backup tool, Campaign "
+            "Desktop on another computer), then start Campaign Desktop again."
+        ),
+        "full": (
+            f"The disk that holds {path.parent} is full{because}. Free some space on it, "
+            "then start Campaign Desktop again."
+        ),
+        "io": (
+            f"The disk reported an error while opening the database {path}{because}. Check "
+            "the disk or the network drive, then start Campaign Desktop again."
+        ),
+        "corrupt": (
+            f"The database {path} is damaged or is not a Campaign Desktop database"
+            f"{because}. Restore one of the automatic backups, or start with an empty "
+            "database; the damaged file is kept beside it, never deleted."
+        ),
+    }
+    return words[kind]
+
+
+def _os_kind(exc: OSError) -> str:
+    if exc.errno in _READONLY_ERRNOS:
+        return "readonly"
+    if exc.errno in _FULL_ERRNOS:
+        return "full"
+    return "io"
+
+
+@contextmanager
+def _storage_errors_at(path: Path) -> Iterator[None]:
+    """Turn what opening, backing up or restoring `path` raises into StorageError, with
+    words about that file (the start-up tier of `translate_storage_errors`)."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except OSError as exc:
+        detail = exc.strerror or str(exc)
+        raise StorageError(_os_kind(exc), _startup_words(_os_kind(exc), path, detail)) from exc
+    except (DBAPIError, sqlite3.Error) as exc:
+        error = storage_error(exc)
+        if error is None:
+            raise
+        original = exc.orig if isinstance(exc, DBAPIError) else exc
+        raise StorageError(error.kind, _startup_words(error.kind, path, str(original))) from exc
+
+
+def backup_dir(data_dir: Path) -> Path:
+    """Where the automatic backups of the database in `data_dir` are kept."""
+    return data_dir / BACKUP_DIRNAME
+
+
+def list_backups(data_dir: Path) -> list[Backup]:
+    """The backups of the database in `data_dir`, newest first.
+
+    The rotating copies in `backups/`, then the single ``campaigns.sqlite3.bak`` an older
+    version may have left (it is never deleted here).
+    """
+    found: list[tuple[tuple[str, int], Backup]] = []
+    folder = backup_dir(data_dir)
+    if folder.is_dir():
+        for path in folder.iterdir():
+            match = _BACKUP_NAME.fullmatch(path.name)
+            if match and path.is_file():
+                taken = datetime.strptime(match.group(1), _STAMP).replace(tzinfo=UTC)
+                key = (match.group(1), int(match.group(2) or 1))
+                found.append((key, Backup(path, taken, path.stat().st_size)))
+    found.sort(key=lambda item: item[0], reverse=True)
+    backups = [backup for _, backup in found]
+    legacy = data_dir / (DATABASE_FILENAME + LEGACY_BACKUP_SUFFIX)
+    if legacy.is_file():
+        stat = legacy.stat()
+        backups.append(Backup(legacy, datetime.fromtimestamp(stat.st_mtime, UTC), stat.st_size))
+    return backups
+
+
+def check_database_file(path: Path) -> None:
+    """Raise StorageError("corrupt") unless `path` is an SQLite database that reads whole.
+
+    The header is checked (sqlite.org/fileformat.html), then ``PRAGMA quick_check`` reads
+    every page: what a backup or a restore must pass, so that a damaged file never takes a
+    good backup's place. The file is opened read-only.
+    """
+    with _storage_errors_at(path):
+        with path.open("rb") as handle:
+            header = handle.read(len(_SQLITE_HEADER))
+        if header != _SQLITE_HEADER:
+            what = "it is empty" if not header else "it is not an SQLite database"
+            raise StorageError("corrupt", _startup_words("corrupt", path, what))
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            result = connection.execute("PRAGMA quick_check").fetchall()
+        finally:
+            connection.close()
+        if result != [("ok",)]:
+            detail = "; ".join(str(row[0]) for row in result[:3])
+            raise StorageError("corrupt", _startup_words("corrupt", path, detail))
+
+
+def _copy_database(source: Path, target: Path) -> None:
+    """`source` into a new file `target` with SQLite's online backup API (WAL included)."""
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    reader = sqlite3.connect(source)
+    try:
+        writer = sqlite3.connect(tmp)
+        try:
+            reader.backup(writer)
+        finally:
+            writer.close()
+    finally:
+        reader.close()
+    os.replace(tmp, target)
+
+
+def backup_database(path: Path) -> Path | None:
+    """Copy the database into `backups/` beside it; keep the newest `BACKUPS_KEPT` copies.
+
+    The copy is made with SQLite's online backup API (a WAL holding the newest pages is
+    included) into ``backups/campaigns-<UTC time>.sqlite3``, and only after the file
+    passed `check_database_file`: a damaged file raises StorageError and displaces no
+    good backup. Returns the copy's path, or None when there is no database yet.
+    """
+    if not path.exists():
+        return None
+    check_database_file(path)
+    with _storage_errors_at(path):
+        folder = backup_dir(path.parent)
+        folder.mkdir(exist_ok=True)
+        stamp = datetime.now(UTC).strftime(_STAMP)
+        target, number = folder / f"campaigns-{stamp}.sqlite3", 1
+        while target.exists():
+            number += 1
+            target = folder / f"campaigns-{stamp}-{number}.sqlite3"
+        _copy_database(path, target)
+        for old in [b for b in list_backups(path.parent) if b.path.parent == folder][BACKUPS_KEPT:]:
+            old.path.unlink()
+    return target
+
+
+def set_aside_database(data_dir: Path) -> Path | None:
+    """Rename the database in `data_dir` (with its -wal and -shm files) out of the way.
+
+    It becomes ``campaigns.sqlite3.damaged-<UTC time>`` (its WAL ``…-wal`` beside it, so
+    the pair still opens together): never deleted. The next `open_database` then starts an
+    empty database. Returns the new name, or None when there was no file.
+    """
     path = data_dir / DATABASE_FILENAME
-    existed = path.exists()
-    engine = create_sqlite_engine(path)
-    if current_revision(engine) != HEAD_REVISION:
-        backup = backup_database(path) if existed else None
-        if backup is not None:
-            log.info("backed up %s to %s before migrating", path, backup)
-        upgrade(engine)
+    if not path.exists():
+        return None
+    with _storage_errors_at(path):
+        stamp = datetime.now(UTC).strftime(_STAMP)
+        aside, number = path.with_name(f"{path.name}.damaged-{stamp}"), 1
+        while aside.exists():
+            number += 1
+            aside = path.with_name(f"{path.name}.damaged-{stamp}-{number}")
+        for suffix in ("-wal", "-shm"):
+            companion = path.with_name(path.name + suffix)
+            if companion.exists():
+                os.replace(companion, aside.with_name(aside.name + suffix))
+        os.replace(path, aside)
+    log.warning("set the database %s aside as %s", path, aside)
+    return aside
+
+
+def restore_backup(data_dir: Path, backup: Path) -> Path | None:
+    """Put a copy of `backup` in place of the database in `data_dir`.
+
+    The backup is checked first (`check_database_file`; a damaged one raises StorageError
+    before anything moves), then the current file is set aside (`set_aside_database`),
+    never deleted, and the copy takes its place; the backup itself stays. Returns where
+    the old file went (None when there was none). The next `open_database` migrates the
+    copy if it is from an older version.
+    """
+    check_database_file(backup)
+    aside = set_aside_database(data_dir)
+    path = data_dir / DATABASE_FILENAME
+    with _storage_errors_at(path):
+        _copy_database(backup, path)
+    log.warning("restored %s from %s", path, backup)
+    return aside
+
+
+def _check_writable(data_dir: Path) -> None:
+    """Raise OSError unless a file can be made in `data_dir` (SQLite's WAL files need that).
+
+    A probe file rather than `os.access`, which says yes to root on an immutable folder.
+    """
+    probe = data_dir / f".campaign-desktop-write-test-{os.getpid()}"
+    descriptor = os.open(probe, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    os.close(descriptor)
+    probe.unlink()
+
+
+def _refuse_damaged(path: Path) -> None:
+    """Raise StorageError("corrupt") for a database file that cannot be ours as it is.
+
+    A 0-byte file is refused when there is anything it may have lost (a backup, or a WAL
+    file beside it); with neither, it is a first start that died before writing anything,
+    and SQLite makes the new database in it. A file without SQLite's header is refused.
+    """
+    if not path.exists():
+        return
+    size = path.stat().st_size
+    if size == 0:
+        wal = path.with_name(path.name + "-wal")
+        if list_backups(path.parent) or (wal.exists() and wal.stat().st_size > 0):
+            raise StorageError("corrupt", _startup_words("corrupt", path, "the file is empty"))
+        log.warning("%s is empty and there is no backup: starting a new database", path)
+        return
+    with path.open("rb") as handle:
+        if handle.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
+            raise StorageError(
+                "corrupt", _startup_words("corrupt", path, "it is not an SQLite database")
+            )
+
+
+def _refuse_foreign(engine: Engine, path: Path) -> None:
+    """Raise StorageError("corrupt") when an unversioned database already has tables (another
+    program's database, or ours without its version): migrating it would mix the two."""
+    with engine.connect() as connection:
+        tables = connection.exec_driver_sql(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+        ).scalar()
+    if tables:
+        raise StorageError(
+            "corrupt", _startup_words("corrupt", path, "it has no Campaign Desktop version")
+        )
+
+
+def open_database(data_dir: Path, *, busy_timeout: float = 5.0) -> Database:
+    """Open (or create) the database in `data_dir`, backed up and migrated to head.
+
+    Refuses, with StorageError and words a user can act on, rather than replace anything:
+    a read-only or full data folder, a file locked by another program (after waiting
+    `busy_timeout` seconds), and a damaged file ("corrupt": empty when it had data, not
+    SQLite, not ours, or failing its check before a migration) — never recreated, never
+    backed up over a good backup; the app then offers `restore_backup` or
+    `set_aside_database`. Before a migration the file is backed up (`backup_database`).
+    """
+    path = data_dir / DATABASE_FILENAME
+    with _storage_errors_at(path):
+        data_dir.mkdir(parents=True, exist_ok=True)
+        _check_writable(data_dir)
+        _refuse_damaged(path)
+        engine = create_sqlite_engine(path, busy_timeout=busy_timeout)
+        try:
+            revision = current_revision(engine)
+            if revision != HEAD_REVISION:
+                if revision is None:
+                    _refuse_foreign(engine, path)
+                else:
+                    backup = backup_database(path)
+                    log.info("backed up %s to %s before migrating", path, backup)
+                upgrade(engine)
+        except BaseException:
+            engine.dispose()
+            raise
     return Database(
         path=path,
         engine=engine,

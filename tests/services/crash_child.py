@@ -1,8 +1,9 @@
 """A child process for the crash tests: sends one campaign until the parent kills it.
 
 `python -m tests.services.crash_child DATA_DIR CAMPAIGN_ID [KILL_AT_COMMIT]` — with
-KILL_AT_COMMIT the process kills itself (SIGKILL) inside that commit of the send worker,
-i.e. during a batch commit; otherwise the parent picks the moment.
+KILL_AT_COMMIT the process kills itself (SIGKILL) inside that commit made by one of the
+run's connection threads (a `begin` or an outcome write); otherwise the parent picks the
+moment.
 """
 
 from __future__ import annotations
@@ -14,23 +15,29 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, event
 
 from campaign_desktop.context import AppContext
+
+CONNECTION_THREAD_PREFIX = "send-"
 
 
 def kill_at_commit(number: int) -> None:
     commits = 0
+    lock = threading.Lock()
 
-    def before_commit(session: Session) -> None:
+    def before_commit(connection: Connection) -> None:
         nonlocal commits
-        if threading.current_thread().name.startswith("send"):
-            commits += 1
-            if commits == number:
+        name = threading.current_thread().name
+        if name.startswith(CONNECTION_THREAD_PREFIX) and not name.startswith("send-run-"):
+            with lock:
+                commits += 1
+                due = commits == number
+            if due:
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    event.listen(Session, "before_commit", before_commit)
+    # Engine-level: the connections commit through Core connections, not Sessions.
+    event.listen(Engine, "commit", before_commit)
 
 
 def main(argv: list[str]) -> None:

@@ -108,7 +108,9 @@ class PendingState:
 
 
 _DELIVERY = cast(Table, Delivery.__table__)  # declared as FromClause
-# Core (not ORM) so that a list of rows runs as one executemany.
+_CONTACT = cast(Table, Contact.__table__)
+# The statements of the per-message path, built once: Core, not ORM, so that each message
+# costs a few prepared executions and one commit (docs/performance.md).
 _RECORD = (
     update(_DELIVERY)
     .where(_DELIVERY.c.id == bindparam("b_id"), _DELIVERY.c.status == bindparam("b_expect"))
@@ -119,6 +121,33 @@ _RECORD = (
         sent_at=bindparam("b_sent_at"),
         retry_at=bindparam("b_retry_at"),
     )
+)
+_PEEK = (
+    select(_DELIVERY.c.status, _DELIVERY.c.contact_id, _CONTACT.c.status)
+    .select_from(_DELIVERY.outerjoin(_CONTACT, _CONTACT.c.id == _DELIVERY.c.contact_id))
+    .where(_DELIVERY.c.id == bindparam("b_id"))
+)
+_STILL_PENDING = (_DELIVERY.c.id == bindparam("b_id")) & (
+    _DELIVERY.c.status == DeliveryStatus.PENDING.value
+)
+_MARK = (
+    update(_DELIVERY)
+    .where(_STILL_PENDING)
+    .values(status=DeliveryStatus.IN_FLIGHT.value, attempts=_DELIVERY.c.attempts + 1)
+)
+# The common case in one statement: still pending and (for a real run) still subscribed.
+_MARK_IF_SUBSCRIBED = _MARK.where(
+    select(_CONTACT.c.id)
+    .where(
+        _CONTACT.c.id == _DELIVERY.c.contact_id,
+        _CONTACT.c.status == ContactStatus.SUBSCRIBED.value,
+    )
+    .exists()
+)
+_SKIP = (
+    update(_DELIVERY)
+    .where(_STILL_PENDING)
+    .values(status=DeliveryStatus.SKIPPED.value, last_error=bindparam("b_reason"))
 )
 
 
@@ -317,14 +346,14 @@ class Ledger:
         With `check_contact`, a contact that is no longer subscribed (or was deleted) makes
         the row `skipped` with the reason instead. Raises StorageError (nothing written).
         """
-        with self._db.write() as session:
+        with self._db.write_core() as connection:
             if outcomes:
-                session.execute(_RECORD, [outcome.row() for outcome in outcomes])
-            row = session.execute(
-                select(Delivery.status, Delivery.contact_id, Contact.status)
-                .outerjoin(Contact, Contact.id == Delivery.contact_id)
-                .where(Delivery.id == delivery_id)
-            ).first()
+                connection.execute(_RECORD, [outcome.row() for outcome in outcomes])
+            mark = _MARK_IF_SUBSCRIBED if check_contact else _MARK
+            if connection.execute(mark, {"b_id": delivery_id}).rowcount == 1:
+                return Begin.GO
+            # Not pending any more, or the contact left: find out which.
+            row = connection.execute(_PEEK, {"b_id": delivery_id}).first()
             if row is None or row[0] != DeliveryStatus.PENDING:
                 return Begin.TAKEN
             _, contact_id, contact_status = row
@@ -333,27 +362,17 @@ class Ledger:
                 reason = "The contact was deleted after the send started."
             elif check_contact and contact_status != ContactStatus.SUBSCRIBED:
                 reason = f"The contact is {contact_status} (since the send started)."
-            values: dict[str, Any] = (
-                {"status": DeliveryStatus.IN_FLIGHT, "attempts": Delivery.attempts + 1}
-                if reason is None
-                else {"status": DeliveryStatus.SKIPPED, "last_error": reason}
-            )
-            marked = session.execute(
-                update(Delivery)
-                .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.PENDING)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(marked, "rowcount", 1) == 0:
+            if reason is None:  # pragma: no cover — the first UPDATE would have marked it
                 return Begin.TAKEN
-            return Begin.GO if reason is None else Begin.SKIPPED
+            skipped = connection.execute(_SKIP, {"b_id": delivery_id, "b_reason": reason})
+            return Begin.SKIPPED if skipped.rowcount == 1 else Begin.TAKEN
 
     def record(self, outcomes: Sequence[Outcome]) -> None:
         """Record outcomes on their own (one commit). Raises StorageError (nothing written)."""
         if not outcomes:
             return
-        with self._db.write() as session:
-            session.execute(_RECORD, [outcome.row() for outcome in outcomes])
+        with self._db.write_core() as connection:
+            connection.execute(_RECORD, [outcome.row() for outcome in outcomes])
 
     def progress(self, run_id: int) -> RunView:
         """The run with counters recomputed from its rows (written back)."""
