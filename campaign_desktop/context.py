@@ -63,14 +63,33 @@ class AppContext:
         clock: Clock | None = None,
         connect: ConnectionFactory | None = None,
         reconcile_seconds: float = 30.0,
+        busy_timeout: float = 5.0,
     ) -> AppContext:
         """Open (creating and migrating) the database in `data_dir` and wire everything.
 
         The scheduler is built but not started: `ctx.scheduler.start()` takes the lock.
+        Raises StorageError when the database cannot be used (read-only or full folder,
+        damaged file, locked by another program for longer than `busy_timeout` seconds):
+        see `open_database`, which also offers the way back for a damaged file.
         """
         data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         clock = clock or SystemClock()
-        db = open_database(data_dir)
+        db = open_database(data_dir, busy_timeout=busy_timeout)
+        try:
+            return cls._wire(data_dir, db, clock, connect, reconcile_seconds)
+        except BaseException:
+            db.dispose()
+            raise
+
+    @classmethod
+    def _wire(
+        cls,
+        data_dir: Path,
+        db: Database,
+        clock: Clock,
+        connect: ConnectionFactory | None,
+        reconcile_seconds: float,
+    ) -> AppContext:
         events = EventBus()
         credentials = CredentialStore()
         settings = SettingsService(db, credentials)

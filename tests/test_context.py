@@ -1,4 +1,5 @@
-"""The composition root: where the data lives, and what AppContext.open builds."""
+"""The composition root: where the data lives, what AppContext.open builds, and how it
+refuses storage it cannot use (StorageError, with real read-only, full and locked files)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import platformdirs
 import pytest
 
 from campaign_desktop.context import DATA_DIR_ENV, AppContext, default_data_dir
+from campaign_desktop.domain.errors import DomainError, StorageError
 from campaign_desktop.persistence.db import DATABASE_FILENAME, current_revision, head_revision
+from tests.storage_faults import lock_held_elsewhere, read_only_view, small_filesystem
 
 
 def test_data_dir_defaults_to_the_platforms_user_data_folder(
@@ -30,3 +33,84 @@ def test_open_creates_and_migrates_the_database_in_the_data_dir(tmp_path: Path) 
         assert ctx.db.path == tmp_path / "new" / DATABASE_FILENAME
         assert current_revision(ctx.db.engine) == head_revision()
         assert not ctx.scheduler.running  # built, not started: start() takes the lock
+
+
+# --- storage failures at start-up (issue 12): StorageError, in words a user can act on ---
+
+EXCLUSIVE = ("PRAGMA locking_mode=EXCLUSIVE", "BEGIN EXCLUSIVE")
+
+
+def test_open_refuses_a_damaged_database_and_keeps_it(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / DATABASE_FILENAME).write_bytes(b"\x89PNG not a database" * 50)
+
+    with pytest.raises(StorageError) as raised:
+        AppContext.open(data)
+
+    assert isinstance(raised.value, DomainError)
+    assert raised.value.kind == "corrupt"
+    assert (data / DATABASE_FILENAME).read_bytes() == b"\x89PNG not a database" * 50
+
+
+def test_open_in_a_read_only_data_folder_is_a_storage_error(tmp_path: Path) -> None:
+    with AppContext.open(tmp_path / "real"):
+        pass
+
+    with (
+        read_only_view(tmp_path / "real", tmp_path / "view") as view,
+        pytest.raises(StorageError) as raised,
+    ):
+        AppContext.open(view)
+
+    assert raised.value.kind == "readonly"
+    assert "read-only" in raised.value.message
+
+
+def test_open_on_a_full_disk_is_a_storage_error(tmp_path: Path) -> None:
+    with (
+        small_filesystem(tmp_path / "disk", size_kib=48) as disk,
+        pytest.raises(StorageError) as raised,
+    ):
+        AppContext.open(disk / "data")
+
+    assert raised.value.kind == "full"
+
+
+def test_a_write_lock_held_elsewhere_does_not_stop_opening_an_up_to_date_database(
+    tmp_path: Path,
+) -> None:
+    with AppContext.open(tmp_path) as first:
+        path = first.db.path
+
+    with lock_held_elsewhere(path), AppContext.open(tmp_path, busy_timeout=0.2) as ctx:
+        assert ctx.campaigns.list_all() == []  # WAL: reading goes on beside a writer
+
+
+def test_scheduler_start_on_a_database_locked_elsewhere_is_a_storage_error_then_works(
+    tmp_path: Path,
+) -> None:
+    with AppContext.open(tmp_path, busy_timeout=0.2, reconcile_seconds=3600) as ctx:
+        ctx.db.engine.dispose()  # an exclusive lock needs every connection closed
+        with lock_held_elsewhere(ctx.db.path, *EXCLUSIVE), pytest.raises(StorageError) as raised:
+            ctx.scheduler.start()
+        assert raised.value.kind == "busy"
+        assert not ctx.scheduler.running
+
+        ctx.scheduler.start()  # the other program let go
+        assert ctx.scheduler.running
+
+
+def test_counting_audiences_on_a_locked_database_is_a_refusal_not_a_bug(
+    tmp_path: Path,
+) -> None:
+    # ui/campaign_model.py hands non-DomainErrors to the crash handler: a locked database
+    # must reach it as a DomainError (StorageError), which the table shrugs off.
+    with AppContext.open(tmp_path, busy_timeout=0.2) as ctx:
+        ctx.contacts.add("ann@example.com", lists=("Customers",))
+        ctx.db.engine.dispose()
+        with lock_held_elsewhere(ctx.db.path, *EXCLUSIVE), pytest.raises(DomainError) as raised:
+            ctx.campaigns.audience_sizes([("Customers",)])
+
+    assert isinstance(raised.value, StorageError)
+    assert raised.value.kind == "busy"

@@ -405,10 +405,15 @@ def backup_database(path: Path) -> Path | None:
         folder = backup_dir(path.parent)
         folder.mkdir(exist_ok=True)
         stamp = datetime.now(UTC).strftime(_STAMP)
-        target, number = folder / f"campaigns-{stamp}.sqlite3", 1
-        while target.exists():
-            number += 1
-            target = folder / f"campaigns-{stamp}-{number}.sqlite3"
+        # Several in one second get -2, -3, … after the highest one taken in that second.
+        taken = [_BACKUP_NAME.fullmatch(p.name) for p in folder.iterdir()]
+        number = max((int(m.group(2) or 1) for m in taken if m and m.group(1) == stamp), default=0)
+        name = (
+            f"campaigns-{stamp}.sqlite3"
+            if number == 0
+            else f"campaigns-{stamp}-{number + 1}.sqlite3"
+        )
+        target = folder / name
         _copy_database(path, target)
         for old in [b for b in list_backups(path.parent) if b.path.parent == folder][BACKUPS_KEPT:]:
             old.path.unlink()
