@@ -12,6 +12,7 @@ Usage::
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email
 import email.policy
@@ -93,6 +94,8 @@ class RecordingHandler:
     - `tempfail`: recipient → how many times to answer RCPT with 451 before accepting.
     - `refuse`: recipients always answered with 550 (`refuse_reply`).
     - `data_reply`: a reply given instead of 250 after DATA (e.g. "554 5.7.1 Spam").
+    - `data_delay`: seconds the server waits after the data before it answers (a slow or,
+      with a long delay, a silent server); settable while the server runs.
     - `drop_after` / `drops` / `drop_during`: once `drop_after` messages have been
       accepted (counting every connection), close the next `drops` connections without a
       reply, at MAIL (before any data: safe to retry) or after the DATA content arrived
@@ -113,6 +116,7 @@ class RecordingHandler:
         drop_after: int | None = None,
         drops: int = 1,
         drop_during: Literal["mail", "data"] = "mail",
+        data_delay: float = 0.0,
     ) -> None:
         self._cond = threading.Condition()
         self._tempfail = dict(tempfail or {})
@@ -123,6 +127,7 @@ class RecordingHandler:
         self._drop_after = drop_after
         self._drops_left = drops if drop_after is not None else 0
         self._drop_during = drop_during
+        self.data_delay = data_delay
         self._messages: list[ReceivedMessage] = []
         self._dropped_contents: list[bytes] = []
         self._drops_done = 0
@@ -215,6 +220,9 @@ class RecordingHandler:
         self, server: Any, session: Any, envelope: Any
     ) -> str:
         content: bytes = envelope.original_content or envelope.content
+        if self.data_delay:
+            # A server that takes its time (or, with a long delay, one that never answers).
+            await asyncio.sleep(self.data_delay)
         if self._take_drop("data"):
             with self._cond:
                 self._dropped_contents.append(content)

@@ -312,7 +312,7 @@ class _RunWorker(threading.Thread):
         self.engine = engine
         self.run_id = run_id
         self.control = RunControl()
-        self._name = ""
+        self._campaign_name = ""
 
     def run(self) -> None:
         engine = self.engine
@@ -333,7 +333,7 @@ class _RunWorker(threading.Thread):
         engine, control = self.engine, self.control
         try:
             job = engine._prepare(self.run_id)
-            self._name = job.campaign_name
+            self._campaign_name = job.campaign_name
             shared, connections = engine._shared(job, control)
         except DomainError as exc:  # no password, no keyring, a template gone bad, …
             self._end(Stop.PAUSE, exc.message, [])
@@ -370,7 +370,7 @@ class _RunWorker(threading.Thread):
                 rate = (view.sent - last_sent[1]) / (now - last_sent[0])
             last_sent = (now, view.sent)
             self.engine._publish(
-                RunPhase.PROGRESS, view, self._name, campaign_changed=False, rate=rate
+                RunPhase.PROGRESS, view, self._campaign_name, campaign_changed=False, rate=rate
             )
 
     def _end(self, stop: Stop | None, message: str | None, unrecorded: list[Outcome]) -> None:
@@ -386,12 +386,9 @@ class _RunWorker(threading.Thread):
             return
         if unrecorded:
             # The database failed: say so now, while we wait for it.
-            try:
-                view = engine.ledger.progress(self.run_id)
-            except StorageError:
-                view = None
-            if view is not None:
-                engine._publish(RunPhase.PAUSED, view, self._name, message or "")
+            with contextlib.suppress(StorageError):
+                view = engine.ledger.view(self.run_id)
+                engine._publish(RunPhase.PAUSED, view, self._campaign_name, message or "")
         if not self._retry_until_written(lambda: engine.ledger.record(unrecorded)):
             return
         how = {Stop.PAUSE: "pause", Stop.CANCEL: "cancel"}.get(stop, "done") if stop else "done"

@@ -374,6 +374,11 @@ class Ledger:
         with self._db.write_core() as connection:
             connection.execute(_RECORD, [outcome.row() for outcome in outcomes])
 
+    def view(self, run_id: int) -> RunView:
+        """The run as last written (a read: works while the database refuses writes)."""
+        with self._db.read() as session:
+            return queries.run_view(queries.load_run(session, run_id))
+
     def progress(self, run_id: int) -> RunView:
         """The run with counters recomputed from its rows (written back)."""
         with self._db.write() as session:

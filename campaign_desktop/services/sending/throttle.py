@@ -43,11 +43,18 @@ class SendThrottle:
         self._sends: dict[int, float] = {}  # delivery id → monotonic instant of the send
         self._read_at: float | None = None  # monotonic instant of the last ledger read
         self._read_wall: datetime | None = None  # wall instant the last read covered up to
+        self._waiting = 0
 
     def configure(self, *, per_minute: int, per_hour: int) -> None:
         with self._lock:
             self._per_minute = per_minute
             self._per_hour = per_hour
+
+    @property
+    def waiting(self) -> int:
+        """How many senders are waiting for a slot right now (the status bar shows it)."""
+        with self._lock:
+            return self._waiting
 
     @property
     def limited(self) -> bool:
@@ -82,8 +89,14 @@ class SendThrottle:
             if not waited and before_wait is not None:
                 before_wait()
             waited = True
-            if stop.wait(min(wait, 1.0)):
-                return False
+            with self._lock:
+                self._waiting += 1
+            try:
+                if stop.wait(min(wait, 1.0)):
+                    return False
+            finally:
+                with self._lock:
+                    self._waiting -= 1
 
     def release(self, delivery_id: int) -> None:
         """Give back a slot whose message was not sent after all (e.g. the contact left)."""
