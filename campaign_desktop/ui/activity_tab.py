@@ -359,9 +359,9 @@ class ActivityTab(QWidget):
         if run.unconfirmed:
             noun = "delivery is" if run.unconfirmed == 1 else "deliveries are"
             self._set_banner(
-                f"\N{WARNING SIGN} {run.unconfirmed:,} {noun} unconfirmed: the connection "
-                "broke after the message was handed to the mail server, so it may or may not "
-                "have been delivered. Unconfirmed messages are not resent, to avoid sending "
+                f"\N{WARNING SIGN} {run.unconfirmed:,} {noun} unconfirmed: the app or the "
+                "connection stopped while the message was being handed to the mail server, so "
+                "it may or may not have been delivered. Unconfirmed messages are not resent, to avoid sending "
                 "anyone the same email twice. Check the mail server's log if it matters.",
             )
         else:

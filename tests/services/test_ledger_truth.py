@@ -268,7 +268,9 @@ def test_a_contact_who_leaves_during_a_send_is_skipped_not_mailed(
         if change == "unsubscribe":
             ctx.contacts.unsubscribe(leaver)
         elif change == "delete":
-            ctx.contacts.delete(ctx.contacts.find(leaver).id)
+            found = ctx.contacts.find(leaver)
+            assert found is not None
+            ctx.contacts.delete(found.id)
         else:
             ctx.contacts.mark_bounced(leaver)
         assert ctx.sending.wait_idle(30)
@@ -352,9 +354,15 @@ def test_throttle_waits_on_the_monotonic_clock_when_the_wall_clock_is_set_back(
         clock.set(clock.now() - timedelta(hours=1))  # someone sets the clock back an hour
         clock.advance(timedelta(seconds=61))  # a minute passes
         # The eleventh slot is free a minute after the tenth, not an hour later.
+        got: list[bool] = []
         done = threading.Event()
-        threading.Thread(target=lambda: throttle.acquire(11, stop) and done.set()).start()
-        assert done.wait(5)
+
+        def eleventh() -> None:
+            got.append(throttle.acquire(11, stop))
+            done.set()
+
+        threading.Thread(target=eleventh).start()
+        assert done.wait(5) and got == [True]
 
 
 # --- 5. limits across restarts ----------------------------------------------------------------
