@@ -1,5 +1,10 @@
 """The desktop entry point: logging, QApplication, the AppContext, the scheduler, tray, window.
 
+Start-up failures the user can act on (a read-only or full data folder, a database locked
+by another program or damaged) arrive as StorageError from `AppContext.open` or
+`scheduler.start()` and are shown as a message, never as the crash dialog; a damaged
+database opens the restore dialog (`open_context`).
+
 `main(["--self-test"])` runs a headless smoke test of the whole stack (used by CI and after
 a PyInstaller build): it prints "self-test ok" and returns 0, or prints the reason.
 """
@@ -28,13 +33,20 @@ from PySide6.QtCore import QEventLoop, QSocketNotifier, QtMsgType, qInstallMessa
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from campaign_desktop.context import AppContext, default_data_dir, default_log_dir
-from campaign_desktop.domain.errors import DomainError, SchedulerLockedError
+from campaign_desktop.domain.errors import DomainError, SchedulerLockedError, StorageError
 from campaign_desktop.domain.events import RunEvent, RunPhase
 from campaign_desktop.domain.timezones import get_zone, to_local
 from campaign_desktop.domain.views import CampaignView, RunView
+from campaign_desktop.persistence.db import (
+    Backup,
+    list_backups,
+    restore_backup,
+    set_aside_database,
+)
 from campaign_desktop.ui.background import freeze_start_up_objects
 from campaign_desktop.ui.icons import app_icon
 from campaign_desktop.ui.main_window import MainWindow
+from campaign_desktop.ui.restore_dialog import RestoreChoice, RestoreDialog, StartUpAction
 from campaign_desktop.ui.schedule_dialog import PREVIEW_COUNT, ScheduleDialog
 from campaign_desktop.ui.single_instance import SingleInstance
 from campaign_desktop.ui.tray import AppTray
@@ -104,10 +116,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if not instance.acquire():
             return 0
-        try:
-            ctx = AppContext.open(data_dir)
-        except DomainError as exc:
-            QMessageBox.critical(None, "Campaign Desktop", exc.message)
+        ctx = open_context(data_dir, _show_critical)
+        if ctx is None:
             return 1
         try:
             # The window (and its event bridge) exists before the scheduler starts, so the
@@ -117,20 +127,25 @@ def _run(args: argparse.Namespace) -> int:
             instance.activation_requested.connect(tray.bring_to_front)
             stop_signals = _quit_on_termination_signals(window.quit)
             try:
-                ctx.scheduler.start()
-            except SchedulerLockedError as exc:
-                QMessageBox.warning(None, "Campaign Desktop is already running", exc.message)
-                return 1
-            tray.show_window(minimized=args.minimized)
-            # What start-up built lives as long as the app: leave it out of every later
-            # garbage collection, whose full passes would otherwise walk it all while
-            # holding the GIL (the longest pauses of a busy window).
-            thaw = freeze_start_up_objects()
-            log.info("running on %s", data_dir)
-            try:
-                return app.exec()
+                try:
+                    ctx.scheduler.start()
+                except SchedulerLockedError as exc:
+                    QMessageBox.warning(None, "Campaign Desktop is already running", exc.message)
+                    return 1
+                except DomainError as exc:  # StorageError: locked elsewhere, full, read-only
+                    _show_critical(START_FAILED, exc.message)
+                    return 1
+                tray.show_window(minimized=args.minimized)
+                # What start-up built lives as long as the app: leave it out of every later
+                # garbage collection, whose full passes would otherwise walk it all while
+                # holding the GIL (the longest pauses of a busy window).
+                thaw = freeze_start_up_objects()
+                log.info("running on %s", data_dir)
+                try:
+                    return app.exec()
+                finally:
+                    thaw()
             finally:
-                thaw()
                 stop_signals()
         finally:
             ctx.close()
@@ -138,6 +153,50 @@ def _run(args: argparse.Namespace) -> int:
         instance.close()
         sys.excepthook = previous_hook
         qInstallMessageHandler(previous_handler)
+
+
+START_FAILED = "Campaign Desktop cannot start"
+
+
+def _show_critical(title: str, text: str) -> None:
+    QMessageBox.critical(None, title, text)
+
+
+def open_context(
+    data_dir: Path,
+    show: Callable[[str, str], object],
+    ask_restore: Callable[[str, Sequence[Backup]], RestoreChoice] | None = None,
+) -> AppContext | None:
+    """`AppContext.open(data_dir)`, or None once the user was told why it cannot be.
+
+    Expected failures (a DomainError: StorageError for a read-only or full folder, a
+    database locked by another program, …) are shown with `show(title, text)`, never as a
+    crash. A damaged database ("corrupt") asks `ask_restore` (the restore dialog) whether
+    to restore a backup, start with an empty database (the damaged file set aside) or
+    quit, and opens again after either of the first two.
+    """
+    ask = ask_restore if ask_restore is not None else RestoreDialog.ask
+    while True:
+        try:
+            return AppContext.open(data_dir)
+        except StorageError as exc:
+            if exc.kind != "corrupt":
+                show(START_FAILED, exc.message)
+                return None
+            log.warning("database refused at start-up: %s", exc.message)
+            choice = ask(exc.message, list_backups(data_dir))
+        except DomainError as exc:
+            show(START_FAILED, exc.message)
+            return None
+        try:
+            if choice.action is StartUpAction.RESTORE and choice.backup is not None:
+                restore_backup(data_dir, choice.backup)
+            elif choice.action is StartUpAction.START_EMPTY:
+                set_aside_database(data_dir)
+            else:
+                return None
+        except StorageError as exc:  # e.g. the backup is damaged too: say so, ask again
+            show(START_FAILED, exc.message)
 
 
 def _quit_on_termination_signals(quit_app: Callable[[], None]) -> Callable[[], None]:

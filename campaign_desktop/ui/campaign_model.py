@@ -219,7 +219,9 @@ class _CampaignRowsModel(RowTableModel[CampaignView]):
     ) -> None:
         if error is not None:
             self._counting.clear()  # counted again with the next page or reload
-            if not isinstance(error, DomainError):  # a refusal (database locked) is no bug
+            # A locked or failing database arrives as StorageError (a DomainError, from
+            # Database.read): a refusal, counted again later, no bug.
+            if not isinstance(error, DomainError):
                 hand_to_crash_handler(error)
             return
         assert result is not None
