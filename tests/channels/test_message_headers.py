@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
@@ -177,13 +178,13 @@ _HEADER_CHARACTERS = st.characters(
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_HEADER_CHARACTERS, max_size=160).map("".join))
 def test_any_subject_reads_back_exactly_by_both_readers(subject: str) -> None:
-    subject = " ".join(part for part in subject.split(" ") if len(part) < 70)  # see below
+    # A run of more spaces than a line holds is the one thing not folded within 78
+    # characters (still within RFC 5322's 998); runs of up to 3 keep the line check on.
+    subject = re.sub(" {4,}", "   ", subject)
     data = MessageTemplate(**SENDER).render(to="bob@example.com", subject=subject, text=TEXT).data
 
     assert read_unstructured(data).text == subject.strip(" ")
     assert str(parse(data)["Subject"]) == subject.strip(" ")
-    # (Runs of more spaces than a line holds are the one thing not folded to 78 characters;
-    # the filter above keeps each run of spaces short so the line check applies.)
 
 
 # --- display names ---------------------------------------------------------------------
