@@ -94,6 +94,10 @@ class RecordingHandler:
     - `tempfail`: recipient → how many times to answer RCPT with 451 before accepting.
     - `refuse`: recipients always answered with 550 (`refuse_reply`).
     - `data_reply`: a reply given instead of 250 after DATA (e.g. "554 5.7.1 Spam").
+    - `max_sessions`: more sessions than this at once get "421 Too many connections" in
+      reply to EHLO/HELO (a provider's connection limit).
+    - `data_tempfail_reply` / `data_tempfails`: the first `data_tempfails` messages get this
+      4xx reply after DATA instead of 250 (e.g. a provider's rate limit).
     - `data_delay`: seconds the server waits after the data before it answers (a slow or,
       with a long delay, a silent server); settable while the server runs.
     - `drop_after` / `drops` / `drop_during`: once `drop_after` messages have been
@@ -117,6 +121,9 @@ class RecordingHandler:
         drops: int = 1,
         drop_during: Literal["mail", "data"] = "mail",
         data_delay: float = 0.0,
+        max_sessions: int | None = None,
+        data_tempfail_reply: str | None = None,
+        data_tempfails: int = 0,
     ) -> None:
         self._cond = threading.Condition()
         self._tempfail = dict(tempfail or {})
@@ -128,6 +135,12 @@ class RecordingHandler:
         self._drops_left = drops if drop_after is not None else 0
         self._drop_during = drop_during
         self.data_delay = data_delay
+        self._max_sessions = max_sessions
+        self._active: set[int] = set()
+        self._peak_active = 0
+        self._busy_refusals = 0
+        self._data_tempfail_reply = data_tempfail_reply
+        self._data_tempfails_left = data_tempfails
         self._messages: list[ReceivedMessage] = []
         self._dropped_contents: list[bytes] = []
         self._drops_done = 0
@@ -162,6 +175,24 @@ class RecordingHandler:
             return self._sessions
 
     @property
+    def active(self) -> int:
+        """Sessions open now (greeted and not yet QUIT)."""
+        with self._cond:
+            return len(self._active)
+
+    @property
+    def peak_active(self) -> int:
+        """The most sessions that were open at once."""
+        with self._cond:
+            return self._peak_active
+
+    @property
+    def busy_refusals(self) -> int:
+        """How many sessions were turned away with 421 for `max_sessions`."""
+        with self._cond:
+            return self._busy_refusals
+
+    @property
     def logins(self) -> list[tuple[str, bool]]:
         """Every AUTH attempt as (user name, accepted)."""
         with self._cond:
@@ -186,6 +217,43 @@ class RecordingHandler:
                 self._drops_left -= 1
                 self._drops_done += 1
             return due
+
+    def _greet(self, session: Any) -> str | None:
+        """None to accept the session, or the 421 reply that turns it away."""
+        with self._cond:
+            if id(session) in self._active:
+                return None
+            if self._max_sessions is not None and len(self._active) >= self._max_sessions:
+                self._busy_refusals += 1
+                return "421 4.7.0 Too many connections from your host, try again later"
+            self._active.add(id(session))
+            self._peak_active = max(self._peak_active, len(self._active))
+            return None
+
+    async def handle_EHLO(  # noqa: N802 — aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        refusal = self._greet(session)
+        if refusal is not None:
+            return [refusal]
+        session.host_name = hostname
+        return responses
+
+    async def handle_HELO(  # noqa: N802 — aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, hostname: str
+    ) -> str:
+        refusal = self._greet(session)
+        if refusal is not None:
+            return refusal
+        session.host_name = hostname
+        return f"250 {server.hostname}"
+
+    async def handle_QUIT(  # noqa: N802 — aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any
+    ) -> str:
+        with self._cond:
+            self._active.discard(id(session))
+        return "221 Bye"
 
     async def handle_MAIL(  # noqa: N802 — aiosmtpd's hook name
         self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
@@ -230,6 +298,10 @@ class RecordingHandler:
             return "421 4.4.2 (connection already closed by the test)"
         if self._data_reply is not None:
             return self._data_reply
+        with self._cond:
+            if self._data_tempfails_left > 0 and self._data_tempfail_reply is not None:
+                self._data_tempfails_left -= 1
+                return self._data_tempfail_reply
         received = ReceivedMessage(
             mail_from=envelope.mail_from,
             rcpt_tos=tuple(envelope.rcpt_tos),

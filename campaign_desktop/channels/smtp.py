@@ -525,7 +525,10 @@ class SmtpConnection:
                 smtp.ehlo()
         except smtplib.SMTPResponseException as exc:
             said = self._scrub(f"{exc.smtp_code} {_words(exc.smtp_error)}")
-            raise SmtpConnectError(
+            # A 4xx greeting reply (421 "too many connections") is the server asking for
+            # fewer connections, not a wrong setting.
+            error_type = SmtpBusyError if 400 <= exc.smtp_code < 500 else SmtpConnectError
+            raise error_type(
                 f"{s.address} refused to start the session: {said}", exc.smtp_code
             ) from None
         except (smtplib.SMTPException, OSError) as exc:

@@ -361,8 +361,9 @@ class ActivityTab(QWidget):
             self._set_banner(
                 f"\N{WARNING SIGN} {run.unconfirmed:,} {noun} unconfirmed: the app or the "
                 "connection stopped while the message was being handed to the mail server, so "
-                "it may or may not have been delivered. Unconfirmed messages are not resent, to avoid sending "
-                "anyone the same email twice. Check the mail server's log if it matters.",
+                "it may or may not have been delivered. Unconfirmed messages are not resent, "
+                "to avoid sending anyone the same email twice. Check the mail server's log if "
+                "it matters.",
             )
         else:
             self._set_banner("")

@@ -65,6 +65,10 @@ T = TypeVar("T")
 UNCONFIRMED_IN_A_ROW = 3
 #: Deferred retries never wait longer than this between two tries.
 MAX_RETRY_DELAY = 30 * 60.0
+#: Words of a 4xx reply that asks the client to slow down rather than refusing a recipient.
+_SLOW_DOWN_WORDS = ("rate", "too many", "limit", "slow down", "throttl")
+#: "Slow down" answers in a row that a lone connection takes before the run pauses.
+SLOW_DOWNS_IN_A_ROW = 10
 #: Storage kinds worth retrying (a lock that goes away, space that is freed, a passing error).
 _RETRIED_STORAGE = frozenset({"busy", "full", "io"})
 _PAGE = 200
@@ -289,6 +293,8 @@ class ConnectionSender:
         self._connection = shared.new_connection()
         self._outcomes: list[Outcome] = []  # decided, not yet written
         self._trouble = 0  # connection losses in a row
+        self._slow_downs = 0  # "too many connections / messages" answers in a row
+        self._retiring = False  # the server wants fewer connections: this one stops
 
     def run(self) -> None:
         shared = self._shared
@@ -303,7 +309,7 @@ class ConnectionSender:
 
     def _loop(self) -> None:
         shared, control = self._shared, self._shared.control
-        while not control.stop.is_set():
+        while not control.stop.is_set() and not self._retiring:
             item = shared.retrying(lambda: shared.dispatcher.take(control.stop))
             if item is None:
                 if not self._outcomes:
@@ -461,6 +467,8 @@ class ConnectionSender:
             )
             return Outcome(row, DeliveryStatus.PENDING, error=exc.message)
         except SmtpError as exc:
+            if _asks_to_slow_down(exc):
+                return self._slow_down(recipient, exc)
             replied = isinstance(exc, SmtpTransientError) and not isinstance(exc, SmtpBusyError)
             if replied and exc.code is not None:
                 shared.confirmed()
@@ -480,12 +488,37 @@ class ConnectionSender:
                 control.stop.wait(shared.policy.connect_delay(self._trouble))
             return Outcome(row, DeliveryStatus.PENDING, error=exc.message)
         shared.confirmed()
-        self._trouble = 0
+        self._trouble = self._slow_downs = 0
         return Outcome(
             row,
             DeliveryStatus.SENT,
             message_id=message.message_id,
             sent_at=shared.clock.now(),
+        )
+
+    def _slow_down(self, recipient: Recipient, exc: SmtpError) -> Outcome:
+        """The server asked for fewer connections or messages (421, a 4xx rate limit).
+
+        No recipient is at fault: the row goes back untried (the try does not count). With
+        other connections open this one retires; alone, it waits longer each time, and the
+        run pauses only if the server keeps refusing.
+        """
+        shared, control = self._shared, self._shared.control
+        self._connection.close()
+        self._slow_downs += 1
+        if shared.others_open(self._connection) > 0:
+            log.info("run %s: one connection fewer: %s", shared.job.run_id, exc.message)
+            self._retiring = True
+        elif self._slow_downs >= SLOW_DOWNS_IN_A_ROW:
+            control.request(
+                Stop.PAUSE,
+                f"The mail server keeps asking to slow down ({exc.message}). The send is "
+                "paused; resume it later, or lower the sending rate in Settings.",
+            )
+        else:
+            control.stop.wait(min(shared.policy.connect_delay(self._slow_downs), 60.0))
+        return Outcome(
+            recipient.delivery_id, DeliveryStatus.PENDING, error=exc.message, uncount=True
         )
 
     def _deferred(self, recipient: Recipient, exc: SmtpError) -> Outcome:
@@ -506,3 +539,12 @@ class ConnectionSender:
             error=exc.message,
             retry_at=self._shared.clock.now() + delay,
         )
+
+
+def _asks_to_slow_down(exc: SmtpError) -> bool:
+    """A 421 or a 4xx that speaks of rates and limits: the server wants less, not "never"."""
+    if isinstance(exc, SmtpBusyError):
+        return True
+    if not isinstance(exc, SmtpTransientError) or exc.code is None or not 400 <= exc.code < 500:
+        return False
+    return exc.code == 421 or any(word in exc.message.lower() for word in _SLOW_DOWN_WORDS)

@@ -78,6 +78,7 @@ class Outcome:
     message_id: str | None = None
     sent_at: datetime | None = None
     retry_at: datetime | None = None
+    uncount: bool = False  # the try does not count (the server asked to slow down)
 
     def row(self) -> dict[str, Any]:
         return {
@@ -88,6 +89,7 @@ class Outcome:
             "b_message_id": self.message_id,
             "b_sent_at": self.sent_at,
             "b_retry_at": self.retry_at,
+            "b_uncount": int(self.uncount),
         }
 
 
@@ -120,6 +122,7 @@ _RECORD = (
         smtp_message_id=bindparam("b_message_id"),
         sent_at=bindparam("b_sent_at"),
         retry_at=bindparam("b_retry_at"),
+        attempts=_DELIVERY.c.attempts - bindparam("b_uncount"),
     )
 )
 _PEEK = (

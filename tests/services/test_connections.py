@@ -1,0 +1,141 @@
+"""Several SMTP connections per run (`sending.connections`), against a real local server.
+
+Counts are taken server-side: sessions opened, the most open at once, messages accepted.
+"""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+import pytest
+
+from campaign_desktop.domain.errors import ValidationError
+from campaign_desktop.domain.events import RunEvent, RunPhase
+from tests.services.sending_support import add_contacts, make_campaign, received_recipients
+from tests.services.test_ledger_truth import open_ctx, rows_of, wait_until
+from tests.smtp_server import RecordingHandler, running_smtp_server
+
+
+@pytest.mark.parametrize("connections", [1, 4, 8])
+def test_a_run_opens_as_many_connections_as_set_and_sends_everyone_once(
+    data_dir: Path, connections: int
+) -> None:
+    handler = RecordingHandler(data_delay=0.02)
+    with running_smtp_server(handler) as server, open_ctx(data_dir, server) as ctx:
+        emails = add_contacts(ctx, 120)
+        ctx.settings.set("sending.connections", connections)
+        run = ctx.campaigns.send_now(make_campaign(ctx))
+        assert ctx.sending.wait_idle(30)
+        received = received_recipients(handler.messages)
+        assert sorted(received) == emails
+        assert [a for a, n in collections.Counter(received).items() if n > 1] == []
+        assert handler.sessions == connections
+        assert handler.peak_active == connections
+        assert ctx.runs.get(run.id).sent == 120
+
+
+def test_connections_setting_is_a_whole_number_from_1_to_16(data_dir: Path) -> None:
+    handler = RecordingHandler()
+    with running_smtp_server(handler) as server, open_ctx(data_dir, server) as ctx:
+        assert ctx.settings.get("sending.connections") == 4  # the default
+        for bad in (0, 17, "four", 2.5):
+            with pytest.raises(ValidationError):
+                ctx.settings.set("sending.connections", bad)
+        assert ctx.settings.get("sending.connections") == 4
+
+
+def test_the_throttle_is_one_limit_over_all_connections(data_dir: Path) -> None:
+    handler = RecordingHandler()
+    with running_smtp_server(handler) as server, open_ctx(data_dir, server) as ctx:
+        add_contacts(ctx, 30)
+        ctx.settings.set("sending.connections", 8)
+        ctx.settings.set("throttle.per_minute", 5)
+        run = ctx.campaigns.send_now(make_campaign(ctx))
+        assert wait_until(lambda: ctx.sending.throttle.waiting > 0)
+        assert handler.wait_for(5)
+        assert len(handler.messages) == 5
+        view = ctx.runs.get(run.id)
+        assert view.unconfirmed == 0
+        ctx.sending.cancel(run.id)
+        assert ctx.sending.wait_idle(10)
+        # Nobody waiting for the throttle was ever in flight: all skipped, none unconfirmed.
+        finished = ctx.runs.get(run.id)
+        assert (finished.sent, finished.skipped, finished.unconfirmed) == (5, 25, 0)
+
+
+def test_too_many_connections_makes_the_run_use_fewer_and_fails_nobody(data_dir: Path) -> None:
+    handler = RecordingHandler(max_sessions=2, data_delay=0.01)
+    with running_smtp_server(handler) as server, open_ctx(data_dir, server) as ctx:
+        emails = add_contacts(ctx, 80)
+        ctx.settings.set("sending.connections", 6)
+        run = ctx.campaigns.send_now(make_campaign(ctx))
+        assert ctx.sending.wait_idle(30)
+        assert handler.busy_refusals > 0  # the server did say no
+        assert handler.peak_active <= 2
+        assert sorted(received_recipients(handler.messages)) == emails
+        finished = ctx.runs.get(run.id)
+        assert (finished.status, finished.sent, finished.failed) == ("completed", 80, 0)
+
+
+def test_a_rate_limit_reply_backs_off_without_failing_anyone(data_dir: Path) -> None:
+    handler = RecordingHandler(
+        data_tempfail_reply="451 4.7.1 Rate limit exceeded, slow down", data_tempfails=6
+    )
+    with running_smtp_server(handler) as server, open_ctx(data_dir, server) as ctx:
+        emails = add_contacts(ctx, 40)
+        ctx.settings.set("sending.retry_base_seconds", 0.05)
+        run = ctx.campaigns.send_now(make_campaign(ctx))
+        assert ctx.sending.wait_idle(30)
+        assert sorted(received_recipients(handler.messages)) == emails
+        finished = ctx.runs.get(run.id)
+        assert (finished.status, finished.sent, finished.failed) == ("completed", 40, 0)
+        # A "slow down" answer is not the recipient's try: nobody used up their attempts.
+        assert max(row.attempts for row in rows_of(ctx, run.id).values()) <= 2
+
+
+@pytest.mark.parametrize("stop", ["pause", "cancel"])
+def test_pause_and_cancel_stop_every_connection(data_dir: Path, stop: str) -> None:
+    handler = RecordingHandler(data_delay=0.05)
+    with running_smtp_server(handler) as server, open_ctx(data_dir, server) as ctx:
+        add_contacts(ctx, 200)
+        ctx.settings.set("sending.connections", 4)
+        run = ctx.campaigns.send_now(make_campaign(ctx))
+        assert wait_until(lambda: handler.active == 4)
+        getattr(ctx.sending, stop)(run.id)
+        assert ctx.sending.wait_idle(10)
+        assert wait_until(lambda: handler.active == 0)  # every connection said QUIT
+        after_stop = len(handler.messages)
+        finished = ctx.runs.get(run.id)
+        assert finished.status == ("paused" if stop == "pause" else "cancelled")
+        assert finished.sent == after_stop and finished.unconfirmed == 0
+        if stop == "pause":
+            ctx.sending.resume(run.id)
+            assert ctx.sending.wait_idle(30)
+            assert len(received_recipients(handler.messages)) == 200
+
+
+def test_a_refused_login_pauses_the_run_once_not_once_per_connection(data_dir: Path) -> None:
+    handler = RecordingHandler()
+    with (
+        running_smtp_server(handler, auth=("ann", "right")) as server,
+        open_ctx(data_dir, server) as ctx,
+    ):
+        ctx.settings.set_smtp(
+            host="127.0.0.1",
+            port=server.port,
+            security="none",
+            username="ann",
+            password="wrong",
+        )
+        add_contacts(ctx, 20)
+        ctx.settings.set("sending.connections", 4)
+        seen: list[object] = []
+        ctx.events.subscribe(seen.append)
+        run = ctx.campaigns.send_now(make_campaign(ctx))
+        assert ctx.sending.wait_idle(10)
+        paused = [e for e in seen if isinstance(e, RunEvent) and e.phase == RunPhase.PAUSED]
+        assert len(paused) == 1 and "username or password" in paused[0].message
+        finished = ctx.runs.get(run.id)
+        assert (finished.status, finished.pending) == ("paused", 20)
+        assert handler.messages == []
