@@ -128,8 +128,9 @@ class CampaignScheduler:
             if self._unsubscribe is not None:
                 self._unsubscribe()
                 self._unsubscribe = None
-            scheduler.shutdown(wait=True)
-            self._lock_file.release()
+        # Not under `_state`: a job still running may need it (sync) before it can end.
+        scheduler.shutdown(wait=True)
+        self._lock_file.release()
         self._publish_state()
 
     def pause_sending(self) -> None:

@@ -143,8 +143,7 @@ class SendingEngine:
     def send_test(self, campaign_id: int, addresses: Sequence[str]) -> RunView:
         """A `test` run to `addresses`, rendered with the first audience member's data."""
         view, name = self.ledger.create_test_run(campaign_id, addresses)
-        self._publish(RunPhase.STARTED, view, name, campaign_changed=False)
-        self._submit(view.id)
+        self._submit(view.id, started=(view, name))
         return view
 
     def resume_interrupted(self) -> list[RunView]:
@@ -212,8 +211,7 @@ class SendingEngine:
             return queries.load_run(session, run_id).campaign_id
 
     def _started(self, view: RunView, name: str) -> None:
-        self._publish(RunPhase.STARTED, view, name)
-        self._submit(view.id)
+        self._submit(view.id, started=(view, name))
 
     def _publish(
         self,
@@ -230,7 +228,9 @@ class SendingEngine:
         if campaign_changed and view.trigger != RunTrigger.TEST:
             self._events.publish(CampaignChanged(view.campaign_id, CampaignChange.STATUS))
 
-    def _submit(self, run_id: int) -> None:
+    def _submit(self, run_id: int, *, started: tuple[RunView, str] | None = None) -> None:
+        """Register the run's worker (so `wait_idle` sees it at once), say STARTED when
+        `started` is given, then let the worker go."""
         with self._lock:
             if self._closed:
                 log.info("not starting run %s: the engine is shutting down", run_id)
@@ -239,6 +239,9 @@ class SendingEngine:
                 return
             worker = _RunWorker(self, run_id)
             self._workers[run_id] = worker
+        if started is not None:
+            view, name = started
+            self._publish(RunPhase.STARTED, view, name)
         worker.start()
 
     def _request(self, run_id: int, reason: Stop) -> bool:
