@@ -1,14 +1,15 @@
 """Campaign templates: Jinja2 subject and bodies checked at save time, rendered per recipient.
 
-Sandboxed, strict about unknown names, HTML-escaped in the HTML body only (DESIGN §5).
+Sandboxed, strict about unknown names, HTML-escaped in the HTML body only (DESIGN §5), and
+bounded in size, loops and time (DESIGN §9; the sandbox itself: `template_sandbox`).
 
 Decisions, recorded here because the design leaves them open:
 
 - Variables are the fixed set in `VARIABLE_HELP` plus the contact's custom attributes
   (free CSV columns) by their key. A builtin wins over an attribute of the same name.
   Only keys that are Python identifiers can be written as ``{{ key }}``.
-- A contact that lacks an attribute renders it as "" (and ``None`` renders as ""),
-  so a template that passed `compile_campaign_templates` never fails for missing data.
+- A contact that lacks an attribute renders it as "" (and ``None`` renders as ""), so
+  missing data alone never makes a template fail.
 - ``subject`` is usable in the bodies (e.g. an HTML ``<title>``), not in the subject itself.
 - The rendered subject is one line: line breaks (from attribute values) become spaces,
   because a header cannot hold them.
@@ -16,25 +17,81 @@ Decisions, recorded here because the design leaves them open:
   attribute or key starting with "_", generator/frame internals) is refused at compile
   time; the rest (e.g. ``"{0.__class__}".format(x)``) is refused by the sandbox at render
   time, as a `ValidationError` naming the template.
+- ``{% include %}``, ``{% import %}``, ``{% from … import %}`` and ``{% extends %}`` are
+  refused at compile time: a campaign has no other template files (no loader).
+- Only text, numbers, None, and lists/dicts of those may be printed. Printing anything else
+  (``{{ self }}``, ``{{ first_name.upper }}``, a macro, a generator…) would put a Python
+  repr, often with a memory address, into the mail: refused at compile time where the syntax
+  tree shows it (a bare ``self``/``loop``/``caller``, a macro or a global function by name),
+  otherwise when rendering, naming the line and the expression printed there.
+- Rendering can fail for one contact and not another (``{{ 100 // discount|int }}``), so
+  saving renders the templates for the sample contact and a sample of real contacts (the
+  campaign service), and sending fails just that recipient, with the same words.
+
+Bounds (`RenderLimits`; a `ValidationError` naming the part and the bound when reached):
+
+- Output: the subject at most 2,000 characters (the service caps the typed subject at 998;
+  variables may lengthen it, but a subject of pages is a mistake), each body at most 1 MB
+  (1,000,000 characters: about 1 MB for Latin text; typical newsletters are 20 to 100 kB, and
+  Gmail clips messages over 102 kB). Checked on every chunk of output as it is produced.
+- Any value built on the way (``'a' * n``, ``x|center(n)``, a macro's output, ``a ~ b``,
+  ``'%*s' % …``, ``'{:>n}'.format``…) at most 1,000,000 characters or list items, refused
+  *before* it is allocated wherever the size can be known in advance.
+- Loops: 100,000 steps per message, all loops and list-walking filters together (a nested
+  ``range(99999)`` loop is refused after 100,000 turns, not 10 billion); one ``range`` at most
+  10,000 numbers (Jinja's sandbox allows 100,000). Steps, unlike time, give the same verdict at
+  save and at send on any machine, so a template that passed the save check passes at send.
+- Time: 2 seconds per message (subject and bodies together), checked on every loop step,
+  call, filter and output chunk. A recipient's message normally renders in well under a
+  millisecond; 2 s leaves room for a slow laptop and still stops a runaway template long
+  before Cancel or quitting would feel stuck. A single filter on a 1 MB value (``wordwrap``,
+  ``urlize``) cannot be interrupted and may overrun the deadline by about its own run time.
+- Macros nest at most 50 calls deep (a macro calling itself without end is reported as such
+  instead of exhausting Python's stack, which is small in a worker thread on macOS).
+- Whole numbers at most about 4,000 digits (``2 ** 10 ** 9`` is refused before it is
+  computed; Python itself refuses to print more than 4,300 digits).
 """
 
 from __future__ import annotations
 
 import difflib
 import urllib.parse
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from types import TracebackType
 
-from jinja2 import StrictUndefined, Template, meta, nodes
+from jinja2 import Template, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.sandbox import (
     UNSAFE_ASYNC_GENERATOR_ATTRIBUTES,
     UNSAFE_COROUTINE_ATTRIBUTES,
     UNSAFE_GENERATOR_ATTRIBUTES,
-    SandboxedEnvironment,
 )
 
 from campaign_desktop.domain.errors import ValidationError
+from campaign_desktop.domain.template_sandbox import (
+    BoundedEnvironment,
+    NotTextError,
+    RenderLimits,
+    TemplateLimitError,
+    current_budget,
+    guard_template,
+    render_budget,
+    size_in_words,
+)
+
+__all__ = [
+    "BUILTIN_VARIABLES",
+    "VARIABLE_HELP",
+    "CampaignTemplates",
+    "RenderLimits",
+    "RenderedMessage",
+    "available_variables",
+    "build_render_context",
+    "compile_campaign_templates",
+    "sample_context",
+    "unsubscribe_mailto_url",
+]
 
 #: The builtin variables in the order the editor lists them, each with its one-line help.
 VARIABLE_HELP: dict[str, str] = {
@@ -61,6 +118,24 @@ _UNSAFE_NAMES = frozenset(
 
 UNSUBSCRIBE_SUBJECT = "Unsubscribe"
 
+#: How messages name each template, e.g. "The text body would be longer than 1 MB".
+_PART_NAMES = {"subject": "The subject", "body_text": "The text body", "body_html": "The HTML body"}
+
+#: Tags that need other template files; a campaign has none (there is no loader).
+_FILE_TAGS: dict[type[nodes.Node], str] = {
+    nodes.Extends: "{% extends %}",
+    nodes.Include: "{% include %}",
+    nodes.Import: "{% import %}",
+    nodes.FromImport: "{% from … import %}",
+}
+
+#: Names that are never a value to print, with what they are and how to use them.
+_NOT_VALUES: dict[str, tuple[str, str | None]] = {
+    "self": ("the template itself", None),
+    "loop": ("the loop helper", "use loop.index, loop.first, loop.last…"),
+    "caller": ("a macro", "add () to call it"),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class RenderedMessage:
@@ -71,25 +146,10 @@ class RenderedMessage:
     html: str | None
 
 
-def _blank_none(value: object) -> object:
-    """Render None (an empty CSV cell stored as null) as nothing rather than "None"."""
-    return "" if value is None else value
-
-
-def _make_environment(*, autoescape: bool) -> SandboxedEnvironment:
-    return SandboxedEnvironment(
-        undefined=StrictUndefined,
-        autoescape=autoescape,
-        finalize=_blank_none,
-        # Bodies keep the newline the marketer typed at the end of the text.
-        keep_trailing_newline=True,
-    )
-
-
 # Two environments rather than select_autoescape: our templates have no file names to
 # select by, and text bodies must never be HTML-escaped.
-_TEXT_ENV = _make_environment(autoescape=False)
-_HTML_ENV = _make_environment(autoescape=True)
+_TEXT_ENV = BoundedEnvironment(autoescape=False)
+_HTML_ENV = BoundedEnvironment(autoescape=True)
 
 
 def available_variables(attribute_keys: Iterable[str] = ()) -> list[str]:
@@ -132,40 +192,163 @@ def _unsafe_accesses(ast: nodes.Template) -> Iterator[tuple[str, int]]:
             yield node.args[0].value, node.lineno
 
 
+def _file_tags(ast: nodes.Template) -> Iterator[tuple[str, int]]:
+    for node in ast.find_all(tuple(_FILE_TAGS)):
+        yield _FILE_TAGS[type(node)], node.lineno
+
+
+def _printed_non_values(
+    ast: nodes.Template, env: BoundedEnvironment
+) -> Iterator[tuple[str, str, str | None, int]]:
+    """(name, what it is, hint, line) for ``{{ name }}`` where the name is never a value."""
+    assigned = {n.name for n in ast.find_all(nodes.Name) if n.ctx in {"store", "param"}}
+    macros = {macro.name for macro in ast.find_all(nodes.Macro)}
+    for output in ast.find_all(nodes.Output):
+        for child in output.nodes:
+            if not isinstance(child, nodes.Name) or child.name in assigned - {"self"}:
+                continue
+            if child.name in _NOT_VALUES:
+                kind, hint = _NOT_VALUES[child.name]
+            elif child.name in macros:
+                kind, hint = "a macro", "add () to call it"
+            elif child.name in env.globals:
+                kind, hint = "a function", "add () to call it"
+            else:
+                continue
+            yield child.name, kind, hint, child.lineno
+
+
+def _source(node: nodes.Node) -> str:  # noqa: PLR0911  (one return per kind of node)
+    """The expression `node` as the marketer would have written it (near enough)."""
+    if isinstance(node, nodes.Name):
+        return node.name
+    if isinstance(node, nodes.Const):
+        text = repr(node.value)
+        return text if len(text) <= 20 else f"{text[:17]}…"
+    if isinstance(node, nodes.Getattr):
+        return f"{_source(node.node)}.{node.attr}"
+    if isinstance(node, nodes.Getitem):
+        return f"{_source(node.node)}[{_source(node.arg)}]"
+    if isinstance(node, nodes.Call):
+        arguments = [_source(arg) for arg in node.args]
+        arguments += [f"{kw.key}={_source(kw.value)}" for kw in node.kwargs]
+        return f"{_source(node.node)}({', '.join(arguments)})"
+    if isinstance(node, nodes.Filter) and node.node is not None:
+        arguments = [_source(arg) for arg in node.args]
+        call = f"({', '.join(arguments)})" if arguments else ""
+        return f"{_source(node.node)}|{node.name}{call}"
+    if isinstance(node, nodes.BinExpr):
+        return f"{_source(node.left)} {node.operator} {_source(node.right)}"
+    if isinstance(node, nodes.Concat):
+        return " ~ ".join(_source(part) for part in node.nodes)
+    if isinstance(node, nodes.CondExpr):
+        otherwise = "" if node.expr2 is None else f" else {_source(node.expr2)}"
+        return f"{_source(node.expr1)} if {_source(node.test)}{otherwise}"
+    if isinstance(node, nodes.Compare):
+        rest = " ".join(f"{op.op} {_source(op.expr)}" for op in node.ops)
+        return f"{_source(node.expr)} {rest}"
+    return "…"
+
+
+def _printed_by_line(ast: nodes.Template) -> dict[int, tuple[str, ...]]:
+    """Line → the ``{{ … }}`` expressions printed on it, for messages about what is printed."""
+    found: dict[int, list[str]] = {}
+    for output in ast.find_all(nodes.Output):
+        for child in output.nodes:
+            if not isinstance(child, nodes.TemplateData):
+                found.setdefault(child.lineno, []).append(f"{{{{ {_source(child)} }}}}")
+    return {line: tuple(dict.fromkeys(texts)) for line, texts in found.items()}
+
+
 def _syntax_error(field: str, exc: TemplateSyntaxError) -> ValidationError:
     return ValidationError(field, f"Template error on line {exc.lineno}: {exc.message}")
+
+
+def _too_deep(field: str) -> ValidationError:
+    return ValidationError(
+        field, "Template error: the template is nested too deeply (brackets or tags) to read."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """One compiled template (subject, text or HTML body) and what its lines print."""
+
+    field: str
+    template: Template
+    printed: Mapping[int, tuple[str, ...]]
 
 
 def _compile_one(
     field: str,
     source: str,
-    env: SandboxedEnvironment,
+    env: BoundedEnvironment,
     allowed: frozenset[str],
     listed: list[str],
-) -> Template:
+    *,
+    limits: RenderLimits,
+) -> _Part:
+    try:
+        return _checked_compile(field, source, env, allowed, listed, limits=limits)
+    except (RecursionError, MemoryError):
+        # Jinja's parser and Python's compiler recurse once per nesting level.
+        raise _too_deep(field) from None
+    except SyntaxError as exc:
+        # Python's own compiler refuses more than 200 nested brackets.
+        if "nested" in str(exc):
+            raise _too_deep(field) from None
+        raise
+
+
+def _checked_compile(
+    field: str,
+    source: str,
+    env: BoundedEnvironment,
+    allowed: frozenset[str],
+    listed: list[str],
+    *,
+    limits: RenderLimits,
+) -> _Part:
     try:
         ast = env.parse(source)
     except TemplateSyntaxError as exc:
         raise _syntax_error(field, exc) from None
 
-    blocked = next(_unsafe_accesses(ast), None)
-    if blocked is not None:
-        name, line = blocked
+    for name, line in _unsafe_accesses(ast):
         raise ValidationError(
             field,
             f"Template error on line {line}: {_quote(name)} cannot be used; "
             "internal names are blocked for safety.",
         )
-
+    for tag, line in _file_tags(ast):
+        raise ValidationError(
+            field,
+            f"Template error on line {line}: {tag} cannot be used. A campaign's templates "
+            "stand alone: there are no other template files to include, import or extend.",
+        )
     try:
         # The analysis compiles the tree, so it can find an unknown filter or test.
         unknown = meta.find_undeclared_variables(ast) - allowed - set(env.globals)
-        if not unknown:
-            # Jinja compiles the tree we already parsed: no second parse.
-            return env.from_string(ast)
     except TemplateSyntaxError as exc:
         raise _syntax_error(field, exc) from None
-    raise ValidationError(field, _unknown_variables_message(ast, unknown, listed))
+    if unknown:
+        raise ValidationError(field, _unknown_variables_message(ast, unknown, listed))
+    for name, kind, hint, line in _printed_non_values(ast, env):
+        raise ValidationError(
+            field,
+            _sentence(
+                f"Template error on line {line}: {{{{ {name} }}}} would show {kind}, not text"
+                + (f"; {hint}" if hint else "")
+            ),
+        )
+    printed = _printed_by_line(ast)
+    # Jinja evaluates constant parts while compiling: within bounds too.
+    with render_budget(limits):
+        try:
+            template = env.from_string(guard_template(ast, env))
+        except TemplateSyntaxError as exc:
+            raise _syntax_error(field, exc) from None
+    return _Part(field=field, template=template, printed=printed)
 
 
 def _unknown_variables_message(ast: nodes.Template, unknown: set[str], listed: list[str]) -> str:
@@ -184,46 +367,136 @@ def _unknown_variables_message(ast: nodes.Template, unknown: set[str], listed: l
     return f"{message} Available: {', '.join(listed)}."
 
 
+def _template_line(traceback: TracebackType | None) -> int | None:
+    """The template line the innermost template frame of a render error was on."""
+    line = None
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename == "<template>":
+            line = traceback.tb_lineno
+        traceback = traceback.tb_next
+    return line
+
+
+def _render_error(
+    part: _Part,
+    headline: str,
+    detail: str | None,
+    line: int | None,
+    recipient: str | None,
+) -> ValidationError:
+    message = headline.replace("{part}", _PART_NAMES[part.field])
+    if line is not None:
+        message += f" on line {line}"
+    if recipient:
+        message += f" for {recipient}"
+    if detail:
+        message += f": {detail}"
+    return ValidationError(part.field, _sentence(message))
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "?", "!", "…")) else f"{text}."
+
+
+def _not_text_detail(part: _Part, exc: NotTextError, line: int | None) -> str | None:
+    printed = part.printed.get(line, ()) if line is not None else ()
+    where = printed[0] if len(printed) == 1 else f"one of {', '.join(printed)}" if printed else ""
+    hint = f"({exc.hint})" if where and exc.hint else exc.hint or ""
+    return " ".join(text for text in (where, hint) if text) or None
+
+
 class CampaignTemplates:
     """A campaign's compiled subject and bodies; compile once per run, render per recipient."""
 
     def __init__(
         self,
-        subject: Template,
-        text: Template,
-        html: Template | None,
+        subject: _Part,
+        text: _Part,
+        html: _Part | None,
         attribute_keys: frozenset[str],
+        limits: RenderLimits,
     ) -> None:
         self._subject = subject
         self._text = text
         self._html = html
+        self._limits = limits
         self._defaults: dict[str, object] = dict.fromkeys((*BUILTIN_VARIABLES, *attribute_keys), "")
 
     @property
     def has_html(self) -> bool:
         return self._html is not None
 
-    def render(self, context: Mapping[str, object]) -> RenderedMessage:
-        """Render for one recipient; names missing from `context` render as ""."""
+    def render(
+        self, context: Mapping[str, object], *, recipient: str | None = None
+    ) -> RenderedMessage:
+        """Render for one recipient; names missing from `context` render as "".
+
+        Raises only `ValidationError` (field = the part at fault) for anything the templates
+        do wrong or any bound they reach; `recipient` (an address, "the sample contact") is
+        named in its message when given.
+        """
         values = {**self._defaults, **context}
-        subject = " ".join(self._render("subject", self._subject, values).split())
-        values["subject"] = subject
-        text = self._render("body_text", self._text, values)
-        html = None if self._html is None else self._render("body_html", self._html, values)
+        limits = self._limits
+        with render_budget(limits):
+            subject = self._render(self._subject, values, limits.subject_chars, recipient)
+            subject = " ".join(subject.split())
+            values["subject"] = subject
+            text = self._render(self._text, values, limits.body_chars, recipient)
+            html = (
+                None
+                if self._html is None
+                else self._render(self._html, values, limits.body_chars, recipient)
+            )
         return RenderedMessage(subject=subject, text=text, html=html)
 
     @staticmethod
-    def _render(field: str, template: Template, values: Mapping[str, object]) -> str:
+    def _render(
+        part: _Part, values: Mapping[str, object], max_chars: int, recipient: str | None
+    ) -> str:
+        chunks: list[str] = []
+        size = 0
+        budget = current_budget()
+        stream = part.template.generate(values)
         try:
-            return template.render(values)
+            for chunk in stream:
+                size += len(chunk)
+                if size > max_chars:
+                    raise TemplateLimitError(
+                        f"{{part}} would be longer than {size_in_words(max_chars)}"
+                    )
+                budget.check_time()
+                chunks.append(chunk)
+        except TemplateLimitError as exc:
+            line = _template_line(exc.__traceback__)
+            raise _render_error(part, exc.headline, exc.detail, line, recipient) from None
+        except NotTextError as exc:
+            line = _template_line(exc.__traceback__)
+            headline = f"{{part}} would show {exc.kind} instead of text"
+            detail = _not_text_detail(part, exc, line)
+            raise _render_error(part, headline, detail, line, recipient) from None
         except SecurityError as exc:
-            raise ValidationError(
-                field, f"The template tried something that is blocked for safety: {exc}"
-            ) from None
+            line = _template_line(exc.__traceback__)
+            headline = "{part} tried something that is blocked for safety"
+            raise _render_error(part, headline, str(exc), line, recipient) from None
+        except RecursionError:
+            headline = "{part} nests too deeply"
+            detail = "does a macro call itself without end?"
+            raise _render_error(part, headline, detail, None, recipient) from None
+        except MemoryError:
+            headline = "{part} needs more memory than this computer has"
+            raise _render_error(part, headline, None, None, recipient) from None
         except Exception as exc:
             # The template is the marketer's code: whatever it raises (an undefined lookup,
             # 1/0, adding text to a number) is a fault of the template, not a bug here.
-            raise ValidationError(field, f"The template could not be filled in: {exc}") from None
+            line = _template_line(exc.__traceback__)
+            detail = str(exc) or type(exc).__name__
+            raise _render_error(
+                part, "{part} could not be filled in", detail, line, recipient
+            ) from None
+        finally:
+            if isinstance(stream, Generator):
+                stream.close()  # stopped early: let Jinja's generator go now
+        return "".join(chunks)
 
 
 def compile_campaign_templates(
@@ -231,26 +504,33 @@ def compile_campaign_templates(
     body_text: str,
     body_html: str | None,
     attribute_keys: Iterable[str] = (),
+    *,
+    limits: RenderLimits | None = None,
 ) -> CampaignTemplates:
     """Check and compile a campaign's templates, or raise ValidationError naming the field.
 
     `attribute_keys` are the custom contact attributes known to exist (CSV columns).
-    An empty or blank `body_html` means a text-only email.
+    An empty or blank `body_html` means a text-only email. `limits` defaults to the bounds
+    documented above (tests pass smaller ones).
     """
+    limits = limits or RenderLimits()
     keys = frozenset(attribute_keys)
     listed = available_variables(keys)
     body_allowed = frozenset(BUILTIN_VARIABLES) | keys
     subject_allowed = (_SUBJECT_VARIABLES | keys) - {"subject"}
     subject_listed = [name for name in listed if name != "subject"]
     return CampaignTemplates(
-        subject=_compile_one("subject", subject, _TEXT_ENV, subject_allowed, subject_listed),
-        text=_compile_one("body_text", body_text, _TEXT_ENV, body_allowed, listed),
+        subject=_compile_one(
+            "subject", subject, _TEXT_ENV, subject_allowed, subject_listed, limits=limits
+        ),
+        text=_compile_one("body_text", body_text, _TEXT_ENV, body_allowed, listed, limits=limits),
         html=(
-            _compile_one("body_html", body_html, _HTML_ENV, body_allowed, listed)
+            _compile_one("body_html", body_html, _HTML_ENV, body_allowed, listed, limits=limits)
             if body_html and body_html.strip()
             else None
         ),
         attribute_keys=keys,
+        limits=limits,
     )
 
 
