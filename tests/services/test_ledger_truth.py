@@ -466,17 +466,45 @@ def test_a_recipient_whose_message_fails_to_render_fails_alone_with_the_true_rea
     handler = RecordingHandler()
     with running_smtp_server(handler) as server, open_ctx(data_dir, server) as ctx:
         add_contacts(ctx, 5)
-        ctx.contacts.add("zero@example.com", lists=("Customers",), attributes={"score": "0"})
+        ctx.contacts.add("late@example.com", lists=("Customers",), attributes={"score": "3"})
         campaign_id = ctx.campaigns.create(
             name="Scores",
             subject="Your score",
-            body_text="{% if score %}Ratio: {{ 100 / (score|int) }}{% endif %}",
+            body_text="Points left: {{ 100 // ((score or 1)|int - 7) }}",
+            from_email="news@shop.example",
+            lists=("Customers",),
+        ).id  # fine for the sample contact and everyone's data at save time
+        late = ctx.contacts.find("late@example.com")
+        assert late is not None
+        ctx.contacts.update(late.id, attributes={"score": "7"})  # the data changes later
+        run = ctx.campaigns.send_now(campaign_id)
+        assert ctx.sending.wait_idle(10)
+        row = rows_of(ctx, run.id)["late@example.com"]
+        assert row.status == "failed" and "division" in (row.last_error or "")
+        finished = ctx.runs.get(run.id)
+        assert (finished.sent, finished.failed, finished.status) == (5, 1, "completed")
+        assert "late@example.com" not in received_recipients(handler.messages)
+
+
+def test_when_every_message_fails_to_render_the_run_names_the_real_cause(
+    data_dir: Path,
+) -> None:
+    handler = RecordingHandler()
+    with running_smtp_server(handler) as server, open_ctx(data_dir, server) as ctx:
+        ctx.contacts.add("a@example.com", lists=("Customers",), attributes={"score": "2"})
+        campaign_id = ctx.campaigns.create(
+            name="Scores",
+            subject="Your score",
+            body_text="Points left: {{ 100 // ((score or 1)|int - 7) }}",
             from_email="news@shop.example",
             lists=("Customers",),
         ).id
+        found = ctx.contacts.find("a@example.com")
+        assert found is not None
+        ctx.contacts.update(found.id, attributes={"score": "7"})
         run = ctx.campaigns.send_now(campaign_id)
         assert ctx.sending.wait_idle(10)
-        row = rows_of(ctx, run.id)["zero@example.com"]
-        assert row.status == "failed" and "division by zero" in (row.last_error or "")
-        assert ctx.runs.get(run.id).sent == 5
-        assert "zero@example.com" not in received_recipients(handler.messages)
+        finished = ctx.runs.get(run.id)
+        assert finished.status == "failed"
+        assert "division" in (finished.error or "")
+        assert "refused" not in (finished.error or "")  # the server refused nothing
