@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, func, literal_column, select, text
+from sqlalchemy import Row, Select, func, literal_column, select, text, union_all
 from sqlalchemy.orm import Session
 
 from campaign_desktop.domain.errors import NotFoundError
@@ -252,3 +252,39 @@ def attribute_keys(session: Session) -> list[str]:
         text("SELECT DISTINCT j.key FROM contact, json_each(contact.attributes) AS j ORDER BY 1")
     )
     return [str(key) for (key,) in rows]
+
+
+def sample_audience(
+    session: Session, list_ids: Collection[int], *, first: int, unusual: int
+) -> list[Row[Any]]:
+    """Subscribed contacts of these lists to try a campaign's templates on, in one query.
+
+    The `first` by id, the `unusual` with the most data (longest names and attributes: the
+    ones that overflow sizes) and the `unusual` with the least (missing attributes: the ones
+    that divide by an empty number); each contact once, by id. Rows: id, email,
+    first_name, last_name, attributes.
+    """
+    if not list_ids:
+        return []
+    # From the memberships to the contacts, not `id IN (members)`: a third of the time on
+    # large lists. A contact on two lists comes twice: kept once below.
+    audience = (
+        select(Contact.id, Contact.email, Contact.first_name, Contact.last_name, Contact.attributes)
+        .join(list_membership, list_membership.c.contact_id == Contact.id)
+        .where(list_membership.c.list_id.in_(list_ids), Contact.status == ContactStatus.SUBSCRIBED)
+    )
+    # The JSON text's length (SQLite keeps JSON as text; PostgreSQL would need ::text).
+    size = (
+        func.length(Contact.first_name)
+        + func.length(Contact.last_name)
+        + func.coalesce(func.length(Contact.attributes), 0)
+    )
+    parts = (
+        audience.order_by(Contact.id).limit(first),
+        audience.order_by(size.desc(), Contact.id).limit(unusual),
+        audience.order_by(size, Contact.id).limit(unusual),
+    )
+    # UNION ALL: PostgreSQL cannot compare json values to de-duplicate them.
+    rows = session.execute(union_all(*(select(part.subquery()) for part in parts))).all()
+    unique = {row.id: row for row in rows}
+    return [unique[key] for key in sorted(unique)]
