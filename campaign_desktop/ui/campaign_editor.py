@@ -289,15 +289,16 @@ class CampaignEditor(QDialog):
                 values["body_html"] if isinstance(values["body_html"], str) else None,
                 self._attribute_keys,
             )
+            # Filling in can fail too (1/0, a bound reached): shown like a compile error.
+            preview = templates.render(
+                sample_context(self._attribute_keys, str(values["name"]) or "Sample campaign"),
+                recipient="the sample contact",
+            )
         except ValidationError as exc:
             found.setdefault(exc.field, exc.message)
             self._preview.setPlainText("")
         else:
-            self._show_preview(
-                templates.render(
-                    sample_context(self._attribute_keys, str(values["name"]) or "Sample campaign")
-                )
-            )
+            self._show_preview(preview)
         return found
 
     # --- live check and save -------------------------------------------------------------

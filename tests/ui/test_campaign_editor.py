@@ -40,6 +40,41 @@ def test_unknown_variable_disables_save_until_fixed(gui_ctx: AppContext, qtbot: 
     assert "Hi Ann" in editor._preview.toPlainText()
 
 
+def test_a_template_that_cannot_be_filled_in_disables_save_with_the_reason(
+    gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    editor = CampaignEditor(gui_ctx)
+    qtbot.addWidget(editor)
+    _fill(editor, "Hi {{ first_name }}\n{{ 1/0 }}")
+    assert not editor.save_button.isEnabled()
+    error = editor.findChild(QLabel, "body_textError")
+    assert error is not None
+    assert error.text() == (
+        "The text body could not be filled in on line 2 for the sample contact: division by zero."
+    )
+    assert editor._preview.toPlainText() == ""
+    _fill(editor, "Hi {{ first_name }}")
+    assert editor.save_button.isEnabled()
+
+
+def test_saving_shows_a_failure_for_a_real_contact_under_its_field(
+    gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    gui_ctx.contacts.add("nofirst@example.com", last_name="Smith", lists=("Customers",))
+    editor = CampaignEditor(gui_ctx)
+    qtbot.addWidget(editor)
+    _fill(editor, "Dear {{ first_name[0] }}.")  # fine for the sample contact
+    model = editor._lists.model()
+    model.setData(model.index(0, 0), 2, 10)  # Customers checked
+    assert editor.save_button.isEnabled()
+    editor.accept()
+    assert editor.saved is None
+    error = editor.findChild(QLabel, "body_textError")
+    assert error is not None
+    assert "for nofirst@example.com: str object has no element 0." in error.text()
+    assert not editor.save_button.isEnabled()
+
+
 def test_empty_name_and_bad_address_disable_save(gui_ctx: AppContext, qtbot: QtBot) -> None:
     editor = CampaignEditor(gui_ctx)
     qtbot.addWidget(editor)
