@@ -2,7 +2,8 @@
 
 The baseline messages are built with the app's own template and message code before the
 clock starts, so "bare" differs from the app only in what the app adds around a send: the
-ledger, rendering, building, batching, events.
+ledger, rendering, building, events. The send figures' baselines send them as pre-built
+bytes (`prebuilt_bytes`, `SMTP.sendmail`): nothing is serialized while the clock runs.
 """
 
 from __future__ import annotations
@@ -13,20 +14,35 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
 from benchmarks.harness import ROOT, python_env
-from campaign_desktop.channels.message import build_message
+from campaign_desktop.channels.message import build_message, flatten
 from campaign_desktop.domain.templates import build_render_context, compile_campaign_templates
 
 
 class SmtpSink:
     """`benchmarks.smtp_sink` running in a child process; `with SmtpSink() as sink:`."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        delay: float = 0.0,
+        command_delay: float = 0.0,
+        rtt: float = 0.0,
+        pipelining: bool = False,
+    ) -> None:
+        """`delay`: seconds the server waits per message before its 250; `command_delay`:
+        before each reply to MAIL, RCPT and the data; `rtt`: a network round trip between
+        client and server; `pipelining`: offer PIPELINING (see `benchmarks.smtp_sink`)."""
+        options = [f"--delay={delay}", f"--command-delay={command_delay}", f"--rtt={rtt}"]
+        if pipelining:
+            options.append("--pipelining")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.smtp_sink"],
+            [sys.executable, "-m", "benchmarks.smtp_sink", *options],
             cwd=ROOT,
             env=python_env(),
             stdin=subprocess.PIPE,
@@ -52,6 +68,13 @@ class SmtpSink:
 
     def reset(self) -> None:
         self._ask("reset")
+
+    def set_delay(self, seconds: float) -> None:
+        """From the next message on, the server waits `seconds` before each 250."""
+        self._ask(f"delay {seconds}")
+
+    def set_command_delay(self, seconds: float) -> None:
+        self._ask(f"command_delay {seconds}")
 
     def stats(self) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(self._ask("stats"))
@@ -142,3 +165,57 @@ def bare_send(
                 sent += 1
             if until is None:
                 return sent
+
+
+@dataclass(frozen=True)
+class WireMessage:
+    """A message serialized before the clock starts: what `SMTP.sendmail` takes."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes  # CRLF line ends, not dot-stuffed (sendmail does that)
+
+
+def prebuilt_bytes(messages: list[EmailMessage]) -> list[WireMessage]:
+    """`messages` as wire bytes, serialized by the app's own `flatten` (the bytes
+    `send_message` would write), with their envelopes."""
+    return [WireMessage(*flatten(message)) for message in messages]
+
+
+def bare_send_bytes(
+    host: str,
+    port: int,
+    messages: list[WireMessage],
+    stop: threading.Event | None = None,
+    *,
+    until: float | None = None,
+) -> int:
+    """The baseline on bytes: one `smtplib` connection, `sendmail` of each pre-built message.
+
+    Stops early when `stop` is set or `time.perf_counter()` passes `until`; returns how many
+    messages went out.
+    """
+    sent = 0
+    with smtplib.SMTP(host, port, local_hostname="bench.local", timeout=30) as smtp:
+        while True:
+            for message in messages:
+                if (stop is not None and stop.is_set()) or (
+                    until is not None and time.perf_counter() >= until
+                ):
+                    return sent
+                smtp.sendmail(message.sender, list(message.recipients), message.data)
+                sent += 1
+            if until is None:
+                return sent
+
+
+def bare_send_parallel(host: str, port: int, messages: list[WireMessage], threads: int) -> int:
+    """`threads` smtplib connections at once (a thread each), each sending every
+    `threads`-th message of `messages` with `bare_send_bytes`; returns how many went out.
+
+    Time it from the outside: connecting is part of it, as it is of the app's run.
+    """
+    shares = [messages[k::threads] for k in range(threads)]
+    with ThreadPoolExecutor(threads, thread_name_prefix="bare-smtp") as pool:
+        futures = [pool.submit(bare_send_bytes, host, port, share) for share in shares if share]
+        return sum(future.result() for future in futures)
