@@ -64,5 +64,17 @@ def run_counts(run: RunView | None) -> str:
     return ", ".join(parts)
 
 
+def sent_of_total(run: RunView) -> str:
+    """ "1,234 of 5,000 sent": the messages the mail server has accepted so far."""
+    return f"{run.sent:,} of {run.total:,} sent"
+
+
+def send_rate(per_second: float) -> str:
+    """ "38 messages/s"; below ten with one decimal ("2.5 messages/s"), as a throttled or
+    slow server sends."""
+    number = f"{per_second:,.0f}" if per_second >= 9.95 else f"{per_second:.1f}".removesuffix(".0")
+    return f"{number} message/s" if number == "1" else f"{number} messages/s"
+
+
 def status_text(status: str) -> str:
     return status.replace("_", " ").capitalize()

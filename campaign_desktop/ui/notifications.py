@@ -64,7 +64,7 @@ def _quoted(name: str) -> str:
 
 
 def _result_text(run: RunView) -> str:
-    parts = [f"{run.sent:,} of {run.total:,} sent"]
+    parts = [formatting.sent_of_total(run)]
     if run.failed:
         parts.append(f"{run.failed:,} failed")
     if run.unconfirmed:
@@ -99,10 +99,7 @@ def _failed(event: RunEvent) -> Notification:
 
 def _paused(event: RunEvent) -> Notification:
     run, title = event.run, f"Sending {_quoted(event.campaign_name)} paused"
-    so_far = (
-        f"{run.total - run.pending:,} of {run.total:,} done so far; "
-        "resume it from the Campaigns tab."
-    )
+    so_far = f"{formatting.sent_of_total(run)} so far; resume it from the Campaigns tab."
     if event.message:  # the app paused it (login refused, server gone): say why
         return Notification(Kind.PAUSED, title, f"{event.message} {so_far}", Level.WARNING)
     return Notification(Kind.PAUSED, title, so_far)

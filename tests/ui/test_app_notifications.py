@@ -102,14 +102,14 @@ def test_run_paused_by_the_app_says_why_and_how_far_it_got() -> None:
     assert note is not None
     assert note.level == Level.WARNING
     assert note.text == (
-        "The server refused the login. 120 of 5,000 done so far; resume it from the Campaigns tab."
+        "The server refused the login. 120 of 5,000 sent so far; resume it from the Campaigns tab."
     )
 
 
 def test_run_paused_by_the_user_is_only_information() -> None:
     note = notification_for(_event(RunPhase.PAUSED, status="paused", sent=120))
     assert note is not None and note.level == Level.INFO
-    assert note.text.startswith("120 of 5,000 done so far")
+    assert note.text.startswith("120 of 5,000 sent so far")
 
 
 def test_missed_run_says_when_it_was_due() -> None:
