@@ -1,48 +1,77 @@
-"""The status bar's progress of the sends under way ("Sending “News”: 120 / 5,000").
+"""The status bar's progress of the sends under way ("Sending “News”: 1,234 of 5,000 sent,
+38 messages/s") and of sends paused in this session, with why the app paused them.
 
 It follows `RunEvent`s from the bridge, so it only ever runs on the GUI thread; it hides
-itself when nothing is sending.
+itself when nothing is sending or paused.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
 from campaign_desktop.domain.events import RunEvent, RunPhase
+from campaign_desktop.ui import formatting
 
 LQ, RQ = "\N{LEFT DOUBLE QUOTATION MARK}", "\N{RIGHT DOUBLE QUOTATION MARK}"
-_ENDED = (RunPhase.FINISHED, RunPhase.FAILED, RunPhase.CANCELLED, RunPhase.PAUSED)
+_ENDED = (RunPhase.FINISHED, RunPhase.FAILED, RunPhase.CANCELLED)
 _LIVE = (RunPhase.STARTED, RunPhase.PROGRESS, RunPhase.RESUMED)
+# Wider text is cut short with an ellipsis (a long pause reason must not widen the window);
+# the tooltip has all of it.
+MAX_TEXT_WIDTH = 560
 
 
 @dataclass(frozen=True)
 class ActiveRun:
+    """A run the status bar shows: `sent` is what the mail server accepted so far."""
+
     campaign_name: str
-    done: int
+    sent: int
     total: int
+    rate: float | None = None  # messages accepted per second lately; None before it is known
+    paused: bool = False
+    reason: str = ""  # why the app paused it ("" when the user did)
+
+
+def _sending_text(runs: list[ActiveRun]) -> str:
+    what = f"{LQ}{runs[0].campaign_name}{RQ}" if len(runs) == 1 else f"{len(runs)} campaigns"
+    sent = sum(run.sent for run in runs)
+    total = sum(run.total for run in runs)
+    rates = [run.rate for run in runs if run.rate is not None]
+    rate = f", {formatting.send_rate(sum(rates))}" if rates else ""
+    return f"Sending {what}: {sent:,} of {total:,} sent{rate}"
+
+
+def _paused_text(runs: list[ActiveRun]) -> str:
+    if len(runs) > 1:
+        return f"{len(runs)} sends paused"
+    run = runs[0]
+    return f"{LQ}{run.campaign_name}{RQ} paused" + (f": {run.reason}" if run.reason else "")
 
 
 def progress_text(runs: list[ActiveRun]) -> str:
-    """ "Sending “News”: 120 / 5,000", or the sum over several runs; "" for none."""
-    if not runs:
-        return ""
-    done = sum(run.done for run in runs)
-    total = sum(run.total for run in runs)
-    name = runs[0].campaign_name
-    what = f"{LQ}{name}{RQ}" if len(runs) == 1 else f"{len(runs)} campaigns"
-    return f"Sending {what}: {done:,} / {total:,}"
+    """ "Sending “News”: 120 of 5,000 sent, 38 messages/s", summed over several runs, then
+    the paused ones ("“Promo” paused: <why>"); "" for none."""
+    sending = [run for run in runs if not run.paused]
+    paused = [run for run in runs if run.paused]
+    parts = []
+    if sending:
+        parts.append(_sending_text(sending))
+    if paused:
+        parts.append(_paused_text(paused))
+    return "; ".join(parts)
 
 
 class RunProgressIndicator(QWidget):
-    """A label and a progress bar over every run currently sending."""
+    """A label and a progress bar (of the messages accepted) over every run sending now."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("runProgress")
         self._runs: dict[int, ActiveRun] = {}
+        self._text = ""
         self.label = QLabel()
         self.label.setObjectName("runProgressText")
         self.label.setAccessibleName("Sending progress")
@@ -59,23 +88,40 @@ class RunProgressIndicator(QWidget):
         self._show()
 
     def text(self) -> str:
-        return self.label.text()
+        """The whole progress text (the label may show it cut short)."""
+        return self._text
 
     @Slot(object)
     def on_run_event(self, event: RunEvent) -> None:
         run = event.run
         if event.phase in _ENDED:
             self._runs.pop(run.id, None)
-        elif event.phase in _LIVE:
-            self._runs[run.id] = ActiveRun(event.campaign_name, run.total - run.pending, run.total)
+        elif event.phase in _LIVE or event.phase == RunPhase.PAUSED:
+            paused = event.phase == RunPhase.PAUSED
+            self._runs[run.id] = ActiveRun(
+                event.campaign_name,
+                run.sent,
+                run.total,
+                rate=event.rate if event.phase == RunPhase.PROGRESS else None,
+                paused=paused,
+                reason=event.message if paused else "",
+            )
         else:
             return
         self._show()
 
     def _show(self) -> None:
         runs = list(self._runs.values())
-        self.label.setText(progress_text(runs))
-        total = sum(run.total for run in runs)
-        self.bar.setRange(0, max(total, 1))
-        self.bar.setValue(min(sum(run.done for run in runs), max(total, 1)))
+        self._text = progress_text(runs)
+        metrics = self.label.fontMetrics()
+        self.label.setText(
+            metrics.elidedText(self._text, Qt.TextElideMode.ElideRight, MAX_TEXT_WIDTH)
+        )
+        # Each run on its own line: the label sums several, and a long reason is cut short.
+        self.label.setToolTip("\n".join(progress_text([run]) for run in runs))
+        sending = [run for run in runs if not run.paused]
+        total = max(sum(run.total for run in sending), 1)
+        self.bar.setRange(0, total)
+        self.bar.setValue(min(sum(run.sent for run in sending), total))
+        self.bar.setVisible(bool(sending))
         self.setVisible(bool(runs))

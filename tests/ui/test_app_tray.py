@@ -126,9 +126,24 @@ def test_quit_warning_only_when_something_waits_to_go_out() -> None:
 
 def test_progress_text_for_one_and_several_runs() -> None:
     assert progress_text([]) == ""
-    assert progress_text([ActiveRun("News", 120, 5000)]) == "Sending \u201cNews\u201d: 120 / 5,000"
-    assert progress_text([ActiveRun("A", 1, 10), ActiveRun("B", 2, 20)]) == (
-        "Sending 2 campaigns: 3 / 30"
+    assert progress_text([ActiveRun("News", 120, 5000)]) == (
+        "Sending \u201cNews\u201d: 120 of 5,000 sent"  # no rate before the second event
+    )
+    assert progress_text([ActiveRun("News", 1234, 5000, rate=38.2)]) == (
+        "Sending \u201cNews\u201d: 1,234 of 5,000 sent, 38 messages/s"
+    )
+    assert progress_text([ActiveRun("A", 1, 10, rate=0.5), ActiveRun("B", 2, 20, rate=2.0)]) == (
+        "Sending 2 campaigns: 3 of 30 sent, 2.5 messages/s"
+    )
+
+
+def test_progress_text_says_why_a_send_is_paused() -> None:
+    refused = ActiveRun("Promo", 40, 100, paused=True, reason="The server refused the login.")
+    assert progress_text([refused]) == "\u201cPromo\u201d paused: The server refused the login."
+    assert progress_text([ActiveRun("Promo", 40, 100, paused=True)]) == "\u201cPromo\u201d paused"
+    assert progress_text([ActiveRun("News", 120, 5000, rate=10), refused]) == (
+        "Sending \u201cNews\u201d: 120 of 5,000 sent, 10 messages/s; "
+        "\u201cPromo\u201d paused: The server refused the login."
     )
 
 
@@ -142,9 +157,29 @@ def test_status_bar_follows_a_run_published_on_a_worker_thread(
     progress = window.run_progress
     assert not progress.isVisible()
     _publish_from_worker(gui_ctx, RunEvent(RunPhase.PROGRESS, RUN, "News"))
-    qtbot.waitUntil(lambda: progress.text() == "Sending \u201cNews\u201d: 120 / 5,000")
+    qtbot.waitUntil(lambda: progress.text() == "Sending \u201cNews\u201d: 120 of 5,000 sent")
     assert progress.isVisible()
     assert (progress.bar.value(), progress.bar.maximum()) == (120, 5000)
+
+    # Half a second later: the server accepted 19 more, and the event carries the rate.
+    later = replace(RUN, sent=139, failed=3)
+    _publish_from_worker(gui_ctx, RunEvent(RunPhase.PROGRESS, later, "News", rate=38.0))
+    qtbot.waitUntil(lambda: "38 messages/s" in progress.text())
+    assert progress.text() == "Sending \u201cNews\u201d: 139 of 5,000 sent, 38 messages/s"
+    assert progress.label.text() == progress.text()  # short enough to show whole
+    assert progress.bar.value() == 139  # what the server accepted, not the failures too
+
+    why = "The mail server refused the login: 535 5.7.8 Authentication credentials invalid."
+    paused = replace(later, status="paused", error=why)
+    _publish_from_worker(gui_ctx, RunEvent(RunPhase.PAUSED, paused, "News", why))
+    qtbot.waitUntil(lambda: "paused" in progress.text())
+    assert progress.text() == f"\u201cNews\u201d paused: {why}"
+    assert progress.isVisible() and progress.bar.isHidden()  # no bar for a send that waits
+    assert progress.label.toolTip() == progress.text()
+
+    _publish_from_worker(gui_ctx, RunEvent(RunPhase.RESUMED, later, "News"))
+    qtbot.waitUntil(lambda: progress.text().startswith("Sending"))
+    assert not progress.bar.isHidden()
 
     done = replace(RUN, status="completed", sent=5000)
     _publish_from_worker(gui_ctx, RunEvent(RunPhase.FINISHED, done, "News"))
