@@ -196,6 +196,7 @@ class ActivityTab(QWidget):
         header.setSectionResizeMode(RunColumn.CAMPAIGN, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(RunColumn.CAMPAIGN, 200)
         header.resizeSection(RunColumn.OCCURRENCE, 190)
+        header.resizeSection(RunColumn.STATUS, 170)  # "Sending, 1,234 messages/s"
         for column in range(RunColumn.TOTAL, RunColumn.UNCONFIRMED + 1):
             header.resizeSection(column, 70)
         header.resizeSection(RunColumn.UNCONFIRMED, 95)
@@ -231,6 +232,8 @@ class ActivityTab(QWidget):
         heading.addWidget(self.delivery_title, 1)
         heading.addWidget(self.delivery_counts)
         heading.addWidget(self.delivery_filter)
+        # Live while the run sends (from its progress events), or why it is paused.
+        self.run_state = message_label("runState", "Progress of the selected run")
         self.unconfirmed_banner = message_label("unconfirmedBanner", "About unconfirmed deliveries")
         # Amber from the palette (light or dark), like the unconfirmed rows below.
         self.unconfirmed_banner.setAutoFillBackground(True)
@@ -247,6 +250,7 @@ class ActivityTab(QWidget):
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 0, 0, 0)
         lower_layout.addLayout(heading)
+        lower_layout.addWidget(self.run_state)
         lower_layout.addWidget(self.unconfirmed_banner)
         lower_layout.addWidget(self.delivery_view, 1)
         lower_layout.addWidget(self.export_label)
@@ -312,7 +316,15 @@ class ActivityTab(QWidget):
     @Slot(object)
     def _on_run_event(self, event: RunEvent) -> None:
         run = event.run
-        self.run_model.update_run(RunRow(run, event.campaign_name, self._zone_of(run.campaign_id)))
+        self.run_model.update_run(
+            RunRow(
+                run,
+                event.campaign_name,
+                self._zone_of(run.campaign_id),
+                rate=event.rate if event.phase == RunPhase.PROGRESS else None,
+                paused_because=event.message if event.phase == RunPhase.PAUSED else "",
+            )
+        )
         selected = self.selected_run()
         if selected is not None and selected.id == run.id:
             self._show_selected_run(reload_deliveries=event.phase in _ENDING_PHASES)
@@ -339,12 +351,20 @@ class ActivityTab(QWidget):
             self.delivery_model.set_run(None)
             self.delivery_title.setText("Select a run to see its deliveries.")
             self.delivery_counts.setText("")
+            show_note(self.run_state, "")
             self._set_banner("")
             return
         if reload_deliveries or self.delivery_model.run_id != run.id:
             self.delivery_model.set_run(run.id, self.delivery_filter.currentData())
-        row = self.run_model.row_of(run.id)
-        name = self.run_model.index(row or 0, 0).data(RunRole.CampaignNameRole)
+        row = self.run_model.row_at(self.run_model.row_of(run.id) or 0)
+        name = row.campaign_name
+        progress = row.progress_text()
+        if progress and row.sending:
+            # Reading the list again twice a second would be database work on the GUI thread.
+            progress += (
+                " The deliveries below are as they were when selected; Refresh reads them again."
+            )
+        show_note(self.run_state, progress)
         when = formatting.in_zone(run.occurrence_at, self._zone_of(run.campaign_id))
         self.delivery_title.setText(
             f"<b>{formatting.status_text(run.trigger)} run of "

@@ -78,13 +78,55 @@ _COUNT_COLUMNS = {
 }
 
 
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
 @dataclass(frozen=True)
 class RunRow:
-    """A run with what the table shows beside it: its campaign's name and timezone."""
+    """A run with what the table shows beside it: its campaign's name and timezone, and
+    what its latest run event said (the sending rate, why the app paused it)."""
 
     run: RunView
     campaign_name: str
     timezone: str
+    rate: float | None = None  # messages the server accepted per second lately, while sending
+    paused_because: str = ""  # the paused event's message: why the app paused the run
+
+    @property
+    def pause_reason(self) -> str:
+        """Why the run is paused ("" when it is not, or the user paused it)."""
+        if self.paused_because:
+            return self.paused_because
+        return (self.run.error or "") if self.run.status == RunStatus.PAUSED else ""
+
+    @property
+    def sending(self) -> bool:
+        return self.run.status == RunStatus.SENDING and not self.paused_because
+
+    def state_text(self) -> str:
+        """The status with what matters now: "Sending, 38 messages/s", "Paused: <why>"."""
+        reason = self.pause_reason
+        if reason:
+            return f"{formatting.status_text(RunStatus.PAUSED)}: {reason}"
+        status = formatting.status_text(self.run.status)
+        if self.sending and self.rate is not None:
+            return f"{status}, {formatting.send_rate(self.rate)}"
+        return status
+
+    def progress_text(self) -> str:
+        """A sentence for the details: sent so far and the rate, or why it is paused; ""
+        once the run has ended."""
+        sent = formatting.sent_of_total(self.run)
+        reason = self.pause_reason
+        if reason or self.run.status == RunStatus.PAUSED:
+            if reason:  # the app's reasons already say what to do before resuming
+                return f"Paused: {_sentence(reason)} {sent} so far."
+            return f"Paused: {sent} so far. Resume sends the rest."
+        if self.sending:
+            rate = "" if self.rate is None else f", {formatting.send_rate(self.rate)}"
+            return f"Sending now: {sent}{rate}."
+        return ""
 
 
 class RunTableModel(RowTableModel[RunRow]):
@@ -137,7 +179,7 @@ class RunTableModel(RowTableModel[RunRow]):
             case RunColumn.TRIGGER:
                 return formatting.status_text(run.trigger)
             case RunColumn.STATUS:
-                return formatting.status_text(run.status)
+                return row.state_text()
             case RunColumn.STARTED:
                 return machine_time(run.started_at)
             case RunColumn.FINISHED:
@@ -151,8 +193,8 @@ class RunTableModel(RowTableModel[RunRow]):
         run = row.run
         if column == RunColumn.OCCURRENCE:
             return formatting.on_this_machine(run.occurrence_at)
-        if column == RunColumn.STATUS and run.error:
-            return run.error
+        if column == RunColumn.STATUS:
+            return row.progress_text() or run.error or None
         if column == RunColumn.UNCONFIRMED and run.unconfirmed:
             return UNCONFIRMED_TEXT
         return None
@@ -167,6 +209,9 @@ class RunTableModel(RowTableModel[RunRow]):
 
     def run_at(self, row: int) -> RunView:
         return self._rows[row].run
+
+    def row_at(self, row: int) -> RunRow:
+        return self._rows[row]
 
     def update_run(self, row: RunRow) -> None:
         """Replace the run's row (dataChanged for that row), or insert a new run on top."""

@@ -1,10 +1,13 @@
-"""The Activity tab against a real local SMTP server: runs update live, the drill-down shows
-deliveries (unconfirmed ones highlighted and explained), CSV export, pause/resume/cancel."""
+"""The Activity tab against a real local SMTP server: runs update live (the messages the
+server accepted and the rate, while sending), the drill-down shows deliveries (unconfirmed
+ones highlighted and explained), CSV export, pause/resume/cancel."""
 
 from __future__ import annotations
 
 import csv
+import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import text
 
 from campaign_desktop.context import AppContext
+from campaign_desktop.domain.events import RunEvent, RunPhase
 from campaign_desktop.domain.views import RunView
 from campaign_desktop.ui.accessibility import unnamed_controls
 from campaign_desktop.ui.activity_tab import ActivityTab, ChooseExportPath
@@ -26,8 +30,9 @@ from campaign_desktop.ui.run_models import (
     RunTableModel,
     unconfirmed_background,
 )
-from tests.smtp_server import SmtpServer, running_smtp_server
-from tests.ui.conftest import make_campaign
+from tests.smtp_server import RecordingHandler, SmtpServer, running_smtp_server
+from tests.ui.conftest import NOW, make_campaign
+from tests.ui.helpers import people_csv
 
 pytestmark = pytest.mark.gui
 
@@ -230,7 +235,8 @@ def test_pause_resume_and_cancel_a_send(
     qtbot.waitUntil(lambda: _cells(tab)["Status"] == "Paused", timeout=10_000)
     assert tab.action_resume.isEnabled() and tab.action_cancel.isEnabled()
     tab.action_resume.trigger()
-    qtbot.waitUntil(lambda: _cells(tab)["Status"] == "Sending")
+    # "Sending", then "Sending, 0 messages/s" once progress events carry the rate.
+    qtbot.waitUntil(lambda: _cells(tab)["Status"].startswith("Sending"))
     asked: list[str] = []
 
     def confirm(*args: str) -> bool:
@@ -248,3 +254,115 @@ def test_pause_resume_and_cancel_a_send(
 
 def test_every_interactive_widget_is_named(tab: ActivityTab) -> None:
     assert unnamed_controls(tab) == []
+
+
+# --- live progress ---------------------------------------------------------------------------
+
+
+def _publish_from_worker(gui_ctx: AppContext, *events: RunEvent) -> None:
+    """Publish as the engine does: on a thread that is not the GUI thread."""
+
+    def publish() -> None:
+        for event in events:
+            gui_ctx.events.publish(event)
+
+    worker = threading.Thread(target=publish)
+    worker.start()
+    worker.join()
+
+
+def test_progress_events_from_a_worker_thread_show_sent_and_rate_in_row_and_details(
+    gui_ctx: AppContext, tab: ActivityTab, qtbot: QtBot, qtmodeltester: ModelTester
+) -> None:
+    qtmodeltester.check(tab.run_model)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    campaign = make_campaign(gui_ctx, "Spring news")
+    run = RunView(
+        id=7,
+        campaign_id=campaign.id,
+        occurrence_at=NOW,
+        trigger="manual",
+        status="sending",
+        started_at=NOW,
+        finished_at=None,
+        total=5000,
+        sent=0,
+        failed=0,
+        skipped=0,
+        unconfirmed=0,
+        error=None,
+    )
+    _publish_from_worker(gui_ctx, RunEvent(RunPhase.STARTED, run, "Spring news"))
+    qtbot.waitUntil(lambda: tab.run_model.row_of(run.id) is not None)
+    tab.select_run(run.id)
+    assert tab.run_state.text().startswith("Sending now: 0 of 5,000 sent. ")
+
+    with qtbot.assertNotEmitted(tab.run_model.modelReset):  # the row changes in place
+        _publish_from_worker(
+            gui_ctx,
+            RunEvent(RunPhase.PROGRESS, replace(run, sent=1200), "Spring news"),
+            RunEvent(
+                RunPhase.PROGRESS, replace(run, sent=1234, failed=2), "Spring news", rate=38.4
+            ),
+        )
+        qtbot.waitUntil(lambda: _cells(tab)["Sent"] == "1,234")
+    cells = _cells(tab)
+    assert (cells["Status"], cells["Total"], cells["Failed"]) == (
+        "Sending, 38 messages/s",
+        "5,000",
+        "2",
+    )
+    live = "Sending now: 1,234 of 5,000 sent, 38 messages/s."
+    assert tab.run_state.text() == (
+        f"{live} The deliveries below are as they were when selected; Refresh reads them again."
+    )
+    assert not tab.run_state.isHidden()
+    assert "1,234 sent, 2 failed" in tab.delivery_counts.text()
+    status = tab.run_model.index(0, RunColumn.STATUS)
+    assert status.data(3) == live  # Qt.ToolTipRole
+
+    why = "The mail server refused the login: 535 5.7.8 Authentication credentials invalid."
+    paused = replace(run, status="paused", sent=1234, failed=2, error=why)
+    _publish_from_worker(gui_ctx, RunEvent(RunPhase.PAUSED, paused, "Spring news", why))
+    qtbot.waitUntil(lambda: _cells(tab)["Status"].startswith("Paused"))
+    assert _cells(tab)["Status"] == f"Paused: {why}"
+    assert tab.run_state.text() == f"Paused: {why} 1,234 of 5,000 sent so far."
+    assert tab.action_resume.isEnabled()
+    # Read back from the database later (no event): the reason is the run's stored error.
+    assert RunRow(paused, "Spring news", "UTC").state_text() == f"Paused: {why}"
+    by_user = RunRow(replace(paused, error=None), "Spring news", "UTC")
+    assert by_user.state_text() == "Paused"
+    assert by_user.progress_text() == "Paused: 1,234 of 5,000 sent so far. Resume sends the rest."
+
+
+def test_a_real_slow_send_shows_the_count_the_server_accepted_while_it_sends(
+    gui_ctx: AppContext, tab: ActivityTab, qtbot: QtBot, tmp_path: Path
+) -> None:
+    # 300 recipients over 2 connections to a server that takes 20 ms a message: ~3 s.
+    gui_ctx.contacts.import_csv(people_csv(tmp_path / "people.csv", 298), "Customers")
+    gui_ctx.settings.set("sending.connections", 2)
+    handler = RecordingHandler(data_delay=0.02)
+    with running_smtp_server(handler) as server:
+        gui_ctx.settings.set_smtp(host=server.host, port=server.port, security="none")
+        campaign = make_campaign(gui_ctx, "Spring news")
+        run = gui_ctx.campaigns.send_now(campaign.id)
+        qtbot.waitUntil(lambda: tab.run_model.row_of(run.id) is not None)
+        tab.select_run(run.id)
+
+        def sending_midway() -> bool:
+            cells = _cells(tab)
+            return cells["Status"].startswith("Sending, ") and 0 < int(cells["Sent"]) < 300
+
+        qtbot.waitUntil(sending_midway, timeout=10_000)
+        cells = _cells(tab)
+        shown = int(cells["Sent"])
+        assert cells["Total"] == "300"
+        assert cells["Status"].endswith("messages/s")
+        # Counted from the ledger after the server's reply: never more than it received.
+        assert shown <= len(handler.messages)
+        assert tab.run_state.text().startswith(f"Sending now: {shown} of 300 sent, ")
+        handler.data_delay = 0  # let the rest go quickly
+        qtbot.waitUntil(lambda: _cells(tab)["Status"] == "Completed", timeout=20_000)
+        assert gui_ctx.sending.wait_idle(10)
+    assert _cells(tab)["Sent"] == "300"
+    assert len(handler.messages) == 300
+    assert tab.run_state.isHidden()  # nothing live to say once it has ended
