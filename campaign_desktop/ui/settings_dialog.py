@@ -1,5 +1,5 @@
 """The Settings dialog: the SMTP server (with "Test connection"), the default sender, sending
-limits, the missed-run grace window and closing to the tray.
+limits and connections, retries, the missed-run grace window and closing to the tray.
 
 Every value is checked by its declared `SPECS` check before anything is stored, so one bad
 value saves nothing. The password goes to the keyring through `set_smtp`, never elsewhere.
@@ -15,6 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -50,6 +51,7 @@ from campaign_desktop.ui.widgets import (
 
 log = logging.getLogger("campaign_desktop.ui.settings")
 
+LQ, RQ = "\N{LEFT DOUBLE QUOTATION MARK}", "\N{RIGHT DOUBLE QUOTATION MARK}"
 DEFAULT_PORTS = {SmtpSecurity.NONE: 25, SmtpSecurity.STARTTLS: 587, SmtpSecurity.SSL: 465}
 _SECURITY_CHOICES = (
     ("STARTTLS (usually port 587)", SmtpSecurity.STARTTLS),
@@ -61,6 +63,42 @@ TEST_TIMEOUT_SECONDS = 15.0
 SMTP_KEYS = ("smtp.host", "smtp.port", "smtp.security", "smtp.username", "smtp.ca_file")
 # SmtpSettings names its fields without the "smtp." prefix.
 _SMTP_FIELDS = {key.removeprefix("smtp."): key for key in SMTP_KEYS}
+
+
+class SettingSpinBox(QSpinBox):
+    """A whole-number setting's spin box: the arrows, the wheel and Page Up/Down stay within
+    `low`-`high`, but a number typed outside them stays as typed, so the setting's own check
+    refuses it inline.
+
+    A plain QSpinBox swallows such a keystroke, or silently puts the old value back when
+    focus leaves: Save would then store a value the user never chose, and say nothing.
+    """
+
+    def __init__(self, low: int, high: int) -> None:
+        super().__init__()
+        self._low, self._high = low, high
+        # Room for one digit more than the highest value allowed, typed in error.
+        self.setRange(min(low, 0), 10 ** (len(str(high)) + 1) - 1)
+        self.setToolTip(f"{low:,} to {high:,}")
+
+    def stepBy(self, steps: int) -> None:  # noqa: N802  (a Qt override keeps Qt's name)
+        target = max(self._low, min(self._high, self.value() + steps))
+        super().stepBy(target - self.value())
+
+    def stepEnabled(self) -> QAbstractSpinBox.StepEnabledFlag:  # noqa: N802  (a Qt override keeps Qt's name)
+        flags = QAbstractSpinBox.StepEnabledFlag.StepNone
+        if self.value() > self._low:
+            flags |= QAbstractSpinBox.StepEnabledFlag.StepDownEnabled
+        if self.value() < self._high:
+            flags |= QAbstractSpinBox.StepEnabledFlag.StepUpEnabled
+        return flags
+
+
+def _hint(name: str, accessible: str, text: str) -> QLabel:
+    """A one-line explanation under a field, in the form's own colours."""
+    label = named(QLabel(text), name, accessible)
+    label.setWordWrap(True)
+    return label
 
 
 class ChooseCaFile:
@@ -188,6 +226,30 @@ class SettingsDialog(QDialog):
             spin.setSpecialValueText("No limit")
             spin.setGroupSeparatorShown(True)
             spin.setMaximumWidth(160)
+        self.connections = named(
+            SettingSpinBox(1, 16), "sendingConnections", "SMTP connections at once"
+        )
+        self.connections_hint = _hint(
+            "sendingConnectionsHint",
+            "About connections",
+            "How many messages go to the mail server at once. More is faster; some providers "
+            "allow only a few.",
+        )
+        self.retry_after = named(
+            SettingSpinBox(0, 3600), "retryAfterSeconds", "Retry a try again later reply after"
+        )
+        self.retry_after.setSuffix(" seconds")
+        self.retry_after.setSingleStep(30)
+        self.retry_after.setSpecialValueText("At once")
+        self.max_attempts = named(SettingSpinBox(1, 10), "maxAttempts", "Attempts per recipient")
+        self.retry_hint = _hint(
+            "retryHint",
+            "About retries",
+            f"A server that answers {LQ}try again later{RQ} gets that recipient again after "
+            "this wait, then twice as long each time, until the attempts run out.",
+        )
+        for spin in (self.connections, self.retry_after, self.max_attempts):
+            spin.setMaximumWidth(160)
         self.grace = named(QDoubleSpinBox(), "graceHours", "Grace window in hours")
         self.grace.setRange(0, 24 * 14)
         self.grace.setDecimals(1)
@@ -205,6 +267,16 @@ class SettingsDialog(QDialog):
         form = QFormLayout()
         self._row(form, "Per &minute:", self.per_minute, "throttle.per_minute")
         self._row(form, "Per &hour:", self.per_hour, "throttle.per_hour")
+        self._row(form, "C&onnections:", self.connections, "sending.connections")
+        form.addRow("", self.connections_hint)
+        self._row(
+            form,
+            f"Retr&y {LQ}try again later{RQ} after:",
+            self.retry_after,
+            "sending.retry_base_seconds",
+        )
+        self._row(form, "Attempts per rec&ipient:", self.max_attempts, "sending.max_attempts")
+        form.addRow("", self.retry_hint)
         self._row(form, "&Late sends within:", self.grace, "schedule.grace_hours")
         form.addRow("", self.close_to_tray)
         form.addRow("", self._error("ui.close_to_tray", "tray setting"))
@@ -246,13 +318,17 @@ class SettingsDialog(QDialog):
             self.reply_to,
             self.per_minute,
             self.per_hour,
+            self.connections,
+            self.retry_after,
+            self.max_attempts,
             self.grace,
             self.close_to_tray,
             self._buttons,
         ]
         for first, second in itertools.pairwise(order):
             QWidget.setTabOrder(first, second)
-        self.resize(640, 640)
+        # Tall enough for the wrapped explanations (a fixed height would squeeze them).
+        self.resize(640, max(640, self.heightForWidth(640)))
 
     @property
     def save_button(self) -> QPushButton:
@@ -273,7 +349,17 @@ class SettingsDialog(QDialog):
         self.reply_to.setText(str(s["sender.reply_to"]))
         self.per_minute.setValue(int(s["throttle.per_minute"]))
         self.per_hour.setValue(int(s["throttle.per_hour"]))
+        self.connections.setValue(int(s["sending.connections"]))
+        self.retry_after.setValue(round(float(s["sending.retry_base_seconds"])))
+        self.max_attempts.setValue(int(s["sending.max_attempts"]))
         self.grace.setValue(float(s["schedule.grace_hours"]))
+        for key, spin in (
+            ("sending.connections", self.connections),
+            ("sending.retry_base_seconds", self.retry_after),
+            ("sending.max_attempts", self.max_attempts),
+        ):
+            # Connected after filling: only what the user types is checked as it changes.
+            spin.valueChanged.connect(lambda value, key=key: self._on_number_typed(key, value))
         self.close_to_tray.setChecked(bool(s["ui.close_to_tray"]))
         if not self._ctx.credentials.available():
             show_error(self.keyring_label, keyring_help())
@@ -302,6 +388,9 @@ class SettingsDialog(QDialog):
             "sender.reply_to": self.reply_to.text(),
             "throttle.per_minute": self.per_minute.value(),
             "throttle.per_hour": self.per_hour.value(),
+            "sending.connections": self.connections.value(),
+            "sending.retry_base_seconds": self.retry_after.value(),
+            "sending.max_attempts": self.max_attempts.value(),
             "schedule.grace_hours": self.grace.value(),
             "ui.close_to_tray": self.close_to_tray.isChecked(),
         }
@@ -390,6 +479,15 @@ class SettingsDialog(QDialog):
                 self.port_hint,
                 f"Servers with this security usually listen on port {suggested}.",
             )
+
+    def _on_number_typed(self, key: str, value: int) -> None:
+        """Say at once when a typed number is out of the setting's range (Save refuses it)."""
+        try:
+            SPECS[key].check(value)
+        except ValidationError as exc:
+            show_error(self._errors[key], exc.message)
+        else:
+            show_error(self._errors[key], "")
 
     @Slot()
     def _on_browse_ca(self) -> None:

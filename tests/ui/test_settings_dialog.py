@@ -185,3 +185,79 @@ def test_without_a_keyring_the_dialog_says_what_to_install_and_stays_open(
 
 def test_every_interactive_widget_is_named(dialog: SettingsDialog) -> None:
     assert unnamed_controls(dialog) == []
+
+
+# --- sending: connections and retries ---------------------------------------------------------
+
+
+def test_connections_retry_delay_and_attempts_round_trip(
+    dialog: SettingsDialog, gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    # The declared defaults show first.
+    assert (dialog.connections.value(), dialog.retry_after.value()) == (4, 60)
+    assert dialog.max_attempts.value() == 5
+    dialog.connections.setValue(8)
+    dialog.retry_after.setValue(120)
+    dialog.max_attempts.setValue(3)
+    assert dialog.save()
+    settings = gui_ctx.settings
+    assert settings.get("sending.connections") == 8
+    assert settings.get("sending.retry_base_seconds") == 120.0
+    assert settings.get("sending.max_attempts") == 3
+    again = SettingsDialog(gui_ctx)
+    qtbot.addWidget(again)
+    assert (again.connections.value(), again.retry_after.value()) == (8, 120)
+    assert again.max_attempts.value() == 3
+    assert again.retry_after.text() == "120 seconds"
+
+
+@pytest.mark.parametrize("typed", ["0", "17"])
+def test_connections_out_of_range_are_refused_inline_and_nothing_is_saved(
+    dialog: SettingsDialog, gui_ctx: AppContext, qtbot: QtBot, typed: str
+) -> None:
+    error = dialog._errors["sending.connections"]
+    dialog.from_name.setText("The Shop")
+    dialog.connections.selectAll()
+    qtbot.keyClicks(dialog.connections, typed)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    # Kept as typed (a plain spin box would swallow 17 or quietly put 4 back) and refused
+    # while typing, before Save.
+    assert dialog.connections.value() == int(typed)
+    assert not error.isHidden()
+    assert error.text() == "Connections must be between 1 and 16."
+    assert not dialog.save()
+    assert gui_ctx.settings.get("sending.connections") == 4
+    assert gui_ctx.settings.get("sender.from_name") == ""  # one bad value saves nothing
+    dialog.connections.selectAll()
+    qtbot.keyClicks(dialog.connections, "6")  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    assert error.isHidden()
+    assert dialog.save()
+    assert gui_ctx.settings.get("sending.connections") == 6
+
+
+def test_connection_arrows_stay_within_1_and_16(dialog: SettingsDialog) -> None:
+    dialog.connections.setValue(16)
+    dialog.connections.stepUp()
+    assert dialog.connections.value() == 16
+    dialog.connections.setValue(1)
+    dialog.connections.stepBy(-10)  # Page Down
+    assert dialog.connections.value() == 1
+    dialog.connections.setValue(17)  # typed in error: one step down is back in range
+    dialog.connections.stepDown()
+    assert dialog.connections.value() == 16
+
+
+def test_attempts_out_of_range_are_refused_inline(
+    dialog: SettingsDialog, gui_ctx: AppContext
+) -> None:
+    dialog.max_attempts.setValue(0)
+    assert not dialog.save()
+    assert dialog._errors["sending.max_attempts"].text() == "Attempts must be between 1 and 10."
+    assert gui_ctx.settings.get("sending.max_attempts") == 5
+
+
+def test_connections_have_a_one_line_explanation(dialog: SettingsDialog) -> None:
+    assert dialog.connections_hint.text() == (
+        "How many messages go to the mail server at once. More is faster; some providers "
+        "allow only a few."
+    )
+    assert dialog.retry_after.specialValueText() == "At once"  # 0 s: retry straight away
