@@ -190,7 +190,7 @@ def write_contacts_csv(path: Path, count: int, *, start: int = 1) -> Path:
 
 
 def random_pattern(rng: random.Random, first: datetime) -> dict[str, Any]:
-    """A recurrence pattern of any kind the design allows (DESIGN §3)."""
+    """A recurrence pattern of any kind the design allows (docs/design.md §3)."""
     kind = rng.random()
     pattern: dict[str, Any]
     if kind < 0.3:

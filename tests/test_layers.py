@@ -1,4 +1,4 @@
-"""The layer rules of DESIGN §1, checked on the import statements of every module."""
+"""The layer rules of docs/design.md §1, checked on the import statements of every module."""
 
 from __future__ import annotations
 

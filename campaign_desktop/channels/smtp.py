@@ -3,7 +3,7 @@
 Message building lives in `channels.message`; this module only talks to the server.
 Every smtplib/ssl/socket failure leaves this module as an `SmtpError` a marketer can read.
 
-How failures map (DESIGN §5), and what the caller should do with each:
+How failures map (docs/design.md §5 and §9), and what the caller should do with each:
 
 - `SmtpTransientError`: 4xx replies, a connection that dropped or timed out mid-run —
   retry later with backoff.

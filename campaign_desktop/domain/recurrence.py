@@ -1,4 +1,4 @@
-"""Recurring sends: the stored pattern (DESIGN §3 JSON), its occurrences, RRULE, .ics and wording.
+"""Recurring sends: the stored pattern (docs/design.md §3), its occurrences, RRULE, .ics, wording.
 
 Occurrences come from dateutil's rrule on the campaign's local wall clock, then go to UTC.
 """
@@ -80,7 +80,7 @@ def _is_int(value: object) -> bool:
 
 @dataclass(frozen=True)
 class RecurrencePattern:
-    """How a campaign repeats after its first send, as stored in JSON (DESIGN §3).
+    """How a campaign repeats after its first send, as stored in JSON (docs/design.md §3).
 
     Constructing one validates it (ValidationError naming the field) and normalises it:
     days_of_week sorted without repeats, `short_month` reset to "last_day" where no month can
@@ -704,7 +704,7 @@ def validate_schedule(
     tz: str,
     now: datetime | None = None,
 ) -> None:
-    """ValidationError unless the schedule is one a marketer can mean (DESIGN §3).
+    """ValidationError unless the schedule is one a marketer can mean (docs/design.md §3).
 
     Checks what a pattern alone cannot: the timezone, the first send not in the past (when
     `now` is given), the end date not before the first send, and at least one send at all.

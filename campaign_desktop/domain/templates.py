@@ -1,7 +1,7 @@
 """Campaign templates: Jinja2 subject and bodies checked at save time, rendered per recipient.
 
-Sandboxed, strict about unknown names, HTML-escaped in the HTML body only (DESIGN §5), and
-bounded in size, loops and time (DESIGN §9; the sandbox itself: `template_sandbox`).
+Sandboxed, strict about unknown names, HTML-escaped in the HTML body only (docs/design.md §5), and
+bounded in size, loops and time (docs/design.md §9; the sandbox itself: `template_sandbox`).
 
 Decisions, recorded here because the design leaves them open:
 

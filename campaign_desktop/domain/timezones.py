@@ -1,6 +1,6 @@
 """IANA timezones for campaigns: the picker's order, validated look-up, wall clock ↔ UTC.
 
-Conversions follow RFC 5545 §3.3.5 (DESIGN §3): gap times keep the offset before the gap.
+Conversions follow RFC 5545 §3.3.5 (docs/design.md §3): gap times keep the offset before the gap.
 """
 
 from __future__ import annotations

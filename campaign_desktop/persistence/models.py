@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 typed models for every table of DESIGN §2.
+"""SQLAlchemy 2 typed models for every table of docs/design.md §2.
 
 Timestamps are `UTCDateTime` (aware UTC only); enums are stored as their string values.
 """
@@ -119,7 +119,7 @@ class Campaign(Base):
     reply_to: Mapped[str | None] = mapped_column(String(320))
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    # Naive on purpose: the wall-clock time the user typed, in `timezone` (DESIGN §3).
+    # Naive on purpose: the wall-clock time the user typed, in `timezone` (docs/design.md §3).
     scheduled_local: Mapped[datetime | None] = mapped_column(WallClockDateTime())
     scheduled_at: Mapped[datetime | None]
     recurrence_pattern: Mapped[dict[str, Any] | None]

@@ -1,6 +1,6 @@
 """The background scheduler: one APScheduler date job per scheduled campaign, derived from
 the database (`campaign.next_run_at` is the only truth), plus a reconcile pass and start-up
-catch-up of what fell due while the app was closed (DESIGN §4).
+catch-up of what fell due while the app was closed (docs/design.md §4).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Each public method is one transaction (an import: one per batch) and returns fro
 
 Decisions, recorded here because the design leaves them open:
 
-- Emails are stored normalised (trimmed, domain lower-cased, DESIGN §2), so "Ann@x.com"
+- Emails are stored normalised (trimmed, domain lower-cased, docs/design.md §2), so "Ann@x.com"
   and "ann@x.com" are two contacts: the local part is case-sensitive by RFC 5321.
 - List names are exact (case-sensitive), as the database's unique constraint and the
   campaign service read them. `add`, `add_to_list` and `import_csv` create a list they

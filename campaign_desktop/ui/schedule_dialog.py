@@ -522,7 +522,7 @@ class ScheduleDialog(QDialog):
         return self._timezone.currentText().strip()
 
     def recurrence(self) -> dict[str, Any] | None:
-        """The pattern as the widgets say (DESIGN §3 JSON), or None for a single send."""
+        """The pattern as the widgets say (docs/design.md §3 JSON), or None for a single send."""
         kind = self._repeat.currentData()
         if kind is None:
             return None

@@ -1,6 +1,6 @@
 """Tests for campaign_desktop.domain.recurrence: patterns, occurrences, RRULE, wording, .ics.
 
-Expected sends are written out as exact UTC times; DESIGN §3 is the specification.
+Expected sends are written out as exact UTC times; docs/design.md §3 is the specification.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def local_times(sends: list[datetime], tz: str) -> list[str]:
     return [to_local(send, get_zone(tz)).strftime("%Y-%m-%d %H:%M") for send in sends]
 
 
-# --- the examples DESIGN and the brief fix -----------------------------------------------
+# --- the examples of docs/design.md §3 ---------------------------------------------------
 
 
 def test_daily_0800_chicago_keeps_0800_across_the_spring_forward() -> None:

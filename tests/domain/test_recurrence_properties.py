@@ -1,5 +1,6 @@
 """Property tests for recurrence: any stored input is a pattern or a ValidationError, and the
-sends of any pattern obey DESIGN §3 (ascending, after `after`, local time kept, count honoured).
+sends of any pattern obey docs/design.md §3 (ascending, after `after`, local time kept, count
+honoured).
 """
 
 from __future__ import annotations
