@@ -564,7 +564,7 @@ class CampaignService:
         """Compile the templates and fill them in for the sample contact and a sample of
         the audience, as sending would; the first failure is a ValidationError naming the
         contact. Runtime faults (1/0, a bound reached, an object printed) show here rather
-        than once per recipient at send time (DESIGN §9)."""
+        than once per recipient at send time (docs/design.md §9)."""
         keys = queries.attribute_keys(session)
         templates = compile_campaign_templates(*sources, keys)
         templates.render(

@@ -2,7 +2,7 @@
 
 A template that would fail at send time for some recipient (1/0, an empty value indexed, a
 bound reached, an object printed) is refused when saved or scheduled, naming the contact,
-and nothing is written (DESIGN §9).
+and nothing is written (docs/design.md §9).
 """
 
 from __future__ import annotations
