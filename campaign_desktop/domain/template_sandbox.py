@@ -64,18 +64,18 @@ from markupsafe import EscapeFormatter, Markup
 
 @dataclass(frozen=True, slots=True)
 class RenderLimits:
-    """The bounds one message's rendering must stay within (see the templates module)."""
+    """The bounds one message's rendering must stay within (why these: the templates module)."""
 
-    seconds: float = 2.0
-    loop_steps: int = 100_000
-    range_items: int = 10_000
-    value_chars: int = 1_000_000
-    subject_chars: int = 2_000
-    body_chars: int = 1_000_000
-    call_depth: int = 50
-    int_digits: int = 4_000
-    nesting: int = 20
-    json_indent: int = 16
+    seconds: float = 2.0  # subject and bodies together
+    loop_steps: int = 100_000  # loop turns and items walked by filters, together
+    range_items: int = 10_000  # numbers in one range()
+    value_chars: int = 1_000_000  # characters (or list items) of any value built on the way
+    subject_chars: int = 2_000  # the rendered subject
+    body_chars: int = 1_000_000  # each rendered body
+    call_depth: int = 50  # macros calling macros
+    int_digits: int = 4_000  # a whole number built with * or **
+    nesting: int = 20  # lists in lists, when printed
+    json_indent: int = 16  # tojson(indent=…)
 
     @property
     def int_bits(self) -> int:

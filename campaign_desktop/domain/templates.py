@@ -218,7 +218,7 @@ def _printed_non_values(
             yield child.name, kind, hint, child.lineno
 
 
-def _source(node: nodes.Node) -> str:  # noqa: PLR0911  (one return per kind of node)
+def _source(node: nodes.Node) -> str:  # noqa: PLR0911, PLR0912  (one branch per kind of node)
     """The expression `node` as the marketer would have written it (near enough)."""
     if isinstance(node, nodes.Name):
         return node.name
@@ -247,6 +247,13 @@ def _source(node: nodes.Node) -> str:  # noqa: PLR0911  (one return per kind of 
     if isinstance(node, nodes.Compare):
         rest = " ".join(f"{op.op} {_source(op.expr)}" for op in node.ops)
         return f"{_source(node.expr)} {rest}"
+    if isinstance(node, nodes.List):
+        return f"[{', '.join(_source(item) for item in node.items)}]"
+    if isinstance(node, nodes.Tuple):
+        return f"({', '.join(_source(item) for item in node.items)})"
+    if isinstance(node, nodes.Dict):
+        pairs = (f"{_source(pair.key)}: {_source(pair.value)}" for pair in node.items)
+        return f"{{{', '.join(pairs)}}}"
     return "…"
 
 
@@ -256,7 +263,9 @@ def _printed_by_line(ast: nodes.Template) -> dict[int, tuple[str, ...]]:
     for output in ast.find_all(nodes.Output):
         for child in output.nodes:
             if not isinstance(child, nodes.TemplateData):
-                found.setdefault(child.lineno, []).append(f"{{{{ {_source(child)} }}}}")
+                text = _source(child)
+                text = text if len(text) <= 80 else f"{text[:79]}…"
+                found.setdefault(child.lineno, []).append(f"{{{{ {text} }}}}")
     return {line: tuple(dict.fromkeys(texts)) for line, texts in found.items()}
 
 
@@ -290,14 +299,11 @@ def _compile_one(
 ) -> _Part:
     try:
         return _checked_compile(field, source, env, allowed, listed, limits=limits)
-    except (RecursionError, MemoryError):
-        # Jinja's parser and Python's compiler recurse once per nesting level.
+    except (RecursionError, MemoryError, SyntaxError):
+        # Jinja's parser and Python's compiler recurse once per nesting level, and Python
+        # refuses the code Jinja writes for too many nested brackets, loops or ifs
+        # (a Jinja syntax error is a TemplateSyntaxError, handled above).
         raise _too_deep(field) from None
-    except SyntaxError as exc:
-        # Python's own compiler refuses more than 200 nested brackets.
-        if "nested" in str(exc):
-            raise _too_deep(field) from None
-        raise
 
 
 def _checked_compile(

@@ -159,7 +159,8 @@ def test_a_blocked_format_trick_is_refused_for_safety() -> None:
         ("{{ '%s' % first_name.upper }}", "a method", "{{ '%s' % first_name.upper }}"),
         ("{{ '{!r}'.format(first_name.upper) }}", "a method", "'{!r}'.format(first_name.upper)"),
         ("{{ dict(a=first_name.upper) }}", "a method", "{{ dict(a=first_name.upper) }}"),
-        ("{{ [first_name.upper] }}", "a method", "{{ … }}"),
+        ("{{ [first_name.upper] }}", "a method", "{{ [first_name.upper] }}"),
+        ("{{ '%(a)s' % {'a': first_name.upper} }}", "a method", "% {'a': first_name.upper} }}"),
         ("{{ company|map('upper') }}", "a sequence that is not a list yet", "add |list"),
         ("{{ range(3) }}", "a sequence that is not a list yet", "add |list"),
         ("{{ namespace(a=1) }}", "a namespace", "{{ namespace(a=1) }}"),
@@ -256,10 +257,16 @@ def test_lipsum_is_not_available() -> None:
     assert raised.value.message.startswith("Unknown variable “lipsum” on line 1.")
 
 
-@pytest.mark.parametrize("depth", [300, 5000])
-def test_brackets_nested_too_deeply_are_refused_when_compiling(depth: int) -> None:
-    source = "{{ " + "(" * depth + "1" + ")" * depth + " }}"
-
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ " + "(" * 300 + "1" + ")" * 300 + " }}",
+        "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}",
+        "{% for i in [1] %}" * 25 + "x" + "{% endfor %}" * 25,
+        "{% if 1 %}" * 120 + "x" + "{% endif %}" * 120,
+    ],
+)
+def test_templates_nested_too_deeply_are_refused_when_compiling(source: str) -> None:
     with pytest.raises(ValidationError) as raised:
         in_worker(lambda: compile_campaign_templates("Hi", source, None))
 
