@@ -292,7 +292,9 @@ def _check_progress_and_notifications(
     )
     worker.start()
     worker.join()
-    expected = f"Sending \N{LEFT DOUBLE QUOTATION MARK}{name}\N{RIGHT DOUBLE QUOTATION MARK}: 1 / 2"
+    expected = (
+        f"Sending \N{LEFT DOUBLE QUOTATION MARK}{name}\N{RIGHT DOUBLE QUOTATION MARK}: 1 of 2 sent"
+    )
     _wait_for(lambda: window.run_progress.text() == expected, "the status bar's progress")
     ctx.events.publish(RunEvent(RunPhase.FINISHED, done, name))
     _wait_for(lambda: tray.last_notification is not None, "the finished notification")
