@@ -43,3 +43,21 @@ def ctx(data_dir: Path) -> Iterator[AppContext]:
     context = AppContext.open(data_dir)
     yield context
     context.close()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--skip-slow",
+        action="store_true",
+        help="deselect the tests marked slow, for a quick local run (CI runs them all)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`--skip-slow`: leave out the `slow` tests, reported as deselected (not skipped)."""
+    if not config.getoption("--skip-slow"):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if item.get_closest_marker("slow") is None]

@@ -194,9 +194,10 @@ class ActivityTab(QWidget):
         )
         header = self.run_view.horizontalHeader()
         header.setSectionResizeMode(RunColumn.CAMPAIGN, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(RunColumn.CAMPAIGN, 200)
+        header.resizeSection(RunColumn.CAMPAIGN, 170)
         header.resizeSection(RunColumn.OCCURRENCE, 190)
-        header.resizeSection(RunColumn.STATUS, 170)  # "Sending, 1,234 messages/s"
+        header.resizeSection(RunColumn.TRIGGER, 80)
+        header.resizeSection(RunColumn.STATUS, 160)  # "Sending, 38 messages/s"
         for column in range(RunColumn.TOTAL, RunColumn.UNCONFIRMED + 1):
             header.resizeSection(column, 70)
         header.resizeSection(RunColumn.UNCONFIRMED, 95)
