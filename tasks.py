@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Set up and run Campaign Desktop from a fresh clone: `python3 tasks.py app|test|bench`.
+"""Set up and run Campaign Desktop from a fresh clone: `python3 tasks.py app|check|test|all|bench`.
 
-Creates `.venv` beside this file (re-installing when pyproject.toml changes), then runs
-the app, the full check suite (ruff, mypy --strict, pytest) or the benchmarks.
+Creates `.venv` beside this file (re-installing when pyproject.toml changes), then runs the
+app, the static checks (`check`: ruff lint, ruff format, mypy --strict), the tests (`test`:
+pytest; extra arguments go to pytest, e.g. `--skip-slow`), both (`all`: what CI runs), or
+the benchmarks.
 """
 
 from __future__ import annotations
@@ -41,23 +43,37 @@ def run(command: list[str]) -> None:
         sys.exit(result.returncode)
 
 
+def check() -> None:
+    """Lint, formatting and types: what pre-commit runs too (.pre-commit-config.yaml)."""
+    python = str(PYTHON)
+    run([python, "-m", "ruff", "check", "."])
+    run([python, "-m", "ruff", "format", "--check", "."])
+    run([python, "-m", "mypy"])
+
+
+def test(pytest_args: list[str]) -> None:
+    # As tests/conftest.py does: with no display and no platform Qt aborts the whole run.
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    run([str(PYTHON), "-m", "pytest", *pytest_args])
+
+
 def main(argv: list[str]) -> None:
     task = argv[0] if argv else "app"
     rest = argv[1:]
+    if task not in {"app", "check", "test", "all", "bench"}:
+        sys.exit(f"unknown task {task!r}: use app, check, test, all or bench")
     ensure_venv()
-    python = str(PYTHON)
     if task == "app":
-        run([python, "main.py", *rest])
+        run([str(PYTHON), "main.py", *rest])
+    elif task == "check":
+        check()
     elif task == "test":
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        run([python, "-m", "ruff", "check", "."])
-        run([python, "-m", "ruff", "format", "--check", "."])
-        run([python, "-m", "mypy"])
-        run([python, "-m", "pytest", *rest])
-    elif task == "bench":
-        run([python, "-m", "benchmarks", *rest])
+        test(rest)
+    elif task == "all":
+        check()
+        test(rest)
     else:
-        sys.exit(f"unknown task {task!r}: use app, test or bench")
+        run([str(PYTHON), "-m", "benchmarks", *rest])
 
 
 if __name__ == "__main__":
