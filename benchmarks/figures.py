@@ -1,4 +1,4 @@
-"""The figures of issue 7, by the name `--only` takes, in the order the table shows them."""
+"""The figures of issues 7 and 11, by the name `--only` takes, in the order the table shows them."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ class Figure:
 
 FIGURES: tuple[Figure, ...] = (
     Figure("send", "fig_send", "send_throughput", 240, "send throughput vs bare smtplib"),
+    Figure(
+        "slow-server", "fig_slow", "slow_server", 300, "send over a slow server, 1/4/8 connections"
+    ),
     Figure("firing", "fig_send", "firing_latency", 120, "due → first message received"),
     Figure("cold-start", "fig_startup", "cold_start", 240, "process start → first rows painted"),
     Figure("campaign-table", "fig_tables", "campaign_table", 150, "campaigns in the table model"),

@@ -47,6 +47,12 @@ class Sizes:
     gui_import_rows: int
     memory_contacts: int
     memory_campaigns: int
+    # The slow-server figure: messages per measurement at 0 ms; at a delay, about how many
+    # seconds one measurement lasts (N connections send N x seconds / delay messages) and
+    # how many runs there are (0 ms uses `repeats`: it is the noisy, CPU-bound one).
+    slow_server_zero_messages: int
+    slow_server_seconds: float
+    slow_server_repeats: int
     # Seconds: a measurement that takes longer is stopped and reported as "> budget".
     slow_budget: float
 
@@ -66,6 +72,9 @@ FULL = Sizes(
     gui_import_rows=100_000,
     memory_contacts=100_000,
     memory_campaigns=100,
+    slow_server_zero_messages=2_000,
+    slow_server_seconds=3.0,
+    slow_server_repeats=1,
     slow_budget=30.0,
 )
 QUICK = Sizes(
@@ -83,6 +92,9 @@ QUICK = Sizes(
     gui_import_rows=1_000,
     memory_contacts=500,
     memory_campaigns=10,
+    slow_server_zero_messages=100,
+    slow_server_seconds=0.2,
+    slow_server_repeats=1,
     slow_budget=20.0,
 )
 
