@@ -108,7 +108,7 @@ class AppContext:
             clock=clock,
             credentials=credentials,
             settings=settings,
-            contacts=ContactService(db, events, clock),
+            contacts=ContactService(db, clock),
             campaigns=CampaignService(db, events, clock, sending),
             runs=RunService(db, sending),
             sending=sending,

@@ -15,8 +15,8 @@ Decisions, recorded here because the design leaves them open:
   unsubscribed, and unsubscribing again keeps the first `unsubscribed_at`.
 - `search`/`count` match case-insensitively (Unicode-aware when the text is not ASCII)
   anywhere in the email or in "first last"; an unknown list or no match gives no rows.
-- Nothing is published on the event bus yet: contact changes do not move campaigns or
-  runs, and the Contacts tab reloads after the actions it starts.
+- No events: contact changes do not move campaigns or runs, so the service has no event
+  bus, and the Contacts tab reloads after the actions it starts.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ from sqlalchemy.orm import Session
 from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.emails import normalize_email
 from campaign_desktop.domain.errors import NotFoundError, ValidationError
-from campaign_desktop.domain.events import EventBus
 from campaign_desktop.domain.status import ContactStatus
 from campaign_desktop.domain.views import ContactListView, ContactView, ImportReport
 from campaign_desktop.persistence import queries
@@ -89,9 +88,8 @@ ImportProgress = Callable[[float, int], None]
 
 
 class ContactService:
-    def __init__(self, db: Database, events: EventBus, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
-        self._events = events  # for a future ContactsChanged event
         self._clock = clock
 
     # --- reading -------------------------------------------------------------------------

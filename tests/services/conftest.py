@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import text
 
 from campaign_desktop.domain.clock import ManualClock
-from campaign_desktop.domain.events import EventBus
 from campaign_desktop.persistence.db import Database, open_database
 from campaign_desktop.services.contacts import ContactService
 
@@ -36,7 +35,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def contacts(database: Database, clock: ManualClock) -> ContactService:
-    return ContactService(database, EventBus(), clock)
+    return ContactService(database, clock)
 
 
 @pytest.fixture
