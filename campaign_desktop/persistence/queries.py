@@ -25,10 +25,10 @@ from campaign_desktop.persistence.models import (
     list_membership,
 )
 
-# Beyond this many ids an IN (...) list stops paying off (and SQLite caps parameters);
-# the query then covers every campaign and the caller picks what it needs.
 RowT = TypeVar("RowT")
 
+# Beyond this many ids an IN (...) list stops paying off (and SQLite caps parameters);
+# the query then covers every campaign and the caller picks what it needs.
 IN_LIMIT = 500
 # Up to this many distinct sets of lists, counting each set is cheaper than one pass over
 # every membership (a set costs at most its lists' memberships).
