@@ -32,7 +32,12 @@ from types import TracebackType
 from PySide6.QtCore import QEventLoop, QSocketNotifier, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from campaign_desktop.context import AppContext, default_data_dir, default_log_dir
+from campaign_desktop.context import (
+    AppContext,
+    default_data_dir,
+    default_database_url,
+    default_log_dir,
+)
 from campaign_desktop.domain.errors import DomainError, SchedulerLockedError, StorageError
 from campaign_desktop.domain.events import RunEvent, RunPhase
 from campaign_desktop.domain.timezones import get_zone, to_local
@@ -65,6 +70,17 @@ _QT_LEVELS = {
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="campaign-desktop", description=__doc__)
     parser.add_argument("--data-dir", type=Path, help="folder holding the database")
+    parser.add_argument(
+        "--database-url",
+        default=default_database_url(),
+        metavar="URL",
+        help=(
+            "team mode: a PostgreSQL database shared by several desktops, as "
+            "postgresql://user@host:port/database (default: $CAMPAIGN_DESKTOP_DATABASE_URL; "
+            "none: the SQLite file in the data folder). A password given here is moved to "
+            "the system keyring."
+        ),
+    )
     parser.add_argument("--minimized", action="store_true", help="start in the tray")
     parser.add_argument(
         "--self-test", action="store_true", help="run a headless smoke test and exit"
@@ -116,7 +132,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if not instance.acquire():
             return 0
-        ctx = open_context(data_dir, _show_critical)
+        ctx = open_context(data_dir, _show_critical, database_url=args.database_url)
         if ctx is None:
             return 1
         try:
@@ -166,8 +182,11 @@ def open_context(
     data_dir: Path,
     show: Callable[[str, str], object],
     ask_restore: Callable[[str, Sequence[Backup]], RestoreChoice] | None = None,
+    *,
+    database_url: str | None = None,
 ) -> AppContext | None:
-    """`AppContext.open(data_dir)`, or None once the user was told why it cannot be.
+    """`AppContext.open(data_dir, database_url)`, or None once the user was told why it
+    cannot be.
 
     Expected failures (a DomainError: StorageError for a read-only or full folder, a
     database locked by another program, …) are shown with `show(title, text)`, never as a
@@ -178,7 +197,7 @@ def open_context(
     ask = ask_restore if ask_restore is not None else RestoreDialog.ask
     while True:
         try:
-            return AppContext.open(data_dir)
+            return AppContext.open(data_dir, database_url)
         except StorageError as exc:
             if exc.kind != "corrupt":
                 show(START_FAILED, exc.message)

@@ -1,6 +1,7 @@
 """The composition root: opens the database and builds services, the channel and scheduler.
 
-The GUI, the tests and the benchmarks all start from `AppContext.open(data_dir)`.
+The GUI, the tests and the benchmarks all start from `AppContext.open(data_dir)` (with a
+`database_url` in team mode).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
+from sqlalchemy import URL
 
 from campaign_desktop.domain.clock import Clock, SystemClock
 from campaign_desktop.domain.events import EventBus
-from campaign_desktop.persistence.db import Database, open_database
+from campaign_desktop.persistence.db import Database, open_database, parse_database_url
 from campaign_desktop.scheduling.scheduler import CampaignScheduler
 from campaign_desktop.services.campaigns import CampaignService
 from campaign_desktop.services.contacts import ContactService
@@ -27,6 +29,8 @@ log = logging.getLogger("campaign_desktop")
 
 APP_NAME = "CampaignDesktop"
 DATA_DIR_ENV = "CAMPAIGN_DESKTOP_DATA"
+#: Team mode without a command-line flag: the PostgreSQL URL (no password in it, please).
+DATABASE_URL_ENV = "CAMPAIGN_DESKTOP_DATABASE_URL"
 
 
 def default_data_dir() -> Path:
@@ -35,6 +39,11 @@ def default_data_dir() -> Path:
     if override:
         return Path(override).expanduser()
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_database_url() -> str | None:
+    """`$CAMPAIGN_DESKTOP_DATABASE_URL` if set (team mode), else None: the SQLite file."""
+    return os.environ.get(DATABASE_URL_ENV) or None
 
 
 def default_log_dir() -> Path:
@@ -59,6 +68,7 @@ class AppContext:
     def open(
         cls,
         data_dir: Path | None = None,
+        database_url: str | URL | None = None,
         *,
         clock: Clock | None = None,
         connect: ConnectionFactory | None = None,
@@ -67,14 +77,22 @@ class AppContext:
     ) -> AppContext:
         """Open (creating and migrating) the database in `data_dir` and wire everything.
 
+        `database_url` (team mode) is a PostgreSQL URL, ``postgresql+psycopg://user@host:
+        port/database``; None means the SQLite file in `data_dir` (which then still holds
+        what stays per desktop). Its password comes from the keyring; one written in the
+        URL is moved there first (`CredentialStore.database_login`).
+
         The scheduler is built but not started: `ctx.scheduler.start()` takes the lock.
         Raises StorageError when the database cannot be used (read-only or full folder,
-        damaged file, locked by another program for longer than `busy_timeout` seconds):
-        see `open_database`, which also offers the way back for a damaged file.
+        damaged file, locked by another program for longer than `busy_timeout` seconds; a
+        server that cannot be reached, refuses the login or has no such database): see
+        `open_database`, which also offers the way back for a damaged file.
         """
         data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         clock = clock or SystemClock()
-        db = open_database(data_dir, busy_timeout=busy_timeout)
+        if database_url is not None:
+            database_url = CredentialStore().database_login(parse_database_url(database_url))
+        db = open_database(data_dir, database_url=database_url, busy_timeout=busy_timeout)
         try:
             return cls._wire(data_dir, db, clock, connect, reconcile_seconds)
         except BaseException:
@@ -100,7 +118,7 @@ class AppContext:
         scheduler = CampaignScheduler(
             db, events, clock, sending, settings, reconcile_seconds=reconcile_seconds
         )
-        log.info("opened %s", db.path)
+        log.info("opened the %s", db.description)
         return cls(
             data_dir=data_dir,
             db=db,

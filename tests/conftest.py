@@ -1,6 +1,14 @@
-"""Shared test set-up: headless Qt, an in-memory keyring, and an AppContext on a real file.
+"""Shared test set-up: headless Qt, an in-memory keyring, and an AppContext on a real
+database: an SQLite file, or (team mode) a real PostgreSQL server the tests start.
 
 Qt's platform is set before anything imports Qt: with no display Qt would abort the run.
+
+Both engines: a module (or test) marked ``both_backends`` runs every test that uses the
+`backend` fixture (directly, or through `database_url`, `login_url`, `ctx`, …) once per
+engine, ids ``[sqlite]`` and ``[postgresql]``; unmarked, `backend` is "sqlite". Build
+contexts with ``AppContext.open(data_dir, database_url, …)``: `database_url` is None on
+SQLite and a fresh, migrated PostgreSQL database (password in the test keyring) otherwise.
+Without PostgreSQL installed, the PostgreSQL cases are skipped and say why.
 """
 
 from __future__ import annotations
@@ -9,6 +17,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +28,22 @@ import pytest
 from tests.memory_keyring import MemoryKeyring
 
 if TYPE_CHECKING:
+    from sqlalchemy import URL
+
     from campaign_desktop.context import AppContext
+    from tests.postgres_server import PostgresServer
+
+BACKENDS = ("sqlite", "postgresql")
+#: The migrated database each PostgreSQL test's own database is copied from.
+TEMPLATE_DATABASE = "cd_template"
+_database_numbers = itertools.count(1)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_backends"
+    ):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
 
 
 @pytest.fixture(autouse=True)
@@ -37,10 +61,75 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def ctx(data_dir: Path) -> Iterator[AppContext]:
+def backend(request: pytest.FixtureRequest) -> str:
+    """ "sqlite" or "postgresql": see the module docstring (``both_backends``)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole run, with a migrated template database."""
+    from campaign_desktop.persistence.db import open_database  # noqa: PLC0415
+    from tests.postgres_server import APP_PASSWORD, PostgresServer, find_bin_dir  # noqa: PLC0415
+
+    found = find_bin_dir()
+    if isinstance(found, str):
+        pytest.skip(found)
+    server = PostgresServer.start(found)
+    try:
+        server.create_database(TEMPLATE_DATABASE)
+        url = server.url(TEMPLATE_DATABASE, password=APP_PASSWORD)
+        open_database(server.root, database_url=url).dispose()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def database_url(
+    backend: str, request: pytest.FixtureRequest, memory_keyring: MemoryKeyring
+) -> Iterator[str | None]:
+    """None on SQLite; on PostgreSQL the URL (no password) of a fresh migrated database.
+
+    The password is in the test keyring, where the app looks for it.
+    """
+    if backend == "sqlite":
+        yield None
+        return
+    from campaign_desktop.services.credentials import (  # noqa: PLC0415
+        SERVICE_NAME,
+        database_key,
+    )
+    from tests.postgres_server import APP_PASSWORD  # noqa: PLC0415
+
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = f"test_{next(_database_numbers)}"
+    server.create_database(name, template=TEMPLATE_DATABASE)
+    url = server.url(name)
+    memory_keyring.set_password(SERVICE_NAME, database_key(url), APP_PASSWORD)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        server.drop_database(name)
+
+
+@pytest.fixture
+def login_url(database_url: str | None) -> URL | None:
+    """`database_url` with its password from the keyring, as `AppContext.open` makes it:
+    for tests that call `open_database` themselves."""
+    if database_url is None:
+        return None
+    from campaign_desktop.persistence.db import parse_database_url  # noqa: PLC0415
+    from campaign_desktop.services.credentials import CredentialStore  # noqa: PLC0415
+
+    return CredentialStore().database_login(parse_database_url(database_url))
+
+
+@pytest.fixture
+def ctx(data_dir: Path, database_url: str | None) -> Iterator[AppContext]:
     from campaign_desktop.context import AppContext  # noqa: PLC0415  (after Qt's platform is set)
 
-    context = AppContext.open(data_dir)
+    context = AppContext.open(data_dir, database_url)
     yield context
     context.close()
 

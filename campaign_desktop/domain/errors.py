@@ -45,7 +45,9 @@ class StorageError(DomainError):
 
     `kind` is one of "busy", "full", "readonly", "io", "corrupt" so that callers can decide
     (the sending engine retries "busy" and "full" before it pauses a run); `message` says
-    what the user can do about it.
+    what the user can do about it. Opening a team database (PostgreSQL) adds
+    "unreachable", "login", "missing" (no such database) and "foreign" (not one the app
+    can use: another program's tables, or an encoding that cannot hold every character).
     """
 
     def __init__(self, kind: str, message: str) -> None:

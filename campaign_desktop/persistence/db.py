@@ -1,7 +1,7 @@
-"""Opening the SQLite database: engine with the right pragmas, sessions, and migrations.
+"""Opening the database: the SQLite file (default) or a PostgreSQL server (team mode).
 
-`open_database` backs the file up, upgrades it to the newest Alembic revision and hands
-back the engine and a session factory; nothing else in the app creates engines.
+`open_database` backs an SQLite file up, upgrades either to the newest Alembic revision and
+hands back the engine and session factories; nothing else in the app creates engines.
 
 Storage failures become `StorageError` in two places only: `open_database` (with words
 about the file and folder: read-only, full, locked by another program, damaged) and
@@ -15,6 +15,13 @@ about the file and folder: read-only, full, locked by another program, damaged) 
 - Backups: before every migration, with SQLite's online backup API, into
   ``backups/campaigns-<UTC time>.sqlite3``; the newest `BACKUPS_KEPT` (3) are kept. A
   file is checked before it is backed up, so a damaged one never pushes a good one out.
+
+Team mode (issue 14, docs/architecture.md "Team mode (PostgreSQL)"): a SQLAlchemy URL
+(`postgresql+psycopg://user@host:port/db`) opens a PostgreSQL database instead. Pragmas,
+``BEGIN IMMEDIATE``, the ``cd_casefold`` function, backups and file checks are SQLite's
+only; on PostgreSQL a write transaction is a plain READ COMMITTED one, the server's
+transactional DDL makes a failed migration leave nothing behind, and an unreachable
+server, a refused login or a missing database is a StorageError in plain words.
 """
 
 # Alembic (with Mako and Pygments) costs ~0.3 s to import and is needed only when a migration
@@ -36,11 +43,11 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from campaign_desktop.domain.errors import StorageError
+from campaign_desktop.domain.errors import StorageError, ValidationError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -50,7 +57,12 @@ log = logging.getLogger("campaign_desktop.db")
 DATABASE_FILENAME = "campaigns.sqlite3"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The newest revision in migrations/versions; a test checks it against Alembic's head.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
+#: The SQLAlchemy driver for PostgreSQL URLs that name none (psycopg 3, docs/design.md §10).
+POSTGRESQL_DRIVER = "postgresql+psycopg"
+#: Where `Database.path` points for a server database: a name in the data folder that is
+#: never a file, so that per-desktop files beside it (the scheduler's lock) keep a home.
+SERVER_DATABASE_ANCHOR = "team-database"
 
 
 def _on_connect(
@@ -123,13 +135,15 @@ def head_revision() -> str:
     return head
 
 
+def is_sqlite(engine: Engine | Connection) -> bool:
+    """True for the embedded SQLite file, False for a server (PostgreSQL)."""
+    return engine.dialect.name == "sqlite"
+
+
 def current_revision(engine: Engine) -> str | None:
-    """The revision the database is at; None for a new file (no `alembic_version` yet)."""
+    """The revision the database is at; None for a new one (no `alembic_version` yet)."""
     with engine.connect() as connection:
-        has_table = connection.exec_driver_sql(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
-        ).first()
-        if has_table is None:
+        if not engine.dialect.has_table(connection, "alembic_version"):
             return None
         version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
         return None if version is None else str(version)
@@ -161,13 +175,65 @@ _STORAGE_WORDS = {
 }
 
 
+# PostgreSQL's SQLSTATE codes (https://www.postgresql.org/docs/current/errcodes-appendix.html)
+# that are storage conditions rather than bugs; by class (first two characters) or in full.
+_SERVER_KINDS = {
+    "08": "io",  # connection exception
+    "40001": "busy",  # serialization_failure
+    "40P01": "busy",  # deadlock_detected
+    "55P03": "busy",  # lock_not_available (lock_timeout, the busy timeout's counterpart)
+    "57014": "busy",  # query_canceled (statement_timeout)
+    "53": "full",  # insufficient resources: disk full, out of memory, too many connections
+    "25006": "readonly",  # read_only_sql_transaction (a standby, or a read-only database)
+    "57P01": "io",  # admin_shutdown
+    "57P02": "io",  # crash_shutdown
+    "57P03": "io",  # cannot_connect_now (starting up)
+}
+_SERVER_WORDS = {
+    "busy": (
+        "The database server is busy: another desktop holds what this one needs. "
+        "Try again in a moment."
+    ),
+    "full": (
+        "The database server has run out of space or connections. Ask whoever runs it to "
+        "free some, then try again."
+    ),
+    "readonly": "The database server accepts no changes (it is read-only or a standby).",
+    "io": (
+        "The connection to the database server was lost. Check the network; Campaign "
+        "Desktop tries again."
+    ),
+}
+
+
+def _server_storage_error(original: BaseException) -> StorageError | None:
+    """The StorageError for a PostgreSQL (psycopg) failure, or None when it is a bug."""
+    state = getattr(original, "sqlstate", None)
+    if state is None:
+        # No SQLSTATE: the connection itself failed (refused, dropped, timed out).
+        return StorageError("io", _SERVER_WORDS["io"]) if _is_operational(original) else None
+    kind = _SERVER_KINDS.get(state) or _SERVER_KINDS.get(state[:2])
+    return None if kind is None else StorageError(kind, _SERVER_WORDS[kind])
+
+
+def _is_operational(original: BaseException) -> bool:
+    return any(cls.__name__ == "OperationalError" for cls in type(original).__mro__)
+
+
+def _is_server_error(original: BaseException) -> bool:
+    # psycopg is imported only in team mode: recognise its errors by their module.
+    return type(original).__module__.split(".")[0] == "psycopg"
+
+
 def storage_error(exc: BaseException) -> StorageError | None:
     """The StorageError for a driver-level failure, or None when `exc` is not one.
 
-    Classified by SQLite's result code (`sqlite_errorcode`, Python ≥ 3.11) and, for other
-    drivers, by the words of the error.
+    Classified by SQLite's result code (`sqlite_errorcode`, Python ≥ 3.11), by PostgreSQL's
+    SQLSTATE, and, for other drivers, by the words of the error.
     """
     original = exc.orig if isinstance(exc, DBAPIError) else exc
+    if original is not None and _is_server_error(original):
+        return _server_storage_error(original)
     if not isinstance(original, sqlite3.Error | OSError) and not isinstance(exc, OperationalError):
         return None
     code = getattr(original, "sqlite_errorcode", None)
@@ -206,9 +272,25 @@ class Database:
     """The open database: `read()` for a reading session, `write()` for one unit of work."""
 
     path: Path
+    """The SQLite file; for a server database, `SERVER_DATABASE_ANCHOR` in the data folder
+    (never a file: per-desktop files such as the scheduler's lock are named after it)."""
     engine: Engine
     sessions: sessionmaker[Session]
     writers: sessionmaker[Session]
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True for the embedded SQLite file, False in team mode (PostgreSQL)."""
+        return is_sqlite(self.engine)
+
+    @property
+    def description(self) -> str:
+        """Which database is in use, for people (Settings, logs); never with a password."""
+        if self.is_sqlite:
+            return f"SQLite file {self.path}"
+        url = self.engine.url
+        port = url.port or 5432
+        return f"PostgreSQL database {url.database} on {url.host}:{port} as {url.username}"
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -221,7 +303,12 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One transaction that holds the write lock: commits on success, rolls back on error.
+        """One unit of work: commits on success, rolls back on error.
+
+        On SQLite it holds the write lock from its first statement (``BEGIN IMMEDIATE``), so
+        what it read stays true until it commits. On PostgreSQL it is a READ COMMITTED
+        transaction: a read-then-write that other desktops may race needs a row lock
+        (``with_for_update()``) or a statement that decides in one step (``ON CONFLICT``).
 
         Raises StorageError when the database is busy, full, read-only or failing; the
         transaction is then rolled back whole (nothing half-written stays).
@@ -501,25 +588,30 @@ def _refuse_foreign(engine: Engine, path: Path) -> None:
     """Raise StorageError("corrupt") when an unversioned database already has tables (another
     program's database, or ours without its version): migrating it would mix the two."""
     with engine.connect() as connection:
-        tables = connection.exec_driver_sql(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
-        ).scalar()
+        tables = inspect(connection).get_table_names()
     if tables:
         raise StorageError(
             "corrupt", _startup_words("corrupt", path, "it has no Campaign Desktop version")
         )
 
 
-def open_database(data_dir: Path, *, busy_timeout: float = 5.0) -> Database:
-    """Open (or create) the database in `data_dir`, backed up and migrated to head.
+def open_database(
+    data_dir: Path, *, database_url: str | URL | None = None, busy_timeout: float = 5.0
+) -> Database:
+    """Open (or create) the database, backed up and migrated to head.
 
-    Refuses, with StorageError and words a user can act on, rather than replace anything:
-    a read-only or full data folder, a file locked by another program (after waiting
-    `busy_timeout` seconds), and a damaged file ("corrupt": empty when it had data, not
-    SQLite, not ours, or failing its check before a migration) — never recreated, never
-    backed up over a good backup; the app then offers `restore_backup` or
-    `set_aside_database`. Before a migration the file is backed up (`backup_database`).
+    With no `database_url`, the SQLite file in `data_dir`. Refuses, with StorageError and
+    words a user can act on, rather than replace anything: a read-only or full data
+    folder, a file locked by another program (after waiting `busy_timeout` seconds), and a
+    damaged file ("corrupt": empty when it had data, not SQLite, not ours, or failing its
+    check before a migration) — never recreated, never backed up over a good backup; the
+    app then offers `restore_backup` or `set_aside_database`. Before a migration the file
+    is backed up (`backup_database`).
+
+    With a `database_url` (team mode), that PostgreSQL database: see `open_server_database`.
     """
+    if database_url is not None:
+        return open_server_database(data_dir, database_url, busy_timeout=busy_timeout)
     path = data_dir / DATABASE_FILENAME
     with _storage_errors_at(path):
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -538,6 +630,10 @@ def open_database(data_dir: Path, *, busy_timeout: float = 5.0) -> Database:
         except BaseException:
             engine.dispose()
             raise
+    return _database(path, engine)
+
+
+def _database(path: Path, engine: Engine) -> Database:
     return Database(
         path=path,
         engine=engine,
@@ -546,3 +642,167 @@ def open_database(data_dir: Path, *, busy_timeout: float = 5.0) -> Database:
             engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False
         ),
     )
+
+
+# --- team mode: a PostgreSQL server -----------------------------------------------------
+
+
+def parse_database_url(database_url: str | URL) -> URL:
+    """`database_url` as a PostgreSQL URL for psycopg 3, or ValidationError in plain words.
+
+    ``postgresql://`` (and ``postgres://``) get the psycopg driver; other databases and
+    other drivers are refused: the app is built and tested on PostgreSQL with psycopg.
+    """
+    try:
+        url = make_url(database_url)
+    except (ArgumentError, ValueError):
+        raise ValidationError(
+            "database_url",
+            "The database URL is not one Campaign Desktop can read: write it as "
+            "postgresql://user@host:port/database.",
+        ) from None
+    if url.drivername in {"postgresql", "postgres"}:
+        url = url.set(drivername=POSTGRESQL_DRIVER)
+    if url.drivername != POSTGRESQL_DRIVER:
+        raise ValidationError(
+            "database_url",
+            f"Team mode needs a PostgreSQL database (postgresql://…), not “{url.drivername}”.",
+        )
+    if not url.database:
+        raise ValidationError(
+            "database_url", "The database URL names no database: add /<database> at its end."
+        )
+    return url
+
+
+def create_server_engine(url: URL, *, busy_timeout: float = 5.0) -> Engine:
+    """An engine on a PostgreSQL `url` (password included, if the server wants one).
+
+    `busy_timeout` (seconds) becomes the server's ``lock_timeout``: like SQLite's busy
+    timeout, how long a statement waits for another desktop's lock before it fails (a
+    StorageError "busy"). Connections are checked before use (``pool_pre_ping``): a desktop
+    app outlives network changes, sleep and server restarts.
+    """
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        # A run's connections (up to 16), the scheduler and the GUI may each hold one.
+        pool_size=5,
+        max_overflow=20,
+        connect_args={
+            "connect_timeout": 10,
+            "application_name": "Campaign Desktop",
+            "options": f"-c lock_timeout={max(1, round(busy_timeout * 1000))}",
+        },
+    )
+
+
+def _server_startup_error(url: URL, exc: DBAPIError) -> StorageError | None:
+    """The StorageError for failing to open the server database, in words about it."""
+    original = exc.orig if exc.orig is not None else exc
+    words = str(original).strip()
+    lowered = words.lower()
+    where = f"{url.host or 'localhost'}:{url.port or 5432}"
+    # libpq reports connection failures without an SQLSTATE: known by their words.
+    if "authentication failed" in lowered or "no password supplied" in lowered:
+        return StorageError(
+            "login",
+            f"The database server {where} refused the login of “{url.username}”. Check the "
+            "user name in the database URL, and give the password once in the URL "
+            "(postgresql://user:password@host/database): Campaign Desktop moves it to the "
+            "system keyring.",
+        )
+    if "does not exist" in lowered and "database" in lowered:
+        return StorageError(
+            "missing",
+            f"The database “{url.database}” does not exist on the server {where}. Ask whoever "
+            "runs the server to create it (CREATE DATABASE), or correct the database URL.",
+        )
+    if getattr(original, "sqlstate", None) is None and _is_operational(original):
+        return StorageError(
+            "unreachable",
+            f"Campaign Desktop cannot reach the database server {where} ({_first_line(words)}). "
+            "Check the host and port in the database URL, the network, and that the "
+            "server is running.",
+        )
+    return storage_error(exc)
+
+
+def _first_line(words: str) -> str:
+    lines = [line.strip() for line in words.splitlines() if line.strip()]
+    return lines[-1].removeprefix("FATAL:").strip() if lines else "no reason given"
+
+
+def open_server_database(
+    data_dir: Path, database_url: str | URL, *, busy_timeout: float = 5.0
+) -> Database:
+    """Open the PostgreSQL database at `database_url`, migrated to head (team mode).
+
+    No backup is taken (the server's own backups are the rule, and a migration is one
+    transaction that leaves nothing half-done); an empty database gets the schema, one
+    with other tables and no Campaign Desktop version is refused ("corrupt" words are
+    not used: there is no file to restore). Several desktops may start together: the
+    migration runs under an advisory lock (migrations/env.py). Raises StorageError with
+    kind "unreachable", "login" or "missing" when the server cannot be used, and
+    ValidationError for a URL that is not PostgreSQL's.
+    """
+    url = parse_database_url(database_url)
+    anchor = data_dir / SERVER_DATABASE_ANCHOR
+    with _storage_errors_at(anchor):
+        # The data folder still holds what stays per desktop (the scheduler's lock file).
+        data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_server_engine(url, busy_timeout=busy_timeout)
+    try:
+        try:
+            revision = current_revision(engine)
+            if revision != HEAD_REVISION:
+                if revision is None:
+                    _refuse_foreign_server(engine)
+                log.info("migrating %s from %s", url, revision)
+                upgrade(engine)
+            _check_server_text(engine)
+        except DBAPIError as exc:
+            error = _server_startup_error(url, exc)
+            if error is None:
+                raise
+            raise error from exc
+    except BaseException:
+        engine.dispose()
+        raise
+    return _database(anchor, engine)
+
+
+def _refuse_foreign_server(engine: Engine) -> None:
+    with engine.connect() as connection:
+        tables = inspect(connection).get_table_names()
+    if tables:
+        url = engine.url
+        raise StorageError(
+            "foreign",
+            f"The database “{url.database}” on {url.host} already has tables of another "
+            "program and no Campaign Desktop version. Give Campaign Desktop a database of "
+            "its own (an empty one).",
+        )
+
+
+def _check_server_text(engine: Engine) -> None:
+    """Refuse a database that cannot hold every character; warn when search folds ASCII only."""
+    with engine.connect() as connection:
+        encoding = connection.exec_driver_sql("SHOW server_encoding").scalar()
+        ctype = connection.exec_driver_sql(
+            "SELECT datctype FROM pg_database WHERE datname = current_database()"
+        ).scalar()
+    if str(encoding).upper() not in {"UTF8", "UTF-8"}:
+        raise StorageError(
+            "foreign",
+            f"The database “{engine.url.database}” stores text as {encoding}, which cannot "
+            "hold every name and address. Create it with ENCODING 'UTF8'.",
+        )
+    if str(ctype).upper() in {"C", "POSIX"}:
+        # ILIKE and lower() then fold ASCII letters only: "élodie" misses "Élodie".
+        log.warning(
+            "database %s has LC_CTYPE %s: searches ignore case for ASCII letters only "
+            "(create it with a UTF-8 locale, e.g. C.UTF-8 or en_US.UTF-8)",
+            engine.url.database,
+            ctype,
+        )

@@ -1,15 +1,19 @@
 """SQLAlchemy 2 typed models for every table of docs/design.md §2.
 
 Timestamps are `UTCDateTime` (aware UTC only); enums are stored as their string values.
+JSON columns are JSON on SQLite and JSONB on PostgreSQL (team mode, migration 0005).
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -23,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from campaign_desktop.persistence.types import UTCDateTime, WallClockDateTime, utc_now
@@ -41,8 +46,25 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UTCDateTime(),
-        dict[str, Any]: JSON(),
+        dict[str, Any]: JSON().with_variant(JSONB(), "postgresql"),
     }
+
+
+_position_lock = threading.Lock()
+_last_position = 0
+
+
+def next_audience_position() -> int:
+    """A `campaign_audience.position`: larger than any this process gave before.
+
+    Microseconds of the wall clock, so that lists added later (by any desktop whose clock
+    is about right) come after; strictly increasing within a process, so the lists chosen
+    in one save keep their order (the ORM inserts them in the order of `Campaign.lists`).
+    """
+    global _last_position  # noqa: PLW0603  (one counter for the process, under its lock)
+    with _position_lock:
+        _last_position = max(_last_position + 1, time.time_ns() // 1000)
+        return _last_position
 
 
 list_membership = Table(
@@ -60,6 +82,10 @@ campaign_audience = Table(
     Column("campaign_id", ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True),
     Column(
         "list_id", ForeignKey("contact_list.id", ondelete="RESTRICT"), primary_key=True, index=True
+    ),
+    # The order the lists were chosen in (migration 0005; SQLite's rowid served before).
+    Column(
+        "position", BigInteger, nullable=False, default=next_audience_position, server_default="0"
     ),
 )
 
@@ -102,9 +128,10 @@ class Campaign(Base):
     __tablename__ = "campaign"
     __table_args__ = (
         Index("ix_campaign_due", "archived", "status", "next_run_at"),
-        # The campaign table's page orders (migration 0003; must match persistence/queries.py).
-        Index("ix_campaign_next_run", "archived", text("next_run_at IS NULL"), "next_run_at"),
-        Index("ix_campaign_name", "archived", text("name COLLATE NOCASE")),
+        # The campaign table's page orders (migrations 0003 and 0005; must match
+        # services/campaigns.py `campaign_order`).
+        Index("ix_campaign_next_run", "archived", text("(next_run_at IS NULL)"), "next_run_at"),
+        Index("ix_campaign_name", "archived", text("lower(name)")),
         CheckConstraint("max_runs IS NULL OR max_runs >= 1", name="max_runs_positive"),
     )
 
@@ -138,7 +165,9 @@ class Campaign(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
-    lists: Mapped[list[ContactList]] = relationship(secondary=campaign_audience)
+    lists: Mapped[list[ContactList]] = relationship(
+        secondary=campaign_audience, order_by=campaign_audience.c.position
+    )
 
 
 class CampaignRun(Base):

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, func, literal_column, select, text, union_all
+from sqlalchemy import Row, Select, String, Text, cast, func, select, true, union_all
 from sqlalchemy.orm import Session
 
 from campaign_desktop.domain.errors import NotFoundError
@@ -24,6 +24,7 @@ from campaign_desktop.persistence.models import (
     campaign_audience,
     list_membership,
 )
+from campaign_desktop.persistence.portable import by_dialect
 
 RowT = TypeVar("RowT")
 
@@ -139,7 +140,7 @@ def list_set_sizes(
     # exact set of lists they are on ("signature"; a handful of kinds in practice); a set's
     # audience is then the contacts whose signature meets it.
     signature = (
-        select(func.group_concat(list_membership.c.list_id).label("lists"))
+        select(func.aggregate_strings(cast(list_membership.c.list_id, String), ",").label("lists"))
         .join(Contact, Contact.id == list_membership.c.contact_id)
         .where(Contact.status == ContactStatus.SUBSCRIBED)
         .group_by(list_membership.c.contact_id)
@@ -176,7 +177,11 @@ def list_names(session: Session, campaign_ids: Sequence[int]) -> dict[int, tuple
     query = (
         select(campaign_audience.c.campaign_id, ContactList.name)
         .join(ContactList, ContactList.id == campaign_audience.c.list_id)
-        .order_by(campaign_audience.c.campaign_id, literal_column("campaign_audience.rowid"))
+        .order_by(
+            campaign_audience.c.campaign_id,
+            campaign_audience.c.position,
+            campaign_audience.c.list_id,
+        )
     )
     names: dict[int, list[str]] = defaultdict(list)
     for campaign_id, name in _audience_rows(session, query, campaign_ids):
@@ -247,11 +252,20 @@ def campaign_views(
 
 
 def attribute_keys(session: Session) -> list[str]:
-    """Every key that appears in any contact's free attributes, sorted."""
-    rows = session.execute(
-        text("SELECT DISTINCT j.key FROM contact, json_each(contact.attributes) AS j ORDER BY 1")
-    )
-    return [str(key) for (key,) in rows]
+    """Every key that appears in any contact's free attributes, sorted (by code point).
+
+    The JSON object's keys as a table: SQLite's ``json_each``, PostgreSQL's
+    ``jsonb_object_keys`` (the one place that picks by dialect for it).
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        each = func.json_each(Contact.attributes).table_valued("key")
+        # A table-valued function sees the row before it: joined on nothing but that.
+        query = select(each.c.key).select_from(Contact).join(each, true())
+    else:
+        key = func.jsonb_object_keys(Contact.attributes)
+        # A scalar (a JSON null written by hand) has no keys, and would make the function fail.
+        query = select(key).where(func.jsonb_typeof(Contact.attributes) == "object")
+    return sorted(str(key) for key in session.scalars(query.distinct()))
 
 
 def sample_audience(
@@ -273,11 +287,13 @@ def sample_audience(
         .join(list_membership, list_membership.c.contact_id == Contact.id)
         .where(list_membership.c.list_id.in_(list_ids), Contact.status == ContactStatus.SUBSCRIBED)
     )
-    # The JSON text's length (SQLite keeps JSON as text; PostgreSQL would need ::text).
+    # The JSON text's length: SQLite keeps JSON as text, PostgreSQL's jsonb needs ::text.
+    attributes = Contact.attributes.expression
+    attributes_text = by_dialect(attributes, cast(attributes, Text))
     size = (
         func.length(Contact.first_name)
         + func.length(Contact.last_name)
-        + func.coalesce(func.length(Contact.attributes), 0)
+        + func.coalesce(func.length(attributes_text), 0)
     )
     parts = (
         audience.order_by(Contact.id).limit(first),

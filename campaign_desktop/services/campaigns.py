@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Row, Select, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from campaign_desktop.channels.message import check_header_text
@@ -32,6 +32,7 @@ from campaign_desktop.domain.views import CampaignView, RunView
 from campaign_desktop.persistence import queries
 from campaign_desktop.persistence.db import Database
 from campaign_desktop.persistence.models import Campaign, CampaignRun, ContactList
+from campaign_desktop.persistence.portable import contains_ignoring_case
 
 if TYPE_CHECKING:
     from campaign_desktop.services.sending import SendingEngine
@@ -640,36 +641,31 @@ def _table_conditions(
         conditions.append(Campaign.status.in_(list(statuses)))
     needle = text.strip()
     if needle:
-        name: ColumnElement[str] = Campaign.name.expression
-        subject: ColumnElement[str] = Campaign.subject.expression
-        if not needle.isascii():
-            # SQLite's LIKE folds ASCII letters only; fold the rest in Python (cd_casefold is
-            # registered on every connection by persistence.db).
-            needle = needle.casefold()
-            name, subject = func.cd_casefold(name), func.cd_casefold(subject)
-        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
-        conditions.append(or_(name.like(pattern, escape="\\"), subject.like(pattern, escape="\\")))
+        columns = [Campaign.name.expression, Campaign.subject.expression]
+        conditions.append(contains_ignoring_case(columns, needle))
     return conditions
 
 
 def campaign_order(sort: CampaignSort, descending: bool) -> list[ColumnElement[Any]]:
     """ORDER BY terms, the campaign id last so that pages never overlap or skip rows.
 
-    Next run and name match the indexes of migration 0003 (never-runs sort after every
-    date). Repeats sorts one-offs first, then by kind of repeat: the sentence shown is made
-    in Python, so SQL cannot sort by it.
+    Next run and name match the indexes of migrations 0003 and 0005 (never-runs sort after
+    every date; names by ``lower(name)``, which folds ASCII letters only on SQLite, as its
+    NOCASE did, and every letter on PostgreSQL). Repeats sorts one-offs first, then by kind
+    of repeat: the sentence shown is made in Python, so SQL cannot sort by it.
     """
     match sort:
         case CampaignSort.NAME:
-            terms: list[ColumnElement[Any]] = [Campaign.name.collate("NOCASE")]
+            terms: list[ColumnElement[Any]] = [func.lower(Campaign.name)]
         case CampaignSort.STATUS:
             terms = [Campaign.status.expression]
         case CampaignSort.REPEATS:
+            # JSON paths that compile to json_extract on SQLite and ->> on PostgreSQL.
+            pattern = Campaign.recurrence_pattern
             terms = [
                 Campaign.is_recurring.expression,
-                func.json_extract(Campaign.recurrence_pattern, "$.type"),
-                func.json_extract(Campaign.recurrence_pattern, "$.interval"),
+                pattern["type"].as_string(),
+                pattern["interval"].as_integer(),
             ]
         case CampaignSort.LAST_RESULT:
             last_sent = (
@@ -686,7 +682,7 @@ def campaign_order(sort: CampaignSort, descending: bool) -> list[ColumnElement[A
         case CampaignSort.ARCHIVED_AT:
             terms = [Campaign.archived_at.expression]
         case CampaignSort.REASON:
-            terms = [Campaign.archive_reason.collate("NOCASE")]
+            terms = [func.lower(Campaign.archive_reason)]
         case _:
             terms = [Campaign.next_run_at.is_(None), Campaign.next_run_at.expression]
     terms.append(Campaign.id.expression)

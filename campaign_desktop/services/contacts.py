@@ -36,7 +36,6 @@ from sqlalchemy import (
     exists,
     func,
     insert,
-    or_,
     select,
     update,
 )
@@ -56,6 +55,7 @@ from campaign_desktop.persistence.models import (
     campaign_audience,
     list_membership,
 )
+from campaign_desktop.persistence.portable import contains_ignoring_case, insert_or_ignore
 from campaign_desktop.services.csv_import import (
     ContactCsv,
     CsvPreview,
@@ -337,7 +337,7 @@ class ContactService:
             list_id = self._list_id(session, name)
             already = _members_among(session, list_id, contact_ids)
             session.execute(
-                insert(list_membership).prefix_with("OR IGNORE"),
+                insert_or_ignore(session, list_membership),
                 [{"list_id": list_id, "contact_id": contact_id} for contact_id in contact_ids],
             )
             added += len(contact_ids) - already
@@ -345,13 +345,20 @@ class ContactService:
 
     def _list_id(self, session: Session, name: str) -> int:
         """The id of the list called `name`, created (empty) when there is none."""
-        list_id = session.scalar(select(ContactList.id).where(ContactList.name == name))
+        query = select(ContactList.id).where(ContactList.name == name)
+        list_id = session.scalar(query)
         if list_id is not None:
             return list_id
-        item = ContactList(name=name, description="", created_at=self._clock.now())
-        session.add(item)
-        session.flush()
-        return item.id
+        # ON CONFLICT DO NOTHING: another desktop creating the same list at the same moment
+        # (team mode) is no error; either way the list exists afterwards.
+        session.execute(
+            insert_or_ignore(session, ContactList).values(
+                name=name, description="", created_at=self._clock.now()
+            )
+        )
+        created = session.scalar(query)
+        assert created is not None
+        return created
 
     # --- CSV import ----------------------------------------------------------------------
 
@@ -481,9 +488,7 @@ class ContactService:
             if changes:
                 session.execute(update(Contact), changes)
             session.execute(
-                insert(list_membership)
-                .prefix_with("OR IGNORE")
-                .from_select(
+                insert_or_ignore(session, list_membership).from_select(
                     ["list_id", "contact_id"],
                     select(bindparam("list_id", type_=Integer), Contact.id).where(in_batch),
                 ),
@@ -677,23 +682,9 @@ def _contact_filters(
         )
     needle = (text or "").strip()
     if needle:
-        email: ColumnElement[str] = Contact.email.expression
         full_name: ColumnElement[str] = Contact.first_name + " " + Contact.last_name
-        if not needle.isascii():
-            # SQLite's LIKE folds ASCII letters only; fold the rest in Python (cd_casefold is
-            # registered on every connection by persistence.db).
-            needle = needle.casefold()
-            email = func.cd_casefold(email)
-            full_name = func.cd_casefold(full_name)
-        pattern = "%" + _escape_like(needle) + "%"
-        conditions.append(
-            or_(email.like(pattern, escape="\\"), full_name.like(pattern, escape="\\"))
-        )
+        conditions.append(contains_ignoring_case([Contact.email.expression, full_name], needle))
     return conditions
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 # --- validation --------------------------------------------------------------------------

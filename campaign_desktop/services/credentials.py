@@ -1,6 +1,8 @@
-"""The SMTP password's one home: the operating system's keyring (service "campaign-desktop").
+"""The passwords' one home: the operating system's keyring (service "campaign-desktop").
 
-No keyring, no password: the error says what to install instead of falling back to a file.
+The SMTP password under its username; a team database's (PostgreSQL) under
+``database:<user>@<host>:<port>/<database>``. No keyring, no password: the error says what
+to install instead of falling back to a file.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import sys
 
 import keyring
 from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
+from sqlalchemy import URL
 
 from campaign_desktop.domain.errors import CredentialsError
 
@@ -70,7 +73,46 @@ class CredentialStore:
         except NoKeyringError:
             raise CredentialsError(keyring_help()) from None
 
+    def database_login(self, url: URL) -> URL:
+        """`url` with the password to log in to the team database with.
+
+        A password written in the URL is moved into the keyring (a command line or an
+        environment variable is no place to keep one) and used; otherwise the keyring's
+        is used, if it has one. Without a working keyring, a password in the URL still
+        serves this session (with a warning); none is ever written to a file or logged.
+        """
+        key = database_key(url)
+        if url.password:
+            try:
+                keyring.set_password(self._service, key, str(url.password))
+                log.info("stored the password of %s in the keyring", key)
+            except KeyringError as exc:  # NoKeyringError too
+                log.warning("the database password is not kept: %s", exc.__class__.__name__)
+            return url
+        try:
+            password = keyring.get_password(self._service, key)
+        except KeyringError as exc:
+            log.warning("no database password from the keyring: %s", exc.__class__.__name__)
+            return url
+        return url.set(password=password) if password else url
+
+    def forget_database_login(self, url: URL) -> None:
+        """Remove the team database's password from the keyring (nothing stored: no error)."""
+        try:
+            keyring.delete_password(self._service, database_key(url))
+        except PasswordDeleteError:
+            pass
+        except NoKeyringError:
+            raise CredentialsError(keyring_help()) from None
+
     @staticmethod
     def _key(username: str) -> str:
         # An SMTP server without AUTH still gets an entry name, so one store serves both.
         return username or "(no username)"
+
+
+def database_key(url: URL) -> str:
+    """The keyring entry of a team database's password: ``database:user@host:port/db``."""
+    return (
+        f"database:{url.username or ''}@{url.host or 'localhost'}:{url.port or 5432}/{url.database}"
+    )

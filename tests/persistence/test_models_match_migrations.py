@@ -1,4 +1,5 @@
-"""The ORM models and the Alembic migrations describe the same schema."""
+"""The ORM models and the Alembic migrations describe the same schema, on SQLite and on
+PostgreSQL (``both_backends``)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,18 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import URL, text
 
 from campaign_desktop.persistence.db import open_database
 from campaign_desktop.persistence.models import Base
 
-# Alembic cannot reflect expression indexes on SQLite (it sees plain columns): they are
-# checked by name instead.
+pytestmark = pytest.mark.both_backends
+
+# Alembic cannot reflect expression indexes on SQLite (it sees plain columns), and compares
+# PostgreSQL's only approximately: they are checked by name instead.
 EXPRESSION_INDEXES = {"ix_campaign_next_run", "ix_campaign_name"}
 
 
@@ -22,12 +26,26 @@ def _compare(name: str | None, type_: str, *_: Any) -> bool:
     return not (type_ == "index" and name in EXPRESSION_INDEXES)
 
 
-def test_migrated_database_matches_the_models(tmp_path: Path) -> None:
-    db = open_database(tmp_path)
+def _compare_object(item: Any, name: str | None, type_: str, *_: Any) -> bool:
+    return _compare(name, type_)
+
+
+def test_migrated_database_matches_the_models(tmp_path: Path, login_url: URL | None) -> None:
+    db = open_database(tmp_path, database_url=login_url)
     with db.engine.connect() as connection, warnings.catch_warnings():
         # ... and warns that it compares them approximately, although they are left out here.
         warnings.simplefilter("ignore")
-        context = MigrationContext.configure(connection, opts={"include_name": _compare})
+        context = MigrationContext.configure(
+            connection, opts={"include_name": _compare, "include_object": _compare_object}
+        )
         assert compare_metadata(context, Base.metadata) == []
-        indexes = {row[1] for row in connection.execute(text("PRAGMA index_list('campaign')"))}
+        if db.is_sqlite:
+            listed = connection.execute(text("PRAGMA index_list('campaign')"))
+            indexes = {row[1] for row in listed}
+        else:
+            listed = connection.execute(
+                text("SELECT indexname FROM pg_indexes WHERE tablename = 'campaign'")
+            )
+            indexes = {row[0] for row in listed}
+    db.dispose()
     assert indexes >= EXPRESSION_INDEXES

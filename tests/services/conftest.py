@@ -1,4 +1,5 @@
-"""Fixtures for the service tests: a real migrated SQLite file and the contact service on it.
+"""Fixtures for the service tests: a real migrated database (an SQLite file, or PostgreSQL in
+modules marked ``both_backends``: see tests/conftest.py) and the contact service on it.
 
 `snapshot` reads every contact-related table, so a test can prove a refused call wrote nothing.
 """
@@ -10,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import URL, text
 
 from campaign_desktop.domain.clock import ManualClock
 from campaign_desktop.persistence.db import Database, open_database
@@ -22,8 +23,8 @@ _SNAPSHOT_TABLES = ("contact", "contact_list", "list_membership", "campaign", "c
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = open_database(tmp_path / "data")
+def database(tmp_path: Path, login_url: URL | None) -> Iterator[Database]:
+    db = open_database(tmp_path / "data", database_url=login_url)
     yield db
     db.dispose()
 

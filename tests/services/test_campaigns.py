@@ -1,4 +1,5 @@
-"""Campaign use cases through AppContext on a real, migrated SQLite file."""
+"""Campaign use cases through AppContext on a real, migrated database: an SQLite file and
+a PostgreSQL database (``both_backends``, tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from campaign_desktop.services.campaigns import CampaignSort
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
 def clock() -> ManualClock:
@@ -26,8 +29,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def app(data_dir: Path, clock: ManualClock) -> Iterator[AppContext]:
-    context = AppContext.open(data_dir, clock=clock)
+def app(data_dir: Path, database_url: str | None, clock: ManualClock) -> Iterator[AppContext]:
+    context = AppContext.open(data_dir, database_url, clock=clock)
     context.contacts.add("ann@example.com", first_name="Ann", lists=("Customers",))
     context.contacts.add("bob@example.com", first_name="Bob", lists=("Customers", "VIP"))
     yield context
@@ -312,7 +315,7 @@ def test_illegal_transitions_are_validation_errors(app: AppContext) -> None:
     with pytest.raises(ValidationError):
         app.campaigns.update(campaign_id, subject="New")
     with app.db.write() as session:  # a run in progress, as the sending engine would set it
-        session.execute(text("UPDATE campaign SET archived = 0, status = 'sending'"))
+        session.execute(text("UPDATE campaign SET archived = false, status = 'sending'"))
     for action in (
         lambda: app.campaigns.update(campaign_id, subject="New"),
         lambda: app.campaigns.archive(campaign_id),

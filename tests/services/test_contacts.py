@@ -1,4 +1,5 @@
-"""Tests for ContactService on a real migrated SQLite file: contacts, lists and CSV import.
+"""Tests for ContactService on a real migrated database (an SQLite file and PostgreSQL:
+``both_backends``, tests/conftest.py): contacts, lists and CSV import.
 
 Every refused call is checked to leave the database exactly as it was.
 """
@@ -28,6 +29,8 @@ from tests.services.conftest import Snapshot
 from tests.services.test_csv_import import WholeReadRefused
 
 TakeSnapshot = Callable[[], Snapshot]
+
+pytestmark = pytest.mark.both_backends
 
 
 def write_csv(tmp_path: Path, content: str, encoding: str = "utf-8", name: str = "c.csv") -> Path:

@@ -1,6 +1,7 @@
 """Tests for the streaming CSV reader: encodings, delimiters, header mapping, row numbers.
 
-No database here; importing into the contacts is tested in test_contacts.py.
+No database here but in the one test of the contacts fixture (on SQLite and PostgreSQL,
+``both_backends``); importing into the contacts is tested in test_contacts.py.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from campaign_desktop.services.csv_import import (
     preview,
     sniff_delimiter,
 )
+
+pytestmark = pytest.mark.both_backends
 
 
 def write(tmp_path: Path, data: str | bytes, encoding: str = "utf-8") -> Path:

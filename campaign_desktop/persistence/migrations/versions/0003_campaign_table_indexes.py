@@ -6,6 +6,10 @@ Create Date: 2026-11-29 09:00:00
 
 `ORDER BY … LIMIT 200` then reads 200 index entries instead of sorting every campaign. The
 expressions must stay exactly as `persistence/queries.py` sorts, or SQLite ignores the index.
+
+SQLite only (added with team mode, issue 14): PostgreSQL refuses both expressions as written
+(an index expression needs parentheses there, and it has no NOCASE collation). Revision 0005
+creates the portable indexes on every engine.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return
     with op.batch_alter_table("campaign", schema=None) as batch_op:
         batch_op.create_index(
             "ix_campaign_next_run",
@@ -31,6 +37,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return
     with op.batch_alter_table("campaign", schema=None) as batch_op:
         batch_op.drop_index("ix_campaign_name")
         batch_op.drop_index("ix_campaign_next_run")
