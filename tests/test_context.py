@@ -1,17 +1,38 @@
 """The composition root: where the data lives, what AppContext.open builds, and how it
-refuses storage it cannot use (StorageError, with real read-only, full and locked files)."""
+refuses storage it cannot use (StorageError, with real read-only, full and locked files).
+
+Team mode (PostgreSQL, ``both_backends``): which database a URL, the command line or the
+environment selects, and where its password goes (the keyring, never a log)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import platformdirs
 import pytest
+from sqlalchemy import make_url
 
-from campaign_desktop.context import DATA_DIR_ENV, AppContext, default_data_dir
+from campaign_desktop.app import _parse
+from campaign_desktop.context import (
+    DATA_DIR_ENV,
+    DATABASE_URL_ENV,
+    AppContext,
+    default_data_dir,
+)
 from campaign_desktop.domain.errors import DomainError, StorageError
-from campaign_desktop.persistence.db import DATABASE_FILENAME, current_revision, head_revision
+from campaign_desktop.persistence.db import (
+    DATABASE_FILENAME,
+    SERVER_DATABASE_ANCHOR,
+    current_revision,
+    head_revision,
+)
+from campaign_desktop.services.credentials import SERVICE_NAME, database_key
+from tests.memory_keyring import MemoryKeyring
+from tests.postgres_server import APP_PASSWORD
 from tests.storage_faults import lock_held_elsewhere, read_only_view, small_filesystem
+
+pytestmark = pytest.mark.both_backends
 
 
 def test_data_dir_defaults_to_the_platforms_user_data_folder(
@@ -28,11 +49,70 @@ def test_environment_variable_overrides_the_data_dir(
     assert default_data_dir() == tmp_path / "elsewhere"
 
 
-def test_open_creates_and_migrates_the_database_in_the_data_dir(tmp_path: Path) -> None:
-    with AppContext.open(tmp_path / "new") as ctx:
-        assert ctx.db.path == tmp_path / "new" / DATABASE_FILENAME
+def test_open_creates_and_migrates_the_database_in_the_data_dir(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    with AppContext.open(tmp_path / "new", database_url) as ctx:
+        if database_url is None:
+            assert ctx.db.path == tmp_path / "new" / DATABASE_FILENAME
+            assert ctx.db.description == f"SQLite file {ctx.db.path}"
+        else:
+            assert ctx.db.path == tmp_path / "new" / SERVER_DATABASE_ANCHOR
+            assert ctx.db.description.startswith("PostgreSQL database test_")
+            assert not ctx.db.path.exists()
         assert current_revision(ctx.db.engine) == head_revision()
         assert not ctx.scheduler.running  # built, not started: start() takes the lock
+
+
+# --- team mode: which database, and where its password lives ---------------------------
+
+
+def test_the_database_url_comes_from_the_command_line_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+    assert _parse([]).database_url is None  # no URL: the SQLite file
+    monkeypatch.setenv(DATABASE_URL_ENV, "postgresql://ann@db.example/campaigns")
+    assert _parse([]).database_url == "postgresql://ann@db.example/campaigns"
+    flag = ["--database-url", "postgresql://bob@db.example/team"]
+    assert _parse(flag).database_url == "postgresql://bob@db.example/team"
+
+
+def test_a_password_in_the_url_moves_to_the_keyring_and_is_never_logged(
+    tmp_path: Path,
+    database_url: str | None,
+    memory_keyring: MemoryKeyring,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    if database_url is None:
+        pytest.skip("the SQLite file has no password")
+    url = make_url(database_url)
+    key = (SERVICE_NAME, database_key(url))
+    memory_keyring.store.clear()
+    caplog.set_level(logging.DEBUG)
+    with_password = url.set(password=APP_PASSWORD).render_as_string(hide_password=False)
+
+    AppContext.open(tmp_path / "a", with_password).close()
+    assert memory_keyring.store == {key: APP_PASSWORD}
+    # The next start (another data folder on the same desktop) needs only the URL.
+    with AppContext.open(tmp_path / "b", database_url) as ctx:
+        assert not ctx.db.is_sqlite
+    assert APP_PASSWORD not in caplog.text
+    assert "team-secret" not in caplog.text
+
+
+def test_without_the_password_the_login_is_refused_in_plain_words(
+    tmp_path: Path, database_url: str | None, memory_keyring: MemoryKeyring
+) -> None:
+    if database_url is None:
+        pytest.skip("the SQLite file has no password")
+    memory_keyring.store.clear()
+
+    with pytest.raises(StorageError) as raised:
+        AppContext.open(tmp_path, database_url)
+
+    assert raised.value.kind == "login"
+    assert isinstance(raised.value, DomainError)  # shown as a message, never the crash dialog
 
 
 # --- storage failures at start-up (issue 12): StorageError, in words a user can act on ---

@@ -66,6 +66,17 @@ def test_create_returns_a_draft_with_its_lists_and_audience_size(app: AppContext
     assert view.next_run_at is None and not view.archived
 
 
+def test_lists_keep_the_order_they_were_chosen_in(app: AppContext) -> None:
+    app.contacts.create_list("Newsletter")
+    campaign_id = make(app, lists=("VIP", "Customers"))
+    assert app.campaigns.get(campaign_id).lists == ("VIP", "Customers")  # not by name or id
+    view = app.campaigns.update(campaign_id, lists=("Newsletter", "VIP"))
+    assert view.lists == ("VIP", "Newsletter")  # a list kept keeps its place; new ones follow
+    copy = app.campaigns.duplicate(campaign_id)
+    assert copy.lists == ("VIP", "Newsletter")
+    assert [c.lists for c in app.campaigns.page()] == [("VIP", "Newsletter")] * 2
+
+
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
