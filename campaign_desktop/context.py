@@ -14,6 +14,7 @@ from pathlib import Path
 import platformdirs
 from sqlalchemy import URL
 
+from campaign_desktop.channels.smtp import SmtpConnection
 from campaign_desktop.domain.clock import Clock, SystemClock
 from campaign_desktop.domain.events import EventBus
 from campaign_desktop.persistence.db import Database, open_database, parse_database_url
@@ -74,6 +75,7 @@ class AppContext:
         connect: ConnectionFactory | None = None,
         reconcile_seconds: float = 30.0,
         busy_timeout: float = 5.0,
+        heartbeat_seconds: float = 10.0,
     ) -> AppContext:
         """Open (creating and migrating) the database in `data_dir` and wire everything.
 
@@ -94,7 +96,14 @@ class AppContext:
             database_url = CredentialStore().database_login(parse_database_url(database_url))
         db = open_database(data_dir, database_url=database_url, busy_timeout=busy_timeout)
         try:
-            return cls._wire(data_dir, db, clock, connect, reconcile_seconds)
+            return cls._wire(
+                data_dir,
+                db,
+                clock,
+                connect,
+                reconcile_seconds=reconcile_seconds,
+                heartbeat_seconds=heartbeat_seconds,
+            )
         except BaseException:
             db.dispose()
             raise
@@ -106,17 +115,29 @@ class AppContext:
         db: Database,
         clock: Clock,
         connect: ConnectionFactory | None,
+        *,
         reconcile_seconds: float,
+        heartbeat_seconds: float,
     ) -> AppContext:
         events = EventBus()
         credentials = CredentialStore()
         settings = SettingsService(db, credentials)
-        if connect is None:
-            sending = SendingEngine(db, events, clock, settings)
-        else:
-            sending = SendingEngine(db, events, clock, settings, connect=connect)
+        sending = SendingEngine(
+            db,
+            events,
+            clock,
+            settings,
+            connect=connect or SmtpConnection,
+            heartbeat_seconds=heartbeat_seconds,
+        )
         scheduler = CampaignScheduler(
-            db, events, clock, sending, settings, reconcile_seconds=reconcile_seconds
+            db,
+            events,
+            clock,
+            sending,
+            settings,
+            reconcile_seconds=reconcile_seconds,
+            heartbeat_seconds=heartbeat_seconds,
         )
         log.info("opened the %s", db.description)
         return cls(

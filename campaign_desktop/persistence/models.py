@@ -179,6 +179,9 @@ class CampaignRun(Base):
         ForeignKey("campaign.id", ondelete="CASCADE"), index=True
     )
     occurrence_at: Mapped[datetime]
+    # The desktop working this run off (team mode: another takes over when its heartbeat
+    # stops; docs/design.md §10).
+    owner_id: Mapped[str | None] = mapped_column(String(36), index=True)
     trigger: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), index=True)
     started_at: Mapped[datetime | None]
@@ -211,6 +214,20 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
     # A pending row that got a 4xx reply is not tried again before this instant (migration 0004).
     retry_at: Mapped[datetime | None]
+    # The desktop that marked the row in flight: only a dead desktop's rows become unconfirmed.
+    claimed_by: Mapped[str | None] = mapped_column(String(36))
+
+
+class Desktop(Base):
+    """A running copy of the app on this database; its heartbeat says it is alive."""
+
+    __tablename__ = "desktop"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    pid: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime] = mapped_column(default=utc_now)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
 
 
 class Setting(Base):

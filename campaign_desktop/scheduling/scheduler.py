@@ -5,6 +5,7 @@ catch-up of what fell due while the app was closed (docs/design.md §4).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from datetime import datetime, timedelta
@@ -18,7 +19,7 @@ from filelock import FileLock, Timeout
 from sqlalchemy import select
 
 from campaign_desktop.domain.clock import Clock
-from campaign_desktop.domain.errors import SchedulerLockedError
+from campaign_desktop.domain.errors import DomainError, SchedulerLockedError
 from campaign_desktop.domain.events import (
     CampaignChanged,
     CatchUpReport,
@@ -55,6 +56,7 @@ class CampaignScheduler:
         settings: SettingsService,
         *,
         reconcile_seconds: float = 30.0,
+        heartbeat_seconds: float = 10.0,
     ) -> None:
         self._db = db
         self._events = events
@@ -62,6 +64,10 @@ class CampaignScheduler:
         self._sending = sending
         self._settings = settings
         self._reconcile_seconds = reconcile_seconds
+        self._heartbeat_seconds = heartbeat_seconds
+        # One sending app per SQLite file (a lock file beside it); in team mode several
+        # desktops send from one PostgreSQL database and coordinate in it instead.
+        self._team = db.engine.dialect.name != "sqlite"
         self._lock_file = FileLock(str(db.path) + ".lock", is_singleton=False)
         self._scheduler: BackgroundScheduler | None = None
         self._unsubscribe: Any = None
@@ -84,13 +90,15 @@ class CampaignScheduler:
             if self._scheduler is not None:
                 return CatchUpReport((), ())
             try:
-                self._lock_file.acquire(timeout=0)
+                if not self._team:
+                    self._lock_file.acquire(timeout=0)
             except Timeout:
                 raise SchedulerLockedError(
                     "Another Campaign Desktop window is already sending from this database. "
                     "Use that window, or close it first."
                 ) from None
             try:
+                self._sending.heartbeat()
                 self._sending.resume_interrupted()
                 report = self.catch_up()
                 scheduler = BackgroundScheduler(
@@ -109,12 +117,18 @@ class CampaignScheduler:
                     IntervalTrigger(seconds=self._reconcile_seconds),
                     id="reconcile",
                 )
+                scheduler.add_job(
+                    self._heartbeat,
+                    IntervalTrigger(seconds=self._heartbeat_seconds),
+                    id="heartbeat",
+                )
                 scheduler.start()
                 self._scheduler = scheduler
                 self._unsubscribe = self._events.subscribe(self._on_event)
                 self.sync_all()
             except BaseException:
-                self._lock_file.release()
+                if not self._team:
+                    self._lock_file.release()
                 raise
         self._publish_state()
         return report
@@ -130,7 +144,12 @@ class CampaignScheduler:
                 self._unsubscribe = None
         # Not under `_state`: a job still running may need it (sync) before it can end.
         scheduler.shutdown(wait=True)
-        self._lock_file.release()
+        if self._team:
+            # Gone at once, so the others take over this desktop's sends without waiting.
+            with contextlib.suppress(DomainError):
+                self._sending.ledger.leave()
+        else:
+            self._lock_file.release()
         self._publish_state()
 
     def pause_sending(self) -> None:
@@ -216,6 +235,9 @@ class CampaignScheduler:
         More than one overdue occurrence of a campaign (the machine slept through them) is
         dealt with by the missed-run rule, exactly as at start (`catch_up`).
         """
+        if self._team:
+            # Another desktop may have died mid-send: take its runs over.
+            self._sending.resume_interrupted()
         if self._sending_paused:
             return 0
         report = self._deal_with_due(at_start=False)
@@ -292,6 +314,12 @@ class CampaignScheduler:
         except Exception:
             # A job must never die silently: log it; the reconcile pass will try again.
             log.exception("firing campaign %s at %s failed", campaign_id, occurrence_at)
+
+    def _heartbeat(self) -> None:
+        try:
+            self._sending.heartbeat()
+        except DomainError as exc:  # the database is busy or gone for a moment
+            log.warning("heartbeat not written: %s", exc.message)
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, CampaignChanged):

@@ -23,6 +23,7 @@ def configure_smtp(ctx: AppContext, port: int, *, username: str = "", password: 
 def add_contacts(ctx: AppContext, count: int, list_name: str = "Customers") -> list[str]:
     """`count` subscribed contacts person0001@example.com … on `list_name` (via CSV import)."""
     path = ctx.data_dir / f"seed-{list_name}-{count}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)  # team mode keeps no file there
     emails = [f"person{number:04d}@example.com" for number in range(1, count + 1)]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)

@@ -261,7 +261,7 @@ class RunShared:
     def storage_failed(self, error: StorageError) -> None:
         self.control.request(
             Stop.PAUSE,
-            f"{error.message} The send is paused and nothing is lost: what was sent is "
+            f"{_sentence(error.message)} The send is paused and nothing is lost: what was sent is "
             "recorded as soon as the database can be written. Resume it then.",
         )
 
@@ -412,7 +412,7 @@ class ConnectionSender:
             except SmtpAuthError as exc:
                 control.request(
                     Stop.PAUSE,
-                    f"The mail server refused the username or password: {exc.message} "
+                    f"The mail server refused the username or password: {_sentence(exc.message)} "
                     "The send is paused; fix the account in Settings, then resume it.",
                 )
                 return False
@@ -450,19 +450,21 @@ class ConnectionSender:
         except SmtpUnconfirmedError as exc:
             shared.unconfirmed(exc)
             return Outcome(
-                row, DeliveryStatus.UNCONFIRMED, error=f"{exc.message} {UNCONFIRMED_NOTE}"
+                row,
+                DeliveryStatus.UNCONFIRMED,
+                error=f"{_sentence(exc.message)} {UNCONFIRMED_NOTE}",
             )
         except SmtpSenderRefused as exc:
             control.request(
                 Stop.PAUSE,
-                f"The mail server refused the sender address: {exc.message} "
+                f"The mail server refused the sender address: {_sentence(exc.message)} "
                 "The send is paused; check the sender address, then resume it.",
             )
             return Outcome(row, DeliveryStatus.PENDING, error=exc.message)
         except SmtpAuthError as exc:
             control.request(
                 Stop.PAUSE,
-                f"The mail server refused the username or password: {exc.message} "
+                f"The mail server refused the username or password: {_sentence(exc.message)} "
                 "The send is paused; fix the account in Settings, then resume it.",
             )
             return Outcome(row, DeliveryStatus.PENDING, error=exc.message)
@@ -548,3 +550,10 @@ def _asks_to_slow_down(exc: SmtpError) -> bool:
     if not isinstance(exc, SmtpTransientError) or exc.code is None or not 400 <= exc.code < 500:
         return False
     return exc.code == 421 or any(word in exc.message.lower() for word in _SLOW_DOWN_WORDS)
+
+
+def _sentence(text: str) -> str:
+    """`text` ending as a sentence, so that the app's next words do not run into a server's
+    reply ("…credentials invalid. The send is paused")."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."

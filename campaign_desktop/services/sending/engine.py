@@ -8,12 +8,16 @@ the commit it reports, from here only.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -62,6 +66,8 @@ log = logging.getLogger("campaign_desktop.sending")
 
 #: How often a run reports its progress (counts from the ledger, and the rate).
 PROGRESS_SECONDS = 0.5
+#: The rate a progress event carries is measured over this many seconds.
+RATE_WINDOW_SECONDS = 5.0
 #: After a stop request, how long connections may finish the message in hand before their
 #: sockets are cut (a silent server must not hold up pause, cancel or quit).
 STOP_GRACE_SECONDS = 1.5
@@ -78,13 +84,18 @@ class SendingEngine:
         settings: SettingsService,
         *,
         connect: ConnectionFactory = SmtpConnection,
+        desktop_id: str | None = None,
+        heartbeat_seconds: float = 10.0,
     ) -> None:
         self._db = db
         self._events = events
         self._clock = clock
         self._settings = settings
         self._connect = connect
-        self.ledger = Ledger(db, clock)
+        self.desktop_id = desktop_id or uuid.uuid4().hex
+        #: A desktop whose heartbeat is older than this is gone (team mode).
+        self.lease = timedelta(seconds=3 * heartbeat_seconds)
+        self.ledger = Ledger(db, clock, self.desktop_id)
         self.throttle = SendThrottle(db, clock)
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -147,21 +158,36 @@ class SendingEngine:
         return view
 
     def resume_interrupted(self) -> list[RunView]:
-        """Resume runs a dead process left in `sending`; their in-flight rows become unconfirmed.
+        """Take over and resume runs left `sending` by a desktop that is gone.
 
-        Only the process holding the scheduler lock may call this, or it would touch runs a
-        live process is still sending.
+        Their rows in flight on the gone desktop become unconfirmed (never resent). On the
+        SQLite file only the process holding the scheduler's file lock calls this, so any
+        other owner is dead; in team mode a desktop is gone when its heartbeat is older
+        than the lease, and a live desktop's run is never touched.
         """
+        alive = self.alive_desktops()
         resumed = []
-        for run_id in self.ledger.runs_left_sending():
+        for run_id in self.ledger.orphaned_runs(alive):
             with self._lock:
                 if run_id in self._workers:
                     continue
-            view = self.ledger.mark_interrupted(run_id)
+            view = self.ledger.take_over(run_id, alive)
+            if view is None:
+                continue  # another desktop was quicker, or the owner came back
             log.warning("resuming run %s; %s unconfirmed recipients", run_id, view.unconfirmed)
             self._submit(run_id)
             resumed.append(view)
         return resumed
+
+    def alive_desktops(self) -> set[str]:
+        """The desktops sending from this database now (just this one on the SQLite file)."""
+        if self._db.engine.dialect.name == "sqlite":
+            return {self.desktop_id}
+        return self.ledger.alive_desktops(self.lease)
+
+    def heartbeat(self) -> None:
+        """Tell the other desktops this one is alive (the scheduler calls it regularly)."""
+        self.ledger.heartbeat(socket.gethostname(), os.getpid())
 
     # --- controlling runs ----------------------------------------------------------------
 
@@ -354,7 +380,8 @@ class _RunWorker(threading.Thread):
     def _watch(self, shared: RunShared, threads: list[threading.Thread]) -> None:
         """Wait for the connections, reporting progress; cut them if a stop drags on."""
         stop_seen: float | None = None
-        last_sent: tuple[float, int] | None = None
+        # (instant, sent) of the last few seconds: the rate over a window reads steadily.
+        samples: collections.deque[tuple[float, int]] = collections.deque()
         while any(thread.is_alive() for thread in threads):
             for thread in threads:
                 thread.join(PROGRESS_SECONDS / len(threads))
@@ -368,10 +395,12 @@ class _RunWorker(threading.Thread):
             except StorageError:
                 continue  # the connections deal with a failing database
             now = time.monotonic()
+            samples.append((now, view.sent))
+            while now - samples[0][0] > RATE_WINDOW_SECONDS:
+                samples.popleft()
             rate = None
-            if last_sent is not None and now > last_sent[0]:
-                rate = (view.sent - last_sent[1]) / (now - last_sent[0])
-            last_sent = (now, view.sent)
+            if now > samples[0][0]:
+                rate = (view.sent - samples[0][1]) / (now - samples[0][0])
             self.engine._publish(
                 RunPhase.PROGRESS, view, self._campaign_name, campaign_changed=False, rate=rate
             )

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, text, update
+from sqlalchemy import CursorResult, Table, bindparam, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from campaign_desktop.domain.clock import Clock
@@ -39,7 +39,8 @@ from campaign_desktop.domain.status import (
 from campaign_desktop.domain.views import RunView
 from campaign_desktop.persistence import queries
 from campaign_desktop.persistence.db import Database
-from campaign_desktop.persistence.models import Campaign, CampaignRun, Contact, Delivery
+from campaign_desktop.persistence.models import Campaign, CampaignRun, Contact, Delivery, Desktop
+from campaign_desktop.persistence.portable import insert_or_ignore
 
 UNCONFIRMED_NOTE = (
     "It may or may not have been delivered, so it was not resent (to avoid sending it twice)."
@@ -133,10 +134,22 @@ _PEEK = (
 _STILL_PENDING = (_DELIVERY.c.id == bindparam("b_id")) & (
     _DELIVERY.c.status == DeliveryStatus.PENDING.value
 )
+# FOR UPDATE SKIP LOCKED (PostgreSQL; SQLite ignores it, its writers take turns): a row
+# another desktop is marking right now is passed over at once instead of waited for.
+_UNLOCKED = _DELIVERY.c.id.in_(
+    select(_DELIVERY.c.id)
+    .where(_DELIVERY.c.id == bindparam("b_id"))
+    .with_for_update(skip_locked=True)
+    .scalar_subquery()
+)
 _MARK = (
     update(_DELIVERY)
-    .where(_STILL_PENDING)
-    .values(status=DeliveryStatus.IN_FLIGHT.value, attempts=_DELIVERY.c.attempts + 1)
+    .where(_STILL_PENDING, _UNLOCKED)
+    .values(
+        status=DeliveryStatus.IN_FLIGHT.value,
+        attempts=_DELIVERY.c.attempts + 1,
+        claimed_by=bindparam("b_me"),
+    )
 )
 # The common case in one statement: still pending and (for a real run) still subscribed.
 _MARK_IF_SUBSCRIBED = _MARK.where(
@@ -157,9 +170,10 @@ _SKIP = (
 class Ledger:
     """The run and delivery tables, changed only through these methods."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, desktop_id: str) -> None:
         self._db = db
         self._clock = clock
+        self.desktop_id = desktop_id
 
     # --- claiming ------------------------------------------------------------------------
 
@@ -204,6 +218,7 @@ class Ledger:
                 status=RunStatus.SENDING,
                 started_at=now,
                 total=len(addresses),
+                owner_id=self.desktop_id,
             )
             session.add(run)
             session.flush()
@@ -224,28 +239,39 @@ class Ledger:
             campaign = session.get(Campaign, campaign_id)
             if campaign is None:
                 return None
-            taken = set(
-                session.scalars(
-                    select(CampaignRun.occurrence_at).where(
-                        CampaignRun.campaign_id == campaign_id,
-                        CampaignRun.occurrence_at.in_(list(missed)),
+            # ON CONFLICT DO NOTHING: two desktops recording the same miss never collide.
+            now = self._clock.now()
+            inserted = (
+                session.execute(
+                    insert_or_ignore(session, CampaignRun)
+                    .values(
+                        [
+                            {
+                                "campaign_id": campaign_id,
+                                "occurrence_at": occurrence,
+                                "trigger": RunTrigger.SCHEDULED.value,
+                                "status": RunStatus.MISSED.value,
+                                "finished_at": now,
+                                "error": MISSED_NOTE,
+                                "total": 0,
+                                "sent": 0,
+                                "failed": 0,
+                                "skipped": 0,
+                                "unconfirmed": 0,
+                            }
+                            for occurrence in missed
+                        ]
                     )
+                    .returning(CampaignRun.id)
                 )
+                .scalars()
+                .all()
+                if missed
+                else []
             )
-            runs = [
-                CampaignRun(
-                    campaign_id=campaign_id,
-                    occurrence_at=occurrence,
-                    trigger=RunTrigger.SCHEDULED,
-                    status=RunStatus.MISSED,
-                    finished_at=self._clock.now(),
-                    error=MISSED_NOTE,
-                )
-                for occurrence in missed
-                if occurrence not in taken
-            ]
-            session.add_all(runs)
-            session.flush()
+            runs = list(
+                session.scalars(select(CampaignRun).where(CampaignRun.id.in_(list(inserted))))
+            )
             if advance_after is not None:
                 advance(campaign, after=advance_after)
                 if campaign.next_run_at is None and campaign.status == CampaignStatus.SCHEDULED:
@@ -262,6 +288,7 @@ class Ledger:
             trigger=trigger,
             status=RunStatus.SENDING,
             started_at=now,
+            owner_id=self.desktop_id,
         )
         session.add(run)
         session.flush()  # the UNIQUE(campaign_id, occurrence_at) claim happens here
@@ -353,7 +380,8 @@ class Ledger:
             if outcomes:
                 connection.execute(_RECORD, [outcome.row() for outcome in outcomes])
             mark = _MARK_IF_SUBSCRIBED if check_contact else _MARK
-            if connection.execute(mark, {"b_id": delivery_id}).rowcount == 1:
+            params = {"b_id": delivery_id, "b_me": self.desktop_id}
+            if connection.execute(mark, params).rowcount == 1:
                 return Begin.GO
             # Not pending any more, or the contact left: find out which.
             row = connection.execute(_PEEK, {"b_id": delivery_id}).first()
@@ -389,25 +417,94 @@ class Ledger:
 
     # --- life cycle of a run -------------------------------------------------------------
 
-    def runs_left_sending(self) -> list[int]:
+    # --- desktops (team mode) -------------------------------------------------------------
+
+    def heartbeat(self, name: str, pid: int) -> None:
+        """Say this desktop is alive (inserted on first call), on the database's clock."""
+        with self._db.write() as session:
+            now = _database_utc_now(session)
+            updated = session.execute(
+                update(Desktop)
+                .where(Desktop.id == self.desktop_id)
+                .values(heartbeat_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(updated, "rowcount", 0) == 0:
+                session.execute(
+                    insert_or_ignore(session, Desktop).values(
+                        id=self.desktop_id,
+                        name=name[:200],
+                        pid=pid,
+                        started_at=now,
+                        heartbeat_at=now,
+                    )
+                )
+
+    def leave(self) -> None:
+        """This desktop stops: others may take its runs over at once."""
+        with self._db.write() as session:
+            session.execute(delete(Desktop).where(Desktop.id == self.desktop_id))
+
+    def alive_desktops(self, lease: timedelta) -> set[str]:
+        """Desktops whose heartbeat (on the database's clock) is younger than `lease`;
+        this one always counts."""
+        with self._db.read() as session:
+            since = _database_utc_now(session) - lease
+            alive = set(session.scalars(select(Desktop.id).where(Desktop.heartbeat_at >= since)))
+        return alive | {self.desktop_id}
+
+    # --- runs whose desktop is gone ---------------------------------------------------------
+
+    def orphaned_runs(self, alive: set[str]) -> list[int]:
+        """`sending` runs that no live desktop works off (their owner died or quit)."""
         with self._db.read() as session:
             return list(
                 session.scalars(
-                    select(CampaignRun.id).where(CampaignRun.status == RunStatus.SENDING)
+                    select(CampaignRun.id).where(
+                        CampaignRun.status == RunStatus.SENDING,
+                        CampaignRun.owner_id.is_(None) | CampaignRun.owner_id.not_in(alive),
+                    )
                 )
             )
 
-    def mark_interrupted(self, run_id: int) -> RunView:
-        """A dead process's run: its in-flight rows become unconfirmed (never resent)."""
+    def take_over(self, run_id: int, alive: set[str]) -> RunView | None:
+        """Make this desktop the run's owner if its owner is gone; the gone desktops' rows
+        in flight become unconfirmed (never resent). None when someone else was quicker or
+        the owner is alive after all."""
         with self._db.write() as session:
+            run = queries.load_run(session, run_id)
+            previous = run.owner_id
+            if run.status != RunStatus.SENDING or (
+                previous in alive and previous != self.desktop_id
+            ):
+                return None
+            taken: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+                update(CampaignRun)
+                .where(
+                    CampaignRun.id == run_id,
+                    CampaignRun.owner_id.is_(None)
+                    if previous is None
+                    else CampaignRun.owner_id == previous,
+                )
+                .values(owner_id=self.desktop_id)
+                .execution_options(synchronize_session=False)
+            )
+            if taken.rowcount != 1:
+                return None
             session.execute(
                 update(Delivery)
-                .where(Delivery.run_id == run_id, Delivery.status == DeliveryStatus.IN_FLIGHT)
+                .where(
+                    Delivery.run_id == run_id,
+                    Delivery.status == DeliveryStatus.IN_FLIGHT,
+                    Delivery.claimed_by.is_(None) | Delivery.claimed_by.not_in(alive),
+                )
                 .values(
                     status=DeliveryStatus.UNCONFIRMED,
                     last_error=INTERRUPTED_NOTE + UNCONFIRMED_NOTE,
                 )
+                .execution_options(synchronize_session=False)
             )
+            session.expire(run)
             return queries.run_view(recount(session, run_id))
 
     def resume(self, run_id: int) -> tuple[RunView, str]:
@@ -417,6 +514,7 @@ class Ledger:
                 raise ValidationError("status", "Only a paused send can be resumed.")
             run.status = RunStatus.SENDING
             run.error = None
+            run.owner_id = self.desktop_id
             settle_campaign(session, run.campaign_id)
             return queries.run_view(run), queries.load_campaign(session, run.campaign_id).name
 
@@ -475,6 +573,18 @@ class Ledger:
             if run.trigger != RunTrigger.TEST:
                 settle_campaign(session, run.campaign_id)
             return queries.run_view(run), queries.load_campaign(session, run.campaign_id).name
+
+
+def _database_utc_now(session: Session) -> Any:
+    """The database server's current UTC time, as an SQL expression (naive UTC, like the
+    `UTCDateTime` columns store).
+
+    Team heartbeats are written and judged on this one clock, so that desktops whose own
+    clocks differ, jump or sleep never take each other for dead.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return func.timezone("UTC", func.clock_timestamp())
+    return func.strftime("%Y-%m-%d %H:%M:%f", "now")
 
 
 def _commonest_error(session: Session, run_id: int) -> str:
