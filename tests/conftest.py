@@ -114,6 +114,28 @@ def database_url(
 
 
 @pytest.fixture
+def every_backend(database_url: str | None, monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """Route every `AppContext.open(data_dir)` of the test to this backend's database.
+
+    For suites written against the SQLite file (sending, scheduler) that should hold on
+    PostgreSQL too: use with ``both_backends``. On SQLite it changes nothing.
+    """
+    if database_url is None:
+        return None
+    from campaign_desktop.context import AppContext  # noqa: PLC0415  (after Qt's platform is set)
+
+    opener = AppContext.open.__func__  # type: ignore[attr-defined]
+
+    def open_on_backend(
+        cls: type[AppContext], data_dir: Path | None = None, url: str | None = None, /, **kw: object
+    ) -> AppContext:
+        return opener(cls, data_dir, url or database_url, **kw)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(AppContext, "open", classmethod(open_on_backend))
+    return database_url
+
+
+@pytest.fixture
 def login_url(database_url: str | None) -> URL | None:
     """`database_url` with its password from the keyring, as `AppContext.open` makes it:
     for tests that call `open_database` themselves."""

@@ -24,6 +24,9 @@ from tests.smtp_server import SmtpServer, running_smtp_server
 NEW_YORK = ZoneInfo("America/New_York")
 
 
+pytestmark = [pytest.mark.both_backends, pytest.mark.usefixtures("every_backend")]
+
+
 @pytest.fixture
 def server() -> Iterator[SmtpServer]:
     with running_smtp_server() as running:
@@ -191,16 +194,21 @@ def test_missed_send_beyond_the_grace_window_is_not_sent(
         assert server.handler.messages == []
 
 
-def test_second_scheduler_on_the_same_database_refuses_to_start(
-    data_dir: Path, server: SmtpServer
+def test_one_scheduler_per_sqlite_file_several_per_team_database(
+    data_dir: Path, server: SmtpServer, backend: str
 ) -> None:
     with open_app(data_dir, server) as first, open_app(data_dir, server) as second:
         first.scheduler.start()
-        with pytest.raises(SchedulerLockedError, match="already sending"):
+        if backend == "sqlite":  # one sending app per file (the lock file beside it)
+            with pytest.raises(SchedulerLockedError, match="already sending"):
+                second.scheduler.start()
+            first.scheduler.stop()
+            second.scheduler.start()  # the lock is free again
+            assert second.scheduler.running
+        else:  # team mode: desktops share the database and see each other alive
             second.scheduler.start()
-        first.scheduler.stop()
-        second.scheduler.start()  # the lock is free again
-        assert second.scheduler.running
+            both = {first.sending.desktop_id, second.sending.desktop_id}
+            assert first.sending.alive_desktops() == both == second.sending.alive_desktops()
 
 
 def test_double_fire_from_threads_and_contexts_yields_one_run(

@@ -16,6 +16,8 @@ from tests.services.sending_support import add_contacts, make_campaign, received
 from tests.services.test_ledger_truth import open_ctx, rows_of, wait_until
 from tests.smtp_server import RecordingHandler, running_smtp_server
 
+pytestmark = [pytest.mark.both_backends, pytest.mark.usefixtures("every_backend")]
+
 
 @pytest.mark.parametrize("connections", [1, 4, 8])
 def test_a_run_opens_as_many_connections_as_set_and_sends_everyone_once(

@@ -20,6 +20,8 @@ from tests.services.sending_support import (
 )
 from tests.smtp_server import RecordingHandler, SmtpServer, running_smtp_server
 
+pytestmark = [pytest.mark.both_backends, pytest.mark.usefixtures("every_backend")]
+
 
 def open_ctx(data_dir: Path, server: SmtpServer, **smtp: str) -> AppContext:
     ctx = AppContext.open(data_dir)
