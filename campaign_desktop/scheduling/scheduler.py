@@ -33,6 +33,7 @@ from campaign_desktop.persistence.db import Database
 from campaign_desktop.persistence.models import Campaign
 from campaign_desktop.services.sending import SendingEngine
 from campaign_desktop.services.settings import SettingsService
+from campaign_desktop.services.team import TeamChanges
 
 log = logging.getLogger("campaign_desktop.scheduler")
 
@@ -68,6 +69,7 @@ class CampaignScheduler:
         # One sending app per SQLite file (a lock file beside it); in team mode several
         # desktops send from one PostgreSQL database and coordinate in it instead.
         self._team = db.engine.dialect.name != "sqlite"
+        self._team_changes = TeamChanges(db, sending.desktop_id)
         self._lock_file = FileLock(str(db.path) + ".lock", is_singleton=False)
         self._scheduler: BackgroundScheduler | None = None
         self._unsubscribe: Any = None
@@ -122,6 +124,13 @@ class CampaignScheduler:
                     IntervalTrigger(seconds=self._heartbeat_seconds),
                     id="heartbeat",
                 )
+                if self._team:
+                    self._team_changes.poll()  # learn the current state; report from now on
+                    scheduler.add_job(
+                        self._on_team_changes,
+                        IntervalTrigger(seconds=min(self._heartbeat_seconds, 2.0)),
+                        id="team",
+                    )
                 scheduler.start()
                 self._scheduler = scheduler
                 self._unsubscribe = self._events.subscribe(self._on_event)
@@ -314,6 +323,16 @@ class CampaignScheduler:
         except Exception:
             # A job must never die silently: log it; the reconcile pass will try again.
             log.exception("firing campaign %s at %s failed", campaign_id, occurrence_at)
+
+    def _on_team_changes(self) -> None:
+        """Publish what the other desktops changed: tables update, jobs re-arm."""
+        try:
+            events = self._team_changes.poll()
+        except DomainError as exc:
+            log.warning("other desktops' changes not read: %s", exc.message)
+            return
+        for event in events:
+            self._events.publish(event)
 
     def _heartbeat(self) -> None:
         try:

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.clock import ManualClock
+from campaign_desktop.domain.events import CampaignChange, CampaignChanged, RunEvent, RunPhase
 from campaign_desktop.persistence.models import CampaignRun, Desktop
 from tests.conftest import TEMPLATE_DATABASE
 from tests.postgres_server import APP_PASSWORD, PostgresServer
@@ -201,3 +202,45 @@ def test_three_desktop_processes_one_killed_mid_send_nobody_twice_nobody_lost(
     assert sent <= set(received) <= sent | unconfirmed  # the ledger matches the server
     assert len(unconfirmed) <= connections
     assert run.sent + run.unconfirmed == recipients
+
+
+def test_each_desktop_sees_what_the_others_change(tmp_path: Path, team_url: str) -> None:
+    handler = RecordingHandler(data_delay=0.05)
+    with (
+        running_smtp_server(handler) as server,
+        open_desktop(tmp_path, "mine", team_url, heartbeat_seconds=0.2) as mine,
+        open_desktop(tmp_path, "theirs", team_url, heartbeat_seconds=0.2) as theirs,
+    ):
+        configure_smtp(theirs, server.port)
+        add_contacts(theirs, 40)
+        seen: list[object] = []
+        mine.events.subscribe(seen.append)
+        mine.scheduler.start()
+        theirs.scheduler.start()
+
+        created = make_campaign(theirs, "Made over there")
+        assert wait_until(
+            lambda: CampaignChanged(created, CampaignChange.UPDATED) in seen
+        )  # my tables would fetch and show it
+        theirs.campaigns.update(created, subject="New subject for {{ first_name }}")
+        count = seen.count(CampaignChanged(created, CampaignChange.UPDATED))
+        assert wait_until(
+            lambda: seen.count(CampaignChanged(created, CampaignChange.UPDATED)) > count
+        )
+        run = theirs.campaigns.send_now(created)
+        assert wait_until(
+            lambda: any(
+                isinstance(e, RunEvent) and e.run.id == run.id and 0 < e.run.sent < 40 for e in seen
+            )
+        )  # their send's progress shows here too
+        assert wait_until(
+            lambda: any(
+                isinstance(e, RunEvent) and e.run.id == run.id and e.phase == RunPhase.FINISHED
+                for e in seen
+            ),
+            timeout=30,
+        )
+        other = make_campaign(theirs, "Short-lived")
+        assert wait_until(lambda: CampaignChanged(other, CampaignChange.UPDATED) in seen)
+        theirs.campaigns.delete(other)
+        assert wait_until(lambda: CampaignChanged(other, CampaignChange.DELETED) in seen)
