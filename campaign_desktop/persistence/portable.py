@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, func
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.elements import Grouping
 from sqlalchemy.sql.visitors import InternalTraversal
 
 __all__ = ["by_dialect", "contains_ignoring_case", "escape_like", "insert_or_ignore"]
@@ -55,8 +56,10 @@ class _ByDialect(ColumnElement[Any]):
     ]
 
     def __init__(self, on_sqlite: ColumnElement[Any], elsewhere: ColumnElement[Any]) -> None:
-        self.on_sqlite = on_sqlite
-        self.elsewhere = elsewhere
+        # In parentheses: the statement around them cannot see what is inside (an OR next to
+        # an AND must stay one term).
+        self.on_sqlite = Grouping(on_sqlite)
+        self.elsewhere = Grouping(elsewhere)
         self.type = on_sqlite.type
 
 

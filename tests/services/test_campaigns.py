@@ -408,6 +408,19 @@ def test_page_and_count_filter_by_text_in_name_or_subject_and_by_status(app: App
     assert [c.name for c in app.campaigns.page(archived=True)] == ["Spring archived"]
 
 
+def test_text_and_status_filters_both_hold_when_the_text_matches_name_or_subject(
+    app: AppContext,
+) -> None:
+    # The text's "name OR subject" must stay one term beside the status filter.
+    make(app, "Spring news", subject="Flowers")
+    make(app, "Autumn", subject="Spring cleaning")
+    winter = make(app, "Winter", subject="Snow")
+    app.campaigns.schedule(winter, first_local=datetime(2027, 2, 1, 9), timezone="UTC")
+    assert app.campaigns.page(text="spring", statuses=["scheduled"]) == []
+    assert app.campaigns.count(text="spring", statuses=["scheduled"]) == 0
+    assert app.campaigns.count(text="spring", statuses=["draft"]) == 2
+
+
 def test_page_sorts_by_name_ignoring_case_and_by_audience(app: AppContext) -> None:
     small = make(app, "beta", lists=("VIP",))
     large = make(app, "Alpha", lists=("Customers", "VIP"))

@@ -276,6 +276,17 @@ def test_search_matches_email_and_names_case_insensitively(contacts: ContactServ
     assert contacts.count("ZOË") == 1
 
 
+def test_search_text_and_status_filter_both_hold(contacts: ContactService) -> None:
+    # The text's "email OR name" must stay one term beside the status and list filters.
+    contacts.add("ann@example.com", first_name="Lee", lists=("VIP",))
+    contacts.add("lee@example.com", lists=("VIP",))
+    contacts.add("bob@example.com")
+    contacts.unsubscribe("bob@example.com")
+    assert contacts.search("lee", status="unsubscribed") == []
+    assert contacts.count("lee", status="subscribed", list_name="VIP") == 2
+    assert contacts.count("élodie", status="unsubscribed") == 0
+
+
 def test_search_treats_like_wildcards_as_plain_characters(contacts: ContactService) -> None:
     contacts.add("ann_lee@example.com")
     contacts.add("annxlee@example.com")
