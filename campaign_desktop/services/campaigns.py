@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Row, Select, delete, func, select, update
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from campaign_desktop.channels.message import check_header_text
 from campaign_desktop.domain.clock import Clock
@@ -455,9 +455,9 @@ class CampaignService:
                 raise ValidationError("archived", "Restore this campaign before sending it.")
             self._refuse_if_busy(campaign, "send it again")
             self._require_sendable(campaign)
-            session = object_session(campaign)
-            assert session is not None  # loaded in the claiming transaction
-            self._check_templates(session, campaign)
+            # Templates are not re-checked here: they passed at save, and data that changed
+            # since makes that one recipient fail with the true reason (docs/design.md §9),
+            # instead of one odd contact holding back everyone's send.
 
         return self._sending.send_manual(campaign_id, check)
 
