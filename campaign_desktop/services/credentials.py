@@ -96,6 +96,14 @@ class CredentialStore:
             return url
         return url.set(password=password) if password else url
 
+    def has_database_password(self, url: URL) -> bool:
+        """True when the keyring holds a password for the team database at `url` (False
+        without a working keyring). Never returns the password itself."""
+        try:
+            return bool(keyring.get_password(self._service, database_key(url)))
+        except KeyringError:  # NoKeyringError too
+            return False
+
     def forget_database_login(self, url: URL) -> None:
         """Remove the team database's password from the keyring (nothing stored: no error)."""
         try:

@@ -1,5 +1,6 @@
 """The Settings dialog: the SMTP server (with "Test connection"), the default sender, sending
-limits and connections, retries, the missed-run grace window and closing to the tray.
+limits and connections, retries, the missed-run grace window and closing to the tray; and,
+read-only on its own tab, which database this desktop uses (`ui/database_page.py`).
 
 Every value is checked by its declared `SPECS` check before anything is stored, so one bad
 value saves nothing. The password goes to the keyring through `set_smtp`, never elsewhere.
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -40,6 +42,7 @@ from campaign_desktop.domain.status import SmtpSecurity
 from campaign_desktop.services.credentials import keyring_help
 from campaign_desktop.services.settings import SPECS
 from campaign_desktop.ui.background import BackgroundTask, hand_to_crash_handler
+from campaign_desktop.ui.database_page import DatabasePage
 from campaign_desktop.ui.widgets import (
     buddy_label,
     message_label,
@@ -297,14 +300,24 @@ class SettingsDialog(QDialog):
         )
         self._buttons.accepted.connect(self.accept)
         self._buttons.rejected.connect(self.reject)
+        self.mail_page = QWidget()
+        self.mail_page.setObjectName("mailPage")
+        mail = QVBoxLayout(self.mail_page)
+        mail.addWidget(self._build_smtp())
+        mail.addWidget(self._build_sender())
+        mail.addWidget(self._build_sending())
+        mail.addStretch(1)
+        self.database_page = DatabasePage(self._ctx)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("settingsTabs")
+        self.tabs.addTab(self.mail_page, "Mail and sending")
+        self.tabs.addTab(self.database_page, "&Database")
         layout = QVBoxLayout(self)
-        layout.addWidget(self._build_smtp())
-        layout.addWidget(self._build_sender())
-        layout.addWidget(self._build_sending())
-        layout.addStretch(1)
+        layout.addWidget(self.tabs, 1)
         layout.addWidget(self.general_error)
         layout.addWidget(self._buttons)
         order: list[QWidget] = [
+            self.tabs,
             self.host,
             self.port,
             self.security,
@@ -323,6 +336,8 @@ class SettingsDialog(QDialog):
             self.max_attempts,
             self.grace,
             self.close_to_tray,
+            self.database_page.desktops,
+            self.database_page.refresh_button,
             self._buttons,
         ]
         for first, second in itertools.pairwise(order):
