@@ -410,11 +410,7 @@ class ConnectionSender:
             try:
                 self._connection.open()
             except SmtpAuthError as exc:
-                control.request(
-                    Stop.PAUSE,
-                    f"The mail server refused the username or password: {_sentence(exc.message)} "
-                    "The send is paused; fix the account in Settings, then resume it.",
-                )
+                control.request(Stop.PAUSE, _login_refused(exc))
                 return False
             except SmtpError as exc:
                 if isinstance(exc, SmtpBusyError) and shared.others_open(self._connection):
@@ -462,11 +458,7 @@ class ConnectionSender:
             )
             return Outcome(row, DeliveryStatus.PENDING, error=exc.message)
         except SmtpAuthError as exc:
-            control.request(
-                Stop.PAUSE,
-                f"The mail server refused the username or password: {_sentence(exc.message)} "
-                "The send is paused; fix the account in Settings, then resume it.",
-            )
+            control.request(Stop.PAUSE, _login_refused(exc))
             return Outcome(row, DeliveryStatus.PENDING, error=exc.message)
         except SmtpError as exc:
             if _asks_to_slow_down(exc):
@@ -550,6 +542,14 @@ def _asks_to_slow_down(exc: SmtpError) -> bool:
     if not isinstance(exc, SmtpTransientError) or exc.code is None or not 400 <= exc.code < 500:
         return False
     return exc.code == 421 or any(word in exc.message.lower() for word in _SLOW_DOWN_WORDS)
+
+
+def _login_refused(exc: SmtpError) -> str:
+    """Why a run paused on a refused login: at connect or mid-run, one wording."""
+    return (
+        f"The mail server refused the username or password: {_sentence(exc.message)} "
+        "The send is paused; fix the account in Settings, then resume it."
+    )
 
 
 def _sentence(text: str) -> str:
