@@ -28,7 +28,7 @@ class Figure:
 FIGURES: tuple[Figure, ...] = (
     Figure("send", "fig_send", "send_throughput", 240, "send throughput vs bare smtplib"),
     Figure(
-        "slow-server", "fig_slow", "slow_server", 300, "send over a slow server, 1/4/8 connections"
+        "slow-server", "fig_slow", "slow_server", 420, "send over a slow server, 1/4/8 connections"
     ),
     Figure("firing", "fig_send", "firing_latency", 120, "due → first message received"),
     Figure("cold-start", "fig_startup", "cold_start", 240, "process start → first rows painted"),
