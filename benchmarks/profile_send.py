@@ -157,24 +157,19 @@ class Runs:
         return time.perf_counter() - start, time.process_time() - cpu
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.profile_send")
-    parser.add_argument("--connections", type=int, default=1)
-    parser.add_argument("--delay-ms", type=float, default=0.0)
-    parser.add_argument("--messages", type=int, default=2000)
-    parser.add_argument("--repeats", type=int, default=3, help="app and bare runs (median)")
-    parser.add_argument("--mode", choices=("timers", "cprofile"), default="timers")
-    parser.add_argument("--top", type=int, default=15, help="cprofile: functions by own time")
-    args = parser.parse_args(argv)
-    n = args.messages
-    ctx = data.open_context(Path(tempfile.mkdtemp(prefix="campaign-profile-")) / "data")
-    app_times: list[tuple[float, float]] = []
-    bare_times: list[tuple[float, float]] = []
-    steps: list[dict[str, float]] = []
-    profiles: list[cProfile.Profile] = []
+def _measure(
+    args: argparse.Namespace,
+    folder: Path,
+    *,
+    app_times: list[tuple[float, float]],
+    bare_times: list[tuple[float, float]],
+    steps: list[dict[str, float]],
+    profiles: list[cProfile.Profile],
+) -> None:
+    ctx = data.open_context(folder / "data")
     try:
         with SmtpSink(delay=args.delay_ms / 1000) as sink:
-            runs = Runs(ctx, sink, n, args.connections)
+            runs = Runs(ctx, sink, args.messages, args.connections)
             runs.bare()  # warm-up
             for _ in range(args.repeats):
                 bare_times.append(runs.bare())
@@ -188,6 +183,31 @@ def main(argv: list[str] | None = None) -> int:
                         app_times.append(runs.app())
     finally:
         ctx.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.profile_send")
+    parser.add_argument("--connections", type=int, default=1)
+    parser.add_argument("--delay-ms", type=float, default=0.0)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3, help="app and bare runs (median)")
+    parser.add_argument("--mode", choices=("timers", "cprofile"), default="timers")
+    parser.add_argument("--top", type=int, default=15, help="cprofile: functions by own time")
+    args = parser.parse_args(argv)
+    n = args.messages
+    app_times: list[tuple[float, float]] = []
+    bare_times: list[tuple[float, float]] = []
+    steps: list[dict[str, float]] = []
+    profiles: list[cProfile.Profile] = []
+    with tempfile.TemporaryDirectory(prefix="campaign-profile-") as folder:
+        _measure(
+            args,
+            Path(folder),
+            app_times=app_times,
+            bare_times=bare_times,
+            steps=steps,
+            profiles=profiles,
+        )
     app = statistics.median(wall for wall, _ in app_times)
     bare = statistics.median(wall for wall, _ in bare_times)
     app_cpu = statistics.median(cpu for _, cpu in app_times) / n * 1000
