@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import URL, insert, select, text
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.clock import Clock
@@ -51,9 +51,19 @@ SUBJECT = "{{ first_name }}, news for you"
 PLAIN_BODY = "Hello {{ first_name }},\n\nHere is the news.\n\nUnsubscribe: {{ unsubscribe_url }}\n"
 
 
-def open_context(data_dir: Path, *, clock: Clock | None = None, **kwargs: Any) -> AppContext:
-    """The composition root, exactly as the app opens it (creates and migrates the DB)."""
-    return AppContext.open(data_dir, clock=clock, **kwargs)
+def open_context(
+    data_dir: Path,
+    *,
+    clock: Clock | None = None,
+    database_url: str | URL | None = None,
+    **kwargs: Any,
+) -> AppContext:
+    """The composition root, exactly as the app opens it (creates and migrates the DB).
+
+    `database_url` (team mode): the PostgreSQL database instead of the SQLite file in
+    `data_dir`; a password in it is moved to the keyring by the app.
+    """
+    return AppContext.open(data_dir, database_url, clock=clock, **kwargs)
 
 
 def configure_smtp(ctx: AppContext, port: int) -> None:
@@ -142,10 +152,13 @@ def seed_contacts(
             # Contact numbers are in their emails; ids follow insertion order.
             connection.execute(
                 text(
-                    "INSERT OR IGNORE INTO list_membership (list_id, contact_id) "
+                    # ON CONFLICT DO NOTHING: SQLite and PostgreSQL both (the WHERE keeps
+                    # SQLite's parser from reading ON as a join).
+                    "INSERT INTO list_membership (list_id, contact_id) "
                     "SELECT :list_id, id FROM contact "
                     "WHERE (CAST(substr(email, 7, 6) AS INTEGER) - :offset) % :every = 0 "
-                    "AND CAST(substr(email, 7, 6) AS INTEGER) BETWEEN :lo AND :hi"
+                    "AND CAST(substr(email, 7, 6) AS INTEGER) BETWEEN :lo AND :hi "
+                    "ON CONFLICT DO NOTHING"
                 ),
                 {
                     "list_id": list_id,
@@ -155,8 +168,14 @@ def seed_contacts(
                     "hi": start + count - 1,
                 },
             )
-    with engine.connect() as connection:
+    _analyze(ctx)
+
+
+def _analyze(ctx: AppContext) -> None:
+    """Fresh planner statistics (committed: on PostgreSQL ANALYZE is transactional)."""
+    with ctx.db.engine.connect() as connection:
         connection.exec_driver_sql("ANALYZE")
+        connection.commit()
 
 
 def write_contacts_csv(path: Path, count: int, *, start: int = 1) -> Path:
@@ -305,8 +324,14 @@ def seed_campaigns(
                 connection.execute(insert(campaign_audience), audience)
             if runs:
                 connection.execute(insert(CampaignRun), runs)
-    with engine.connect() as connection:
-        connection.exec_driver_sql("ANALYZE")
+        if engine.dialect.name == "postgresql":
+            # The ids were given explicitly: move the sequence past them for the app's inserts.
+            connection.execute(
+                text(
+                    "SELECT setval(pg_get_serial_sequence('campaign', 'id'), max(id)) FROM campaign"
+                )
+            )
+    _analyze(ctx)
     return counts
 
 

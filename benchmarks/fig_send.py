@@ -58,6 +58,22 @@ def send_db(bench: Bench, count: int) -> Path:
     return bench.cached_dir(f"send-{count}", build) / "data"
 
 
+def timed_send_now(
+    ctx: AppContext, watcher: RunWatcher, sink: SmtpSink, campaign_id: int, *, n: int, bench: Bench
+) -> float:
+    """Seconds from `campaigns.send_now` to the run finished, all `n` sent and received."""
+    sink.reset()
+    watcher.ended.clear()
+    with stopwatch() as elapsed:
+        ctx.campaigns.send_now(campaign_id)
+        if not watcher.ended.wait(bench.sizes.slow_budget * 4):
+            raise RuntimeError("the send did not finish in time")
+    seconds = elapsed()
+    assert watcher.last is not None and watcher.last.run.sent == n, watcher.last
+    assert sink.wait(n, 30)["count"] == n
+    return seconds
+
+
 def send_throughput(bench: Bench) -> None:
     n = bench.sizes.send_recipients
     data_dir = bench.fresh_dir("send") / "data"
@@ -86,15 +102,7 @@ def send_throughput(bench: Bench) -> None:
                     sent = bare_send_bytes(sink.host, sink.port, messages)
                 bare.append(elapsed())
                 assert sent == n and sink.wait(n, 30)["count"] == n
-                sink.reset()
-                watcher.ended.clear()
-                with stopwatch() as elapsed:
-                    ctx.campaigns.send_now(campaign_id)
-                    if not watcher.ended.wait(bench.sizes.slow_budget * 4):
-                        raise RuntimeError("the send did not finish in time")
-                ours.append(elapsed())
-                assert watcher.last is not None and watcher.last.run.sent == n, watcher.last
-                assert sink.wait(n, 30)["count"] == n
+                ours.append(timed_send_now(ctx, watcher, sink, campaign_id, n=n, bench=bench))
         finally:
             ctx.close()
     emit_row(

@@ -53,6 +53,9 @@ class Sizes:
     slow_server_zero_messages: int
     slow_server_seconds: float
     slow_server_repeats: int
+    # Team mode (issue 14): the same app on SQLite and on PostgreSQL, side by side.
+    team_send_recipients: int
+    team_campaigns: int
     # Seconds: a measurement that takes longer is stopped and reported as "> budget".
     slow_budget: float
 
@@ -75,6 +78,8 @@ FULL = Sizes(
     slow_server_zero_messages=2_000,
     slow_server_seconds=3.0,
     slow_server_repeats=1,
+    team_send_recipients=3_000,
+    team_campaigns=10_000,
     slow_budget=30.0,
 )
 QUICK = Sizes(
@@ -95,6 +100,8 @@ QUICK = Sizes(
     slow_server_zero_messages=100,
     slow_server_seconds=0.2,
     slow_server_repeats=1,
+    team_send_recipients=300,
+    team_campaigns=500,
     slow_budget=20.0,
 )
 
