@@ -187,6 +187,12 @@ class RecordingHandler:
             return self._peak_active
 
     @property
+    def data_tempfails_left(self) -> int:
+        """How many of the `data_tempfails` replies are still to come."""
+        with self._cond:
+            return self._data_tempfails_left
+
+    @property
     def busy_refusals(self) -> int:
         """How many sessions were turned away with 421 for `max_sessions`."""
         with self._cond:

@@ -141,3 +141,57 @@ def test_a_refused_login_pauses_the_run_once_not_once_per_connection(data_dir: P
         finished = ctx.runs.get(run.id)
         assert (finished.status, finished.pending) == ("paused", 20)
         assert handler.messages == []
+
+
+def test_a_server_that_takes_one_connection_gets_one_without_a_storm_of_refusals(
+    data_dir: Path,
+) -> None:
+    handler = RecordingHandler(max_sessions=1)
+    with running_smtp_server(handler) as server, open_ctx(data_dir, server) as ctx:
+        emails = add_contacts(ctx, 10)
+        ctx.settings.set("sending.connections", 2)
+        run = ctx.campaigns.send_now(make_campaign(ctx))
+        assert ctx.sending.wait_idle(30)
+        assert sorted(received_recipients(handler.messages)) == emails
+        assert ctx.runs.get(run.id).status == "completed"
+        assert handler.busy_refusals <= 2  # the extra connection retired at its first 421
+
+
+def test_rows_the_server_accepted_are_recorded_while_others_wait_for_the_throttle(
+    data_dir: Path,
+) -> None:
+    handler = RecordingHandler()
+    with running_smtp_server(handler) as server, open_ctx(data_dir, server) as ctx:
+        add_contacts(ctx, 5)
+        ctx.settings.set("throttle.per_hour", 2)
+        run = ctx.campaigns.send_now(make_campaign(ctx))
+        assert handler.wait_for(2)
+        assert wait_until(lambda: ctx.sending.throttle.waiting > 0)
+        # Both accepted messages are `sent` in the ledger; nothing is in flight while the
+        # connections wait (a kill now would leave nobody unconfirmed).
+        assert wait_until(lambda: ctx.runs.get(run.id).sent == 2)
+        assert all(row.status != "in_flight" for row in rows_of(ctx, run.id).values())
+        ctx.sending.cancel(run.id)
+        assert ctx.sending.wait_idle(10)
+
+
+def test_no_row_stays_in_flight_while_a_connection_backs_off(data_dir: Path) -> None:
+    handler = RecordingHandler(
+        data_tempfail_reply="451 4.7.1 Rate limit exceeded, slow down", data_tempfails=1
+    )
+    with running_smtp_server(handler) as server, open_ctx(data_dir, server) as ctx:
+        add_contacts(ctx, 3)
+        ctx.settings.set("sending.connections", 1)
+        ctx.settings.set("sending.retry_base_seconds", 3)  # a 2 s backoff after "slow down"
+        run = ctx.campaigns.send_now(make_campaign(ctx))
+        assert wait_until(lambda: handler.data_tempfails_left == 0)
+        # During the backoff: nothing delivered yet, and no row marked in flight.
+        assert wait_until(
+            lambda: (
+                not handler.messages
+                and all(row.status != "in_flight" for row in rows_of(ctx, run.id).values())
+            ),
+            timeout=1.5,
+        )
+        assert ctx.sending.wait_idle(30)
+        assert ctx.runs.get(run.id).sent == 3

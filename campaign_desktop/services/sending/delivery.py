@@ -148,7 +148,11 @@ class Dispatcher:
         self._held: set[int] = set()
         self._cursor = 0
 
-    def take(self, stop: threading.Event) -> Recipient | float | None:
+    def take(
+        self, stop: threading.Event, *, before_wait: Callable[[], None] | None = None
+    ) -> Recipient | float | None:
+        """The next recipient; `before_wait` runs before any wait for others' rows (the
+        caller writes its outcomes, so nothing stays in flight while it waits)."""
         with self._cond:
             while not stop.is_set():
                 if self._queue:
@@ -163,6 +167,8 @@ class Dispatcher:
                 self._cursor = 0  # end of a pass; the next one starts from the top
                 if self._held:
                     # Others still hold rows that may come back (handed back or deferred).
+                    if before_wait is not None:
+                        before_wait()
                     self._cond.wait(0.5)
                     continue
                 state = self._ledger.pending_state(self._run_id)
@@ -295,6 +301,7 @@ class ConnectionSender:
         self._trouble = 0  # connection losses in a row
         self._slow_downs = 0  # "too many connections / messages" answers in a row
         self._retiring = False  # the server wants fewer connections: this one stops
+        self._backoff = 0.0  # seconds to wait before the next message (after writing)
 
     def run(self) -> None:
         shared = self._shared
@@ -310,7 +317,9 @@ class ConnectionSender:
     def _loop(self) -> None:
         shared, control = self._shared, self._shared.control
         while not control.stop.is_set() and not self._retiring:
-            item = shared.retrying(lambda: shared.dispatcher.take(control.stop))
+            item = shared.retrying(
+                lambda: shared.dispatcher.take(control.stop, before_wait=self._write)
+            )
             if item is None:
                 if not self._outcomes:
                     return
@@ -361,6 +370,11 @@ class ConnectionSender:
             shared.throttle.release(recipient.delivery_id)
             return
         self._outcomes.append(self._send(recipient, message))
+        if self._backoff:
+            # Written first: no row stays in flight while this connection waits.
+            shared.retrying(self._write)
+            control.stop.wait(self._backoff)
+            self._backoff = 0.0
 
     def _build(self, recipient: Recipient) -> OutgoingMessage:
         job = self._shared.job
@@ -417,6 +431,7 @@ class ConnectionSender:
                     log.info(
                         "run %s: the server wants fewer connections (%s)", shared.job.run_id, exc
                     )
+                    self._retiring = True  # never to reconnect: no storm of refused connects
                     return False
                 if attempt >= shared.policy.attempts:
                     control.request(
@@ -479,7 +494,7 @@ class ConnectionSender:
                     "reachable.",
                 )
             else:
-                control.stop.wait(shared.policy.connect_delay(self._trouble))
+                self._backoff = shared.policy.connect_delay(self._trouble)
             return Outcome(row, DeliveryStatus.PENDING, error=exc.message)
         shared.confirmed()
         self._trouble = self._slow_downs = 0
@@ -510,7 +525,7 @@ class ConnectionSender:
                 "paused; resume it later, or lower the sending rate in Settings.",
             )
         else:
-            control.stop.wait(min(shared.policy.connect_delay(self._slow_downs), 60.0))
+            self._backoff = min(shared.policy.connect_delay(self._slow_downs), 60.0)
         return Outcome(
             recipient.delivery_id, DeliveryStatus.PENDING, error=exc.message, uncount=True
         )
