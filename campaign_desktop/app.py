@@ -132,13 +132,20 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if not instance.acquire():
             return 0
-        ctx = open_context(data_dir, _show_critical, database_url=args.database_url)
+        # The window (and its event bridge) exists before the scheduler starts, so the
+        # start-up catch-up report and the first runs' events reach the tray. It is built
+        # inside open_context: its first reads are where deeper damage shows.
+        windows: list[MainWindow] = []
+        ctx = open_context(
+            data_dir,
+            _show_critical,
+            database_url=args.database_url,
+            check=lambda opened: windows.append(MainWindow(opened)),
+        )
         if ctx is None:
             return 1
         try:
-            # The window (and its event bridge) exists before the scheduler starts, so the
-            # start-up catch-up report and the first runs' events reach the tray.
-            window = MainWindow(ctx)
+            window = windows[-1]
             tray = AppTray(ctx, window, quit_app=app.quit)
             instance.activation_requested.connect(tray.bring_to_front)
             stop_signals = _quit_on_termination_signals(window.quit)
@@ -184,6 +191,7 @@ def open_context(
     ask_restore: Callable[[str, Sequence[Backup]], RestoreChoice] | None = None,
     *,
     database_url: str | None = None,
+    check: Callable[[AppContext], object] | None = None,
 ) -> AppContext | None:
     """`AppContext.open(data_dir, database_url)`, or None once the user was told why it
     cannot be.
@@ -193,11 +201,22 @@ def open_context(
     crash. A damaged database ("corrupt") asks `ask_restore` (the restore dialog) whether
     to restore a backup, start with an empty database (the damaged file set aside) or
     quit, and opens again after either of the first two.
+
+    `check(ctx)` runs the start-up's first reads (the app builds its main window there):
+    damage that the file's header and the migration check cannot see shows up in them as a
+    "corrupt" StorageError, and gets the same offer instead of ending the app.
     """
     ask = ask_restore if ask_restore is not None else RestoreDialog.ask
     while True:
         try:
-            return AppContext.open(data_dir, database_url)
+            ctx = AppContext.open(data_dir, database_url)
+            try:
+                if check is not None:
+                    check(ctx)
+            except BaseException:
+                ctx.close()
+                raise
+            return ctx
         except StorageError as exc:
             if exc.kind != "corrupt":
                 show(START_FAILED, exc.message)

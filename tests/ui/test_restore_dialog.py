@@ -222,3 +222,31 @@ def test_a_read_only_folder_is_a_message_not_the_restore_dialog(tmp_path: Path) 
     ((title, text),) = user.shown
     assert title == START_FAILED and "read-only" in text
     assert user.asked == []
+
+
+def test_damage_that_only_the_first_reads_find_gets_the_same_offer(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with AppContext.open(data) as filling:
+        for number in range(1500):
+            filling.contacts.add(f"person{number}@example.com", lists=("Customers",))
+    path = data / DATABASE_FILENAME
+    with sqlite3.connect(path) as connection:
+        page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+        pages = connection.execute("PRAGMA page_count").fetchone()[0]
+    raw = bytearray(path.read_bytes())
+    for page in range(pages // 3, 2 * pages // 3):  # the header and schema stay intact
+        raw[page * page_size : (page + 1) * page_size] = b"\xff" * page_size
+    path.write_bytes(bytes(raw))
+    user = Recorder(RestoreChoice(StartUpAction.START_EMPTY))
+
+    ctx = open_context(data, user.show, user.ask, check=contacts_in)
+
+    assert ctx is not None
+    try:
+        assert contacts_in(ctx) == 0  # started empty, as the user chose
+    finally:
+        ctx.close()
+    ((message, _),) = user.asked
+    assert "damaged" in message
+    assert (data / DATABASE_FILENAME).exists()  # the new, empty one
+    assert list(data.glob(DATABASE_FILENAME + ".damaged-*"))  # the damaged one, kept
