@@ -621,6 +621,12 @@ def _required_text(value: Any, field: str, empty_message: str, max_length: int) 
     text = value.strip()
     if len(text) > max_length:
         raise ValidationError(field, f"Keep it under {max_length} characters.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, e.g. half an emoji pasted from elsewhere
+        raise ValidationError(
+            field, "This contains a broken character (half of an emoji or symbol). Retype it."
+        ) from None
     return text
 
 

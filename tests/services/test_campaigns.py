@@ -90,6 +90,8 @@ def test_lists_keep_the_order_they_were_chosen_in(app: AppContext) -> None:
         ({"body_text": "Hi {{ frist_name }}"}, "body_text"),
         ({"body_html": "<p>{% if %}</p>"}, "body_html"),
         ({"missed_run_policy": "sometimes"}, "missed_run_policy"),
+        ({"name": "Sale \ud83d"}, "name"),  # a lone surrogate: half an emoji
+        ({"subject": "Sale \udc00 now"}, "subject"),
     ],
 )
 def test_create_refuses_bad_input_with_the_field_and_saves_nothing(
