@@ -39,6 +39,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from campaign_desktop.domain.clock import Clock
@@ -162,6 +163,20 @@ class ContactService:
         last = _person_name(last_name, "last_name")
         values = _clean_attributes(attributes or {})
         names = _list_names(lists, "lists")
+        try:
+            return self._insert(address, first, last, values, names)
+        except IntegrityError:
+            # Another desktop added the same address between our check and our insert.
+            raise ValidationError("email", f"{address} is already in your contacts.") from None
+
+    def _insert(
+        self,
+        address: str,
+        first: str,
+        last: str,
+        values: dict[str, Any],
+        names: list[str],
+    ) -> ContactView:
         with self._db.write() as session:
             if session.scalar(select(Contact.id).where(Contact.email == address)) is not None:
                 raise ValidationError("email", f"{address} is already in your contacts.")

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -19,10 +20,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.clock import ManualClock
+from campaign_desktop.domain.errors import ValidationError
 from campaign_desktop.domain.events import CampaignChange, CampaignChanged, RunEvent, RunPhase
 from campaign_desktop.persistence.models import CampaignRun, Desktop
 from tests.conftest import TEMPLATE_DATABASE
@@ -244,3 +246,44 @@ def test_each_desktop_sees_what_the_others_change(tmp_path: Path, team_url: str)
         assert wait_until(lambda: CampaignChanged(other, CampaignChange.UPDATED) in seen)
         theirs.campaigns.delete(other)
         assert wait_until(lambda: CampaignChanged(other, CampaignChange.DELETED) in seen)
+
+
+def test_two_desktops_adding_one_address_at_once_get_a_message_not_a_crash(
+    tmp_path: Path, team_url: str
+) -> None:
+    with (
+        open_desktop(tmp_path, "first", team_url) as first,
+        open_desktop(tmp_path, "second", team_url) as second,
+        open_desktop(tmp_path, "watcher", team_url) as watcher,
+    ):
+        outcome: list[object] = []
+        with first.db.write() as session:  # the first desktop's insert, not yet committed
+            session.execute(
+                text(
+                    "INSERT INTO contact (email, first_name, last_name, attributes, status,"
+                    " created_at, updated_at) VALUES ('ann@example.com', '', '', '{}',"
+                    " 'subscribed', now(), now())"
+                )
+            )
+
+            def add() -> None:
+                try:
+                    outcome.append(second.contacts.add("ann@example.com"))
+                except ValidationError as exc:
+                    outcome.append(exc)
+
+            adding = threading.Thread(target=add)
+            adding.start()  # its check sees nothing yet; its insert waits on the first's
+
+            def second_is_waiting_on_the_lock() -> bool:
+                with watcher.db.read() as watching:
+                    waiting = watching.scalar(
+                        text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                    )
+                return bool(waiting)
+
+            assert wait_until(second_is_waiting_on_the_lock)
+        adding.join(10)
+        (result,) = outcome
+        assert isinstance(result, ValidationError) and result.field == "email"
+        assert "already in your contacts" in result.message
