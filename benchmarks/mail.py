@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -153,6 +154,23 @@ def bare_send(
     Stops early when `stop` is set or `time.perf_counter()` passes `until`; returns how many
     messages went out.
     """
+    return _bare_loop(
+        host, port, messages, lambda smtp, m: smtp.send_message(m), stop=stop, until=until
+    )
+
+
+def _bare_loop(
+    host: str,
+    port: int,
+    messages: list[Any],
+    send_one: Callable[[smtplib.SMTP, Any], object],
+    *,
+    stop: threading.Event | None,
+    until: float | None,
+) -> int:
+    """One `smtplib` connection sending `messages` with `send_one`: once through without
+    `until`, round and round until it passes otherwise; `stop` ends it early. Returns how
+    many went out."""
     sent = 0
     with smtplib.SMTP(host, port, local_hostname="bench.local", timeout=30) as smtp:
         while True:
@@ -161,7 +179,7 @@ def bare_send(
                     until is not None and time.perf_counter() >= until
                 ):
                     return sent
-                smtp.send_message(message)
+                send_one(smtp, message)
                 sent += 1
             if until is None:
                 return sent
@@ -195,18 +213,14 @@ def bare_send_bytes(
     Stops early when `stop` is set or `time.perf_counter()` passes `until`; returns how many
     messages went out.
     """
-    sent = 0
-    with smtplib.SMTP(host, port, local_hostname="bench.local", timeout=30) as smtp:
-        while True:
-            for message in messages:
-                if (stop is not None and stop.is_set()) or (
-                    until is not None and time.perf_counter() >= until
-                ):
-                    return sent
-                smtp.sendmail(message.sender, list(message.recipients), message.data)
-                sent += 1
-            if until is None:
-                return sent
+    return _bare_loop(
+        host,
+        port,
+        messages,
+        lambda smtp, m: smtp.sendmail(m.sender, list(m.recipients), m.data),
+        stop=stop,
+        until=until,
+    )
 
 
 def bare_send_parallel(host: str, port: int, messages: list[WireMessage], threads: int) -> int:
