@@ -78,14 +78,14 @@ def test_the_database_url_comes_from_the_command_line_or_the_environment(
     assert _parse(flag).database_url == "postgresql://bob@db.example/team"
 
 
+@pytest.mark.postgresql_only
 def test_a_password_in_the_url_moves_to_the_keyring_and_is_never_logged(
     tmp_path: Path,
     database_url: str | None,
     memory_keyring: MemoryKeyring,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    if database_url is None:
-        pytest.skip("the SQLite file has no password")
+    assert database_url is not None
     url = make_url(database_url)
     key = (SERVICE_NAME, database_key(url))
     memory_keyring.store.clear()
@@ -101,11 +101,11 @@ def test_a_password_in_the_url_moves_to_the_keyring_and_is_never_logged(
     assert "team-secret" not in caplog.text
 
 
+@pytest.mark.postgresql_only
 def test_without_the_password_the_login_is_refused_in_plain_words(
     tmp_path: Path, database_url: str | None, memory_keyring: MemoryKeyring
 ) -> None:
-    if database_url is None:
-        pytest.skip("the SQLite file has no password")
+    assert database_url is not None
     memory_keyring.store.clear()
 
     with pytest.raises(StorageError) as raised:

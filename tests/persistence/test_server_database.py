@@ -181,11 +181,10 @@ def test_a_plain_postgresql_url_gets_the_psycopg_driver() -> None:
     )
 
 
+@pytest.mark.postgresql_only  # SQLite's own lock tests are in test_db.py
 def test_a_row_locked_by_another_desktop_is_busy_after_the_busy_timeout(
-    tmp_path: Path, login_url: URL | None, backend: str
+    tmp_path: Path, login_url: URL | None
 ) -> None:
-    if backend == "sqlite":
-        pytest.skip("SQLite's own lock tests are in test_db.py")
     assert login_url is not None
     first = open_database(tmp_path / "a", database_url=login_url)
     second = open_database(tmp_path / "b", database_url=login_url, busy_timeout=0.2)
