@@ -102,3 +102,15 @@ def contains_ignoring_case(columns: Sequence[ColumnElement[str]], text: str) -> 
     condition: ColumnElement[bool] = by_dialect(or_(*sqlite_terms), or_(*server_terms))
     condition.type = Boolean()
     return condition
+
+
+def database_utc_now(session: Session) -> Any:
+    """The database server's current UTC time, as an SQL expression (naive UTC, like the
+    `UTCDateTime` columns store).
+
+    Team heartbeats are written and judged on this one clock, so that desktops whose own
+    clocks differ, jump or sleep never take each other for dead.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return func.timezone("UTC", func.clock_timestamp())
+    return func.strftime("%Y-%m-%d %H:%M:%f", "now")

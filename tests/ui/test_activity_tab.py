@@ -31,8 +31,8 @@ from campaign_desktop.ui.run_models import (
     unconfirmed_background,
 )
 from tests.smtp_server import RecordingHandler, SmtpServer, running_smtp_server
-from tests.ui.conftest import NOW, make_campaign
-from tests.ui.helpers import people_csv
+from tests.ui.conftest import make_campaign
+from tests.ui.helpers import people_csv, sending_run
 
 pytestmark = pytest.mark.gui
 
@@ -276,21 +276,7 @@ def test_progress_events_from_a_worker_thread_show_sent_and_rate_in_row_and_deta
 ) -> None:
     qtmodeltester.check(tab.run_model)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
     campaign = make_campaign(gui_ctx, "Spring news")
-    run = RunView(
-        id=7,
-        campaign_id=campaign.id,
-        occurrence_at=NOW,
-        trigger="manual",
-        status="sending",
-        started_at=NOW,
-        finished_at=None,
-        total=5000,
-        sent=0,
-        failed=0,
-        skipped=0,
-        unconfirmed=0,
-        error=None,
-    )
+    run = sending_run(id=7, campaign_id=campaign.id)
     _publish_from_worker(gui_ctx, RunEvent(RunPhase.STARTED, run, "Spring news"))
     qtbot.waitUntil(lambda: tab.run_model.row_of(run.id) is not None)
     tab.select_run(run.id)

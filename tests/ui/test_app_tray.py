@@ -17,7 +17,6 @@ from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.events import CatchUpReport, RunEvent, RunPhase, SchedulerStateChanged
-from campaign_desktop.domain.views import RunView
 from campaign_desktop.ui.main_window import MainWindow
 from campaign_desktop.ui.notifications import Kind
 from campaign_desktop.ui.run_progress import ActiveRun, progress_text
@@ -29,6 +28,7 @@ from campaign_desktop.ui.tray import (
     tooltip_text,
 )
 from tests.ui.conftest import NOW, make_campaign
+from tests.ui.helpers import sending_run
 
 pytestmark = [
     pytest.mark.gui,
@@ -40,21 +40,7 @@ pytestmark = [
     ),
 ]
 
-RUN = RunView(
-    id=1,
-    campaign_id=1,
-    occurrence_at=NOW,
-    trigger="manual",
-    status="sending",
-    started_at=NOW,
-    finished_at=None,
-    total=5000,
-    sent=120,
-    failed=0,
-    skipped=0,
-    unconfirmed=0,
-    error=None,
-)
+RUN = sending_run(sent=120)
 
 
 class QuitRecorder:

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from campaign_desktop.domain.views import RunView
 from campaign_desktop.ui.formatting import send_rate, sent_of_total
+from tests.ui.helpers import sending_run
 
 NOW = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)
 
@@ -31,19 +31,5 @@ def test_send_rate_is_whole_from_ten_up_and_keeps_one_decimal_below(
 
 
 def test_sent_of_total_counts_only_what_the_server_accepted() -> None:
-    run = RunView(
-        id=1,
-        campaign_id=1,
-        occurrence_at=NOW,
-        trigger="manual",
-        status="sending",
-        started_at=NOW,
-        finished_at=None,
-        total=5000,
-        sent=1234,
-        failed=40,
-        skipped=3,
-        unconfirmed=1,
-        error=None,
-    )
+    run = sending_run(sent=1234, failed=40, skipped=3, unconfirmed=1)
     assert sent_of_total(run) == "1,234 of 5,000 sent"

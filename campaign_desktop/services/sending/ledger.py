@@ -40,7 +40,7 @@ from campaign_desktop.domain.views import RunView
 from campaign_desktop.persistence import queries
 from campaign_desktop.persistence.db import Database
 from campaign_desktop.persistence.models import Campaign, CampaignRun, Contact, Delivery, Desktop
-from campaign_desktop.persistence.portable import insert_or_ignore
+from campaign_desktop.persistence.portable import database_utc_now, insert_or_ignore
 
 UNCONFIRMED_NOTE = (
     "It may or may not have been delivered, so it was not resent (to avoid sending it twice)."
@@ -422,7 +422,7 @@ class Ledger:
     def heartbeat(self, name: str, pid: int) -> None:
         """Say this desktop is alive (inserted on first call), on the database's clock."""
         with self._db.write() as session:
-            now = _database_utc_now(session)
+            now = database_utc_now(session)
             updated = session.execute(
                 update(Desktop)
                 .where(Desktop.id == self.desktop_id)
@@ -449,7 +449,7 @@ class Ledger:
         """Desktops whose heartbeat (on the database's clock) is younger than `lease`;
         this one always counts."""
         with self._db.read() as session:
-            since = _database_utc_now(session) - lease
+            since = database_utc_now(session) - lease
             alive = set(session.scalars(select(Desktop.id).where(Desktop.heartbeat_at >= since)))
         return alive | {self.desktop_id}
 
@@ -573,18 +573,6 @@ class Ledger:
             if run.trigger != RunTrigger.TEST:
                 settle_campaign(session, run.campaign_id)
             return queries.run_view(run), queries.load_campaign(session, run.campaign_id).name
-
-
-def _database_utc_now(session: Session) -> Any:
-    """The database server's current UTC time, as an SQL expression (naive UTC, like the
-    `UTCDateTime` columns store).
-
-    Team heartbeats are written and judged on this one clock, so that desktops whose own
-    clocks differ, jump or sleep never take each other for dead.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        return func.timezone("UTC", func.clock_timestamp())
-    return func.strftime("%Y-%m-%d %H:%M:%f", "now")
 
 
 def _commonest_error(session: Session, run_id: int) -> str:
