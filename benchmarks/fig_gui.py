@@ -36,11 +36,11 @@ _trays: list[Any] = []  # the trays made here, kept alive as app.main keeps its 
 
 def main_window(ctx: AppContext) -> Any:
     """The app's main window (and tray, as app.main wires it), shown."""
-    from campaign_desktop.ui.main_window import MainWindow  # noqa: PLC0415
+    from campaign_desktop.ui.shell.main_window import MainWindow  # noqa: PLC0415
 
     window = MainWindow(ctx)
     try:
-        from campaign_desktop.ui.tray import AppTray  # noqa: PLC0415
+        from campaign_desktop.ui.shell.tray import AppTray  # noqa: PLC0415
 
         _trays.append(AppTray(ctx, window, quit_app=lambda: None))
     except (ImportError, TypeError):  # the tray's API moved: measure the window alone
@@ -169,7 +169,7 @@ def _during_send(bench: Bench) -> None:
 
 
 def _during_import(bench: Bench) -> None:
-    from campaign_desktop.ui.import_dialog import ImportDialog  # noqa: PLC0415
+    from campaign_desktop.ui.contacts.import_dialog import ImportDialog  # noqa: PLC0415
 
     rows = bench.sizes.gui_import_rows
     path = bench.contacts_csv(rows)

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import QAbstractItemView, QMainWindow, QTableView  # isor
 
 if TYPE_CHECKING:
     from campaign_desktop.context import AppContext
-    from campaign_desktop.ui.campaign_model import CampaignTableModel
+    from campaign_desktop.ui.campaigns.campaign_model import CampaignTableModel
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
@@ -133,7 +133,7 @@ def _bare_first_page(view: QTableView, cursor: sqlite3.Cursor) -> TupleTableMode
 def campaign_view(ctx: AppContext) -> tuple[CampaignTableModel, QMainWindow, QTableView]:
     """The app's path from nothing: a new model on the service, as the main window makes it
     (shown, sorted by next run); nothing read yet."""
-    from campaign_desktop.ui.campaign_model import (  # noqa: PLC0415
+    from campaign_desktop.ui.campaigns.campaign_model import (  # noqa: PLC0415
         CampaignTableModel,
         Column,
     )
@@ -155,7 +155,7 @@ def campaign_first_rows(model: CampaignTableModel, view: QTableView) -> float:
 
 def audiences_counted(model: CampaignTableModel) -> float:
     """Seconds until no audience cell shows the ellipsis any more (events processed)."""
-    from campaign_desktop.ui.campaign_model import Column  # noqa: PLC0415
+    from campaign_desktop.ui.campaigns.campaign_model import Column  # noqa: PLC0415
 
     with stopwatch() as waited:
         while any(
@@ -168,7 +168,7 @@ def audiences_counted(model: CampaignTableModel) -> float:
 
 def campaign_table(bench: Bench) -> None:  # noqa: PLR0915  (one scenario, told in order)
     from benchmarks import data  # noqa: PLC0415
-    from campaign_desktop.ui.campaign_model import Column  # noqa: PLC0415
+    from campaign_desktop.ui.campaigns.campaign_model import Column  # noqa: PLC0415
 
     sizes = bench.sizes
     n = sizes.table_campaigns
@@ -298,7 +298,7 @@ def _bare_search(connection: sqlite3.Connection, text: str) -> tuple[int, list[t
 
 def contacts_table(bench: Bench) -> None:  # noqa: PLR0915  (one scenario, told in order)
     from benchmarks import data  # noqa: PLC0415
-    from campaign_desktop.ui.contact_model import ContactFilter, ContactTableModel  # noqa: PLC0415
+    from campaign_desktop.ui.contacts.contact_model import ContactFilter, ContactTableModel  # noqa: PLC0415
 
     sizes = bench.sizes
     n = sizes.table_contacts

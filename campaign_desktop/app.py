@@ -48,13 +48,13 @@ from campaign_desktop.persistence.db import (
     restore_backup,
     set_aside_database,
 )
-from campaign_desktop.ui.background import freeze_start_up_objects
-from campaign_desktop.ui.icons import app_icon
-from campaign_desktop.ui.main_window import MainWindow
-from campaign_desktop.ui.restore_dialog import RestoreChoice, RestoreDialog, StartUpAction
-from campaign_desktop.ui.schedule_dialog import PREVIEW_COUNT, ScheduleDialog
-from campaign_desktop.ui.single_instance import SingleInstance
-from campaign_desktop.ui.tray import AppTray
+from campaign_desktop.ui.common.background import freeze_start_up_objects
+from campaign_desktop.ui.common.icons import app_icon
+from campaign_desktop.ui.schedule.schedule_dialog import PREVIEW_COUNT, ScheduleDialog
+from campaign_desktop.ui.shell.main_window import MainWindow
+from campaign_desktop.ui.shell.restore_dialog import RestoreChoice, RestoreDialog, StartUpAction
+from campaign_desktop.ui.shell.single_instance import SingleInstance
+from campaign_desktop.ui.shell.tray import AppTray
 
 log = logging.getLogger("campaign_desktop.app")
 

@@ -48,14 +48,14 @@ from campaign_desktop.channels.smtp import (  # noqa: E402
 from campaign_desktop.context import AppContext  # noqa: E402
 from campaign_desktop.domain.clock import ManualClock  # noqa: E402
 from campaign_desktop.domain.views import CampaignView  # noqa: E402
-from campaign_desktop.ui.campaign_editor import CampaignEditor  # noqa: E402
-from campaign_desktop.ui.icons import app_icon  # noqa: E402
-from campaign_desktop.ui.import_dialog import ImportDialog  # noqa: E402
-from campaign_desktop.ui.main_window import MainWindow  # noqa: E402
-from campaign_desktop.ui.schedule_dialog import ScheduleDialog  # noqa: E402
-from campaign_desktop.ui.send_test_dialog import SendTestDialog  # noqa: E402
-from campaign_desktop.ui.settings_dialog import SettingsDialog  # noqa: E402
-from campaign_desktop.ui.tray import AppTray  # noqa: E402
+from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor  # noqa: E402
+from campaign_desktop.ui.campaigns.send_test_dialog import SendTestDialog  # noqa: E402
+from campaign_desktop.ui.common.icons import app_icon  # noqa: E402
+from campaign_desktop.ui.contacts.import_dialog import ImportDialog  # noqa: E402
+from campaign_desktop.ui.schedule.schedule_dialog import ScheduleDialog  # noqa: E402
+from campaign_desktop.ui.settings.settings_dialog import SettingsDialog  # noqa: E402
+from campaign_desktop.ui.shell.main_window import MainWindow  # noqa: E402
+from campaign_desktop.ui.shell.tray import AppTray  # noqa: E402
 from tests.memory_keyring import MemoryKeyring  # noqa: E402
 
 NOW = datetime(2027, 3, 1, 15, 0, tzinfo=UTC)  # Mon 1 March 2027, 10:00 in New York

@@ -184,7 +184,7 @@ def test_scheduler_start_on_a_database_locked_elsewhere_is_a_storage_error_then_
 def test_counting_audiences_on_a_locked_database_is_a_refusal_not_a_bug(
     tmp_path: Path,
 ) -> None:
-    # ui/campaign_model.py hands non-DomainErrors to the crash handler: a locked database
+    # ui/campaigns/campaign_model.py hands non-DomainErrors to the crash handler: a locked database
     # must reach it as a DomainError (StorageError), which the table shrugs off.
     with AppContext.open(tmp_path, busy_timeout=0.2) as ctx:
         ctx.contacts.add("ann@example.com", lists=("Customers",))

@@ -69,3 +69,15 @@ def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
     bad.write_text("from campaign_desktop.persistence.models import Campaign\nimport PySide6\n")
     assert {"campaign_desktop.persistence.models", "PySide6"} <= imported_modules(bad)
     assert layer_of("campaign_desktop.persistence.models") == "persistence"
+
+
+def test_the_ui_common_folder_imports_no_feature() -> None:
+    """docs/design.md §1: `ui/common/` is what the features share, so it imports none of them."""
+    offences = [
+        f"{path.relative_to(PACKAGE)} imports {module}"
+        for path in sorted((PACKAGE / "ui" / "common").rglob("*.py"))
+        for module in imported_modules(path)
+        if module.startswith("campaign_desktop.ui.")
+        and not module.startswith("campaign_desktop.ui.common")
+    ]
+    assert offences == []

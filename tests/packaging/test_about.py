@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
 import campaign_desktop
-from campaign_desktop.ui.about_dialog import AboutDialog
+from campaign_desktop.ui.shell.about_dialog import AboutDialog
 
 pytestmark = pytest.mark.gui
 

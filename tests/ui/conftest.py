@@ -16,15 +16,15 @@ import pytest
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.clock import ManualClock
 from campaign_desktop.domain.views import CampaignView
-from campaign_desktop.ui.activity_tab import ChooseExportPath
-from campaign_desktop.ui.campaign_editor import CampaignEditor
-from campaign_desktop.ui.contacts_tab import AddContactDialog, NewListName
-from campaign_desktop.ui.import_dialog import ChooseCsvFile, ImportDialog
-from campaign_desktop.ui.prompts import ArchiveReason, Confirm, ErrorMessage
-from campaign_desktop.ui.schedule_dialog import ScheduleDialog
-from campaign_desktop.ui.send_test_dialog import SendTestDialog
-from campaign_desktop.ui.settings_dialog import ChooseCaFile, SettingsDialog
-from campaign_desktop.ui.tray import ConfirmQuit
+from campaign_desktop.ui.activity.activity_tab import ChooseExportPath
+from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor
+from campaign_desktop.ui.campaigns.send_test_dialog import SendTestDialog
+from campaign_desktop.ui.common.prompts import ArchiveReason, Confirm, ErrorMessage
+from campaign_desktop.ui.contacts.contacts_tab import AddContactDialog, NewListName
+from campaign_desktop.ui.contacts.import_dialog import ChooseCsvFile, ImportDialog
+from campaign_desktop.ui.schedule.schedule_dialog import ScheduleDialog
+from campaign_desktop.ui.settings.settings_dialog import ChooseCaFile, SettingsDialog
+from campaign_desktop.ui.shell.tray import ConfirmQuit
 
 NOW = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)
 

@@ -18,11 +18,8 @@ from sqlalchemy import text
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.events import RunEvent, RunPhase
 from campaign_desktop.domain.views import RunView
-from campaign_desktop.ui.accessibility import unnamed_controls
-from campaign_desktop.ui.activity_tab import ActivityTab, ChooseExportPath
-from campaign_desktop.ui.bridge import EventBridge
-from campaign_desktop.ui.prompts import Confirm
-from campaign_desktop.ui.run_models import (
+from campaign_desktop.ui.activity.activity_tab import ActivityTab, ChooseExportPath
+from campaign_desktop.ui.activity.run_models import (
     DeliveryColumn,
     DeliveryRole,
     RunColumn,
@@ -30,6 +27,9 @@ from campaign_desktop.ui.run_models import (
     RunTableModel,
     unconfirmed_background,
 )
+from campaign_desktop.ui.common.accessibility import unnamed_controls
+from campaign_desktop.ui.common.bridge import EventBridge
+from campaign_desktop.ui.common.prompts import Confirm
 from tests.smtp_server import RecordingHandler, SmtpServer, running_smtp_server
 from tests.ui.conftest import make_campaign
 from tests.ui.helpers import people_csv, sending_run

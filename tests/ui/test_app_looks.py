@@ -12,19 +12,19 @@ from PySide6.QtWidgets import QToolButton
 from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
-from campaign_desktop.ui.about_dialog import AboutDialog
-from campaign_desktop.ui.accessibility import accessible_name, unnamed_controls
-from campaign_desktop.ui.campaign_editor import CampaignEditor
-from campaign_desktop.ui.main_window import MainWindow
-from campaign_desktop.ui.schedule_dialog import ScheduleDialog
-from campaign_desktop.ui.theme import (
+from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor
+from campaign_desktop.ui.common.accessibility import accessible_name, unnamed_controls
+from campaign_desktop.ui.common.theme import (
     attention_background,
     contrast_ratio,
     error_color,
     is_dark,
     success_color,
 )
-from campaign_desktop.ui.tray import AppTray
+from campaign_desktop.ui.schedule.schedule_dialog import ScheduleDialog
+from campaign_desktop.ui.shell.about_dialog import AboutDialog
+from campaign_desktop.ui.shell.main_window import MainWindow
+from campaign_desktop.ui.shell.tray import AppTray
 from tests.ui.conftest import make_campaign
 
 pytestmark = [

@@ -17,7 +17,7 @@ from campaign_desktop.domain.events import (
     SchedulerStateChanged,
 )
 from campaign_desktop.domain.views import RunView
-from campaign_desktop.ui.notifications import (
+from campaign_desktop.ui.shell.notifications import (
     Kind,
     Level,
     Notification,

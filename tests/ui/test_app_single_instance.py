@@ -19,7 +19,7 @@ import pytest
 from PySide6.QtCore import QDir
 from pytestqt.qtbot import QtBot
 
-from campaign_desktop.ui.single_instance import SingleInstance, server_name
+from campaign_desktop.ui.shell.single_instance import SingleInstance, server_name
 
 pytestmark = pytest.mark.gui
 

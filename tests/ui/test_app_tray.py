@@ -17,10 +17,10 @@ from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.events import CatchUpReport, RunEvent, RunPhase, SchedulerStateChanged
-from campaign_desktop.ui.main_window import MainWindow
-from campaign_desktop.ui.notifications import Kind
-from campaign_desktop.ui.run_progress import ActiveRun, progress_text
-from campaign_desktop.ui.tray import (
+from campaign_desktop.ui.activity.run_progress import ActiveRun, progress_text
+from campaign_desktop.ui.shell.main_window import MainWindow
+from campaign_desktop.ui.shell.notifications import Kind
+from campaign_desktop.ui.shell.tray import (
     TOLD_ABOUT_TRAY_KEY,
     AppTray,
     ConfirmQuit,

@@ -35,9 +35,9 @@ from pathlib import Path
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from campaign_desktop.context import AppContext
-from campaign_desktop.ui.main_window import MainWindow
-from campaign_desktop.ui.notifications import Kind
-from campaign_desktop.ui.tray import AppTray
+from campaign_desktop.ui.shell.main_window import MainWindow
+from campaign_desktop.ui.shell.notifications import Kind
+from campaign_desktop.ui.shell.tray import AppTray
 
 app = QApplication([])
 

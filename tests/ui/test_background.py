@@ -11,7 +11,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from campaign_desktop.domain.errors import ValidationError
-from campaign_desktop.ui.background import (
+from campaign_desktop.ui.common.background import (
     BackgroundTask,
     Report,
     freeze_start_up_objects,

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QLabel, QLineEdit, QPlainTextEdit
 from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
-from campaign_desktop.ui.campaign_editor import CampaignEditor
+from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor
 
 pytestmark = pytest.mark.gui
 

@@ -11,14 +11,14 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
-from campaign_desktop.ui import campaign_model
-from campaign_desktop.ui.campaign_model import (
+from campaign_desktop.ui.campaigns import campaign_model
+from campaign_desktop.ui.campaigns.campaign_model import (
     ArchiveTableModel,
     CampaignTableModel,
     Column,
     Role,
 )
-from campaign_desktop.ui.main_window import MainWindow
+from campaign_desktop.ui.shell.main_window import MainWindow
 from tests.ui.conftest import make_campaign
 
 pytestmark = pytest.mark.gui

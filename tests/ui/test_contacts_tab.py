@@ -14,18 +14,18 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
-from campaign_desktop.ui.accessibility import unnamed_controls
-from campaign_desktop.ui.contact_model import (
+from campaign_desktop.ui.common.accessibility import unnamed_controls
+from campaign_desktop.ui.common.prompts import Confirm, ErrorMessage
+from campaign_desktop.ui.contacts.contact_model import (
     CACHED_PAGES,
     PAGE_SIZE,
     ContactColumn,
     ContactFilter,
     ContactTableModel,
 )
-from campaign_desktop.ui.contacts_tab import AddContactDialog, ContactsTab, NewListName
-from campaign_desktop.ui.import_dialog import ImportDialog
-from campaign_desktop.ui.main_window import MainWindow
-from campaign_desktop.ui.prompts import Confirm, ErrorMessage
+from campaign_desktop.ui.contacts.contacts_tab import AddContactDialog, ContactsTab, NewListName
+from campaign_desktop.ui.contacts.import_dialog import ImportDialog
+from campaign_desktop.ui.shell.main_window import MainWindow
 from tests.ui.conftest import make_campaign
 from tests.ui.helpers import people_csv, write_csv
 

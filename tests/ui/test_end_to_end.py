@@ -33,11 +33,11 @@ from pytestqt.qtbot import QtBot
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.timezones import get_zone
 from campaign_desktop.domain.views import CampaignView
-from campaign_desktop.ui.campaign_editor import CampaignEditor, ListNameRole
-from campaign_desktop.ui.campaign_model import Column
-from campaign_desktop.ui.main_window import MainWindow
-from campaign_desktop.ui.run_models import RunColumn
-from campaign_desktop.ui.schedule_dialog import ScheduleDialog, ScheduleValues
+from campaign_desktop.ui.activity.run_models import RunColumn
+from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor, ListNameRole
+from campaign_desktop.ui.campaigns.campaign_model import Column
+from campaign_desktop.ui.schedule.schedule_dialog import ScheduleDialog, ScheduleValues
+from campaign_desktop.ui.shell.main_window import MainWindow
 from tests.smtp_server import SmtpServer, running_smtp_server
 
 pytestmark = [

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from campaign_desktop.ui.formatting import send_rate, sent_of_total
+from campaign_desktop.ui.common.formatting import send_rate, sent_of_total
 from tests.ui.helpers import sending_run
 
 NOW = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)

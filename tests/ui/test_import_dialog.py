@@ -16,9 +16,9 @@ from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.services.csv_import import preview
-from campaign_desktop.ui.accessibility import unnamed_controls
-from campaign_desktop.ui.contacts_tab import ContactsTab
-from campaign_desktop.ui.import_dialog import (
+from campaign_desktop.ui.common.accessibility import unnamed_controls
+from campaign_desktop.ui.contacts.contacts_tab import ContactsTab
+from campaign_desktop.ui.contacts.import_dialog import (
     ChooseCsvFile,
     CsvPreviewModel,
     ImportDialog,

@@ -11,10 +11,10 @@ from pytestqt.qtbot import QtBot
 
 from campaign_desktop.app import main
 from campaign_desktop.context import AppContext
-from campaign_desktop.ui.campaign_editor import CampaignEditor
-from campaign_desktop.ui.campaign_model import Column
-from campaign_desktop.ui.main_window import MainWindow
-from campaign_desktop.ui.prompts import ArchiveReason, Confirm
+from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor
+from campaign_desktop.ui.campaigns.campaign_model import Column
+from campaign_desktop.ui.common.prompts import ArchiveReason, Confirm
+from campaign_desktop.ui.shell.main_window import MainWindow
 from tests.ui.conftest import make_campaign
 
 pytestmark = [

@@ -25,8 +25,8 @@ from campaign_desktop.persistence.db import (
     backup_database,
     list_backups,
 )
-from campaign_desktop.ui.accessibility import unnamed_controls
-from campaign_desktop.ui.restore_dialog import (
+from campaign_desktop.ui.common.accessibility import unnamed_controls
+from campaign_desktop.ui.shell.restore_dialog import (
     RestoreChoice,
     RestoreDialog,
     StartUpAction,

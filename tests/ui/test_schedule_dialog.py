@@ -9,7 +9,11 @@ from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
-from campaign_desktop.ui.schedule_dialog import PREVIEW_COUNT, PreviewColumn, ScheduleDialog
+from campaign_desktop.ui.schedule.schedule_dialog import (
+    PREVIEW_COUNT,
+    PreviewColumn,
+    ScheduleDialog,
+)
 from tests.ui.conftest import make_campaign
 
 pytestmark = pytest.mark.gui

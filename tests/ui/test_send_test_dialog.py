@@ -10,11 +10,11 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
-from campaign_desktop.ui.accessibility import unnamed_controls
-from campaign_desktop.ui.main_window import MainWindow
-from campaign_desktop.ui.run_models import RunColumn
-from campaign_desktop.ui.send_test_dialog import SendTestDialog, split_addresses
-from campaign_desktop.ui.settings_dialog import SettingsDialog
+from campaign_desktop.ui.activity.run_models import RunColumn
+from campaign_desktop.ui.campaigns.send_test_dialog import SendTestDialog, split_addresses
+from campaign_desktop.ui.common.accessibility import unnamed_controls
+from campaign_desktop.ui.settings.settings_dialog import SettingsDialog
+from campaign_desktop.ui.shell.main_window import MainWindow
 from tests.smtp_server import SmtpServer, running_smtp_server
 from tests.ui.conftest import make_campaign
 

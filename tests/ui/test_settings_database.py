@@ -18,9 +18,9 @@ from campaign_desktop.context import DATABASE_URL_ENV, AppContext
 from campaign_desktop.domain.errors import StorageError
 from campaign_desktop.persistence.db import backup_database
 from campaign_desktop.services.database_info import DatabaseInfo, DatabaseInfoService
-from campaign_desktop.ui.accessibility import unnamed_controls
-from campaign_desktop.ui.database_page import DatabasePage
-from campaign_desktop.ui.settings_dialog import SettingsDialog
+from campaign_desktop.ui.common.accessibility import unnamed_controls
+from campaign_desktop.ui.settings.database_page import DatabasePage
+from campaign_desktop.ui.settings.settings_dialog import SettingsDialog
 from tests.postgres_server import APP_PASSWORD
 
 pytestmark = [

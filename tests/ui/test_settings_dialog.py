@@ -13,8 +13,8 @@ from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.services.credentials import SERVICE_NAME, keyring_help
-from campaign_desktop.ui.accessibility import unnamed_controls
-from campaign_desktop.ui.settings_dialog import SettingsDialog
+from campaign_desktop.ui.common.accessibility import unnamed_controls
+from campaign_desktop.ui.settings.settings_dialog import SettingsDialog
 from tests.memory_keyring import MemoryKeyring
 from tests.smtp_server import free_port, running_smtp_server
 

@@ -35,15 +35,9 @@ from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import DomainError, ValidationError
 from campaign_desktop.domain.status import ContactStatus
 from campaign_desktop.domain.views import ContactListView, ContactView
-from campaign_desktop.ui.accessibility import name_toolbar_buttons
-from campaign_desktop.ui.contact_model import (
-    ContactColumn,
-    ContactFilter,
-    ContactTableModel,
-)
-from campaign_desktop.ui.import_dialog import DEFAULT_LIST, ChooseCsvFile, ImportDialog
-from campaign_desktop.ui.prompts import Confirm, ErrorMessage, call_service
-from campaign_desktop.ui.widgets import (
+from campaign_desktop.ui.common.accessibility import name_toolbar_buttons
+from campaign_desktop.ui.common.prompts import Confirm, ErrorMessage, call_service
+from campaign_desktop.ui.common.widgets import (
     action_toolbar,
     data_table,
     message_label,
@@ -51,6 +45,12 @@ from campaign_desktop.ui.widgets import (
     named_action,
     show_error,
 )
+from campaign_desktop.ui.contacts.contact_model import (
+    ContactColumn,
+    ContactFilter,
+    ContactTableModel,
+)
+from campaign_desktop.ui.contacts.import_dialog import DEFAULT_LIST, ChooseCsvFile, ImportDialog
 
 log = logging.getLogger("campaign_desktop.ui.contacts")
 

@@ -33,28 +33,28 @@ from campaign_desktop.domain.errors import NotFoundError
 from campaign_desktop.domain.events import CampaignChange, SchedulerStateChanged
 from campaign_desktop.domain.status import CampaignStatus
 from campaign_desktop.domain.views import CampaignView
-from campaign_desktop.ui import formatting
-from campaign_desktop.ui.about_dialog import AboutDialog
-from campaign_desktop.ui.accessibility import name_toolbar_buttons
-from campaign_desktop.ui.activity_tab import ActivityTab
-from campaign_desktop.ui.bridge import EventBridge
-from campaign_desktop.ui.campaign_editor import CampaignEditor
-from campaign_desktop.ui.campaign_model import (
+from campaign_desktop.ui.activity.activity_tab import ActivityTab
+from campaign_desktop.ui.activity.run_progress import RunProgressIndicator
+from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor
+from campaign_desktop.ui.campaigns.campaign_model import (
     ArchiveTableModel,
     CampaignTableModel,
     Column,
     Role,
 )
-from campaign_desktop.ui.contacts_tab import ContactsTab
-from campaign_desktop.ui.icons import app_icon, icon
-from campaign_desktop.ui.prompts import ArchiveReason, Confirm, call_service
-from campaign_desktop.ui.run_progress import RunProgressIndicator
-from campaign_desktop.ui.schedule_dialog import ScheduleDialog
-from campaign_desktop.ui.send_test_dialog import SendTestDialog
-from campaign_desktop.ui.settings_dialog import SettingsDialog
-from campaign_desktop.ui.widgets import action_toolbar, named_action
+from campaign_desktop.ui.campaigns.send_test_dialog import SendTestDialog
+from campaign_desktop.ui.common import formatting
+from campaign_desktop.ui.common.accessibility import name_toolbar_buttons
+from campaign_desktop.ui.common.bridge import EventBridge
+from campaign_desktop.ui.common.icons import app_icon, icon
+from campaign_desktop.ui.common.prompts import ArchiveReason, Confirm, call_service
+from campaign_desktop.ui.common.widgets import action_toolbar, named_action
+from campaign_desktop.ui.contacts.contacts_tab import ContactsTab
+from campaign_desktop.ui.schedule.schedule_dialog import ScheduleDialog
+from campaign_desktop.ui.settings.settings_dialog import SettingsDialog
+from campaign_desktop.ui.shell.about_dialog import AboutDialog
 
-log = logging.getLogger("campaign_desktop.ui.main_window")
+log = logging.getLogger("campaign_desktop.ui.shell.main_window")
 
 T = TypeVar("T")
 
@@ -103,7 +103,7 @@ class MainWindow(QMainWindow):
         self._settings = settings or QSettings(
             str(ctx.data_dir / "window.ini"), QSettings.Format.IniFormat
         )
-        # Set by the tray (ui/tray.py): asked before a close; False keeps the window open.
+        # Set by the tray (ui/shell/tray.py): asked before a close; False keeps the window open.
         self.close_guard: Callable[[], bool] | None = None
         self._quitting = False
         self.setObjectName("mainWindow")

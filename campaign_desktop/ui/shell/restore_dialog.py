@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from campaign_desktop.persistence.db import Backup
-from campaign_desktop.ui.formatting import on_this_machine
+from campaign_desktop.ui.common.formatting import on_this_machine
 
 TITLE = "Campaign Desktop cannot open its database"
 

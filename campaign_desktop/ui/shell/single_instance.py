@@ -19,7 +19,7 @@ from pathlib import Path
 from PySide6.QtCore import QLockFile, QObject, Signal, Slot
 from PySide6.QtNetwork import QAbstractSocket, QLocalServer, QLocalSocket
 
-log = logging.getLogger("campaign_desktop.ui.single_instance")
+log = logging.getLogger("campaign_desktop.ui.shell.single_instance")
 
 SHOW_MESSAGE = b"show\n"
 _CONNECT_TIMEOUT_MS = 1000

@@ -32,12 +32,7 @@ from campaign_desktop.domain.errors import DomainError
 from campaign_desktop.domain.events import RunEvent, RunPhase
 from campaign_desktop.domain.status import DeliveryStatus, RunStatus
 from campaign_desktop.domain.views import RunView
-from campaign_desktop.ui import formatting
-from campaign_desktop.ui.accessibility import name_toolbar_buttons
-from campaign_desktop.ui.background import BackgroundTask, hand_to_crash_handler
-from campaign_desktop.ui.bridge import EventBridge
-from campaign_desktop.ui.prompts import Confirm, ErrorMessage, call_service
-from campaign_desktop.ui.run_models import (
+from campaign_desktop.ui.activity.run_models import (
     DeliveryColumn,
     DeliveryTableModel,
     RunColumn,
@@ -46,7 +41,12 @@ from campaign_desktop.ui.run_models import (
     RunTableModel,
     unconfirmed_background,
 )
-from campaign_desktop.ui.widgets import (
+from campaign_desktop.ui.common import formatting
+from campaign_desktop.ui.common.accessibility import name_toolbar_buttons
+from campaign_desktop.ui.common.background import BackgroundTask, hand_to_crash_handler
+from campaign_desktop.ui.common.bridge import EventBridge
+from campaign_desktop.ui.common.prompts import Confirm, ErrorMessage, call_service
+from campaign_desktop.ui.common.widgets import (
     action_toolbar,
     data_table,
     message_label,

@@ -56,9 +56,9 @@ from campaign_desktop.services.csv_import import (
     normalize_attribute_key,
     plan_columns,
 )
-from campaign_desktop.ui.background import BackgroundTask, Report, hand_to_crash_handler
-from campaign_desktop.ui.table_model import RowTableModel
-from campaign_desktop.ui.widgets import (
+from campaign_desktop.ui.common.background import BackgroundTask, Report, hand_to_crash_handler
+from campaign_desktop.ui.common.table_model import RowTableModel
+from campaign_desktop.ui.common.widgets import (
     buddy_label,
     data_table,
     message_label,

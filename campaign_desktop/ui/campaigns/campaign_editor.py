@@ -40,7 +40,7 @@ from campaign_desktop.domain.templates import (
     sample_context,
 )
 from campaign_desktop.domain.views import CampaignView
-from campaign_desktop.ui.theme import mark_as_error
+from campaign_desktop.ui.common.theme import mark_as_error
 
 log = logging.getLogger("campaign_desktop.ui.editor")
 

@@ -16,12 +16,12 @@ from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon,
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.events import SchedulerStateChanged
-from campaign_desktop.ui import formatting
-from campaign_desktop.ui.icons import app_icon, icon
-from campaign_desktop.ui.main_window import MainWindow
-from campaign_desktop.ui.notifications import Kind, Level, Notification, Notifier
+from campaign_desktop.ui.common import formatting
+from campaign_desktop.ui.common.icons import app_icon, icon
+from campaign_desktop.ui.shell.main_window import MainWindow
+from campaign_desktop.ui.shell.notifications import Kind, Level, Notification, Notifier
 
-log = logging.getLogger("campaign_desktop.ui.tray")
+log = logging.getLogger("campaign_desktop.ui.shell.tray")
 
 TOLD_ABOUT_TRAY_KEY = "tray/told_about_hiding"
 BALLOON_MS = 10_000

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import DomainError
 from campaign_desktop.domain.views import CampaignView, RunView
-from campaign_desktop.ui.widgets import message_label, named, show_error
+from campaign_desktop.ui.common.widgets import message_label, named, show_error
 
 log = logging.getLogger("campaign_desktop.ui.send_test")
 

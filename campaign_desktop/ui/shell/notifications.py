@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from campaign_desktop.domain.events import CatchUpReport, Event, RunEvent, RunPhase
 from campaign_desktop.domain.status import RunTrigger
 from campaign_desktop.domain.views import RunView
-from campaign_desktop.ui import formatting
+from campaign_desktop.ui.common import formatting
 
 LQ, RQ = "\N{LEFT DOUBLE QUOTATION MARK}", "\N{RIGHT DOUBLE QUOTATION MARK}"
 # Notifications arriving within this window are shown as one.

@@ -17,9 +17,9 @@ from PySide6.QtCore import QObject, Qt, Slot
 from campaign_desktop.domain.errors import DomainError
 from campaign_desktop.domain.views import CampaignView
 from campaign_desktop.services.campaigns import PAGE_SIZE, CampaignService, CampaignSort
-from campaign_desktop.ui import formatting
-from campaign_desktop.ui.background import Report, hand_to_crash_handler, run_in_background
-from campaign_desktop.ui.table_model import ModelIndex, RowTableModel
+from campaign_desktop.ui.common import formatting
+from campaign_desktop.ui.common.background import Report, hand_to_crash_handler, run_in_background
+from campaign_desktop.ui.common.table_model import ModelIndex, RowTableModel
 
 
 class Role(IntEnum):

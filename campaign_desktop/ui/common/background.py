@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Qt, QThreadPool, Signal, Slot
 
 from campaign_desktop.domain.errors import DomainError
 
-log = logging.getLogger("campaign_desktop.ui.background")
+log = logging.getLogger("campaign_desktop.ui.common.background")
 
 Report = Callable[[object], None]
 """What the work function calls (on the worker thread) to report progress."""

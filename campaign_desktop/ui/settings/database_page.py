@@ -33,8 +33,8 @@ from campaign_desktop.services.database_info import (
     DesktopInfo,
     PasswordSource,
 )
-from campaign_desktop.ui.background import BackgroundTask, hand_to_crash_handler
-from campaign_desktop.ui.widgets import message_label, named, show_error, show_note
+from campaign_desktop.ui.common.background import BackgroundTask, hand_to_crash_handler
+from campaign_desktop.ui.common.widgets import message_label, named, show_error, show_note
 
 LQ, RQ = "\N{LEFT DOUBLE QUOTATION MARK}", "\N{RIGHT DOUBLE QUOTATION MARK}"
 _PASSWORD_WORDS = {

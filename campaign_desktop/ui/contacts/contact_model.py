@@ -20,8 +20,8 @@ from PySide6.QtCore import QModelIndex, QObject, Qt
 from campaign_desktop.domain.status import ContactStatus
 from campaign_desktop.domain.views import ContactView
 from campaign_desktop.services.contacts import ContactService
-from campaign_desktop.ui import formatting
-from campaign_desktop.ui.table_model import ModelIndex, RowTableModel
+from campaign_desktop.ui.common import formatting
+from campaign_desktop.ui.common.table_model import ModelIndex, RowTableModel
 
 _NO_INDEX = QModelIndex()
 PAGE_SIZE = 200

@@ -56,9 +56,9 @@ from campaign_desktop.domain.timezones import (
     utc_offset_label,
 )
 from campaign_desktop.domain.views import CampaignView
-from campaign_desktop.ui import formatting
-from campaign_desktop.ui.table_model import RowTableModel
-from campaign_desktop.ui.theme import mark_as_error
+from campaign_desktop.ui.common import formatting
+from campaign_desktop.ui.common.table_model import RowTableModel
+from campaign_desktop.ui.common.theme import mark_as_error
 
 log = logging.getLogger("campaign_desktop.ui.schedule")
 

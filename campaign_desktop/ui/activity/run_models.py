@@ -16,9 +16,9 @@ from PySide6.QtGui import QColor, QGuiApplication
 from campaign_desktop.domain.status import DeliveryStatus, RunStatus
 from campaign_desktop.domain.views import DeliveryView, RunView
 from campaign_desktop.services.runs import RunService
-from campaign_desktop.ui import formatting
-from campaign_desktop.ui.table_model import ModelIndex, RowTableModel
-from campaign_desktop.ui.theme import attention_background, is_dark
+from campaign_desktop.ui.common import formatting
+from campaign_desktop.ui.common.table_model import ModelIndex, RowTableModel
+from campaign_desktop.ui.common.theme import attention_background, is_dark
 
 DELIVERY_PAGE_SIZE = 500
 MAX_RUNS = 500

@@ -20,7 +20,7 @@ from campaign_desktop.domain.events import (
     SchedulerStateChanged,
 )
 
-log = logging.getLogger("campaign_desktop.ui.bridge")
+log = logging.getLogger("campaign_desktop.ui.common.bridge")
 
 
 class EventBridge(QObject):

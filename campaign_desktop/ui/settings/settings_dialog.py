@@ -1,6 +1,6 @@
 """The Settings dialog: the SMTP server (with "Test connection"), the default sender, sending
 limits and connections, retries, the missed-run grace window and closing to the tray; and,
-read-only on its own tab, which database this desktop uses (`ui/database_page.py`).
+read-only on its own tab, which database this desktop uses (`ui/settings/database_page.py`).
 
 Every value is checked by its declared `SPECS` check before anything is stored, so one bad
 value saves nothing. The password goes to the keyring through `set_smtp`, never elsewhere.
@@ -41,9 +41,8 @@ from campaign_desktop.domain.errors import CredentialsError, DomainError, Valida
 from campaign_desktop.domain.status import SmtpSecurity
 from campaign_desktop.services.credentials import keyring_help
 from campaign_desktop.services.settings import SPECS
-from campaign_desktop.ui.background import BackgroundTask, hand_to_crash_handler
-from campaign_desktop.ui.database_page import DatabasePage
-from campaign_desktop.ui.widgets import (
+from campaign_desktop.ui.common.background import BackgroundTask, hand_to_crash_handler
+from campaign_desktop.ui.common.widgets import (
     buddy_label,
     message_label,
     named,
@@ -51,6 +50,7 @@ from campaign_desktop.ui.widgets import (
     show_note,
     show_success,
 )
+from campaign_desktop.ui.settings.database_page import DatabasePage
 
 log = logging.getLogger("campaign_desktop.ui.settings")
 

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 import campaign_desktop
 from campaign_desktop.context import default_log_dir
-from campaign_desktop.ui.icons import app_icon
+from campaign_desktop.ui.common.icons import app_icon
 
 APP_TITLE = "Campaign Desktop"
 

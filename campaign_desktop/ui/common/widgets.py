@@ -15,8 +15,8 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QTableView, QToolBar, QWidget
 
-from campaign_desktop.ui.icons import icon
-from campaign_desktop.ui.theme import mark_as_error, mark_as_success
+from campaign_desktop.ui.common.icons import icon
+from campaign_desktop.ui.common.theme import mark_as_error, mark_as_success
 
 W = TypeVar("W", bound=QWidget)
 

@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
 from campaign_desktop.domain.events import RunEvent, RunPhase
-from campaign_desktop.ui import formatting
+from campaign_desktop.ui.common import formatting
 
 LQ, RQ = "\N{LEFT DOUBLE QUOTATION MARK}", "\N{RIGHT DOUBLE QUOTATION MARK}"
 _ENDED = (RunPhase.FINISHED, RunPhase.FAILED, RunPhase.CANCELLED)

@@ -1,0 +1,1 @@
+"""Campaigns: the table model, the editor and Send test."""

@@ -1,0 +1,1 @@
+"""Contacts and lists: the tab, its paged model, the CSV import dialog."""

@@ -1,0 +1,1 @@
+"""Scheduling a campaign: the schedule dialog and its occurrence preview."""
