@@ -1,4 +1,4 @@
-"""Recurring sends: the stored pattern (docs/design.md §3), its occurrences, RRULE, .ics, wording.
+"""Recurring sends: the stored pattern (docs/design.md §3), its occurrences, skips, RRULE, wording.
 
 Occurrences come from dateutil's rrule on the campaign's local wall clock, then go to UTC.
 """
@@ -6,8 +6,8 @@ Occurrences come from dateutil's rrule on the campaign's local wall clock, then 
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import functools
-import hashlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
@@ -96,6 +96,9 @@ class RecurrencePattern:
     week_of_month: int | None = None  # 1..4 or -1 (last)
     end_date: date | None = None  # inclusive, local to the campaign's timezone
     count: int | None = None  # total sends including the first
+    # Single sends taken out (RFC 5545 EXDATE), naive wall-clock times in the campaign's zone,
+    # sorted without repeats. A skipped send still counts towards `count`, as in RFC 5545.
+    exdates: tuple[datetime, ...] = ()
 
     def __post_init__(self) -> None:
         set_ = functools.partial(object.__setattr__, self)
@@ -128,6 +131,7 @@ class RecurrencePattern:
                     "count", "The number of sends must be a whole number, 1 or more."
                 )
             set_("count", int(self.count))
+        set_("exdates", _checked_exdates(self.exdates))
 
     def _checked_days(self) -> tuple[int, ...]:
         days: object = self.days_of_week
@@ -211,6 +215,8 @@ class RecurrencePattern:
             raise ValidationError("days_of_week", "Pick at least one day of the week.")
         if "end_date" in values:
             values["end_date"] = _parse_end_date(values["end_date"])
+        if "exdates" in values:
+            values["exdates"] = _parse_exdates(values["exdates"])
         return cls(**values)
 
     def to_dict(self) -> dict[str, object]:
@@ -231,7 +237,32 @@ class RecurrencePattern:
             out["end_date"] = self.end_date.isoformat()
         if self.count is not None:
             out["count"] = self.count
+        if self.exdates:
+            out["exdates"] = [_exdate_text(day) for day in self.exdates]
         return out
+
+    def with_exdate(self, local: datetime) -> RecurrencePattern:
+        """This pattern with the send at wall-clock `local` skipped (no change if it is)."""
+        return dataclasses.replace(self, exdates=(*self.exdates, _wall(local)))
+
+    def without_exdate(self, local: datetime) -> RecurrencePattern:
+        """This pattern with the skip of the send at wall-clock `local` undone."""
+        wall = _wall(local)
+        return dataclasses.replace(self, exdates=tuple(d for d in self.exdates if d != wall))
+
+    @classmethod
+    def from_rrule(cls, text: str, tz: str | None = None) -> RecurrencePattern:
+        """The pattern an RFC 5545 RRULE describes, e.g. "FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10"
+        (an "RRULE:" prefix is allowed). The inverse of `to_rrule` for every rule it writes.
+
+        ValidationError (field "rrule") naming what the app cannot express: frequencies
+        below a day, BYMONTH, BYYEARDAY, BYWEEKNO, BYHOUR/BYMINUTE/BYSECOND, several
+        weekdays of the month, BYSETPOS other than this app's month-end rule, a week start
+        other than Monday. UNTIL becomes the end date (its date, in the campaign's zone when
+        given as local time; a UTC UNTIL is read by its UTC date). Parsing: icalendar's
+        `vRecur` (RFC 5545 §3.3.10). `tz` reads a UTC UNTIL as a date in that zone.
+        """
+        return _pattern_from_rrule(text, tz)
 
     def to_rrule(self, first_local: datetime | None = None) -> str:
         """The RFC 5545 RRULE value: "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE;UNTIL=20270630T235959".
@@ -260,6 +291,13 @@ class RecurrencePattern:
             text += ", once" if self.count == 1 else f", {self.count} times"
         if self.end_date is not None:
             text += f", until {_long_date(self.end_date)}"
+        if self.exdates:
+            skipped = [_long_date(day.date()) for day in self.exdates]
+            text += (
+                f", skipping {_and_list(skipped)}"
+                if len(skipped) <= 2
+                else f", skipping {len(skipped)} dates"
+            )
         return text
 
     def _describe_days(self, first: datetime) -> str:
@@ -288,6 +326,48 @@ class RecurrencePattern:
         if self.short_month == "skip":
             return f" on day {day} (skipping months without a {_ordinal(day)})"
         return f" on day {day} (last day in shorter months)"
+
+
+MAX_EXDATES: Final = 500
+
+
+def _checked_exdates(value: object) -> tuple[datetime, ...]:
+    if not isinstance(value, tuple | list) or not all(
+        isinstance(day, datetime) and day.tzinfo is None for day in value
+    ):
+        raise ValidationError(
+            "exdates", "Skipped sends must be dates and times such as 2027-03-15T09:00."
+        )
+    days = tuple(sorted({_wall(day) for day in value}))
+    if len(days) > MAX_EXDATES:
+        raise ValidationError(
+            "exdates", f"At most {MAX_EXDATES} sends can be skipped; unschedule instead."
+        )
+    return days
+
+
+def _parse_exdates(value: object) -> tuple[datetime, ...]:
+    if not isinstance(value, list | tuple):
+        raise ValidationError("exdates", "The skipped sends could not be read.")
+    out = []
+    for item in value:
+        try:
+            day = item if isinstance(item, datetime) else datetime.fromisoformat(str(item))
+        except ValueError:
+            raise ValidationError(
+                "exdates", f"“{item}” is not a date and time such as 2027-03-15T09:00."
+            ) from None
+        if day.tzinfo is not None:
+            raise ValidationError(
+                "exdates", "Skipped sends are wall-clock times without a time zone."
+            )
+        out.append(day)
+    return tuple(out)
+
+
+def _exdate_text(day: datetime) -> str:
+    """As docs/design.md §12 stores it: "2027-03-15T09:00" (seconds only when not zero)."""
+    return day.isoformat(timespec="seconds" if day.second else "minutes")
 
 
 def _parse_end_date(value: object) -> date:
@@ -641,7 +721,11 @@ def _sends(
     k, skip_below = _search_start(plan, zone, after)
     if k is None:
         return iter(())
-    return _utc_sends(_local_sends(plan, k), zone, after, skip_below)
+    local = _local_sends(plan, k)
+    if pattern.exdates:
+        skipped = frozenset(pattern.exdates)
+        local = (send for send in local if send not in skipped)
+    return _utc_sends(local, zone, after, skip_below)
 
 
 def _utc_sends(
@@ -696,6 +780,36 @@ def next_occurrence_after(
 ) -> datetime | None:
     """The first send strictly after the aware `after`, or None when the series is over."""
     return next(_sends(pattern, first_local, tz, after), None)
+
+
+def wall_time_of(
+    pattern: RecurrencePattern | None, first_local: datetime, tz: str, send: datetime
+) -> datetime | None:
+    """The rule's wall-clock time of the aware UTC `send` (skipped or not), or None when the
+    schedule has no send at that instant.
+
+    What an EXDATE must name: a send moved out of a spring-forward gap happens at 03:30 but
+    is the rule's 02:30 instance, so `to_local` would name the wrong time.
+    """
+    if send.tzinfo is None:
+        raise ValueError(f"`send` must be an aware datetime, got {send!r}")
+    zone = get_zone(tz)
+    first = _wall(first_local)
+    if pattern is None:
+        return first if _utc_or_none(first, zone) == send else None
+    plan = _plan(pattern, first)
+    k, skip_below = _search_start(plan, zone, send - _ONE_SECOND)
+    if k is None:
+        return None
+    for local in _local_sends(plan, k):
+        if skip_below is not None and local < skip_below:
+            continue
+        instant = _utc_or_none(local, zone)
+        if instant == send:
+            return local
+        if instant is not None and instant > send:
+            return None
+    return None
 
 
 def validate_schedule(
@@ -783,77 +897,154 @@ def _rrule_value(
     return ";".join(parts)
 
 
-_ICS_ESCAPES: Final = str.maketrans(
-    {"\\": "\\\\", ";": "\\;", ",": "\\,", "\n": "\\n", "\r": "\\n"}
+_RRULE_PARTS_KNOWN: Final = frozenset(
+    {"FREQ", "INTERVAL", "BYDAY", "BYMONTHDAY", "BYSETPOS", "BYMONTH", "COUNT", "UNTIL", "WKST"}
 )
+_RRULE_PART_WORDS: Final = {
+    "BYYEARDAY": "days of the year (BYYEARDAY)",
+    "BYWEEKNO": "week numbers (BYWEEKNO)",
+    "BYHOUR": "several hours a day (BYHOUR)",
+    "BYMINUTE": "several minutes (BYMINUTE)",
+    "BYSECOND": "several seconds (BYSECOND)",
+    "RSCALE": "other calendars (RSCALE)",
+    "SKIP": "other calendars (SKIP)",
+}
 
 
-def _ics_text(value: str) -> str:
-    """A TEXT value escaped as RFC 5545 §3.3.11 asks."""
-    return value.replace("\r\n", "\n").translate(_ICS_ESCAPES)
+def _refuse_rrule(message: str) -> ValidationError:
+    return ValidationError("rrule", message)
 
 
-def _fold(line: str) -> str:
-    """Fold a content line at 75 octets (RFC 5545 §3.1), never inside a UTF-8 character."""
-    out: list[str] = []
-    chunk, size = "", 0
-    for char in line:
-        width = len(char.encode())
-        if size + width > 75:
-            out.append(chunk)
-            chunk, size = " ", 1  # a continuation line starts with one space
-        chunk += char
-        size += width
-    out.append(chunk)
-    return "\r\n".join(out)
+def _pattern_from_rrule(text: str, tz: str | None = None) -> RecurrencePattern:
+    """See RecurrencePattern.from_rrule."""
+    from icalendar.prop import vRecur  # noqa: PLC0415  (only the RRULE field needs it)
+
+    if not isinstance(text, str) or not text.strip():
+        raise _refuse_rrule("Paste a rule such as FREQ=WEEKLY;BYDAY=MO,WE.")
+    value = text.strip()
+    if value.upper().startswith("RRULE:"):
+        value = value[len("RRULE:") :]
+    try:
+        rule = {str(key).upper(): list(parts) for key, parts in vRecur.from_ical(value).items()}
+    except (ValueError, TypeError, KeyError) as exc:
+        raise _refuse_rrule(f"This is not an RRULE the app can read ({exc}).") from None
+    freq = str((rule.pop("FREQ", None) or [""])[0]).upper()
+    if not freq:
+        raise _refuse_rrule("The rule needs FREQ, e.g. FREQ=DAILY.")
+    if freq not in ("DAILY", "WEEKLY", "MONTHLY", "YEARLY"):
+        raise _refuse_rrule(
+            f"Campaigns repeat daily, weekly, monthly or yearly; FREQ={freq} is not possible."
+        )
+    for key in rule:
+        if key not in _RRULE_PARTS_KNOWN:
+            words = _RRULE_PART_WORDS.get(key, f"“{key}”")
+            raise _refuse_rrule(f"The app cannot repeat by {words}.")
+    values: dict[str, Any] = {"type": freq.lower()}
+    if "INTERVAL" in rule:
+        values["interval"] = int(rule.pop("INTERVAL")[0])
+    if "COUNT" in rule:
+        values["count"] = int(rule.pop("COUNT")[0])
+    if "UNTIL" in rule:
+        values["end_date"] = _until_date(rule.pop("UNTIL")[0], tz)
+    values.update(_rrule_by_parts(freq, rule, values.get("interval", 1)))
+    try:
+        return RecurrencePattern(**values)
+    except ValidationError as exc:
+        raise _refuse_rrule(exc.message) from None
 
 
-def ics_calendar(
-    name: str,
-    pattern: RecurrencePattern | None,
-    first_local: datetime,
-    tz: str,
-    *,
-    stamp: datetime | None = None,
-) -> str:
-    """A small iCalendar file (one VEVENT) with the campaign's sends, for calendar apps.
+def _rrule_by_parts(freq: str, rule: dict[str, list[Any]], interval: int) -> dict[str, Any]:
+    """The pattern fields of the BY… parts (and WKST) of a parsed RRULE."""
+    wkst = str((rule.pop("WKST", None) or ["MO"])[0]).upper()
+    days = [str(day).upper() for day in rule.pop("BYDAY", [])]
+    monthdays = [int(day) for day in rule.pop("BYMONTHDAY", [])]
+    setpos = [int(pos) for pos in rule.pop("BYSETPOS", [])]
+    months = [int(month) for month in rule.pop("BYMONTH", [])]
+    if freq == "WEEKLY":
+        if wkst != "MO" and interval > 1 and len(days) > 1:
+            raise _refuse_rrule("Weeks here start on Monday (WKST=MO).")
+        return {"days_of_week": _rrule_week_days(days)}
+    if freq == "MONTHLY":
+        return _rrule_month_parts(days, monthdays, setpos)
+    if freq == "YEARLY":
+        if (months, monthdays, setpos, days) == ([2], [29, -1], [1], []):
+            return {"short_month": "last_day"}  # this app's 29 February rule (see to_rrule)
+        if months or monthdays or setpos or days:
+            raise _refuse_rrule(
+                "A yearly campaign repeats on the month and day of its first send; "
+                "BYMONTH, BYMONTHDAY and BYDAY are not possible."
+            )
+        return {"short_month": "skip"}  # RFC 5545: a 29 February start skips other years
+    if days or monthdays or setpos or months:
+        raise _refuse_rrule("A daily campaign cannot be limited to some days or months.")
+    return {}
 
-    DTSTART is the first actual send in its IANA zone (TZID); no VTIMEZONE block is written —
-    calendar apps resolve IANA ids themselves, and a hand-made one would only copy tzdata
-    badly. `stamp` (DTSTAMP, default now) exists so tests get identical output.
+
+def _until_date(until: object, tz: str | None) -> date:
+    if isinstance(until, datetime):
+        if until.tzinfo is not None:
+            return (to_local(until, get_zone(tz)) if tz else until.astimezone(UTC)).date()
+        return until.date()
+    if isinstance(until, date):
+        return until
+    raise _refuse_rrule("UNTIL must be a date such as 20270630.")
+
+
+def _rrule_week_days(days: list[str]) -> tuple[int, ...]:
+    out = []
+    for day in days:
+        if day not in _RRULE_DAYS:
+            raise _refuse_rrule(
+                f"A weekly campaign repeats on plain weekdays (MO, TU, …), not on {day}."
+            )
+        out.append(_RRULE_DAYS.index(day))
+    return tuple(out)
+
+
+def _rrule_month_parts(days: list[str], monthdays: list[int], setpos: list[int]) -> dict[str, Any]:
+    if days:
+        if len(days) > 1 or monthdays or setpos:
+            raise _refuse_rrule("A monthly campaign repeats on one weekday of the month only.")
+        week, name = days[0][:-2].lstrip("+"), days[0][-2:]
+        if name not in _RRULE_DAYS or not week.lstrip("-").isdigit():
+            raise _refuse_rrule(
+                f"{days[0]} is not a weekday of the month such as 1MO (first Monday) or -1FR."
+            )
+        if int(week) not in _WEEKS_OF_MONTH:
+            raise _refuse_rrule(
+                "The week of the month must be 1 to 4 (first to fourth) or -1 (last)."
+            )
+        return {"weekday": _RRULE_DAYS.index(name), "week_of_month": int(week)}
+    if not monthdays:
+        return {"short_month": "skip"}  # RFC 5545: a start on the 31st skips short months
+    if monthdays == [-1] and not setpos:
+        return {"day_of_month": 31, "short_month": "last_day"}
+    if len(monthdays) == 1 and not setpos and 1 <= monthdays[0] <= 31:
+        return {"day_of_month": monthdays[0], "short_month": "skip"}
+    if len(monthdays) == 2 and monthdays[1] == -1 and setpos == [1] and monthdays[0] in (29, 30):
+        return {"day_of_month": monthdays[0], "short_month": "last_day"}
+    raise _refuse_rrule("A monthly campaign repeats on one day of the month only.")
+
+
+def first_and_rule(
+    pattern: RecurrencePattern | None, first_local: datetime, tz: str
+) -> tuple[datetime | None, str | None]:
+    """For an iCalendar VEVENT (domain/ics.py): the wall-clock DTSTART and the RRULE value.
+
+    DTSTART is the first instance of the rule (RFC 5545 counts DTSTART as an instance, so it
+    must be a real one; a skipped first send is left out by its EXDATE, and still counts
+    towards COUNT as it does here); UNTIL is in UTC. (None, None) when the schedule never
+    sends; (first, None) for a single send.
     """
     zone = get_zone(tz)
     first = _wall(first_local)
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//Campaign Desktop//Campaign schedule//EN",
-        "CALSCALE:GREGORIAN",
-        "BEGIN:VEVENT",
-    ]
-    seed = f"{name}\n{pattern.to_dict() if pattern else None}\n{first.isoformat()}\n{tz}"
-    uid = hashlib.sha256(seed.encode()).hexdigest()[:32]
-    when = stamp or datetime.now(UTC)
-    lines += [f"UID:{uid}@campaign-desktop", f"DTSTAMP:{when.astimezone(UTC):%Y%m%dT%H%M%SZ}"]
     if pattern is None:
-        lines.append(f"DTSTART;TZID={tz}:{first:%Y%m%dT%H%M%S}")
-        description = describe_once(first, tz)
-    else:
-        plan = _plan(pattern, first)
-        # DTSTART always counts as a send in RFC 5545, so it must be the first real one.
-        start = next(_local_sends(plan, 0), None)
-        if start is None:
-            raise ValidationError(
-                "recurrence", "This schedule never sends, so there is nothing to export."
-            )
-        lines.append(f"DTSTART;TZID={tz}:{start:%Y%m%dT%H%M%S}")
-        count_last = _count_last(plan) if pattern.count else None
-        lines.append("RRULE:" + _rrule_value(pattern, first, zone, count_last))
-        description = pattern.describe(first, tz)
-    lines += [
-        f"SUMMARY:{_ics_text(name)}",
-        f"DESCRIPTION:{_ics_text(description)}",
-        "END:VEVENT",
-        "END:VCALENDAR",
-    ]
-    return "".join(_fold(line) + "\r\n" for line in lines)
+        return first, None
+    if not occurrences(pattern, first, tz, limit=1):
+        return None, None
+    plan = _plan(pattern, first)
+    start = next(_local_sends(plan, 0), None)
+    if start is None:
+        return None, None
+    count_last = _count_last(plan) if pattern.count else None
+    return start, _rrule_value(pattern, first, zone, count_last)

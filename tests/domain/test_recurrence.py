@@ -20,7 +20,6 @@ from campaign_desktop.domain.recurrence import (
     MAX_INTERVAL,
     RecurrencePattern,
     describe_once,
-    ics_calendar,
     next_occurrence_after,
     occurrences,
     validate_schedule,
@@ -1033,69 +1032,6 @@ def test_describe_once_names_the_day_date_time_and_place() -> None:
 def test_describe_refuses_an_unknown_timezone() -> None:
     with pytest.raises(ValidationError):
         P("daily").describe(datetime(2027, 1, 4, 9), "Mars/Base")
-
-
-# --- ics_calendar ----------------------------------------------------------------------------
-
-STAMP = datetime(2026, 6, 1, 12, tzinfo=UTC)
-
-
-def test_ics_calendar_writes_a_vevent_with_tzid_and_rrule() -> None:
-    pattern = P("weekly", interval=2, days_of_week=(0, 2), end_date=date(2027, 6, 30))
-    text = ics_calendar("Spring sale", pattern, datetime(2027, 1, 4, 9), NY, stamp=STAMP)
-    lines = text.split("\r\n")
-    assert text.endswith("END:VCALENDAR\r\n")
-    assert lines[0] == "BEGIN:VCALENDAR"
-    assert "VERSION:2.0" in lines
-    assert "DTSTAMP:20260601T120000Z" in lines
-    assert "DTSTART;TZID=America/New_York:20270104T090000" in lines
-    # Next to a TZID DTSTART, RFC 5545 wants UNTIL in UTC: 30 June 23:59:59 EDT.
-    assert "RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE;UNTIL=20270701T035959Z" in lines
-    assert "SUMMARY:Spring sale" in lines
-    assert lines.count("BEGIN:VEVENT") == lines.count("END:VEVENT") == 1
-
-
-def test_ics_calendar_starts_at_the_first_real_send() -> None:
-    pattern = P("monthly", day_of_month=30, count=5, end_date=date(2027, 12, 31))
-    text = ics_calendar("x", pattern, datetime(2027, 1, 31, 9), NY, stamp=STAMP)
-    assert "DTSTART;TZID=America/New_York:20270228T090000\r\n" in text
-    assert "RRULE:FREQ=MONTHLY;BYMONTHDAY=30,-1;BYSETPOS=1;COUNT=5\r\n" in text
-
-
-def test_ics_calendar_for_a_single_send_has_no_rrule() -> None:
-    text = ics_calendar("Launch", None, datetime(2027, 1, 4, 9), NY, stamp=STAMP)
-    assert "DTSTART;TZID=America/New_York:20270104T090000\r\n" in text
-    assert "RRULE" not in text
-    assert "DESCRIPTION:Once on Monday 4 January 2027 at 09:00 New York time\r\n" in text
-
-
-def test_ics_calendar_escapes_text_and_folds_long_lines() -> None:
-    name = "Sale; 50% off, today\nonly \\ " + "é" * 80
-    text = ics_calendar(name, P("daily"), datetime(2027, 1, 4, 9), NY, stamp=STAMP)
-    assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
-    unfolded = text.replace("\r\n ", "")
-    assert "SUMMARY:Sale\\; 50% off\\, today\\nonly \\\\ " + "é" * 80 + "\r\n" in unfolded
-
-
-def test_ics_calendar_is_the_same_for_the_same_input() -> None:
-    args = ("x", P("daily"), datetime(2027, 1, 4, 9), NY)
-    assert ics_calendar(*args, stamp=STAMP) == ics_calendar(*args, stamp=STAMP)
-
-
-def test_ics_calendar_read_back_by_dateutil_gives_the_same_sends() -> None:
-    pattern = P("weekly", days_of_week=(0, 3), end_date=date(2026, 11, 30))
-    first = datetime(2026, 10, 1, 1, 30)
-    text = ics_calendar("x", pattern, first, NY, stamp=STAMP)
-    lines = [line for line in text.split("\r\n") if line.startswith(("DTSTART", "RRULE"))]
-    rule = rrulestr("\n".join(lines), tzids={NY: get_zone(NY)})
-    assert [send.astimezone(UTC) for send in rule] == occurrences(pattern, first, NY, limit=100)
-
-
-def test_ics_calendar_refuses_a_schedule_that_never_sends() -> None:
-    pattern = P("daily", end_date=date(2027, 1, 1))
-    with pytest.raises(ValidationError) as caught:
-        ics_calendar("x", pattern, datetime(2027, 1, 4, 9), NY, stamp=STAMP)
-    assert caught.value.field == "recurrence"
 
 
 # --- validate_schedule -----------------------------------------------------------------------

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from campaign_desktop.domain.errors import ValidationError
 from campaign_desktop.domain.recurrence import (
     RecurrencePattern,
-    ics_calendar,
     next_occurrence_after,
     occurrences,
 )
@@ -240,22 +239,6 @@ def test_end_date_is_the_last_local_date_with_a_send(
         return
     sends = occurrences(pattern, first, tz, limit=50)
     assert all(intended_local(send, first, tz).date() <= pattern.end_date for send in sends)
-
-
-@FAST
-@given(patterns(), first_sends, zones)
-def test_ics_export_starts_at_the_first_send_or_refuses_an_empty_schedule(
-    pattern: RecurrencePattern, first: datetime, tz: str
-) -> None:
-    sends = occurrences(pattern, first, tz, limit=1)
-    try:
-        text = ics_calendar("Campaign", pattern, first, tz, stamp=datetime(2026, 1, 1, tzinfo=UTC))
-    except ValidationError as error:
-        assert error.field == "recurrence"
-        assert sends == []
-        return
-    start = intended_local(sends[0], first, tz)
-    assert f"DTSTART;TZID={tz}:{start:%Y%m%dT%H%M%S}\r\n" in text
 
 
 def test_reference_helper_agrees_with_a_known_example() -> None:
