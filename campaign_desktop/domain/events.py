@@ -26,6 +26,9 @@ class CampaignChange(StrEnum):
     ARCHIVED = "archived"
     RESTORED = "restored"
     DELETED = "deleted"
+    HELD = "held"
+    RELEASED = "released"
+    SKIPS = "skips"  # a single send skipped or un-skipped
     STATUS = "status"  # status or next run moved because a run started or ended
 
 

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import islice
+from itertools import islice, takewhile
 from typing import Any, Final, Literal, get_args
 from zoneinfo import ZoneInfo
 
@@ -773,6 +773,20 @@ def occurrences(
     if limit < 0:
         raise ValueError(f"limit must be 0 or more, got {limit}")
     return list(islice(_sends(pattern, first_local, tz, after), limit))
+
+
+def occurrences_between(
+    pattern: RecurrencePattern | None,
+    first_local: datetime,
+    tz: str,
+    start: datetime,
+    end: datetime,
+    *,
+    limit: int = 5000,
+) -> list[datetime]:
+    """The sends in [start, end) (aware UTC), ascending, at most `limit` of them."""
+    sends = _sends(pattern, first_local, tz, start - _ONE_SECOND)
+    return list(islice(takewhile(lambda send: send < end, sends), limit))
 
 
 def next_occurrence_after(

@@ -11,6 +11,8 @@ from enum import StrEnum
 class CampaignStatus(StrEnum):
     DRAFT = "draft"
     SCHEDULED = "scheduled"
+    # Keeps its schedule but does not fire; release re-arms it (docs/design.md §12).
+    HELD = "held"
     SENDING = "sending"
     PAUSED = "paused"
     COMPLETED = "completed"
@@ -32,6 +34,7 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     MISSED = "missed"
+    SKIPPED = "skipped"  # an occurrence that came while the campaign was on hold
 
 
 class DeliveryStatus(StrEnum):

@@ -6,9 +6,10 @@ with a field and plain words, so a refused call leaves the database as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Collection, Iterable, Sequence
-from datetime import datetime
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +21,15 @@ from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.emails import normalize_email
 from campaign_desktop.domain.errors import NotFoundError, ValidationError
 from campaign_desktop.domain.events import CampaignChange, CampaignChanged, EventBus
-from campaign_desktop.domain.recurrence import RecurrencePattern, occurrences
-from campaign_desktop.domain.status import CampaignStatus, MissedRunPolicy, RunTrigger
+from campaign_desktop.domain.ics import CalendarEntry, ics_document
+from campaign_desktop.domain.recurrence import (
+    RecurrencePattern,
+    next_occurrence_after,
+    occurrences,
+    occurrences_between,
+    wall_time_of,
+)
+from campaign_desktop.domain.status import CampaignStatus, MissedRunPolicy, RunStatus, RunTrigger
 from campaign_desktop.domain.templates import (
     build_render_context,
     compile_campaign_templates,
@@ -33,6 +41,7 @@ from campaign_desktop.persistence import queries
 from campaign_desktop.persistence.db import Database
 from campaign_desktop.persistence.models import Campaign, CampaignRun, ContactList
 from campaign_desktop.persistence.portable import contains_ignoring_case
+from campaign_desktop.services.sending.ledger import HELD_NOTE, record_unsent
 
 if TYPE_CHECKING:
     from campaign_desktop.services.sending import SendingEngine
@@ -361,12 +370,205 @@ class CampaignService:
         """Back to draft; the pattern is kept for next time."""
         with self._db.write() as session:
             campaign = queries.load_campaign(session, campaign_id)
-            if campaign.status != CampaignStatus.SCHEDULED:
+            if campaign.status not in (CampaignStatus.SCHEDULED, CampaignStatus.HELD):
                 raise ValidationError("status", "This campaign is not scheduled.")
             campaign.status = CampaignStatus.DRAFT
             campaign.next_run_at = None
         self._publish(campaign_id, CampaignChange.UNSCHEDULED)
         return self.get(campaign_id)
+
+    # --- hold, skip, calendar (docs/design.md §12) ------------------------------------------
+
+    def hold(self, campaign_id: int) -> CampaignView:
+        """Stop a scheduled campaign from firing while keeping its schedule.
+
+        ValidationError("status") unless it is scheduled and no run of it is in progress.
+        The sends that come while it is held are recorded as skipped at `release`.
+        """
+        with self._db.write() as session:
+            campaign = queries.load_campaign(session, campaign_id)
+            self._refuse_if_busy(campaign, "hold")
+            if campaign.archived or campaign.status != CampaignStatus.SCHEDULED:
+                raise ValidationError("status", "Only a scheduled campaign can be put on hold.")
+            campaign.status = CampaignStatus.HELD
+            campaign.next_run_at = None
+        self._publish(campaign_id, CampaignChange.HELD)
+        return self.get(campaign_id)
+
+    def release(self, campaign_id: int) -> CampaignView:
+        """Re-arm a held campaign from its next send after now.
+
+        The sends that fell while it was held are recorded as `skipped` runs (never sent
+        late). ValidationError("status") when it is not held; ValidationError
+        ("scheduled_local") when no send is left (a single send whose time passed while
+        held): it stays held until it is scheduled again or unscheduled.
+        """
+        now = self._clock.now()
+        with self._db.write() as session:
+            campaign = queries.load_campaign(session, campaign_id)
+            if campaign.status != CampaignStatus.HELD:
+                raise ValidationError("status", "This campaign is not on hold.")
+            pattern, first = self._schedule_of(campaign)
+            since = session.scalar(
+                select(func.max(CampaignRun.occurrence_at)).where(
+                    CampaignRun.campaign_id == campaign_id,
+                    CampaignRun.trigger.in_([RunTrigger.SCHEDULED, RunTrigger.CATCH_UP]),
+                )
+            )
+            # What fell since its last run (or its first send) up to now, skips left out.
+            held = [
+                send
+                for send in occurrences(pattern, first, campaign.timezone, after=since, limit=5000)
+                if send <= now
+            ]
+            upcoming = next_occurrence_after(pattern, first, campaign.timezone, now)
+            if upcoming is None and pattern is None:
+                raise ValidationError(
+                    "scheduled_local",
+                    "Its send time passed while it was on hold. Schedule it for a new time.",
+                )
+            record_unsent(
+                session, campaign_id, held, status=RunStatus.SKIPPED, note=HELD_NOTE, now=now
+            )
+            campaign.next_run_at = upcoming
+            campaign.status = (
+                CampaignStatus.SCHEDULED if upcoming is not None else CampaignStatus.COMPLETED
+            )
+        self._publish(campaign_id, CampaignChange.RELEASED)
+        return self.get(campaign_id)
+
+    def skip_occurrence(self, campaign_id: int, occurrence_utc: datetime) -> CampaignView:
+        """Take one future send of a repeating campaign out (an EXDATE in its pattern).
+
+        `occurrence_utc` is an aware instant from `calendar`/the preview. ValidationError
+        ("occurrence") when it is not a future send of this campaign.
+        """
+        return self._change_skips(campaign_id, occurrence_utc, skip=True)
+
+    def unskip_occurrence(self, campaign_id: int, occurrence_utc: datetime) -> CampaignView:
+        """Undo `skip_occurrence`: the send happens again (if it is still in the future)."""
+        return self._change_skips(campaign_id, occurrence_utc, skip=False)
+
+    def _change_skips(self, campaign_id: int, occurrence: datetime, *, skip: bool) -> CampaignView:
+        if not isinstance(occurrence, datetime) or occurrence.tzinfo is None:
+            raise ValidationError("occurrence", "Choose one of the campaign's sends.")
+        now = self._clock.now()
+        if occurrence <= now:
+            raise ValidationError(
+                "occurrence", "That send is in the past; only future sends can be changed."
+            )
+        with self._db.write() as session:
+            campaign = queries.load_campaign(session, campaign_id)
+            self._refuse_if_busy(campaign, "skip or restore sends of")
+            if campaign.status not in (CampaignStatus.SCHEDULED, CampaignStatus.HELD):
+                raise ValidationError("status", "Only a scheduled campaign has sends to skip.")
+            pattern, first = self._schedule_of(campaign)
+            if pattern is None:
+                raise ValidationError(
+                    "occurrence",
+                    "This campaign sends once: unschedule it or put it on hold instead.",
+                )
+            wall = wall_time_of(pattern, first, campaign.timezone, occurrence)
+            if wall is None:
+                raise ValidationError("occurrence", "That is not a send of this campaign.")
+            changed = pattern.with_exdate(wall) if skip else pattern.without_exdate(wall)
+            if changed == pattern:
+                return self.get(campaign_id)
+            if skip and not occurrences(changed, first, campaign.timezone, after=now, limit=1):
+                raise ValidationError(
+                    "occurrence",
+                    "That is its last send; unschedule the campaign instead of skipping it.",
+                )
+            campaign.recurrence_pattern = changed.to_dict()
+            if campaign.next_run_at is not None:
+                # The next send is either unchanged, this one (un-skipped), or the one after.
+                campaign.next_run_at = next_occurrence_after(
+                    changed,
+                    first,
+                    campaign.timezone,
+                    min(campaign.next_run_at, occurrence) - timedelta(seconds=1),
+                )
+        self._publish(campaign_id, CampaignChange.SKIPS)
+        return self.get(campaign_id)
+
+    def calendar(
+        self, start_utc: datetime, end_utc: datetime
+    ) -> list[tuple[CampaignView, datetime]]:
+        """Every send that will happen in [start_utc, end_utc): (campaign, UTC instant),
+        ascending. Held campaigns and skipped sends are not in it: see `calendar_skips`.
+
+        At most 5,000 sends per campaign in the window (a daily campaign over 13 years).
+        """
+        return self._calendar(start_utc, end_utc, skipped=False)
+
+    def calendar_skips(
+        self, start_utc: datetime, end_utc: datetime
+    ) -> list[tuple[CampaignView, datetime]]:
+        """The sends in [start_utc, end_utc) that will not happen: those skipped one by one,
+        and every send of a held campaign. Same shape as `calendar`."""
+        return self._calendar(start_utc, end_utc, skipped=True)
+
+    def _calendar(
+        self, start: datetime, end: datetime, *, skipped: bool
+    ) -> list[tuple[CampaignView, datetime]]:
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError("calendar() takes aware UTC datetimes")
+        views = self._views(
+            queries.select_campaigns().where(
+                Campaign.archived.is_(False),
+                Campaign.scheduled_local.is_not(None),
+                Campaign.status.in_(
+                    [
+                        CampaignStatus.SCHEDULED,
+                        CampaignStatus.SENDING,
+                        CampaignStatus.PAUSED,
+                        CampaignStatus.HELD,
+                    ]
+                ),
+            )
+        )
+        found: list[tuple[CampaignView, datetime]] = []
+        for view in views:
+            found.extend((view, send) for send in _sends_in(view, start, end, skipped=skipped))
+        found.sort(key=lambda item: (item[1], item[0].name.casefold(), item[0].id))
+        return found
+
+    def export_ics(self, ids: Iterable[int]) -> bytes:
+        """The schedules of these campaigns as one iCalendar file (text/calendar, UTF-8).
+
+        Campaigns without a schedule are left out; ValidationError("campaigns") when none of
+        them has one. See domain/ics.py for what the file holds.
+        """
+        wanted = list(dict.fromkeys(ids))
+        views = self._views(queries.select_campaigns().where(Campaign.id.in_(wanted)))
+        entries = [
+            CalendarEntry(
+                uid=f"campaign-{view.id}@campaign-desktop",
+                name=view.name,
+                pattern=(
+                    RecurrencePattern.from_dict(view.recurrence_pattern)
+                    if view.recurrence_pattern
+                    else None
+                ),
+                first_local=view.scheduled_local,
+                tz=view.timezone,
+            )
+            for view in sorted(views, key=lambda v: wanted.index(v.id))
+            if view.scheduled_local is not None and view.status != CampaignStatus.DRAFT
+        ]
+        if not entries:
+            raise ValidationError("campaigns", "None of these campaigns is scheduled.")
+        return ics_document(entries, stamp=self._clock.now())
+
+    @staticmethod
+    def _schedule_of(campaign: Campaign) -> tuple[RecurrencePattern | None, datetime]:
+        assert campaign.scheduled_local is not None
+        pattern = (
+            RecurrencePattern.from_dict(campaign.recurrence_pattern)
+            if campaign.is_recurring and campaign.recurrence_pattern
+            else None
+        )
+        return pattern, campaign.scheduled_local
 
     def duplicate(self, campaign_id: int) -> CampaignView:
         """An unscheduled draft copy named "<name> (copy)", "<name> (copy 2)", …"""
@@ -409,7 +611,7 @@ class CampaignService:
             campaign.archived_at = self._clock.now()
             campaign.archive_reason = (reason or "").strip() or None
             campaign.next_run_at = None
-            if campaign.status == CampaignStatus.SCHEDULED:
+            if campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.HELD):
                 campaign.status = CampaignStatus.DRAFT
         self._publish(campaign_id, CampaignChange.ARCHIVED)
         return self.get(campaign_id)
@@ -706,3 +908,29 @@ def _ids_by_audience(
     sizes = queries.audience_sizes(session, ids)
     ids.sort(key=lambda campaign_id: (sizes.get(campaign_id, 0), campaign_id), reverse=descending)
     return ids
+
+
+def _sends_in(
+    view: CampaignView, start: datetime, end: datetime, *, skipped: bool
+) -> Iterator[datetime]:
+    """The campaign's sends in [start, end): those that will happen, or (skipped=True) those
+    that will not (its skipped sends, or all of them while it is held)."""
+    assert view.scheduled_local is not None
+    recurring = view.is_recurring and view.recurrence_pattern
+    pattern = RecurrencePattern.from_dict(view.recurrence_pattern) if recurring else None
+    held = view.status == CampaignStatus.HELD
+    if skipped and not held:
+        if pattern is None or not pattern.exdates:
+            return
+        unskipped = dataclasses.replace(pattern, exdates=())
+        taken = occurrences_between(unskipped, view.scheduled_local, view.timezone, start, end)
+        kept = occurrences_between(pattern, view.scheduled_local, view.timezone, start, end)
+        yield from sorted(set(taken) - set(kept))
+        return
+    if not skipped and held:
+        return
+    # What will happen starts at the next unclaimed send; a held one shows from now on.
+    begin = start if held or view.next_run_at is None else max(start, view.next_run_at)
+    if not held and view.next_run_at is None:
+        return
+    yield from occurrences_between(pattern, view.scheduled_local, view.timezone, begin, end)

@@ -46,6 +46,7 @@ UNCONFIRMED_NOTE = (
     "It may or may not have been delivered, so it was not resent (to avoid sending it twice)."
 )
 INTERRUPTED_NOTE = "The app stopped while this message was being handed to the mail server. "
+HELD_NOTE = "Skipped: the campaign was on hold."
 MISSED_NOTE = (
     "The app was not running (or the computer was asleep) when this send was due, and it was "
     "not sent late."
@@ -239,38 +240,13 @@ class Ledger:
             campaign = session.get(Campaign, campaign_id)
             if campaign is None:
                 return None
-            # ON CONFLICT DO NOTHING: two desktops recording the same miss never collide.
-            now = self._clock.now()
-            inserted = (
-                session.execute(
-                    insert_or_ignore(session, CampaignRun)
-                    .values(
-                        [
-                            {
-                                "campaign_id": campaign_id,
-                                "occurrence_at": occurrence,
-                                "trigger": RunTrigger.SCHEDULED.value,
-                                "status": RunStatus.MISSED.value,
-                                "finished_at": now,
-                                "error": MISSED_NOTE,
-                                "total": 0,
-                                "sent": 0,
-                                "failed": 0,
-                                "skipped": 0,
-                                "unconfirmed": 0,
-                            }
-                            for occurrence in missed
-                        ]
-                    )
-                    .returning(CampaignRun.id)
-                )
-                .scalars()
-                .all()
-                if missed
-                else []
-            )
-            runs = list(
-                session.scalars(select(CampaignRun).where(CampaignRun.id.in_(list(inserted))))
+            runs = record_unsent(
+                session,
+                campaign_id,
+                missed,
+                status=RunStatus.MISSED,
+                note=MISSED_NOTE,
+                now=self._clock.now(),
             )
             if advance_after is not None:
                 advance(campaign, after=advance_after)
@@ -602,6 +578,50 @@ def recount(session: Session, run_id: int) -> CampaignRun:
     run.skipped = counts.get(DeliveryStatus.SKIPPED, 0)
     run.unconfirmed = counts.get(DeliveryStatus.UNCONFIRMED, 0)
     return run
+
+
+def record_unsent(
+    session: Session,
+    campaign_id: int,
+    occurrences: Sequence[datetime],
+    *,
+    status: RunStatus,
+    note: str,
+    now: datetime,
+) -> list[CampaignRun]:
+    """Record occurrences that were not sent (missed, or skipped while held) as finished runs
+    with no deliveries; an occurrence already recorded or claimed is left alone, so two
+    desktops recording the same one never collide (ON CONFLICT DO NOTHING).
+    """
+    if not occurrences:
+        return []
+    inserted = (
+        session.execute(
+            insert_or_ignore(session, CampaignRun)
+            .values(
+                [
+                    {
+                        "campaign_id": campaign_id,
+                        "occurrence_at": occurrence,
+                        "trigger": RunTrigger.SCHEDULED.value,
+                        "status": status.value,
+                        "finished_at": now,
+                        "error": note,
+                        "total": 0,
+                        "sent": 0,
+                        "failed": 0,
+                        "skipped": 0,
+                        "unconfirmed": 0,
+                    }
+                    for occurrence in occurrences
+                ]
+            )
+            .returning(CampaignRun.id)
+        )
+        .scalars()
+        .all()
+    )
+    return list(session.scalars(select(CampaignRun).where(CampaignRun.id.in_(list(inserted)))))
 
 
 def settle_campaign(session: Session, campaign_id: int) -> None:
