@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
@@ -54,6 +55,23 @@ def test_a_bad_address_shows_inline_and_sends_nothing(
     assert gui_ctx.runs.recent() == []
     dialog.addresses.setText("me@agency.example")
     assert dialog.error_label.isHidden()  # typing clears the complaint
+
+
+def test_the_senders_address_is_filled_in_and_enter_sends(
+    gui_ctx: AppContext, qtbot: QtBot, server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(SendTestDialog, "last_addresses", "")
+    campaign = make_campaign(gui_ctx)
+    dialog = SendTestDialog(gui_ctx, campaign)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.addresses.text() == campaign.from_email
+    dialog.addresses.setFocus()
+    qtbot.keyClick(dialog.addresses, Qt.Key.Key_Return)  # type: ignore[no-untyped-call]
+    assert dialog.result() == dialog.DialogCode.Accepted
+    assert dialog.run is not None and dialog.run.trigger == "test"
+    assert server.handler.wait_for(1, timeout=10)
+    assert server.handler.messages[0].message["To"] == campaign.from_email
 
 
 def test_a_good_address_gets_exactly_one_message(

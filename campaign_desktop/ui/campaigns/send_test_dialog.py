@@ -21,7 +21,12 @@ from PySide6.QtWidgets import (
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import DomainError
 from campaign_desktop.domain.views import CampaignView, RunView
-from campaign_desktop.ui.common.widgets import message_label, named, show_error
+from campaign_desktop.ui.common.widgets import (
+    message_label,
+    named,
+    set_default_button,
+    show_error,
+)
 
 log = logging.getLogger("campaign_desktop.ui.send_test")
 
@@ -53,7 +58,9 @@ class SendTestDialog(QDialog):
         )
         self.addresses = named(QLineEdit(), "testAddresses", "Send the test to")
         self.addresses.setPlaceholderText("you@example.com, colleague@example.com")
-        self.addresses.setText(SendTestDialog.last_addresses)
+        # The addresses of the last test, else the sender's own: a first test usually goes to
+        # the marketer, and Enter then sends at once.
+        self.addresses.setText(SendTestDialog.last_addresses or campaign.from_email)
         self.addresses.textChanged.connect(self._on_text_changed)
         self.error_label = message_label("testAddressesError", "Problem with the addresses")
         explanation = QLabel(
@@ -67,7 +74,6 @@ class SendTestDialog(QDialog):
         form.addRow("", self.error_label)
         self._buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.send_button = named(QPushButton("&Send test"), "sendTest", "Send the test")
-        self.send_button.setDefault(True)
         self._buttons.addButton(self.send_button, QDialogButtonBox.ButtonRole.AcceptRole)
         named(self._buttons.button(QDialogButtonBox.StandardButton.Cancel), "cancelTest", "Cancel")
         self._buttons.accepted.connect(self.accept)
@@ -76,6 +82,7 @@ class SendTestDialog(QDialog):
         layout.addWidget(explanation)
         layout.addLayout(form)
         layout.addWidget(self._buttons)
+        set_default_button(self, self.send_button)
         self._on_text_changed(self.addresses.text())
         self.resize(520, 180)
 

@@ -13,7 +13,15 @@ from typing import TypeVar
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence, QPalette
-from PySide6.QtWidgets import QAbstractItemView, QLabel, QTableView, QToolBar, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QToolBar,
+    QWidget,
+)
 
 from campaign_desktop.ui.common.icons import icon
 from campaign_desktop.ui.common.theme import mark_as_error, mark_as_success
@@ -66,6 +74,18 @@ def action_toolbar(
             toolbar.addSeparator()
         toolbar.addActions(list(group))
     return toolbar
+
+
+def set_default_button(dialog: QDialog, button: QPushButton) -> None:
+    """Make `button` the one Enter presses in `dialog`.
+
+    Qt registers a default button with its dialog only when the button already sits in it
+    (QPushButton::setDefault walks the parent chain at that moment): set on a button not yet
+    in the dialog's layout, Enter silently does nothing. Call this once the layout holds it.
+    """
+    if button.window() is not dialog:
+        raise RuntimeError(f"{button.objectName()} is not in {dialog.objectName()} yet")
+    button.setDefault(True)
 
 
 def buddy_label(text: str, buddy: QWidget) -> QLabel:

@@ -63,6 +63,7 @@ from campaign_desktop.ui.common.widgets import (
     data_table,
     message_label,
     named,
+    set_default_button,
     show_error,
     show_note,
 )
@@ -391,6 +392,7 @@ class ImportDialog(QDialog):
         layout.addWidget(self.status_label)
         layout.addWidget(self.skipped_view, 1)
         layout.addLayout(self._button_row)
+        set_default_button(self, self.import_button)
         for first, second in (
             (self.choose_button, self.list_combo),
             (self.list_combo, self.preview_view),
@@ -436,7 +438,6 @@ class ImportDialog(QDialog):
         self.skipped_view.hide()
 
         self.import_button = named(QPushButton("&Import"), "importButton", "Import")
-        self.import_button.setDefault(True)
         self.import_button.clicked.connect(self.start_import)
         self.cancel_button = named(QPushButton("Cancel"), "importCancel", "Cancel")
         self.cancel_button.clicked.connect(self._on_cancel)
