@@ -57,6 +57,35 @@ def test(pytest_args: list[str]) -> None:
     run([str(PYTHON), "-m", "pytest", *pytest_args])
 
 
+# What Qt prints when it cannot load its X11 plugin. It names only the first library it
+# missed (often xcb-cursor0), though icccm4, keysyms1, shape0, render-util0 or image0 may
+# be missing too.
+XCB_FAILURE = 'Could not load the Qt platform plugin "xcb"'
+XCB_HINT = """
+Qt could not open a window on X11. On Debian/Ubuntu install its X11 libraries, then run again:
+  sudo apt-get install libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 \\
+    libxcb-shape0 libxcb-render-util0 libxcb-image0
+(Qt's message names xcb-cursor0 even when it is icccm4 or keysyms1 that is missing.)
+Without a desktop session (no DISPLAY), start one or use QT_QPA_PLATFORM=offscreen."""
+
+
+def app(args: list[str]) -> None:
+    """Run the app; its error output passes through, and a missing X11 library gets a hint."""
+    process = subprocess.Popen(  # noqa: S603  (our own app)
+        [str(PYTHON), "main.py", *args], cwd=ROOT, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stderr is not None
+    xcb_failed = False
+    for line in process.stderr:
+        sys.stderr.write(line)
+        xcb_failed = xcb_failed or XCB_FAILURE in line
+    code = process.wait()
+    if code != 0 and xcb_failed:
+        print(XCB_HINT, file=sys.stderr)
+    if code != 0:
+        sys.exit(code)
+
+
 def main(argv: list[str]) -> None:
     task = argv[0] if argv else "app"
     rest = argv[1:]
@@ -64,7 +93,7 @@ def main(argv: list[str]) -> None:
         sys.exit(f"unknown task {task!r}: use app, check, test, all or bench")
     ensure_venv()
     if task == "app":
-        run([str(PYTHON), "main.py", *rest])
+        app(rest)
     elif task == "check":
         check()
     elif task == "test":
