@@ -15,6 +15,7 @@ from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor
 from campaign_desktop.ui.campaigns.campaign_model import Column
 from campaign_desktop.ui.common.prompts import ArchiveReason, Confirm
 from campaign_desktop.ui.shell.main_window import MainWindow
+from tests.smtp_server import running_smtp_server
 from tests.ui.conftest import make_campaign
 
 pytestmark = [
@@ -93,7 +94,7 @@ def test_archive_with_reason_then_restore_as_draft(
     gui_ctx.campaigns.schedule(campaign.id, first_local=datetime(2027, 2, 1, 9, 0), timezone="UTC")
     window.reload()
     window.select_campaign(campaign.id)
-    monkeypatch.setattr(ArchiveReason, "ask", lambda *args: "Season over")
+    monkeypatch.setattr(ArchiveReason, "ask", lambda *args, **kwargs: "Season over")
     window.action_archive.trigger()
     assert _names(window) == []
     archived = window.archive_model.campaigns()
@@ -172,3 +173,58 @@ def test_a_search_that_finds_nothing_keeps_the_table_not_the_empty_message(
     assert window.campaign_stack.currentWidget() is window.campaign_view
     window.search.clear()
     assert _names(window) == ["Spring news"]
+
+
+def test_send_now_says_when_the_campaign_already_went_to_its_recipients(
+    window: MainWindow, gui_ctx: AppContext, monkeypatch: pytest.MonkeyPatch, qtbot: QtBot
+) -> None:
+    campaign = make_campaign(gui_ctx, "Spring news")
+    window.reload()
+    window.select_campaign(campaign.id)
+    asked: list[str] = []
+
+    def decline(_parent: Any, _title: str, text: str, _action: str) -> bool:
+        asked.append(text)
+        return False
+
+    monkeypatch.setattr(Confirm, "ask", decline)
+    window.action_send_now.trigger()
+    assert "already" not in asked[-1] and "to its 2 recipients now?" in asked[-1]
+
+    with running_smtp_server() as server:
+        gui_ctx.settings.set_smtp(host="127.0.0.1", port=server.port, security="none")
+        gui_ctx.campaigns.send_now(campaign.id)
+        qtbot.waitUntil(
+            lambda: (
+                gui_ctx.campaigns.get(campaign.id).last_run is not None
+                and gui_ctx.campaigns.get(campaign.id).status == "completed"
+            ),
+            timeout=10_000,
+        )
+    window.reload()
+    window.select_campaign(campaign.id)
+    window.action_send_now.trigger()
+    assert asked[-1].startswith("It already went to 2 people on ")
+    assert "Send it again to its 2 recipients now?" in asked[-1]
+    assert len(gui_ctx.runs.for_campaign(campaign.id)) == 1  # declined: nothing sent
+
+
+@pytest.mark.parametrize("scheduled", [True, False])
+def test_archive_says_it_stops_the_schedule_only_of_a_scheduled_campaign(
+    window: MainWindow, gui_ctx: AppContext, monkeypatch: pytest.MonkeyPatch, scheduled: bool
+) -> None:
+    campaign = make_campaign(gui_ctx, "Old promo")
+    if scheduled:
+        gui_ctx.campaigns.schedule(
+            campaign.id, first_local=datetime(2027, 2, 1, 9, 0), timezone="UTC"
+        )
+    window.reload()
+    window.select_campaign(campaign.id)
+    told: list[bool] = []
+
+    def cancel(_parent: Any, _name: str, *, scheduled: bool = False) -> None:
+        told.append(scheduled)
+
+    monkeypatch.setattr(ArchiveReason, "ask", cancel)
+    window.action_archive.trigger()
+    assert told == [scheduled]

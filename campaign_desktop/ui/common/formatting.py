@@ -37,6 +37,16 @@ def on_this_machine(instant: datetime | None) -> str:
     return f"{local:%a %d %b %Y %H:%M} {local.tzname() or ''} (this computer)".strip()
 
 
+def already_sent(view: CampaignView) -> str:
+    """ "It already went to 1,234 people on Mon 04 Jan 2027 09:00 EST." for a campaign whose
+    latest real run delivered something; "" otherwise."""
+    run = view.last_run
+    if run is None or run.sent == 0:
+        return ""
+    people = "1 person" if run.sent == 1 else f"{run.sent:,} people"
+    return f"It already went to {people} on {in_zone(run.occurrence_at, view.timezone)}."
+
+
 def repeats(view: CampaignView) -> str:
     """The schedule as a sentence, or a dash when the campaign was never given one."""
     if view.scheduled_local is None:

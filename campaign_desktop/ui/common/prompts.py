@@ -34,12 +34,16 @@ class ArchiveReason:
     """Asks for an optional reason to archive: the text ("" for none), or None if cancelled."""
 
     @classmethod
-    def ask(cls, parent: QWidget | None, campaign_name: str) -> str | None:
+    def ask(
+        cls, parent: QWidget | None, campaign_name: str, *, scheduled: bool = False
+    ) -> str | None:
+        """`scheduled`: say that archiving stops its sends (only then is it true)."""
+        stops = "\nIt stops being scheduled." if scheduled else ""
         text, ok = QInputDialog.getText(
             parent,
             "Archive campaign",
             f"Archive \N{LEFT DOUBLE QUOTATION MARK}{campaign_name}\N{RIGHT DOUBLE QUOTATION MARK}?"
-            "\nIt stops being scheduled. Reason (optional):",
+            f"{stops}\nReason (optional):",
             QLineEdit.EchoMode.Normal,
         )
         return text.strip() if ok else None

@@ -484,6 +484,12 @@ class MainWindow(QMainWindow):
         question = (
             f"Send \u201c{campaign.name}\u201d to its {campaign.audience_size:,} recipients now?"
         )
+        already = formatting.already_sent(campaign)
+        if already:
+            question = (
+                f"{already}\n\nSend it again to its {campaign.audience_size:,} recipients now? "
+                "Everyone on its lists gets it again, including those who had it."
+            )
         if not Confirm.ask(self, "Send now", question, "Send now"):
             return
         run = self._call("Send now", lambda: self._ctx.campaigns.send_now(campaign.id))
@@ -530,7 +536,9 @@ class MainWindow(QMainWindow):
         campaign = self.selected_campaign()
         if campaign is None or campaign.archived:
             return
-        reason = ArchiveReason.ask(self, campaign.name)
+        reason = ArchiveReason.ask(
+            self, campaign.name, scheduled=campaign.status == CampaignStatus.SCHEDULED
+        )
         if reason is None:
             return
         archived = self._call(
