@@ -65,6 +65,27 @@ def test_rows_show_name_status_audience_and_lineage(gui_ctx: AppContext, qtbot: 
     assert model.index(copy_row, Column.NAME).data(Role.CampaignIdRole) == source.id + 1
 
 
+def test_a_fresh_copy_shows_no_schedule_of_its_original(gui_ctx: AppContext) -> None:
+    source = make_campaign(gui_ctx, "Spring news")
+    gui_ctx.campaigns.schedule(
+        source.id,
+        first_local=datetime(2027, 1, 11, 9, 0),
+        timezone="America/New_York",
+        recurrence={"type": "weekly", "days_of_week": [0]},
+    )
+    copy = gui_ctx.campaigns.duplicate(source.id)
+    model = _model(gui_ctx)
+    row = model.row_of(copy.id)
+    assert row is not None
+    assert model.index(row, Column.NEXT_RUN).data() == "\N{EM DASH}"
+    assert model.index(row, Column.REPEATS).data() == "\N{EM DASH}"
+    tip = model.index(row, Column.REPEATS).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip.startswith("Not scheduled.") and "Every week on Monday" in tip
+    source_row = model.row_of(source.id)
+    assert source_row is not None
+    assert model.index(source_row, Column.REPEATS).data().startswith("Every week on Monday")
+
+
 def test_scheduled_row_shows_next_run_in_campaign_zone_and_sentence(gui_ctx: AppContext) -> None:
     campaign = make_campaign(gui_ctx)
     gui_ctx.campaigns.schedule(

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from PySide6.QtCore import QObject, Qt, Slot
 
 from campaign_desktop.domain.errors import DomainError
+from campaign_desktop.domain.status import CampaignStatus
 from campaign_desktop.domain.views import CampaignView
 from campaign_desktop.services.campaigns import PAGE_SIZE, CampaignService, CampaignSort
 from campaign_desktop.ui.common import formatting
@@ -352,6 +353,9 @@ class CampaignTableModel(_CampaignRowsModel):
                 return f"{view.audience_size:,}"
             case Column.NEXT_RUN:
                 return formatting.in_zone(view.next_run_at, view.timezone)
+            case Column.REPEATS if view.status == CampaignStatus.DRAFT:
+                # A draft keeps its last schedule (or its original's) only for next time.
+                return formatting.DASH
             case Column.REPEATS:
                 return formatting.repeats(view)
             case Column.LAST_RESULT:
@@ -359,7 +363,7 @@ class CampaignTableModel(_CampaignRowsModel):
         return None
 
     @staticmethod
-    def _tooltip(view: CampaignView, column: int) -> str | None:
+    def _tooltip(view: CampaignView, column: int) -> str | None:  # noqa: PLR0911  (one return per column)
         match column:
             case Column.NAME:
                 lines = [view.name, f"Subject: {view.subject}"]
@@ -370,6 +374,11 @@ class CampaignTableModel(_CampaignRowsModel):
                 return ", ".join(view.lists) or "No lists chosen yet"
             case Column.NEXT_RUN:
                 return formatting.on_this_machine(view.next_run_at)
+            case Column.REPEATS if view.status == CampaignStatus.DRAFT:
+                kept = formatting.repeats(view)
+                if kept == formatting.DASH:
+                    return "Not scheduled"
+                return f"Not scheduled. Schedule\u2026 starts from its last schedule: {kept}"
             case Column.REPEATS:
                 return formatting.repeats(view)
             case Column.LAST_RESULT if view.last_run is not None:
