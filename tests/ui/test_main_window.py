@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from campaign_desktop.app import main
@@ -228,3 +229,34 @@ def test_archive_says_it_stops_the_schedule_only_of_a_scheduled_campaign(
     monkeypatch.setattr(ArchiveReason, "ask", cancel)
     window.action_archive.trigger()
     assert told == [scheduled]
+
+
+def test_keyboard_reaches_every_tab_and_the_main_campaign_actions(
+    window: MainWindow, qtbot: QtBot
+) -> None:
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)  # window shortcuts need the active window
+    texts = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    assert all("&" in text for text in texts)  # access keys: Alt+C, Alt+R, …
+    letters = [text[text.index("&") + 1].lower() for text in texts]
+    assert len(set(letters)) == len(letters)
+    for number in range(window.tabs.count(), 0, -1):
+        target = QApplication.focusWidget() or window
+        qtbot.keyClick(target, Qt.Key(Qt.Key.Key_0 + number), Qt.KeyboardModifier.ControlModifier)  # type: ignore[no-untyped-call]
+        assert window.tabs.currentIndex() == number - 1
+    assert window.action_schedule.shortcut().toString() == "Ctrl+Shift+S"
+    assert window.action_send_now.shortcut().toString() == "Ctrl+Return"
+
+
+def test_the_toolbar_shows_only_the_current_tabs_actions(window: MainWindow, qtbot: QtBot) -> None:
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.campaign_toolbar.isVisible() and window.app_toolbar.isVisible()
+    for index in range(1, window.tabs.count()):
+        window.tabs.setCurrentIndex(index)
+        assert not window.campaign_toolbar.isVisible()
+        assert window.app_toolbar.isVisible()  # Settings belong to the whole app
+    window.tabs.setCurrentIndex(0)
+    assert window.campaign_toolbar.isVisible()

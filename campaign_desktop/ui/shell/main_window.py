@@ -6,6 +6,7 @@ itself from the event bridge, so scheduler-driven changes appear without a reloa
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import TypeVar
@@ -117,6 +118,7 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self._build_tabs()
+        self._build_tab_shortcuts()
         self._build_status_bar()
         self._build_menus()
         self._connect()
@@ -152,6 +154,7 @@ class MainWindow(QMainWindow):
             self._on_schedule,
             icon_name="schedule",
             tip="Choose when it is sent",
+            shortcuts=["Ctrl+Shift+S"],
         )
         self.action_send_now = named_action(
             self,
@@ -159,7 +162,8 @@ class MainWindow(QMainWindow):
             "Send &now",
             self._on_send_now,
             icon_name="send",
-            tip="Send to the audience now",
+            tip="Send to the audience now (asks first)",
+            shortcuts=["Ctrl+Return"],
         )
         self.action_send_test = named_action(
             self,
@@ -234,14 +238,19 @@ class MainWindow(QMainWindow):
             self.action_archive,
             self.action_pause,
         )
-        toolbar = action_toolbar(
+        # Only the Campaigns tab shows the campaign actions (_on_tab_changed); the other tabs
+        # have their own toolbars. Settings are the app's, so they stay on every tab.
+        self.campaign_toolbar = action_toolbar(
             "Campaign actions",
             "campaignToolbar",
             (self.action_new, *self._campaign_actions),
-            (self.action_settings,),
             parent=self,
         )
-        self.addToolBar(toolbar)
+        self.addToolBar(self.campaign_toolbar)
+        self.app_toolbar = action_toolbar(
+            "Application", "appToolbar", (self.action_settings,), parent=self
+        )
+        self.addToolBar(self.app_toolbar)
         self.addAction(self.action_new)
         self.addAction(self.action_duplicate)
         self.addAction(self.action_settings)
@@ -249,12 +258,27 @@ class MainWindow(QMainWindow):
     def _build_tabs(self) -> None:
         self.tabs = QTabWidget()
         self.tabs.setObjectName("tabs")
-        self.tabs.addTab(self._build_campaigns_tab(), "Campaigns")
-        self.tabs.addTab(self._build_archive_tab(), "Archive")
-        self.tabs.addTab(self._build_contacts_tab(), "Contacts")
-        self.tabs.addTab(self._build_activity_tab(), "Activity")
+        # Access keys (Alt+letter) beside Ctrl+1…9 (_build_tab_shortcuts).
+        self.tabs.addTab(self._build_campaigns_tab(), "&Campaigns")
+        self.tabs.addTab(self._build_archive_tab(), "A&rchive")
+        self.tabs.addTab(self._build_contacts_tab(), "C&ontacts")
+        self.tabs.addTab(self._build_activity_tab(), "Ac&tivity")
         self.setCentralWidget(self.tabs)
         self.resize(1100, 650)
+
+    def _build_tab_shortcuts(self) -> None:
+        """Ctrl+1 … Ctrl+9 show the tabs in order, as in browsers and mail apps."""
+        self.tab_actions: list[QAction] = []
+        for index in range(min(self.tabs.count(), 9)):
+            action = named_action(
+                self,
+                f"actionShowTab{index + 1}",
+                self.tabs.tabText(index).replace("&", ""),
+                functools.partial(self.tabs.setCurrentIndex, index),
+                shortcuts=[f"Ctrl+{index + 1}"],
+            )
+            self.addAction(action)
+            self.tab_actions.append(action)
 
     def _build_campaigns_tab(self) -> QWidget:
         page = QWidget()
@@ -373,6 +397,7 @@ class MainWindow(QMainWindow):
         self.campaign_view.selectionModel().selectionChanged.connect(self._on_selection)
         self.archive_view.selectionModel().selectionChanged.connect(self._on_selection)
         self.tabs.currentChanged.connect(self._on_selection)
+        self.tabs.currentChanged.connect(self._on_tab_changed)
         for signal in (
             self.campaign_model.modelReset,
             self.campaign_model.rowsInserted,
@@ -662,6 +687,10 @@ class MainWindow(QMainWindow):
         empty = self.campaign_model.rowCount() == 0 and not self.campaign_model.filtered
         self.campaign_stack.setCurrentWidget(self.empty_label if empty else self.campaign_view)
 
+    @Slot(int)
+    def _on_tab_changed(self, index: int) -> None:
+        self.campaign_toolbar.setVisible(index == 0)
+
     @Slot()
     def _on_selection(self, *_args: QItemSelection | QModelIndex | int | list[int]) -> None:
         campaign = self.selected_campaign()
@@ -689,6 +718,7 @@ class MainWindow(QMainWindow):
         state = self._settings.value("main_window/state")
         if state is not None:
             self.restoreState(state)
+        self._on_tab_changed(self.tabs.currentIndex())  # a restored state may show any toolbar
 
     def quit(self) -> None:
         """Close for real (the tray's Quit), not just hide to the tray."""
