@@ -65,6 +65,12 @@ class RunView:
         """Recipients not yet tried (total less every settled count)."""
         return self.total - self.sent - self.failed - self.skipped - self.unconfirmed
 
+    @property
+    def recipients(self) -> int:
+        """The people it is sent to: total less those skipped (unsubscribed or bounced when
+        the audience was taken), so it counts the people the campaign's audience count does."""
+        return self.total - self.skipped
+
 
 @dataclass(frozen=True)
 class DeliveryView:

@@ -17,7 +17,12 @@ from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.events import CatchUpReport, RunEvent, RunPhase, SchedulerStateChanged
-from campaign_desktop.ui.activity.run_progress import ActiveRun, progress_text
+from campaign_desktop.ui.activity.run_progress import (
+    ActiveRun,
+    RunProgressIndicator,
+    progress_text,
+)
+from campaign_desktop.ui.common.formatting import sent_of_total
 from campaign_desktop.ui.shell.main_window import MainWindow
 from campaign_desktop.ui.shell.notifications import Kind
 from campaign_desktop.ui.shell.tray import (
@@ -376,3 +381,17 @@ def test_normal_start_shows_the_window(
     tray, _ = _tray(gui_ctx, window, settings, available=True)
     tray.show_window(minimized=False)
     assert window.isVisible()
+
+
+def test_progress_counts_the_same_people_as_the_audience(gui_ctx: AppContext) -> None:
+    """An unsubscribed contact on the list is in neither: "to its 2 recipients" and "of 2"."""
+    gui_ctx.contacts.add("cy@example.com", first_name="Cy", lists=("Customers",))
+    gui_ctx.contacts.unsubscribe("cy@example.com")
+    campaign = make_campaign(gui_ctx)
+    assert gui_ctx.campaigns.get(campaign.id).audience_size == 2
+    run = sending_run(campaign_id=campaign.id, total=3, skipped=1, sent=1)
+    indicator = RunProgressIndicator()
+    indicator.on_run_event(RunEvent(RunPhase.PROGRESS, run, campaign.name, rate=None))
+    assert "1 of 2 sent" in indicator.label.text()
+    assert indicator.bar.maximum() == 2
+    assert sent_of_total(run) == "1 of 2 sent"

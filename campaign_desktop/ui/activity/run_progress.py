@@ -29,7 +29,7 @@ class ActiveRun:
 
     campaign_name: str
     sent: int
-    total: int
+    total: int  # the people it is for (RunView.recipients)
     rate: float | None = None  # messages accepted per second lately; None before it is known
     paused: bool = False
     reason: str = ""  # why the app paused it ("" when the user did)
@@ -101,7 +101,7 @@ class RunProgressIndicator(QWidget):
             self._runs[run.id] = ActiveRun(
                 event.campaign_name,
                 run.sent,
-                run.total,
+                run.recipients,  # as the audience count: unsubscribed/bounced are not in it
                 rate=event.rate if event.phase == RunPhase.PROGRESS else None,
                 paused=paused,
                 reason=event.message if paused else "",

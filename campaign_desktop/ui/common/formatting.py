@@ -75,8 +75,9 @@ def run_counts(run: RunView | None) -> str:
 
 
 def sent_of_total(run: RunView) -> str:
-    """ "1,234 of 5,000 sent": the messages the mail server has accepted so far."""
-    return f"{run.sent:,} of {run.total:,} sent"
+    """ "1,234 of 5,000 sent": the messages the mail server has accepted so far, of the
+    people it is for (not counting those skipped, as the audience count does not)."""
+    return f"{run.sent:,} of {run.recipients:,} sent"
 
 
 def send_rate(per_second: float) -> str:
