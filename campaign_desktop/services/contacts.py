@@ -199,26 +199,81 @@ class ContactService:
         self,
         contact_id: int,
         *,
+        email: str | None = None,
         first_name: str | None = None,
         last_name: str | None = None,
         attributes: Mapping[str, Any] | None = None,
+        lists: Iterable[str] | None = None,
     ) -> ContactView:
-        """Change the names and/or replace the attributes; None leaves a field as it is."""
+        """Change the address, the names, the attributes (replaced as a whole) and/or the
+        lists (exactly these, created when missing); None leaves a field as it is. One
+        transaction: a refusal (ValidationError naming the field) changes nothing.
+
+        A new address must not belong to another contact; past deliveries keep the address
+        they were sent to.
+        """
+        address = None if email is None else normalize_email(email)
         first = None if first_name is None else _person_name(first_name, "first_name")
         last = None if last_name is None else _person_name(last_name, "last_name")
         values = None if attributes is None else _clean_attributes(attributes)
+        names = None if lists is None else _list_names(lists, "lists")
+        try:
+            return self._update(contact_id, address, first, last, values, names)
+        except IntegrityError:
+            # Another desktop took the address between our check and our write.
+            raise ValidationError("email", f"{address} is already in your contacts.") from None
+
+    def _update(  # noqa: PLR0917  (the fields of `update`, checked)
+        self,
+        contact_id: int,
+        address: str | None,
+        first: str | None,
+        last: str | None,
+        values: dict[str, Any] | None,
+        names: list[str] | None,
+    ) -> ContactView:
         with self._db.write() as session:
             contact = _load_contact(session, contact_id)
-            before = (contact.first_name, contact.last_name, contact.attributes)
+            before = (contact.email, contact.first_name, contact.last_name, contact.attributes)
+            if address is not None and address != contact.email:
+                taken = select(Contact.id).where(Contact.email == address, Contact.id != contact_id)
+                if session.scalar(taken) is not None:
+                    raise ValidationError("email", f"{address} is already in your contacts.")
+                contact.email = address
             if first is not None:
                 contact.first_name = first
             if last is not None:
                 contact.last_name = last
             if values is not None:
                 contact.attributes = values
-            if (contact.first_name, contact.last_name, contact.attributes) != before:
+            changed = (contact.email, contact.first_name, contact.last_name, contact.attributes)
+            lists_changed = names is not None and self._set_memberships(session, contact_id, names)
+            if changed != before or lists_changed:
                 contact.updated_at = self._clock.now()
+            session.flush()
             return _contact_views(session, [contact])[0]
+
+    def _set_memberships(self, session: Session, contact_id: int, names: Sequence[str]) -> bool:
+        """Make the contact a member of exactly these lists; True when that changed any."""
+        wanted = {self._list_id(session, name) for name in names}
+        current = set(
+            session.scalars(
+                select(list_membership.c.list_id).where(list_membership.c.contact_id == contact_id)
+            )
+        )
+        if current - wanted:
+            session.execute(
+                delete(list_membership).where(
+                    list_membership.c.contact_id == contact_id,
+                    list_membership.c.list_id.in_(current - wanted),
+                )
+            )
+        if wanted - current:
+            session.execute(
+                insert_or_ignore(session, list_membership),
+                [{"list_id": list_id, "contact_id": contact_id} for list_id in wanted - current],
+            )
+        return wanted != current
 
     def delete(self, contact_id: int) -> None:
         """Delete for good; past deliveries keep the address they were sent to."""

@@ -179,6 +179,46 @@ def test_update_with_a_bad_attribute_key_is_refused_and_changes_nothing(
     assert snapshot() == before
 
 
+def test_update_changes_the_address_and_sets_exactly_the_given_lists(
+    contacts: ContactService, clock: ManualClock
+) -> None:
+    view = contacts.add("ann@example.com", first_name="Ann", lists=("Customers", "VIP"))
+    clock.advance(timedelta(minutes=5))
+    updated = contacts.update(view.id, email=" Ann.Lee@Example.COM ", lists=("VIP", "Press"))
+    assert updated.email == "Ann.Lee@example.com"  # the domain lower-cased, the rest kept
+    assert sorted(updated.lists) == ["Press", "VIP"]
+    assert updated.updated_at == clock.now()
+    assert contacts.find("ann@example.com") is None
+    assert {item.name: item.member_count for item in contacts.lists()} == {
+        "Customers": 0,
+        "Press": 1,
+        "VIP": 1,
+    }
+    clock.advance(timedelta(minutes=5))
+    again = contacts.update(view.id, lists=("Press", "VIP"))
+    assert again.updated_at == updated.updated_at  # the same lists: nothing changed
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"email": "bob@example.com"}, "email"),  # another contact's address
+        ({"email": "not an address"}, "email"),
+        ({"lists": ("",)}, "lists"),
+    ],
+)
+def test_update_refusals_name_the_field_and_change_nothing(
+    contacts: ContactService, snapshot: TakeSnapshot, changes: dict[str, object], field: str
+) -> None:
+    view = contacts.add("ann@example.com", first_name="Ann", lists=("Customers",))
+    contacts.add("bob@example.com")
+    before = snapshot()
+    with pytest.raises(ValidationError) as caught:
+        contacts.update(view.id, first_name="Annie", **changes)  # type: ignore[arg-type]
+    assert caught.value.field == field
+    assert snapshot() == before
+
+
 def test_unknown_contact_ids_raise_not_found(contacts: ContactService) -> None:
     with pytest.raises(NotFoundError):
         contacts.get(999)
