@@ -20,6 +20,7 @@ from campaign_desktop.ui.activity.activity_tab import ChooseExportPath
 from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor
 from campaign_desktop.ui.campaigns.send_test_dialog import SendTestDialog
 from campaign_desktop.ui.common.prompts import ArchiveReason, Confirm, ErrorMessage
+from campaign_desktop.ui.contacts.contact_dialog import ContactDialog
 from campaign_desktop.ui.contacts.contacts_tab import AddContactDialog, NewListName
 from campaign_desktop.ui.contacts.import_dialog import ChooseCsvFile, ImportDialog
 from campaign_desktop.ui.schedule.schedule_dialog import ScheduleDialog
@@ -52,6 +53,7 @@ def no_real_dialogs(monkeypatch: pytest.MonkeyPatch) -> None:
         (ImportDialog, "ask"),
         (ChooseCsvFile, "ask"),
         (AddContactDialog, "ask"),
+        (ContactDialog, "ask"),
         (NewListName, "ask"),
         (ChooseExportPath, "ask"),
         (SettingsDialog, "ask"),
