@@ -41,13 +41,8 @@ from campaign_desktop.context import (
 from campaign_desktop.domain.errors import DomainError, SchedulerLockedError, StorageError
 from campaign_desktop.domain.events import RunEvent, RunPhase
 from campaign_desktop.domain.timezones import get_zone, to_local
-from campaign_desktop.domain.views import CampaignView, RunView
-from campaign_desktop.persistence.db import (
-    Backup,
-    list_backups,
-    restore_backup,
-    set_aside_database,
-)
+from campaign_desktop.domain.views import Backup, CampaignView, RunView
+from campaign_desktop.services.backups import list_backups, restore_backup, set_aside_database
 from campaign_desktop.ui.common.background import freeze_start_up_objects
 from campaign_desktop.ui.common.icons import app_icon
 from campaign_desktop.ui.schedule.schedule_dialog import PREVIEW_COUNT, ScheduleDialog

@@ -18,6 +18,14 @@ class CampaignStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+#: A campaign in one of these statuses fires by itself, as long as it is not archived and has
+#: a next run (`persistence.queries.is_armed`): scheduled, or sending/paused with its next
+#: occurrence already set (the claim advanced it; docs/design.md §4).
+ARMED_STATUSES = frozenset(
+    {CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED}
+)
+
+
 class RunTrigger(StrEnum):
     SCHEDULED = "scheduled"
     CATCH_UP = "catch_up"

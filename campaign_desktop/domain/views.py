@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 
@@ -80,6 +81,17 @@ class DeliveryView:
 
 
 @dataclass(frozen=True)
+class DueCampaign:
+    """A campaign the scheduler found overdue (`CampaignService.overdue`)."""
+
+    id: int
+    due: tuple[datetime, ...]
+    """Its occurrences already due, oldest first (aware UTC): `next_run_at` and any later
+    ones the machine slept through."""
+    missed_run_policy: str
+
+
+@dataclass(frozen=True)
 class ContactView:
     id: int
     email: str
@@ -111,3 +123,14 @@ class ImportReport:
     skipped: list[tuple[int, str]] = field(default_factory=list)
     cancelled: bool = False
     rows_read: int = 0
+
+
+@dataclass(frozen=True)
+class Backup:
+    """One automatic backup copy of the database, as the restore dialog lists it."""
+
+    path: Path
+    taken_at: datetime
+    """When it was taken (aware UTC): from its name, or the file's time for a legacy .bak."""
+    size: int
+    """In bytes."""

@@ -9,11 +9,23 @@ from collections import defaultdict
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, String, Text, cast, func, select, true, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    String,
+    Text,
+    and_,
+    cast,
+    func,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from campaign_desktop.domain.errors import NotFoundError
-from campaign_desktop.domain.status import ContactStatus, RunTrigger
+from campaign_desktop.domain.status import ARMED_STATUSES, ContactStatus, RunTrigger
 from campaign_desktop.domain.views import CampaignView, DeliveryView, RunView
 from campaign_desktop.persistence.models import (
     Campaign,
@@ -34,6 +46,17 @@ IN_LIMIT = 500
 # Up to this many distinct sets of lists, counting each set is cheaper than one pass over
 # every membership (a set costs at most its lists' memberships).
 _FEW_SETS = 3
+
+
+def is_armed() -> ColumnElement[bool]:
+    """True for the campaigns that fire by themselves (the scheduler arms a job for each):
+    not archived, with a next run, and in one of `ARMED_STATUSES`. The one place this
+    condition is written (docs/design.md §4)."""
+    return and_(
+        Campaign.archived.is_(False),
+        Campaign.next_run_at.is_not(None),
+        Campaign.status.in_(sorted(ARMED_STATUSES)),
+    )
 
 
 def load(session: Session, model: type[RowT], key: int, what: str) -> RowT:

@@ -28,7 +28,7 @@ from campaign_desktop.domain.templates import (
     sample_context,
 )
 from campaign_desktop.domain.timezones import get_zone
-from campaign_desktop.domain.views import CampaignView, RunView
+from campaign_desktop.domain.views import CampaignView, DueCampaign, RunView
 from campaign_desktop.persistence import queries
 from campaign_desktop.persistence.db import Database
 from campaign_desktop.persistence.models import Campaign, CampaignRun, ContactList
@@ -41,12 +41,8 @@ if TYPE_CHECKING:
 _BUSY = {CampaignStatus.SENDING, CampaignStatus.PAUSED}
 _COPY_SUFFIX = re.compile(r" \(copy(?: \d+)?\)$")
 
-# Campaigns that fire by themselves (the scheduler arms these).
-_ARMED_CONDITIONS = (
-    Campaign.archived.is_(False),
-    Campaign.next_run_at.is_not(None),
-    Campaign.status.in_([CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED]),
-)
+# How far catch-up looks for the occurrences of one campaign that fell due (a year of dailies).
+_MAX_MISSED = 5000
 PAGE_SIZE = 200
 
 # Real contacts a save renders the templates for, besides the sample contact: the first
@@ -119,7 +115,7 @@ class CampaignService:
         """Campaigns that will fire by themselves, soonest first."""
         return self._views(
             queries.select_campaigns()
-            .where(*_ARMED_CONDITIONS)
+            .where(queries.is_armed())
             .order_by(Campaign.next_run_at, Campaign.id)
         )
 
@@ -212,10 +208,48 @@ class CampaignService:
         with self._db.read() as session:
             return session.scalar(
                 select(Campaign.next_run_at)
-                .where(*_ARMED_CONDITIONS)
+                .where(queries.is_armed())
                 .order_by(Campaign.next_run_at)
                 .limit(1)
             )
+
+    # --- what the scheduler arms (docs/design.md §4) -------------------------------------
+
+    def armed(self) -> dict[int, datetime]:
+        """Every campaign that fires by itself: id → when it fires next (aware UTC)."""
+        with self._db.read() as session:
+            rows = session.execute(
+                select(Campaign.id, Campaign.next_run_at).where(queries.is_armed())
+            )
+            return {campaign_id: due for campaign_id, due in rows if due is not None}
+
+    def armed_at(self, campaign_id: int) -> datetime | None:
+        """When this campaign fires by itself next (aware UTC); None when it does not (a
+        draft, archived, finished or deleted campaign)."""
+        with self._db.read() as session:
+            return session.scalar(
+                select(Campaign.next_run_at).where(Campaign.id == campaign_id, queries.is_armed())
+            )
+
+    def overdue(self, now: datetime) -> list[DueCampaign]:
+        """The campaigns that fire by themselves and are due at `now` (aware UTC), the
+        longest due first, each with every occurrence already due (what the scheduler's
+        missed-run rule decides on)."""
+        with self._db.read() as session:
+            found = session.scalars(
+                select(Campaign)
+                .where(queries.is_armed(), Campaign.next_run_at <= now)
+                .order_by(Campaign.next_run_at, Campaign.id)
+            ).all()
+            return [
+                DueCampaign(
+                    id=campaign.id,
+                    due=(campaign.next_run_at, *_later_due(campaign, now)),
+                    missed_run_policy=campaign.missed_run_policy,
+                )
+                for campaign in found
+                if campaign.next_run_at is not None
+            ]
 
     def _views(self, query: Select[Any]) -> list[CampaignView]:
         with self._db.read() as session:
@@ -637,6 +671,21 @@ def _policy(value: Any) -> str:
         raise ValidationError(
             "missed_run_policy", "Choose whether missed sends go out late or are skipped."
         ) from None
+
+
+def _later_due(campaign: Campaign, now: datetime) -> list[datetime]:
+    """The campaign's occurrences after `next_run_at` that are also due at `now`."""
+    if not campaign.is_recurring or campaign.recurrence_pattern is None:
+        return []
+    assert campaign.scheduled_local is not None and campaign.next_run_at is not None
+    later = occurrences(
+        RecurrencePattern.from_dict(campaign.recurrence_pattern),
+        campaign.scheduled_local,
+        campaign.timezone,
+        after=campaign.next_run_at,
+        limit=_MAX_MISSED,
+    )
+    return [at for at in later if at <= now]
 
 
 # --- the campaign table's queries -------------------------------------------------------------

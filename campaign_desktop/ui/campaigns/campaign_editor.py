@@ -227,11 +227,11 @@ class CampaignEditor(QDialog):
         return self._buttons.button(QDialogButtonBox.StandardButton.Save)
 
     def _fill(self, campaign: CampaignView | None) -> None:
-        settings = self._ctx.settings
         if campaign is None:
-            self._from_name.setText(str(settings.get("sender.from_name") or ""))
-            self._from_email.setText(str(settings.get("sender.from_email") or ""))
-            self._reply_to.setText(str(settings.get("sender.reply_to") or ""))
+            settings = self._ctx.settings.snapshot()
+            self._from_name.setText(settings.sender_from_name)
+            self._from_email.setText(settings.sender_from_email)
+            self._reply_to.setText(settings.sender_reply_to)
         else:
             self._name.setText(campaign.name)
             self._subject.setText(campaign.subject)
