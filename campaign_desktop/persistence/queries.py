@@ -40,12 +40,19 @@ from campaign_desktop.persistence.portable import by_dialect
 
 RowT = TypeVar("RowT")
 
-# Beyond this many ids an IN (...) list stops paying off (and SQLite caps parameters);
-# the query then covers every campaign and the caller picks what it needs.
+#: Ids per IN (...) list, the one size for every query (well under SQLite's cap on bound
+#: parameters, 32,766 since 3.32). Beyond it a list is cut into chunks (`in_chunks`), or,
+#: where an IN list stops paying off, the query covers every row and the caller picks.
 IN_LIMIT = 500
 # Up to this many distinct sets of lists, counting each set is cheaper than one pass over
 # every membership (a set costs at most its lists' memberships).
 _FEW_SETS = 3
+
+
+def in_chunks(items: Sequence[RowT]) -> Iterator[Sequence[RowT]]:
+    """`items` in slices of at most `IN_LIMIT`: one IN (...) list each."""
+    for start in range(0, len(items), IN_LIMIT):
+        yield items[start : start + IN_LIMIT]
 
 
 def is_armed() -> ColumnElement[bool]:

@@ -197,8 +197,7 @@ class CampaignService:
         ids = list(campaign_ids)
         zones: dict[int, str] = {}
         with self._db.read() as session:
-            for start in range(0, len(ids), queries.IN_LIMIT):
-                chunk = ids[start : start + queries.IN_LIMIT]
+            for chunk in queries.in_chunks(ids):
                 query = select(Campaign.id, Campaign.timezone).where(Campaign.id.in_(chunk))
                 zones.update({campaign_id: zone for campaign_id, zone in session.execute(query)})
         return zones
