@@ -7,10 +7,11 @@ with a field and plain words, so a refused call leaves the database as it was.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from sqlalchemy import ColumnElement, Row, Select, delete, func, select, update
 from sqlalchemy.orm import Session
@@ -65,17 +66,29 @@ class CampaignSort(StrEnum):
     REASON = "reason"
 
 
-CONTENT_FIELDS = (
-    "name",
-    "subject",
-    "body_text",
-    "body_html",
-    "from_name",
-    "from_email",
-    "reply_to",
-    "lists",
-    "missed_run_policy",
-)
+@dataclass(frozen=True)
+class CampaignDraft:
+    """A campaign's content as written (not yet checked): what `create` and `update` take,
+    and what `check_draft` tries. `lists` are contact list names, in the order chosen."""
+
+    name: str
+    subject: str
+    body_text: str
+    from_email: str
+    lists: tuple[str, ...] = ()
+    from_name: str = ""
+    reply_to: str | None = None
+    body_html: str | None = None
+    missed_run_policy: str = MissedRunPolicy.SEND_LATE
+
+    def __post_init__(self) -> None:
+        # One list name, or any iterable of them, becomes the tuple the field promises.
+        names: Any = self.lists
+        object.__setattr__(self, "lists", (names,) if isinstance(names, str) else tuple(names))
+
+
+#: The fields `update` can change: every field of a draft.
+CONTENT_FIELDS = tuple(field.name for field in fields(CampaignDraft))
 
 
 class CampaignService:
@@ -261,8 +274,13 @@ class CampaignService:
 
     # --- writing -------------------------------------------------------------------------
 
+    @overload
+    def create(self, draft: CampaignDraft, /) -> CampaignView: ...
+
+    @overload
     def create(
         self,
+        /,
         *,
         name: str,
         subject: str,
@@ -273,56 +291,56 @@ class CampaignService:
         reply_to: str | None = None,
         body_html: str | None = None,
         missed_run_policy: str = MissedRunPolicy.SEND_LATE,
-    ) -> CampaignView:
+    ) -> CampaignView: ...
+
+    def create(self, draft: CampaignDraft | None = None, /, **content: Any) -> CampaignView:
+        """A new draft campaign from `draft`, or from its fields as keywords (docs/design.md
+        §8). Raises ValidationError (nothing saved) for content `check_draft` refuses, an
+        unknown list, or templates that fail for the sample or the audience."""
+        if draft is None:
+            draft = CampaignDraft(**content)
+        elif content:
+            raise TypeError("create() takes a draft or its fields, not both")
         with self._db.write() as session:
             campaign = Campaign(status=CampaignStatus.DRAFT, timezone="UTC")
-            self._apply_content(
-                session,
-                campaign,
-                {
-                    "name": name,
-                    "subject": subject,
-                    "body_text": body_text,
-                    "body_html": body_html,
-                    "from_name": from_name,
-                    "from_email": from_email,
-                    "reply_to": reply_to,
-                    "lists": lists,
-                    "missed_run_policy": missed_run_policy,
-                },
-            )
+            self._apply_content(session, campaign, draft)
             session.add(campaign)
             session.flush()
             campaign_id = campaign.id
         self._publish(campaign_id, CampaignChange.CREATED)
         return self.get(campaign_id)
 
-    def update(self, campaign_id: int, **changes: Any) -> CampaignView:
-        """Change content fields (see CONTENT_FIELDS); a scheduled campaign stays scheduled."""
+    def update(
+        self, campaign_id: int, draft: CampaignDraft | None = None, /, **changes: Any
+    ) -> CampaignView:
+        """Replace the content with `draft`, or change the fields named (see CONTENT_FIELDS);
+        a scheduled campaign stays scheduled. Raises ValidationError (nothing saved) as
+        `create` does, and while the campaign is archived or being sent."""
         unknown = set(changes) - set(CONTENT_FIELDS)
         if unknown:
             field = sorted(unknown)[0]
             raise ValidationError(field, f"“{field}” cannot be changed here.")
+        if draft is not None and changes:
+            raise TypeError("update() takes a draft or the fields to change, not both")
         with self._db.write() as session:
             campaign = queries.load_campaign(session, campaign_id)
             self._refuse_if_archived(campaign, "edit")
             self._refuse_if_busy(campaign, "edit")
-            current = {
-                "name": campaign.name,
-                "subject": campaign.subject,
-                "body_text": campaign.body_text,
-                "body_html": campaign.body_html,
-                "from_name": campaign.from_name,
-                "from_email": campaign.from_email,
-                "reply_to": campaign.reply_to,
-                "lists": [item.name for item in campaign.lists],
-                "missed_run_policy": campaign.missed_run_policy,
-            }
-            self._apply_content(session, campaign, current | changes)
+            if draft is None:
+                draft = replace(_draft_of(campaign), **changes)
+            self._apply_content(session, campaign, draft)
             if campaign.status == CampaignStatus.SCHEDULED:
                 self._require_sendable(campaign)
         self._publish(campaign_id, CampaignChange.UPDATED)
         return self.get(campaign_id)
+
+    @staticmethod
+    def check_draft(draft: CampaignDraft) -> dict[str, str]:
+        """A dry run of saving `draft`: field → message for each field `create` and
+        `update` would refuse, in the form's order (empty when it would do). Reads nothing:
+        fine as the user types. The list names and the templates are checked at save (the
+        templates against the audience, which needs the database)."""
+        return _check_content(draft)[1]
 
     def schedule(
         self,
@@ -522,45 +540,28 @@ class CampaignService:
                 "archived", f"This campaign is archived. Restore it before you {action} it."
             )
 
-    def _apply_content(self, session: Session, campaign: Campaign, values: dict[str, Any]) -> None:
-        name = _required_text(values["name"], "name", "Give the campaign a name.", 200)
-        subject = _required_text(values["subject"], "subject", "Write a subject line.", 998)
-        check_header_text("subject", subject)  # control characters: refused now, not at send
-        body_text = values["body_text"]
-        if not isinstance(body_text, str) or not body_text.strip():
-            raise ValidationError("body_text", "Write the text of the email.")
-        body_html = values["body_html"] or None
-        if body_html is not None and not isinstance(body_html, str):
-            raise ValidationError("body_html", "The HTML body must be text.")
-        from_name = values["from_name"] or ""
-        if not isinstance(from_name, str) or len(from_name) > 200:
-            raise ValidationError("from_name", "Keep the sender name under 200 characters.")
-        check_header_text("from_name", from_name)
-        from_email = values["from_email"] or ""
-        if isinstance(from_email, str):
-            check_header_text("from_email", from_email)
-        from_email = normalize_email(from_email, "from_email")
-        reply_to = values["reply_to"]
-        if isinstance(reply_to, str):
-            check_header_text("reply_to", reply_to)
-        reply_to = normalize_email(reply_to, "reply_to") if reply_to else None
-        lists = self._find_lists(session, values["lists"])
+    def _apply_content(self, session: Session, campaign: Campaign, draft: CampaignDraft) -> None:
+        content, found = _check_content(draft)
+        if found:
+            field = next(iter(found))
+            raise ValidationError(field, found[field])
+        lists = self._find_lists(session, draft.lists)
         self._try_templates(
             session,
-            (subject, body_text, body_html),
-            campaign_name=name,
-            unsubscribe_mailto=reply_to or from_email,
+            (content.subject, content.body_text, content.body_html),
+            campaign_name=content.name,
+            unsubscribe_mailto=content.reply_to or content.from_email,
             list_ids=[item.id for item in lists],
         )
-        campaign.name = name
-        campaign.subject = subject
-        campaign.body_text = body_text
-        campaign.body_html = body_html
-        campaign.from_name = from_name.strip()
-        campaign.from_email = from_email
-        campaign.reply_to = reply_to
+        campaign.name = content.name
+        campaign.subject = content.subject
+        campaign.body_text = content.body_text
+        campaign.body_html = content.body_html
+        campaign.from_name = content.from_name
+        campaign.from_email = content.from_email
+        campaign.reply_to = content.reply_to
         campaign.lists = lists
-        campaign.missed_run_policy = _policy(values["missed_run_policy"])
+        campaign.missed_run_policy = content.missed_run_policy
 
     @staticmethod
     def _find_lists(session: Session, names: Iterable[str]) -> list[ContactList]:
@@ -661,6 +662,83 @@ def _required_text(value: Any, field: str, empty_message: str, max_length: int) 
             field, "This contains a broken character (half of an emoji or symbol). Retype it."
         ) from None
     return text
+
+
+def _draft_of(campaign: Campaign) -> CampaignDraft:
+    """The campaign's content as stored, as a draft (what `update` changes fields of)."""
+    return CampaignDraft(
+        name=campaign.name,
+        subject=campaign.subject,
+        body_text=campaign.body_text,
+        body_html=campaign.body_html,
+        from_name=campaign.from_name,
+        from_email=campaign.from_email,
+        reply_to=campaign.reply_to,
+        lists=tuple(item.name for item in campaign.lists),
+        missed_run_policy=campaign.missed_run_policy,
+    )
+
+
+def _check_content(draft: CampaignDraft) -> tuple[CampaignDraft, dict[str, str]]:
+    """(the draft cleaned, field → message for each field refused): the one place the
+    content rules are written, for saving and for the editor's dry run alike."""
+    cleaned: dict[str, Any] = {}
+    found: dict[str, str] = {}
+    checks: dict[str, Callable[[], Any]] = {
+        "name": lambda: _required_text(draft.name, "name", "Give the campaign a name.", 200),
+        # Control characters in a header are refused now, not at send.
+        "subject": lambda: _header(
+            "subject", _required_text(draft.subject, "subject", "Write a subject line.", 998)
+        ),
+        "body_text": lambda: _body_text(draft.body_text),
+        "body_html": lambda: _body_html(draft.body_html),
+        "from_name": lambda: _from_name(draft.from_name),
+        "from_email": lambda: normalize_email(
+            _header("from_email", draft.from_email or ""), "from_email"
+        ),
+        "reply_to": lambda: _reply_to(draft.reply_to),
+        "missed_run_policy": lambda: _policy(draft.missed_run_policy),
+    }
+    for field, check in checks.items():
+        try:
+            cleaned[field] = check()
+        except ValidationError as exc:
+            found.setdefault(exc.field or field, exc.message)
+    if found:
+        return draft, found
+    return replace(draft, **cleaned), found
+
+
+def _header(field: str, value: Any) -> Any:
+    if isinstance(value, str):
+        check_header_text(field, value)
+    return value
+
+
+def _body_text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("body_text", "Write the text of the email.")
+    return value
+
+
+def _body_html(value: Any) -> str | None:
+    value = value or None
+    if value is not None and not isinstance(value, str):
+        raise ValidationError("body_html", "The HTML body must be text.")
+    return value
+
+
+def _from_name(value: Any) -> str:
+    text = value or ""
+    if not isinstance(text, str) or len(text) > 200:
+        raise ValidationError("from_name", "Keep the sender name under 200 characters.")
+    check_header_text("from_name", text)
+    return text.strip()
+
+
+def _reply_to(value: Any) -> str | None:
+    _header("reply_to", value)
+    return normalize_email(value, "reply_to") if value else None
 
 
 def _policy(value: Any) -> str:
