@@ -561,7 +561,7 @@ class CampaignService:
         campaign.from_email = content.from_email
         campaign.reply_to = content.reply_to
         campaign.lists = lists
-        campaign.missed_run_policy = content.missed_run_policy
+        campaign.missed_run_policy = MissedRunPolicy(content.missed_run_policy)
 
     @staticmethod
     def _find_lists(session: Session, names: Iterable[str]) -> list[ContactList]:
@@ -741,9 +741,9 @@ def _reply_to(value: Any) -> str | None:
     return normalize_email(value, "reply_to") if value else None
 
 
-def _policy(value: Any) -> str:
+def _policy(value: Any) -> MissedRunPolicy:
     try:
-        return MissedRunPolicy(value).value
+        return MissedRunPolicy(value)
     except ValueError:
         raise ValidationError(
             "missed_run_policy", "Choose whether missed sends go out late or are skipped."

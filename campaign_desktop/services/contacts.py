@@ -244,15 +244,15 @@ class ContactService:
             current = contact.status
             now = self._clock.now()
             if status == ContactStatus.UNSUBSCRIBED and current != status:
-                contact.status = status.value
+                contact.status = status
                 contact.unsubscribed_at = now
                 contact.updated_at = now
             elif status == ContactStatus.SUBSCRIBED and current != status:
-                contact.status = status.value
+                contact.status = status
                 contact.unsubscribed_at = None
                 contact.updated_at = now
             elif status == ContactStatus.BOUNCED and current == ContactStatus.SUBSCRIBED:
-                contact.status = status.value
+                contact.status = status
                 contact.updated_at = now
             return _contact_views(session, [contact])[0]
 
