@@ -5,6 +5,7 @@ Bulk-friendly: views for many campaigns cost a fixed number of queries, not one 
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any, TypeVar
@@ -24,7 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from campaign_desktop.domain.errors import NotFoundError
+from campaign_desktop.domain.errors import NotFoundError, ValidationError
+from campaign_desktop.domain.recurrence import RecurrencePattern
 from campaign_desktop.domain.status import ARMED_STATUSES, ContactStatus, RunTrigger
 from campaign_desktop.domain.views import CampaignView, DeliveryView, RunView
 from campaign_desktop.persistence.models import (
@@ -37,6 +39,8 @@ from campaign_desktop.persistence.models import (
     list_membership,
 )
 from campaign_desktop.persistence.portable import by_dialect
+
+log = logging.getLogger("campaign_desktop.persistence")
 
 RowT = TypeVar("RowT")
 
@@ -259,7 +263,7 @@ def campaign_views(
                 scheduled_local=c.scheduled_local,
                 scheduled_at=c.scheduled_at,
                 next_run_at=c.next_run_at,
-                recurrence_pattern=c.recurrence_pattern,
+                recurrence_pattern=_pattern(c.id, c.recurrence_pattern),
                 is_recurring=c.is_recurring,
                 end_date=c.end_date,
                 max_runs=c.max_runs,
@@ -279,6 +283,18 @@ def campaign_views(
             )
         )
     return views
+
+
+def _pattern(campaign_id: int, stored: dict[str, Any] | None) -> RecurrencePattern | None:
+    """The stored recurrence as a pattern. One that no longer loads (written by hand, or
+    by a later version) is logged and shown as none, rather than hiding every campaign."""
+    if stored is None:
+        return None
+    try:
+        return RecurrencePattern.from_dict(stored)
+    except ValidationError as exc:
+        log.warning("campaign %s: stored recurrence not understood: %s", campaign_id, exc.message)
+        return None
 
 
 def attribute_keys(session: Session) -> list[str]:

@@ -22,7 +22,12 @@ from campaign_desktop.domain.emails import normalize_email
 from campaign_desktop.domain.errors import NotFoundError, ValidationError
 from campaign_desktop.domain.events import CampaignChange, CampaignChanged, EventBus
 from campaign_desktop.domain.recurrence import RecurrencePattern, occurrences
-from campaign_desktop.domain.status import CampaignStatus, MissedRunPolicy, RunTrigger
+from campaign_desktop.domain.status import (
+    BUSY_STATUSES,
+    CampaignStatus,
+    MissedRunPolicy,
+    RunTrigger,
+)
 from campaign_desktop.domain.templates import (
     build_render_context,
     compile_campaign_templates,
@@ -38,8 +43,6 @@ from campaign_desktop.persistence.portable import contains_ignoring_case
 if TYPE_CHECKING:
     from campaign_desktop.services.sending import SendingEngine
 
-# A run is in progress: the campaign's content and schedule must hold still.
-_BUSY = {CampaignStatus.SENDING, CampaignStatus.PAUSED}
 _COPY_SUFFIX = re.compile(r" \(copy(?: \d+)?\)$")
 
 # How far catch-up looks for the occurrences of one campaign that fell due (a year of dailies).
@@ -526,7 +529,7 @@ class CampaignService:
 
     @staticmethod
     def _refuse_if_busy(campaign: Campaign, action: str) -> None:
-        if campaign.status in _BUSY:
+        if campaign.status in BUSY_STATUSES:
             raise ValidationError(
                 "status",
                 f"“{campaign.name}” is being sent right now. Wait for the send to finish "

@@ -150,7 +150,7 @@ def test_schedule_recurring_keeps_the_pattern_end_date_and_count(app: AppContext
     )
     assert view.is_recurring
     assert view.recurrence_pattern is not None
-    assert view.recurrence_pattern["days_of_week"] == [0, 2]
+    assert view.recurrence_pattern.days_of_week == (0, 2)
     assert view.end_date == date(2027, 6, 30)
     assert view.max_runs == 12
     assert view.next_run_at == datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
@@ -256,7 +256,7 @@ def test_unschedule_returns_to_draft_and_keeps_the_pattern(app: AppContext) -> N
     view = app.campaigns.unschedule(campaign_id)
     assert view.status == "draft" and view.next_run_at is None
     assert view.recurrence_pattern is not None
-    assert view.recurrence_pattern["type"] == "daily"
+    assert view.recurrence_pattern.type == "daily"
     with pytest.raises(ValidationError):
         app.campaigns.unschedule(campaign_id)
 

@@ -442,7 +442,10 @@ class ScheduleDialog(QDialog):
         else:
             tz = campaign.timezone if campaign.timezone != "UTC" else machine_timezone()
             first = self._default_first(tz, now)
-        self.set_values(first, tz, campaign.recurrence_pattern, campaign.missed_run_policy)
+        pattern = campaign.recurrence_pattern
+        self.set_values(
+            first, tz, pattern.to_dict() if pattern else None, campaign.missed_run_policy
+        )
 
     @staticmethod
     def _default_first(tz: str, now: datetime) -> datetime:
