@@ -40,14 +40,10 @@ from campaign_desktop.context import (
 )
 from campaign_desktop.domain.errors import DomainError, SchedulerLockedError, StorageError
 from campaign_desktop.domain.events import RunEvent, RunPhase
+from campaign_desktop.domain.status import RunStatus, RunTrigger
 from campaign_desktop.domain.timezones import get_zone, to_local
-from campaign_desktop.domain.views import CampaignView, RunView
-from campaign_desktop.persistence.db import (
-    Backup,
-    list_backups,
-    restore_backup,
-    set_aside_database,
-)
+from campaign_desktop.domain.views import Backup, CampaignView, RunView
+from campaign_desktop.services.backups import list_backups, restore_backup, set_aside_database
 from campaign_desktop.ui.common.background import freeze_start_up_objects
 from campaign_desktop.ui.common.icons import app_icon
 from campaign_desktop.ui.schedule.schedule_dialog import PREVIEW_COUNT, ScheduleDialog
@@ -321,9 +317,21 @@ def _check_progress_and_notifications(
     """Events from a worker thread reach the status bar: progress, then the notification."""
     now = ctx.clock.now()
     run = RunView(
-        campaign.id, campaign.id, now, "manual", "sending", now, None, 2, 1, 0, 0, 0, None
+        campaign.id,
+        campaign.id,
+        now,
+        RunTrigger.MANUAL,
+        RunStatus.SENDING,
+        now,
+        None,
+        2,
+        1,
+        0,
+        0,
+        0,
+        None,
     )
-    done = replace(run, status="completed", sent=2, finished_at=now)
+    done = replace(run, status=RunStatus.COMPLETED, sent=2, finished_at=now)
     name = campaign.name
     worker = threading.Thread(
         target=ctx.events.publish, args=(RunEvent(RunPhase.PROGRESS, run, name),)

@@ -25,6 +25,7 @@ from campaign_desktop.services.credentials import CredentialStore
 from campaign_desktop.services.runs import RunService
 from campaign_desktop.services.sending import ConnectionFactory, SendingEngine
 from campaign_desktop.services.settings import SettingsService
+from campaign_desktop.services.team import TeamChanges
 
 log = logging.getLogger("campaign_desktop")
 
@@ -130,12 +131,17 @@ class AppContext:
             connect=connect or SmtpConnection,
             heartbeat_seconds=heartbeat_seconds,
         )
+        campaigns = CampaignService(db, events, clock, sending)
         scheduler = CampaignScheduler(
-            db,
+            campaigns,
             events,
             clock,
             sending,
             settings,
+            # One sending app per SQLite file (a lock file beside it); in team mode several
+            # desktops send from one PostgreSQL database and coordinate in it instead.
+            lock_path=Path(f"{db.path}.lock"),
+            team_changes=None if db.is_sqlite else TeamChanges(db, sending.desktop_id),
             reconcile_seconds=reconcile_seconds,
             heartbeat_seconds=heartbeat_seconds,
         )
@@ -148,7 +154,7 @@ class AppContext:
             credentials=credentials,
             settings=settings,
             contacts=ContactService(db, clock),
-            campaigns=CampaignService(db, events, clock, sending),
+            campaigns=campaigns,
             runs=RunService(db, sending),
             sending=sending,
             scheduler=scheduler,

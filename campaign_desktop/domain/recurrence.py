@@ -42,7 +42,7 @@ _FREQS: Final[dict[str, _Freq]] = {
 _UNIT_WORDS: Final = {"daily": "day", "weekly": "week", "monthly": "month", "yearly": "year"}
 _RRULE_DAYS: Final = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 # English on purpose: strftime's %A/%B follow the OS locale, and the rest of the UI is English.
-_DAY_NAMES: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+DAY_NAMES: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTH_NAMES: Final = (
     "January",
     "February",
@@ -303,7 +303,7 @@ class RecurrencePattern:
     def _describe_days(self, first: datetime) -> str:
         if self.type == "weekly":
             days = self.days_of_week or (first.weekday(),)
-            return " on " + _and_list([_DAY_NAMES[day] for day in days])
+            return " on " + _and_list([DAY_NAMES[day] for day in days])
         if self.type == "monthly":
             return self._describe_monthly(first)
         if self.type == "yearly":
@@ -319,7 +319,7 @@ class RecurrencePattern:
 
     def _describe_monthly(self, first: datetime) -> str:
         if self.weekday is not None and self.week_of_month is not None:
-            return f" on the {_WEEK_WORDS[self.week_of_month]} {_DAY_NAMES[self.weekday]}"
+            return f" on the {_WEEK_WORDS[self.week_of_month]} {DAY_NAMES[self.weekday]}"
         day = self.day_of_month or first.day
         if day <= 28:
             return f" on day {day}"
@@ -409,7 +409,7 @@ def describe_once(first_local: datetime, tz: str) -> str:
     """A single send in plain English: "Once on Monday 4 January 2027 at 09:00 New York time"."""
     first = _wall(first_local)
     get_zone(tz)
-    when = f"{_DAY_NAMES[first.weekday()]} {_long_date(first.date())}"
+    when = f"{DAY_NAMES[first.weekday()]} {_long_date(first.date())}"
     return f"Once on {when} at {_clock(first)} {_place(tz)}"
 
 

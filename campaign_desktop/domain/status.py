@@ -20,6 +20,15 @@ class CampaignStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+#: A run of the campaign is in progress: its content and schedule must hold still (edit,
+#: archive, delete and reschedule are refused; docs/design.md §2).
+BUSY_STATUSES = frozenset({CampaignStatus.SENDING, CampaignStatus.PAUSED})
+#: A campaign in one of these statuses fires by itself, as long as it is not archived and has
+#: a next run (`persistence.queries.is_armed`): scheduled, or sending/paused with its next
+#: occurrence already set (the claim advanced it; docs/design.md §4).
+ARMED_STATUSES = BUSY_STATUSES | {CampaignStatus.SCHEDULED}
+
+
 class RunTrigger(StrEnum):
     SCHEDULED = "scheduled"
     CATCH_UP = "catch_up"

@@ -1,21 +1,34 @@
 """Frozen views (DTOs) that services hand to callers instead of ORM objects.
 
 They cross threads safely; every datetime in them is aware UTC, except `scheduled_local`,
-the naive wall-clock time the user typed, meaningful only with `timezone`.
+the naive wall-clock time the user typed, meaningful only with `timezone`. Statuses,
+triggers and policies are the enums of `domain/status.py` (`StrEnum`s: they compare equal
+to their strings), a campaign's recurrence a `RecurrencePattern`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
+
+from campaign_desktop.domain.recurrence import RecurrencePattern
+from campaign_desktop.domain.status import (
+    CampaignStatus,
+    ContactStatus,
+    DeliveryStatus,
+    MissedRunPolicy,
+    RunStatus,
+    RunTrigger,
+)
 
 
 @dataclass(frozen=True)
 class CampaignView:
     id: int
     name: str
-    status: str
+    status: CampaignStatus
     subject: str
     body_text: str
     body_html: str | None
@@ -27,12 +40,12 @@ class CampaignView:
     scheduled_local: datetime | None
     scheduled_at: datetime | None
     next_run_at: datetime | None
-    recurrence_pattern: dict[str, Any] | None
+    recurrence_pattern: RecurrencePattern | None
     is_recurring: bool
     end_date: date | None
     max_runs: int | None
     runs_done: int
-    missed_run_policy: str
+    missed_run_policy: MissedRunPolicy
     parent_campaign_id: int | None
     parent_name: str | None
     archived: bool
@@ -49,8 +62,8 @@ class RunView:
     id: int
     campaign_id: int
     occurrence_at: datetime
-    trigger: str
-    status: str
+    trigger: RunTrigger
+    status: RunStatus
     started_at: datetime | None
     finished_at: datetime | None
     total: int
@@ -78,11 +91,22 @@ class DeliveryView:
     run_id: int
     contact_id: int | None
     email: str
-    status: str
+    status: DeliveryStatus
     attempts: int
     last_error: str | None
     smtp_message_id: str | None
     sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DueCampaign:
+    """A campaign the scheduler found overdue (`CampaignService.overdue`)."""
+
+    id: int
+    due: tuple[datetime, ...]
+    """Its occurrences already due, oldest first (aware UTC): `next_run_at` and any later
+    ones the machine slept through."""
+    missed_run_policy: MissedRunPolicy
 
 
 @dataclass(frozen=True)
@@ -92,7 +116,7 @@ class ContactView:
     first_name: str
     last_name: str
     attributes: dict[str, Any]
-    status: str
+    status: ContactStatus
     unsubscribed_at: datetime | None
     lists: tuple[str, ...]
     created_at: datetime
@@ -117,3 +141,14 @@ class ImportReport:
     skipped: list[tuple[int, str]] = field(default_factory=list)
     cancelled: bool = False
     rows_read: int = 0
+
+
+@dataclass(frozen=True)
+class Backup:
+    """One automatic backup copy of the database, as the restore dialog lists it."""
+
+    path: Path
+    taken_at: datetime
+    """When it was taken (aware UTC): from its name, or the file's time for a legacy .bak."""
+    size: int
+    """In bytes."""

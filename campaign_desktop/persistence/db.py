@@ -48,6 +48,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaign_desktop.domain.errors import StorageError, ValidationError
+from campaign_desktop.domain.views import Backup
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -339,17 +340,6 @@ _BACKUP_NAME = re.compile(r"campaigns-(\d{8}T\d{6}Z)(?:-(\d+))?\.sqlite3")
 _STAMP = "%Y%m%dT%H%M%SZ"
 _READONLY_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM}
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
-
-
-@dataclass(frozen=True)
-class Backup:
-    """One backup copy of the database, as the restore dialog lists it."""
-
-    path: Path
-    taken_at: datetime
-    """When it was taken (aware UTC): from its name, or the file's time for a legacy .bak."""
-    size: int
-    """In bytes."""
 
 
 def _startup_words(kind: str, path: Path, detail: str = "") -> str:

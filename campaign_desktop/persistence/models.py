@@ -1,6 +1,8 @@
 """SQLAlchemy 2 typed models for every table of docs/design.md §2.
 
-Timestamps are `UTCDateTime` (aware UTC only); enums are stored as their string values.
+Timestamps are `UTCDateTime` (aware UTC only); the statuses, triggers and policies are
+the domain's enums (`Mapped[CampaignStatus]`, …), stored as their string values
+(`StoredEnum`, through the type annotation map).
 JSON columns are JSON on SQLite and JSONB on PostgreSQL (team mode, migration 0005).
 """
 
@@ -30,7 +32,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from campaign_desktop.persistence.types import UTCDateTime, WallClockDateTime, utc_now
+from campaign_desktop.domain.status import (
+    CampaignStatus,
+    ContactStatus,
+    DeliveryStatus,
+    MissedRunPolicy,
+    RunStatus,
+    RunTrigger,
+)
+from campaign_desktop.persistence.types import StoredEnum, UTCDateTime, WallClockDateTime, utc_now
 
 # Named constraints so Alembic batch migrations on SQLite can find them again.
 NAMING_CONVENTION = {
@@ -47,6 +57,17 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UTCDateTime(),
         dict[str, Any]: JSON().with_variant(JSONB(), "postgresql"),
+        **{
+            enum: StoredEnum(enum)
+            for enum in (
+                CampaignStatus,
+                ContactStatus,
+                DeliveryStatus,
+                MissedRunPolicy,
+                RunStatus,
+                RunTrigger,
+            )
+        },
     }
 
 
@@ -101,7 +122,7 @@ class Contact(Base):
     first_name: Mapped[str] = mapped_column(String(200), default="")
     last_name: Mapped[str] = mapped_column(String(200), default="")
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(20), default="subscribed", index=True)
+    status: Mapped[ContactStatus] = mapped_column(default=ContactStatus.SUBSCRIBED, index=True)
     unsubscribed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
@@ -144,7 +165,7 @@ class Campaign(Base):
     from_name: Mapped[str] = mapped_column(String(200), default="")
     from_email: Mapped[str] = mapped_column(String(320))
     reply_to: Mapped[str | None] = mapped_column(String(320))
-    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    status: Mapped[CampaignStatus] = mapped_column(default=CampaignStatus.DRAFT, index=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     # Naive on purpose: the wall-clock time the user typed, in `timezone` (docs/design.md §3).
     scheduled_local: Mapped[datetime | None] = mapped_column(WallClockDateTime())
@@ -155,7 +176,7 @@ class Campaign(Base):
     end_date: Mapped[date | None] = mapped_column(Date)
     max_runs: Mapped[int | None]
     runs_done: Mapped[int] = mapped_column(default=0)
-    missed_run_policy: Mapped[str] = mapped_column(String(20), default="send_late")
+    missed_run_policy: Mapped[MissedRunPolicy] = mapped_column(default=MissedRunPolicy.SEND_LATE)
     parent_campaign_id: Mapped[int | None] = mapped_column(
         ForeignKey("campaign.id", ondelete="SET NULL")
     )
@@ -182,8 +203,8 @@ class CampaignRun(Base):
     # The desktop working this run off (team mode: another takes over when its heartbeat
     # stops; docs/design.md §10).
     owner_id: Mapped[str | None] = mapped_column(String(36), index=True)
-    trigger: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20), index=True)
+    trigger: Mapped[RunTrigger]
+    status: Mapped[RunStatus] = mapped_column(index=True)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     total: Mapped[int] = mapped_column(default=0)
@@ -207,7 +228,7 @@ class Delivery(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("campaign_run.id", ondelete="CASCADE"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"))
     email: Mapped[str] = mapped_column(String(320))
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[DeliveryStatus] = mapped_column(default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     smtp_message_id: Mapped[str | None] = mapped_column(String(998))

@@ -5,15 +5,29 @@ Bulk-friendly: views for many campaigns cost a fixed number of queries, not one 
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, String, Text, cast, func, select, true, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    String,
+    Text,
+    and_,
+    cast,
+    func,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
-from campaign_desktop.domain.errors import NotFoundError
-from campaign_desktop.domain.status import ContactStatus, RunTrigger
+from campaign_desktop.domain.errors import NotFoundError, ValidationError
+from campaign_desktop.domain.recurrence import RecurrencePattern
+from campaign_desktop.domain.status import ARMED_STATUSES, ContactStatus, RunTrigger
 from campaign_desktop.domain.views import CampaignView, DeliveryView, RunView
 from campaign_desktop.persistence.models import (
     Campaign,
@@ -26,14 +40,34 @@ from campaign_desktop.persistence.models import (
 )
 from campaign_desktop.persistence.portable import by_dialect
 
+log = logging.getLogger("campaign_desktop.persistence")
+
 RowT = TypeVar("RowT")
 
-# Beyond this many ids an IN (...) list stops paying off (and SQLite caps parameters);
-# the query then covers every campaign and the caller picks what it needs.
+#: Ids per IN (...) list, the one size for every query (well under SQLite's cap on bound
+#: parameters, 32,766 since 3.32). Beyond it a list is cut into chunks (`in_chunks`), or,
+#: where an IN list stops paying off, the query covers every row and the caller picks.
 IN_LIMIT = 500
 # Up to this many distinct sets of lists, counting each set is cheaper than one pass over
 # every membership (a set costs at most its lists' memberships).
 _FEW_SETS = 3
+
+
+def in_chunks(items: Sequence[RowT]) -> Iterator[Sequence[RowT]]:
+    """`items` in slices of at most `IN_LIMIT`: one IN (...) list each."""
+    for start in range(0, len(items), IN_LIMIT):
+        yield items[start : start + IN_LIMIT]
+
+
+def is_armed() -> ColumnElement[bool]:
+    """True for the campaigns that fire by themselves (the scheduler arms a job for each):
+    not archived, with a next run, and in one of `ARMED_STATUSES`. The one place this
+    condition is written (docs/design.md §4)."""
+    return and_(
+        Campaign.archived.is_(False),
+        Campaign.next_run_at.is_not(None),
+        Campaign.status.in_(sorted(ARMED_STATUSES)),
+    )
 
 
 def load(session: Session, model: type[RowT], key: int, what: str) -> RowT:
@@ -229,7 +263,7 @@ def campaign_views(
                 scheduled_local=c.scheduled_local,
                 scheduled_at=c.scheduled_at,
                 next_run_at=c.next_run_at,
-                recurrence_pattern=c.recurrence_pattern,
+                recurrence_pattern=_pattern(c.id, c.recurrence_pattern),
                 is_recurring=c.is_recurring,
                 end_date=c.end_date,
                 max_runs=c.max_runs,
@@ -249,6 +283,18 @@ def campaign_views(
             )
         )
     return views
+
+
+def _pattern(campaign_id: int, stored: dict[str, Any] | None) -> RecurrencePattern | None:
+    """The stored recurrence as a pattern. One that no longer loads (written by hand, or
+    by a later version) is logged and shown as none, rather than hiding every campaign."""
+    if stored is None:
+        return None
+    try:
+        return RecurrencePattern.from_dict(stored)
+    except ValidationError as exc:
+        log.warning("campaign %s: stored recurrence not understood: %s", campaign_id, exc.message)
+        return None
 
 
 def attribute_keys(session: Session) -> list[str]:

@@ -1,12 +1,15 @@
-"""Column types that keep the database honest: every timestamp is aware UTC.
+"""Column types that keep the database honest: every timestamp is aware UTC, every status
+one of its enum's values.
 
-The seed project crashed on naive/aware mixes; this type refuses naive values on the way in.
+The seed project crashed on naive/aware mixes; `UTCDateTime` refuses naive values on the way
+in. `StoredEnum` hands back the domain's `StrEnum`s and stores their plain strings.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Dialect, String
 from sqlalchemy.types import TypeDecorator
@@ -32,6 +35,34 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class StoredEnum(TypeDecorator[E]):
+    """A `StrEnum` stored as its plain string value in a VARCHAR(20), exactly the text the
+    columns held before they were typed (no migration, no native ENUM type on PostgreSQL).
+
+    Writing takes the enum or its string value and refuses anything else (ValueError), so
+    a typo never reaches the table; reading gives the enum member.
+    """
+
+    impl = String(20)
+    cache_ok = True
+
+    def __init__(self, enum: type[E]) -> None:
+        super().__init__()
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)
+
+    def __repr__(self) -> str:
+        return f"StoredEnum({self.enum.__name__})"
 
 
 def utc_now() -> datetime:

@@ -16,7 +16,6 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from filelock import FileLock, Timeout
-from sqlalchemy import select
 
 from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.errors import DomainError, SchedulerLockedError
@@ -27,19 +26,14 @@ from campaign_desktop.domain.events import (
     EventBus,
     SchedulerStateChanged,
 )
-from campaign_desktop.domain.recurrence import RecurrencePattern, occurrences
-from campaign_desktop.domain.status import CampaignStatus, MissedRunPolicy, RunTrigger
-from campaign_desktop.persistence.db import Database
-from campaign_desktop.persistence.models import Campaign
+from campaign_desktop.domain.status import MissedRunPolicy, RunTrigger
+from campaign_desktop.services.campaigns import CampaignService
 from campaign_desktop.services.sending import SendingEngine
 from campaign_desktop.services.settings import SettingsService
 from campaign_desktop.services.team import TeamChanges
 
 log = logging.getLogger("campaign_desktop.scheduler")
 
-_ARMED = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED)
-# How far back catch-up looks for the occurrences of one campaign (a year of dailies).
-_MAX_MISSED = 5000
 #: An occurrence found due no later than this after its time is sent as scheduled, not as a
 #: late catch-up (a reconcile pass runs every 30 s; a busy machine may add a little).
 ON_TIME = timedelta(minutes=2)
@@ -50,27 +44,30 @@ class CampaignScheduler:
 
     def __init__(
         self,
-        db: Database,
+        campaigns: CampaignService,
         events: EventBus,
         clock: Clock,
         sending: SendingEngine,
         settings: SettingsService,
         *,
+        lock_path: Path,
+        team_changes: TeamChanges | None = None,
         reconcile_seconds: float = 30.0,
         heartbeat_seconds: float = 10.0,
     ) -> None:
-        self._db = db
+        """`lock_path`: the lock file that keeps one scheduler per SQLite file.
+        `team_changes`: given in team mode (PostgreSQL), where several desktops send from
+        one database and coordinate in it instead of by the lock file."""
+        self._campaigns = campaigns
         self._events = events
         self._clock = clock
         self._sending = sending
         self._settings = settings
         self._reconcile_seconds = reconcile_seconds
         self._heartbeat_seconds = heartbeat_seconds
-        # One sending app per SQLite file (a lock file beside it); in team mode several
-        # desktops send from one PostgreSQL database and coordinate in it instead.
-        self._team = db.engine.dialect.name != "sqlite"
-        self._team_changes = TeamChanges(db, sending.desktop_id)
-        self._lock_file = FileLock(str(db.path) + ".lock", is_singleton=False)
+        self._team = team_changes is not None
+        self._team_changes = team_changes
+        self._lock_file = FileLock(str(lock_path), is_singleton=False)
         self._scheduler: BackgroundScheduler | None = None
         self._unsubscribe: Any = None
         self._state = threading.RLock()
@@ -124,7 +121,7 @@ class CampaignScheduler:
                     IntervalTrigger(seconds=self._heartbeat_seconds),
                     id="heartbeat",
                 )
-                if self._team:
+                if self._team_changes is not None:
                     self._team_changes.poll()  # learn the current state; report from now on
                     scheduler.add_job(
                         self._on_team_changes,
@@ -195,9 +192,7 @@ class CampaignScheduler:
 
     def sync(self, campaign_id: int) -> None:
         """Make the campaign's job match the database: armed at next_run_at, or gone."""
-        with self._db.read() as session:
-            campaign = session.get(Campaign, campaign_id)
-            due = _armed_at(campaign) if campaign is not None else None
+        due = self._campaigns.armed_at(campaign_id)
         with self._state:
             if self._scheduler is None:
                 return
@@ -214,15 +209,8 @@ class CampaignScheduler:
             )
 
     def sync_all(self) -> None:
-        with self._db.read() as session:
-            armed = session.execute(
-                select(Campaign.id, Campaign.next_run_at).where(
-                    Campaign.archived.is_(False),
-                    Campaign.next_run_at.is_not(None),
-                    Campaign.status.in_(_ARMED),
-                )
-            )
-            wanted = {_job_id(campaign_id): (campaign_id, due) for campaign_id, due in armed}
+        armed = self._campaigns.armed()
+        wanted = {_job_id(campaign_id): (campaign_id, due) for campaign_id, due in armed.items()}
         with self._state:
             if self._scheduler is None:
                 return
@@ -266,23 +254,12 @@ class CampaignScheduler:
         schedule moves on. The user is told (a CatchUpReport event) of anything late or missed.
         """
         now = self._clock.now()
-        grace = timedelta(hours=float(self._settings.get("schedule.grace_hours")))
-        with self._db.read() as session:
-            overdue = session.scalars(
-                select(Campaign)
-                .where(
-                    Campaign.archived.is_(False),
-                    Campaign.next_run_at <= now,
-                    Campaign.status.in_(_ARMED),
-                )
-                .order_by(Campaign.next_run_at)
-            ).all()
+        grace = timedelta(hours=self._settings.snapshot().schedule_grace_hours)
         on_time: list[tuple[int, datetime]] = []
         sent_late: list[tuple[int, datetime]] = []
         missed: list[tuple[int, datetime]] = []
-        for campaign in overdue:
-            assert campaign.next_run_at is not None
-            due = [campaign.next_run_at, *_later_due(campaign, now)]
+        for campaign in self._campaigns.overdue(now):
+            due = campaign.due
             last = due[-1]
             if len(due) == 1 and now - last <= ON_TIME:
                 if self._sending.fire(campaign.id, last, RunTrigger.SCHEDULED):
@@ -292,7 +269,7 @@ class CampaignScheduler:
             send_late = (
                 campaign.missed_run_policy == MissedRunPolicy.SEND_LATE and now - last <= grace
             )
-            skipped = due[:-1] if send_late else due
+            skipped = list(due[:-1] if send_late else due)
             if skipped:
                 self._sending.record_missed(
                     campaign.id, skipped, advance_after=None if send_late else last
@@ -326,6 +303,8 @@ class CampaignScheduler:
 
     def _on_team_changes(self) -> None:
         """Publish what the other desktops changed: tables update, jobs re-arm."""
+        if self._team_changes is None:
+            return
         try:
             events = self._team_changes.poll()
         except DomainError as exc:
@@ -346,41 +325,9 @@ class CampaignScheduler:
             self._publish_state()
 
     def _publish_state(self) -> None:
-        with self._db.read() as session:
-            next_run = session.scalar(
-                select(Campaign.next_run_at)
-                .where(
-                    Campaign.archived.is_(False),
-                    Campaign.next_run_at.is_not(None),
-                    Campaign.status.in_(_ARMED),
-                )
-                .order_by(Campaign.next_run_at)
-                .limit(1)
-            )
+        next_run = self._campaigns.next_run_at()
         self._events.publish(SchedulerStateChanged(self.running, self._sending_paused, next_run))
 
 
 def _job_id(campaign_id: int) -> str:
     return f"campaign-{campaign_id}"
-
-
-def _armed_at(campaign: Campaign) -> datetime | None:
-    if campaign.archived or campaign.status not in _ARMED:
-        return None
-    return campaign.next_run_at
-
-
-def _later_due(campaign: Campaign, now: datetime) -> list[datetime]:
-    """Occurrences after `next_run_at` that are also already due."""
-    if not campaign.is_recurring or campaign.recurrence_pattern is None:
-        return []
-    assert campaign.scheduled_local is not None and campaign.next_run_at is not None
-    pattern = RecurrencePattern.from_dict(campaign.recurrence_pattern)
-    later = occurrences(
-        pattern,
-        campaign.scheduled_local,
-        campaign.timezone,
-        after=campaign.next_run_at,
-        limit=_MAX_MISSED,
-    )
-    return [at for at in later if at <= now]

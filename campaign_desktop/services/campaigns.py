@@ -6,12 +6,12 @@ with a field and plain words, so a refused call leaves the database as it was.
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from sqlalchemy import ColumnElement, Row, Select, delete, func, select, update
 from sqlalchemy.orm import Session
@@ -29,14 +29,20 @@ from campaign_desktop.domain.recurrence import (
     occurrences_between,
     wall_time_of,
 )
-from campaign_desktop.domain.status import CampaignStatus, MissedRunPolicy, RunStatus, RunTrigger
+from campaign_desktop.domain.status import (
+    BUSY_STATUSES,
+    CampaignStatus,
+    MissedRunPolicy,
+    RunStatus,
+    RunTrigger,
+)
 from campaign_desktop.domain.templates import (
     build_render_context,
     compile_campaign_templates,
     sample_context,
 )
 from campaign_desktop.domain.timezones import get_zone
-from campaign_desktop.domain.views import CampaignView, RunView
+from campaign_desktop.domain.views import CampaignView, DueCampaign, RunView
 from campaign_desktop.persistence import queries
 from campaign_desktop.persistence.db import Database
 from campaign_desktop.persistence.models import Campaign, CampaignRun, ContactList
@@ -46,16 +52,10 @@ from campaign_desktop.services.sending.ledger import HELD_NOTE, record_unsent
 if TYPE_CHECKING:
     from campaign_desktop.services.sending import SendingEngine
 
-# A run is in progress: the campaign's content and schedule must hold still.
-_BUSY = {CampaignStatus.SENDING, CampaignStatus.PAUSED}
 _COPY_SUFFIX = re.compile(r" \(copy(?: \d+)?\)$")
 
-# Campaigns that fire by themselves (the scheduler arms these).
-_ARMED_CONDITIONS = (
-    Campaign.archived.is_(False),
-    Campaign.next_run_at.is_not(None),
-    Campaign.status.in_([CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED]),
-)
+# How far catch-up looks for the occurrences of one campaign that fell due (a year of dailies).
+_MAX_MISSED = 5000
 PAGE_SIZE = 200
 
 # Real contacts a save renders the templates for, besides the sample contact: the first
@@ -78,17 +78,29 @@ class CampaignSort(StrEnum):
     REASON = "reason"
 
 
-CONTENT_FIELDS = (
-    "name",
-    "subject",
-    "body_text",
-    "body_html",
-    "from_name",
-    "from_email",
-    "reply_to",
-    "lists",
-    "missed_run_policy",
-)
+@dataclass(frozen=True)
+class CampaignDraft:
+    """A campaign's content as written (not yet checked): what `create` and `update` take,
+    and what `check_draft` tries. `lists` are contact list names, in the order chosen."""
+
+    name: str
+    subject: str
+    body_text: str
+    from_email: str
+    lists: tuple[str, ...] = ()
+    from_name: str = ""
+    reply_to: str | None = None
+    body_html: str | None = None
+    missed_run_policy: str = MissedRunPolicy.SEND_LATE
+
+    def __post_init__(self) -> None:
+        # One list name, or any iterable of them, becomes the tuple the field promises.
+        names: Any = self.lists
+        object.__setattr__(self, "lists", (names,) if isinstance(names, str) else tuple(names))
+
+
+#: The fields `update` can change: every field of a draft.
+CONTENT_FIELDS = tuple(field.name for field in fields(CampaignDraft))
 
 
 class CampaignService:
@@ -128,7 +140,7 @@ class CampaignService:
         """Campaigns that will fire by themselves, soonest first."""
         return self._views(
             queries.select_campaigns()
-            .where(*_ARMED_CONDITIONS)
+            .where(queries.is_armed())
             .order_by(Campaign.next_run_at, Campaign.id)
         )
 
@@ -210,8 +222,7 @@ class CampaignService:
         ids = list(campaign_ids)
         zones: dict[int, str] = {}
         with self._db.read() as session:
-            for start in range(0, len(ids), queries.IN_LIMIT):
-                chunk = ids[start : start + queries.IN_LIMIT]
+            for chunk in queries.in_chunks(ids):
                 query = select(Campaign.id, Campaign.timezone).where(Campaign.id.in_(chunk))
                 zones.update({campaign_id: zone for campaign_id, zone in session.execute(query)})
         return zones
@@ -221,10 +232,48 @@ class CampaignService:
         with self._db.read() as session:
             return session.scalar(
                 select(Campaign.next_run_at)
-                .where(*_ARMED_CONDITIONS)
+                .where(queries.is_armed())
                 .order_by(Campaign.next_run_at)
                 .limit(1)
             )
+
+    # --- what the scheduler arms (docs/design.md §4) -------------------------------------
+
+    def armed(self) -> dict[int, datetime]:
+        """Every campaign that fires by itself: id → when it fires next (aware UTC)."""
+        with self._db.read() as session:
+            rows = session.execute(
+                select(Campaign.id, Campaign.next_run_at).where(queries.is_armed())
+            )
+            return {campaign_id: due for campaign_id, due in rows if due is not None}
+
+    def armed_at(self, campaign_id: int) -> datetime | None:
+        """When this campaign fires by itself next (aware UTC); None when it does not (a
+        draft, archived, finished or deleted campaign)."""
+        with self._db.read() as session:
+            return session.scalar(
+                select(Campaign.next_run_at).where(Campaign.id == campaign_id, queries.is_armed())
+            )
+
+    def overdue(self, now: datetime) -> list[DueCampaign]:
+        """The campaigns that fire by themselves and are due at `now` (aware UTC), the
+        longest due first, each with every occurrence already due (what the scheduler's
+        missed-run rule decides on)."""
+        with self._db.read() as session:
+            found = session.scalars(
+                select(Campaign)
+                .where(queries.is_armed(), Campaign.next_run_at <= now)
+                .order_by(Campaign.next_run_at, Campaign.id)
+            ).all()
+            return [
+                DueCampaign(
+                    id=campaign.id,
+                    due=(campaign.next_run_at, *_later_due(campaign, now)),
+                    missed_run_policy=campaign.missed_run_policy,
+                )
+                for campaign in found
+                if campaign.next_run_at is not None
+            ]
 
     def _views(self, query: Select[Any]) -> list[CampaignView]:
         with self._db.read() as session:
@@ -237,8 +286,13 @@ class CampaignService:
 
     # --- writing -------------------------------------------------------------------------
 
+    @overload
+    def create(self, draft: CampaignDraft, /) -> CampaignView: ...
+
+    @overload
     def create(
         self,
+        /,
         *,
         name: str,
         subject: str,
@@ -249,56 +303,56 @@ class CampaignService:
         reply_to: str | None = None,
         body_html: str | None = None,
         missed_run_policy: str = MissedRunPolicy.SEND_LATE,
-    ) -> CampaignView:
+    ) -> CampaignView: ...
+
+    def create(self, draft: CampaignDraft | None = None, /, **content: Any) -> CampaignView:
+        """A new draft campaign from `draft`, or from its fields as keywords (docs/design.md
+        §8). Raises ValidationError (nothing saved) for content `check_draft` refuses, an
+        unknown list, or templates that fail for the sample or the audience."""
+        if draft is None:
+            draft = CampaignDraft(**content)
+        elif content:
+            raise TypeError("create() takes a draft or its fields, not both")
         with self._db.write() as session:
             campaign = Campaign(status=CampaignStatus.DRAFT, timezone="UTC")
-            self._apply_content(
-                session,
-                campaign,
-                {
-                    "name": name,
-                    "subject": subject,
-                    "body_text": body_text,
-                    "body_html": body_html,
-                    "from_name": from_name,
-                    "from_email": from_email,
-                    "reply_to": reply_to,
-                    "lists": lists,
-                    "missed_run_policy": missed_run_policy,
-                },
-            )
+            self._apply_content(session, campaign, draft)
             session.add(campaign)
             session.flush()
             campaign_id = campaign.id
         self._publish(campaign_id, CampaignChange.CREATED)
         return self.get(campaign_id)
 
-    def update(self, campaign_id: int, **changes: Any) -> CampaignView:
-        """Change content fields (see CONTENT_FIELDS); a scheduled campaign stays scheduled."""
+    def update(
+        self, campaign_id: int, draft: CampaignDraft | None = None, /, **changes: Any
+    ) -> CampaignView:
+        """Replace the content with `draft`, or change the fields named (see CONTENT_FIELDS);
+        a scheduled campaign stays scheduled. Raises ValidationError (nothing saved) as
+        `create` does, and while the campaign is archived or being sent."""
         unknown = set(changes) - set(CONTENT_FIELDS)
         if unknown:
             field = sorted(unknown)[0]
             raise ValidationError(field, f"“{field}” cannot be changed here.")
+        if draft is not None and changes:
+            raise TypeError("update() takes a draft or the fields to change, not both")
         with self._db.write() as session:
             campaign = queries.load_campaign(session, campaign_id)
             self._refuse_if_archived(campaign, "edit")
             self._refuse_if_busy(campaign, "edit")
-            current = {
-                "name": campaign.name,
-                "subject": campaign.subject,
-                "body_text": campaign.body_text,
-                "body_html": campaign.body_html,
-                "from_name": campaign.from_name,
-                "from_email": campaign.from_email,
-                "reply_to": campaign.reply_to,
-                "lists": [item.name for item in campaign.lists],
-                "missed_run_policy": campaign.missed_run_policy,
-            }
-            self._apply_content(session, campaign, current | changes)
+            if draft is None:
+                draft = replace(_draft_of(campaign), **changes)
+            self._apply_content(session, campaign, draft)
             if campaign.status == CampaignStatus.SCHEDULED:
                 self._require_sendable(campaign)
         self._publish(campaign_id, CampaignChange.UPDATED)
         return self.get(campaign_id)
+
+    @staticmethod
+    def check_draft(draft: CampaignDraft) -> dict[str, str]:
+        """A dry run of saving `draft`: field → message for each field `create` and
+        `update` would refuse, in the form's order (empty when it would do). Reads nothing:
+        fine as the user types. The list names and the templates are checked at save (the
+        templates against the audience, which needs the database)."""
+        return _check_content(draft)[1]
 
     def schedule(
         self,
@@ -545,11 +599,7 @@ class CampaignService:
             CalendarEntry(
                 uid=f"campaign-{view.id}@campaign-desktop",
                 name=view.name,
-                pattern=(
-                    RecurrencePattern.from_dict(view.recurrence_pattern)
-                    if view.recurrence_pattern
-                    else None
-                ),
+                pattern=view.recurrence_pattern if view.is_recurring else None,
                 first_local=view.scheduled_local,
                 tz=view.timezone,
             )
@@ -677,7 +727,7 @@ class CampaignService:
 
     @staticmethod
     def _refuse_if_busy(campaign: Campaign, action: str) -> None:
-        if campaign.status in _BUSY:
+        if campaign.status in BUSY_STATUSES:
             raise ValidationError(
                 "status",
                 f"“{campaign.name}” is being sent right now. Wait for the send to finish "
@@ -691,45 +741,28 @@ class CampaignService:
                 "archived", f"This campaign is archived. Restore it before you {action} it."
             )
 
-    def _apply_content(self, session: Session, campaign: Campaign, values: dict[str, Any]) -> None:
-        name = _required_text(values["name"], "name", "Give the campaign a name.", 200)
-        subject = _required_text(values["subject"], "subject", "Write a subject line.", 998)
-        check_header_text("subject", subject)  # control characters: refused now, not at send
-        body_text = values["body_text"]
-        if not isinstance(body_text, str) or not body_text.strip():
-            raise ValidationError("body_text", "Write the text of the email.")
-        body_html = values["body_html"] or None
-        if body_html is not None and not isinstance(body_html, str):
-            raise ValidationError("body_html", "The HTML body must be text.")
-        from_name = values["from_name"] or ""
-        if not isinstance(from_name, str) or len(from_name) > 200:
-            raise ValidationError("from_name", "Keep the sender name under 200 characters.")
-        check_header_text("from_name", from_name)
-        from_email = values["from_email"] or ""
-        if isinstance(from_email, str):
-            check_header_text("from_email", from_email)
-        from_email = normalize_email(from_email, "from_email")
-        reply_to = values["reply_to"]
-        if isinstance(reply_to, str):
-            check_header_text("reply_to", reply_to)
-        reply_to = normalize_email(reply_to, "reply_to") if reply_to else None
-        lists = self._find_lists(session, values["lists"])
+    def _apply_content(self, session: Session, campaign: Campaign, draft: CampaignDraft) -> None:
+        content, found = _check_content(draft)
+        if found:
+            field = next(iter(found))
+            raise ValidationError(field, found[field])
+        lists = self._find_lists(session, draft.lists)
         self._try_templates(
             session,
-            (subject, body_text, body_html),
-            campaign_name=name,
-            unsubscribe_mailto=reply_to or from_email,
+            (content.subject, content.body_text, content.body_html),
+            campaign_name=content.name,
+            unsubscribe_mailto=content.reply_to or content.from_email,
             list_ids=[item.id for item in lists],
         )
-        campaign.name = name
-        campaign.subject = subject
-        campaign.body_text = body_text
-        campaign.body_html = body_html
-        campaign.from_name = from_name.strip()
-        campaign.from_email = from_email
-        campaign.reply_to = reply_to
+        campaign.name = content.name
+        campaign.subject = content.subject
+        campaign.body_text = content.body_text
+        campaign.body_html = content.body_html
+        campaign.from_name = content.from_name
+        campaign.from_email = content.from_email
+        campaign.reply_to = content.reply_to
         campaign.lists = lists
-        campaign.missed_run_policy = _policy(values["missed_run_policy"])
+        campaign.missed_run_policy = MissedRunPolicy(content.missed_run_policy)
 
     @staticmethod
     def _find_lists(session: Session, names: Iterable[str]) -> list[ContactList]:
@@ -832,13 +865,105 @@ def _required_text(value: Any, field: str, empty_message: str, max_length: int) 
     return text
 
 
-def _policy(value: Any) -> str:
+def _draft_of(campaign: Campaign) -> CampaignDraft:
+    """The campaign's content as stored, as a draft (what `update` changes fields of)."""
+    return CampaignDraft(
+        name=campaign.name,
+        subject=campaign.subject,
+        body_text=campaign.body_text,
+        body_html=campaign.body_html,
+        from_name=campaign.from_name,
+        from_email=campaign.from_email,
+        reply_to=campaign.reply_to,
+        lists=tuple(item.name for item in campaign.lists),
+        missed_run_policy=campaign.missed_run_policy,
+    )
+
+
+def _check_content(draft: CampaignDraft) -> tuple[CampaignDraft, dict[str, str]]:
+    """(the draft cleaned, field → message for each field refused): the one place the
+    content rules are written, for saving and for the editor's dry run alike."""
+    cleaned: dict[str, Any] = {}
+    found: dict[str, str] = {}
+    checks: dict[str, Callable[[], Any]] = {
+        "name": lambda: _required_text(draft.name, "name", "Give the campaign a name.", 200),
+        # Control characters in a header are refused now, not at send.
+        "subject": lambda: _header(
+            "subject", _required_text(draft.subject, "subject", "Write a subject line.", 998)
+        ),
+        "body_text": lambda: _body_text(draft.body_text),
+        "body_html": lambda: _body_html(draft.body_html),
+        "from_name": lambda: _from_name(draft.from_name),
+        "from_email": lambda: normalize_email(
+            _header("from_email", draft.from_email or ""), "from_email"
+        ),
+        "reply_to": lambda: _reply_to(draft.reply_to),
+        "missed_run_policy": lambda: _policy(draft.missed_run_policy),
+    }
+    for field, check in checks.items():
+        try:
+            cleaned[field] = check()
+        except ValidationError as exc:
+            found.setdefault(exc.field or field, exc.message)
+    if found:
+        return draft, found
+    return replace(draft, **cleaned), found
+
+
+def _header(field: str, value: Any) -> Any:
+    if isinstance(value, str):
+        check_header_text(field, value)
+    return value
+
+
+def _body_text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("body_text", "Write the text of the email.")
+    return value
+
+
+def _body_html(value: Any) -> str | None:
+    value = value or None
+    if value is not None and not isinstance(value, str):
+        raise ValidationError("body_html", "The HTML body must be text.")
+    return value
+
+
+def _from_name(value: Any) -> str:
+    text = value or ""
+    if not isinstance(text, str) or len(text) > 200:
+        raise ValidationError("from_name", "Keep the sender name under 200 characters.")
+    check_header_text("from_name", text)
+    return text.strip()
+
+
+def _reply_to(value: Any) -> str | None:
+    _header("reply_to", value)
+    return normalize_email(value, "reply_to") if value else None
+
+
+def _policy(value: Any) -> MissedRunPolicy:
     try:
-        return MissedRunPolicy(value).value
+        return MissedRunPolicy(value)
     except ValueError:
         raise ValidationError(
             "missed_run_policy", "Choose whether missed sends go out late or are skipped."
         ) from None
+
+
+def _later_due(campaign: Campaign, now: datetime) -> list[datetime]:
+    """The campaign's occurrences after `next_run_at` that are also due at `now`."""
+    if not campaign.is_recurring or campaign.recurrence_pattern is None:
+        return []
+    assert campaign.scheduled_local is not None and campaign.next_run_at is not None
+    later = occurrences(
+        RecurrencePattern.from_dict(campaign.recurrence_pattern),
+        campaign.scheduled_local,
+        campaign.timezone,
+        after=campaign.next_run_at,
+        limit=_MAX_MISSED,
+    )
+    return [at for at in later if at <= now]
 
 
 # --- the campaign table's queries -------------------------------------------------------------
@@ -916,13 +1041,12 @@ def _sends_in(
     """The campaign's sends in [start, end): those that will happen, or (skipped=True) those
     that will not (its skipped sends, or all of them while it is held)."""
     assert view.scheduled_local is not None
-    recurring = view.is_recurring and view.recurrence_pattern
-    pattern = RecurrencePattern.from_dict(view.recurrence_pattern) if recurring else None
+    pattern = view.recurrence_pattern if view.is_recurring else None
     held = view.status == CampaignStatus.HELD
     if skipped and not held:
         if pattern is None or not pattern.exdates:
             return
-        unskipped = dataclasses.replace(pattern, exdates=())
+        unskipped = replace(pattern, exdates=())
         taken = occurrences_between(unskipped, view.scheduled_local, view.timezone, start, end)
         kept = occurrences_between(pattern, view.scheduled_local, view.timezone, start, end)
         yield from sorted(set(taken) - set(kept))

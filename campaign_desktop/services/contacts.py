@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
@@ -71,11 +71,7 @@ from campaign_desktop.services.csv_import import (
 #: scheduler's and sender's writes wait well under SQLite's busy timeout.
 BATCH_SIZE = 2000
 _NAME_MAX = 200
-# Ids per IN (...) list, well under SQLite's cap on bound parameters (32,766 since 3.32).
-_IN_CHUNK = 500
 _ATTRIBUTE_VALUE_TYPES = (str, int, float, bool, type(None))
-
-_T = TypeVar("_T")
 
 
 class CancelFlag(Protocol):
@@ -303,15 +299,15 @@ class ContactService:
             current = contact.status
             now = self._clock.now()
             if status == ContactStatus.UNSUBSCRIBED and current != status:
-                contact.status = status.value
+                contact.status = status
                 contact.unsubscribed_at = now
                 contact.updated_at = now
             elif status == ContactStatus.SUBSCRIBED and current != status:
-                contact.status = status.value
+                contact.status = status
                 contact.unsubscribed_at = None
                 contact.updated_at = now
             elif status == ContactStatus.BOUNCED and current == ContactStatus.SUBSCRIBED:
-                contact.status = status.value
+                contact.status = status
                 contact.updated_at = now
             return _contact_views(session, [contact])[0]
 
@@ -374,7 +370,7 @@ class ContactService:
             return 0
         with self._db.write() as session:
             found: set[int] = set()
-            for chunk in _chunks(ids, _IN_CHUNK):
+            for chunk in queries.in_chunks(ids):
                 found.update(session.scalars(select(Contact.id).where(Contact.id.in_(chunk))))
             missing = [contact_id for contact_id in ids if contact_id not in found]
             if missing:
@@ -390,7 +386,7 @@ class ContactService:
             if list_id is None:
                 raise ValidationError("list_name", f"There is no contact list called “{name}”.")
             removed = _members_among(session, list_id, ids)
-            for chunk in _chunks(ids, _IN_CHUNK):
+            for chunk in queries.in_chunks(ids):
                 session.execute(
                     delete(list_membership).where(
                         list_membership.c.list_id == list_id,
@@ -672,7 +668,7 @@ def _load_list(session: Session, list_id: int) -> ContactList:
 def _members_among(session: Session, list_id: int, contact_ids: Sequence[int]) -> int:
     """How many of `contact_ids` are members of the list."""
     members = 0
-    for chunk in _chunks(contact_ids, _IN_CHUNK):
+    for chunk in queries.in_chunks(contact_ids):
         query = select(func.count()).where(
             list_membership.c.list_id == list_id, list_membership.c.contact_id.in_(chunk)
         )
@@ -682,7 +678,7 @@ def _members_among(session: Session, list_id: int, contact_ids: Sequence[int]) -
 
 def _contact_views(session: Session, contacts: Sequence[Contact]) -> list[ContactView]:
     names: dict[int, list[str]] = {contact.id: [] for contact in contacts}
-    for chunk in _chunks(list(names), _IN_CHUNK):
+    for chunk in queries.in_chunks(list(names)):
         rows = session.execute(
             select(list_membership.c.contact_id, ContactList.name)
             .join(ContactList, ContactList.id == list_membership.c.list_id)
@@ -822,8 +818,3 @@ def _refuse_taken_list_name(session: Session, name: str) -> None:
 def _and_list(names: Sequence[str]) -> str:
     quoted = [f"“{name}”" for name in names]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
-
-
-def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -13,13 +13,13 @@ import dataclasses
 import enum
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import URL, ColumnElement, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import URL, select
 
 from campaign_desktop.persistence.db import Database, backup_dir, list_backups
 from campaign_desktop.persistence.models import Desktop
+from campaign_desktop.persistence.portable import database_utc_now
 from campaign_desktop.services.credentials import CredentialStore
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ class DatabaseInfoService:
         SQLite file, at most this one). Raises StorageError when it cannot be read."""
         alive = self._sending.alive_desktops()
         with self._db.read() as session:
-            now = session.scalar(select(_database_utc_now(session)))
+            now = session.scalar(select(database_utc_now(session)))
             rows = session.scalars(
                 select(Desktop)
                 .where(Desktop.id.in_(sorted(alive)))
@@ -164,13 +164,6 @@ class DatabaseInfoService:
         if self._credentials.has_database_password(url):
             return PasswordSource.KEYRING
         return PasswordSource.SESSION if url.password else PasswordSource.NONE
-
-
-def _database_utc_now(session: Session) -> ColumnElement[Any]:
-    """The database server's current UTC time (the clock heartbeats are written on)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.timezone("UTC", func.clock_timestamp())
-    return func.strftime("%Y-%m-%d %H:%M:%f", "now")
 
 
 def _as_utc(value: object) -> datetime:

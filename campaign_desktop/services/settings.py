@@ -1,20 +1,22 @@
 """Domain settings: declared once (key, type, default, check), stored in the `setting` table.
 
-Secrets never come here: the SMTP password goes to the keyring through `CredentialStore`.
+Read them typed with `snapshot()` (a frozen `SettingsSnapshot`), check a form's values
+without saving with `check()`, try the SMTP server with `test_smtp_connection()`. Secrets
+never come here: the SMTP password goes to the keyring through `CredentialStore`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from campaign_desktop.channels.smtp import SmtpSettings
+from campaign_desktop.channels.smtp import SmtpSettings, check_connection
 from campaign_desktop.domain.emails import normalize_email
 from campaign_desktop.domain.errors import ValidationError
 from campaign_desktop.domain.status import SmtpSecurity
@@ -156,6 +158,54 @@ SPECS: dict[str, SettingSpec] = {
 }
 
 
+#: The settings that say how to reach the SMTP server (`set_smtp` stores them together).
+SMTP_KEYS = ("smtp.host", "smtp.port", "smtp.security", "smtp.username", "smtp.ca_file")
+#: How long "Test connection" waits at most, whatever the sending timeout is.
+TEST_TIMEOUT_SECONDS = 15.0
+_NEEDS_HOST = "Enter the SMTP server's host name."
+
+
+@dataclass(frozen=True)
+class SettingsSnapshot:
+    """Every setting at one moment, typed: the field is the key with "." as "_"
+    (`smtp.port` → `smtp_port`). Values are the cleaned ones `SPECS` checks give."""
+
+    smtp_host: str
+    smtp_port: int
+    smtp_security: SmtpSecurity
+    smtp_username: str
+    smtp_ca_file: str
+    smtp_timeout_seconds: float
+    sender_from_name: str
+    sender_from_email: str
+    sender_reply_to: str
+    throttle_per_minute: int
+    throttle_per_hour: int
+    schedule_grace_hours: float
+    ui_close_to_tray: bool
+    sending_connections: int
+    sending_max_attempts: int
+    sending_retry_base_seconds: float
+    sending_storage_retry_seconds: float
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> SettingsSnapshot:
+        """From setting key → stored value (every key of `SPECS`)."""
+        kinds: dict[str, Callable[[Any], Any]] = {
+            "str": str,
+            "int": int,
+            "float": float,
+            "bool": bool,
+            "SmtpSecurity": SmtpSecurity,
+        }
+        return cls(
+            **{
+                field.name: kinds[str(field.type)](values[field.name.replace("_", ".", 1)])
+                for field in fields(cls)
+            }
+        )
+
+
 class SettingsService:
     """Typed access to the settings table, validated against `SPECS`."""
 
@@ -170,9 +220,66 @@ class SettingsService:
             return spec.default if row is None else json.loads(row.value)
 
     def all(self) -> dict[str, Any]:
+        """Setting key → value, for every key of `SPECS` (the default where none is stored)."""
         with self._db.read() as session:
             stored = {row.key: json.loads(row.value) for row in session.scalars(select(Setting))}
         return {key: stored.get(key, spec.default) for key, spec in SPECS.items()}
+
+    def snapshot(self) -> SettingsSnapshot:
+        """Every setting, typed, read in one transaction. Raises StorageError."""
+        return SettingsSnapshot.from_values(self.all())
+
+    def check(
+        self, values: Mapping[str, Any], *, password: str = "", connecting: bool = False
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """A dry run of saving `values` (setting key → value as typed in a form): (the
+        cleaned values, setting key → the message of each value refused). Stores and
+        reads nothing.
+
+        A user name or `password` needs a server to go with it, and so does `connecting`
+        (a connection test): without one, "smtp.host" is refused too.
+        """
+        cleaned: dict[str, Any] = {}
+        found: dict[str, str] = {}
+        for key, value in values.items():
+            try:
+                cleaned[key] = self._clean(key, value)
+            except ValidationError as exc:
+                found[exc.field] = exc.message
+        needs_server = connecting or bool(password or cleaned.get("smtp.username"))
+        if needs_server and not cleaned.get("smtp.host") and "smtp.host" not in found:
+            found["smtp.host"] = _NEEDS_HOST
+        return cleaned, found
+
+    def test_smtp_connection(self, values: Mapping[str, Any], *, password: str = "") -> str:
+        """Connect to the SMTP server the `SMTP_KEYS` of `values` describe (as typed, not
+        saved), log in with `password` or else the one stored for that user name, and say
+        how it went in one line (`check_connection`).
+
+        Raises ValidationError (its field a setting key) for a value `check` refuses,
+        CredentialsError when the keyring cannot be read, SmtpError when the server cannot
+        be reached or refuses. Reads the keyring and waits for the network, up to
+        `TEST_TIMEOUT_SECONDS` (or the sending timeout, if shorter): not on the GUI thread.
+        """
+        cleaned, found = self.check(
+            {key: values[key] for key in SMTP_KEYS}, password=password, connecting=True
+        )
+        if found:
+            key = next(iter(found))
+            raise ValidationError(key, found[key])
+        username = cleaned["smtp.username"]
+        if not password and username:
+            password = self._credentials.get_password(username) or ""
+        settings = SmtpSettings(
+            host=cleaned["smtp.host"],
+            port=cleaned["smtp.port"],
+            security=SmtpSecurity(cleaned["smtp.security"]),
+            username=username,
+            password=password,
+            ca_file=cleaned["smtp.ca_file"] or None,
+            timeout=min(self.snapshot().smtp_timeout_seconds, TEST_TIMEOUT_SECONDS),
+        )
+        return check_connection(settings)
 
     def set(self, key: str, value: Any) -> None:
         self.set_many({key: value})
@@ -202,7 +309,7 @@ class SettingsService:
             "smtp.ca_file": self._clean("smtp.ca_file", ca_file),
         }
         if not cleaned["smtp.host"]:
-            raise ValidationError("smtp.host", "Enter the SMTP server's host name.")
+            raise ValidationError("smtp.host", _NEEDS_HOST)
         # Keyring first: if it refuses, nothing is written to the database either.
         if password is not None:
             self._credentials.set_password(cleaned["smtp.username"], password)
@@ -211,18 +318,21 @@ class SettingsService:
 
     def smtp_settings(self) -> SmtpSettings:
         """The SMTP settings to connect with, the password read from the keyring."""
-        values = self.all()
-        if not values["smtp.host"]:
+        return self.smtp_settings_of(self.snapshot())
+
+    def smtp_settings_of(self, snapshot: SettingsSnapshot) -> SmtpSettings:
+        """`smtp_settings()` for settings read before (one snapshot for a whole run)."""
+        if not snapshot.smtp_host:
             raise ValidationError("smtp.host", "Set up the SMTP server in Settings first.")
-        username = values["smtp.username"]
+        username = snapshot.smtp_username
         return SmtpSettings(
-            host=values["smtp.host"],
-            port=values["smtp.port"],
-            security=SmtpSecurity(values["smtp.security"]),
+            host=snapshot.smtp_host,
+            port=snapshot.smtp_port,
+            security=snapshot.smtp_security,
             username=username,
             password=self._credentials.get_password(username) if username else "",
-            ca_file=values["smtp.ca_file"] or None,
-            timeout=values["smtp.timeout_seconds"],
+            ca_file=snapshot.smtp_ca_file or None,
+            timeout=snapshot.smtp_timeout_seconds,
         )
 
     @staticmethod

@@ -141,7 +141,7 @@ def test_skipping_the_next_send_moves_the_job_to_the_one_after_and_undo_brings_i
     assert view.next_run_at == ny(3)
     assert app.scheduler.job_run_date(campaign_id) == ny(3)
     assert view.recurrence_pattern is not None
-    assert view.recurrence_pattern["exdates"] == ["2030-03-02T09:00"]
+    assert view.recurrence_pattern.to_dict()["exdates"] == ["2030-03-02T09:00"]
     view = app.campaigns.unskip_occurrence(campaign_id, ny(2))
     assert view.next_run_at == ny(2)
     assert app.scheduler.job_run_date(campaign_id) == ny(2)
@@ -164,7 +164,7 @@ def test_a_skip_across_the_dst_change_names_the_local_send(app: AppContext) -> N
     assert len(sends) == 3
     view = app.campaigns.skip_occurrence(campaign_id, sends[1])
     assert view.recurrence_pattern is not None
-    assert view.recurrence_pattern["exdates"] == ["2030-03-10T02:30"]
+    assert view.recurrence_pattern.to_dict()["exdates"] == ["2030-03-10T02:30"]
     assert [send for _, send in app.campaigns.calendar(ny(9, 0), ny(12, 0))] == [
         sends[0],
         sends[2],

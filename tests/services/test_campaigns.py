@@ -4,6 +4,7 @@ a PostgreSQL database (``both_backends``, tests/conftest.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from campaign_desktop.domain.clock import ManualClock
 from campaign_desktop.domain.errors import NotFoundError, ValidationError
 from campaign_desktop.domain.events import CampaignChange, CampaignChanged, Event
 from campaign_desktop.persistence import queries
-from campaign_desktop.services.campaigns import CampaignSort
+from campaign_desktop.services.campaigns import CampaignDraft, CampaignSort
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -37,16 +38,17 @@ def app(data_dir: Path, database_url: str | None, clock: ManualClock) -> Iterato
     context.close()
 
 
+DRAFT = CampaignDraft(
+    name="Winter sale",
+    subject="Hello {{ first_name }}",
+    body_text="Hi {{ first_name }}, our winter sale starts now.",
+    from_email="news@shop.example",
+    lists=("Customers",),
+)
+
+
 def make(app: AppContext, name: str = "Winter sale", **overrides: Any) -> int:
-    fields: dict[str, object] = {
-        "name": name,
-        "subject": "Hello {{ first_name }}",
-        "body_text": "Hi {{ first_name }}, our winter sale starts now.",
-        "from_email": "news@shop.example",
-        "lists": ("Customers",),
-    }
-    fields.update(overrides)
-    return app.campaigns.create(**fields).id  # type: ignore[arg-type]
+    return app.campaigns.create(replace(DRAFT, name=name, **overrides)).id
 
 
 def snapshot(app: AppContext) -> list[tuple[object, ...]]:
@@ -148,7 +150,7 @@ def test_schedule_recurring_keeps_the_pattern_end_date_and_count(app: AppContext
     )
     assert view.is_recurring
     assert view.recurrence_pattern is not None
-    assert view.recurrence_pattern["days_of_week"] == [0, 2]
+    assert view.recurrence_pattern.days_of_week == (0, 2)
     assert view.end_date == date(2027, 6, 30)
     assert view.max_runs == 12
     assert view.next_run_at == datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
@@ -254,7 +256,7 @@ def test_unschedule_returns_to_draft_and_keeps_the_pattern(app: AppContext) -> N
     view = app.campaigns.unschedule(campaign_id)
     assert view.status == "draft" and view.next_run_at is None
     assert view.recurrence_pattern is not None
-    assert view.recurrence_pattern["type"] == "daily"
+    assert view.recurrence_pattern.type == "daily"
     with pytest.raises(ValidationError):
         app.campaigns.unschedule(campaign_id)
 
@@ -479,3 +481,39 @@ def test_timezones_and_next_run_at_are_read_without_views(app: AppContext) -> No
     }
     assert app.campaigns.next_run_at() == app.campaigns.list_scheduled()[0].next_run_at
     assert app.campaigns.next_run_at() == datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
+
+
+def test_create_takes_the_keywords_of_the_design_or_a_draft_alike(app: AppContext) -> None:
+    by_keywords = app.campaigns.create(
+        name="By keywords",
+        subject=DRAFT.subject,
+        body_text=DRAFT.body_text,
+        from_email=DRAFT.from_email,
+        lists=["Customers", "VIP"],
+    )
+    by_draft = app.campaigns.create(replace(DRAFT, name="By draft", lists=("Customers", "VIP")))
+    assert by_keywords.lists == by_draft.lists == ("Customers", "VIP")
+    assert (by_keywords.subject, by_keywords.from_email) == (by_draft.subject, by_draft.from_email)
+
+
+def test_update_with_a_draft_replaces_the_content(app: AppContext) -> None:
+    campaign_id = make(app, lists=("Customers", "VIP"))
+    view = app.campaigns.update(
+        campaign_id, replace(DRAFT, subject="Spring is here", lists=("VIP",), from_name="Shop")
+    )
+    assert (view.subject, view.lists, view.from_name) == ("Spring is here", ("VIP",), "Shop")
+
+
+def test_check_draft_gives_every_refusal_of_a_save_with_the_saves_own_words(
+    app: AppContext,
+) -> None:
+    bad = replace(DRAFT, name=" ", subject="", from_email="news at shop", reply_to="nope")
+    found = app.campaigns.check_draft(bad)
+    assert list(found) == ["name", "subject", "from_email", "reply_to"]
+    for field, message in found.items():
+        # Saving says the same, field by field, and saves nothing.
+        with pytest.raises(ValidationError) as refused:
+            app.campaigns.create(replace(DRAFT, **{field: getattr(bad, field)}))
+        assert (refused.value.field, refused.value.message) == (field, message)
+    assert app.campaigns.list_all() == []
+    assert app.campaigns.check_draft(DRAFT) == {}

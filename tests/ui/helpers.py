@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from campaign_desktop.domain.status import RunStatus, RunTrigger
 from campaign_desktop.domain.views import RunView
 
 
@@ -40,8 +41,8 @@ def sending_run(**changes: Any) -> RunView:
         id=1,
         campaign_id=1,
         occurrence_at=at,
-        trigger="manual",
-        status="sending",
+        trigger=RunTrigger.MANUAL,
+        status=RunStatus.SENDING,
         started_at=at,
         finished_at=None,
         total=5000,

@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.events import RunEvent, RunPhase
+from campaign_desktop.domain.status import RunStatus
 from campaign_desktop.domain.views import RunView
 from campaign_desktop.ui.activity.activity_tab import ActivityTab, ChooseExportPath
 from campaign_desktop.ui.activity.run_models import (
@@ -307,7 +308,7 @@ def test_progress_events_from_a_worker_thread_show_sent_and_rate_in_row_and_deta
     assert status.data(3) == live  # Qt.ToolTipRole
 
     why = "The mail server refused the login: 535 5.7.8 Authentication credentials invalid."
-    paused = replace(run, status="paused", sent=1234, failed=2, error=why)
+    paused = replace(run, status=RunStatus.PAUSED, sent=1234, failed=2, error=why)
     _publish_from_worker(gui_ctx, RunEvent(RunPhase.PAUSED, paused, "Spring news", why))
     qtbot.waitUntil(lambda: _cells(tab)["Status"].startswith("Paused"))
     assert _cells(tab)["Status"] == f"Paused: {why}"

@@ -16,6 +16,7 @@ from campaign_desktop.domain.events import (
     RunPhase,
     SchedulerStateChanged,
 )
+from campaign_desktop.domain.status import RunStatus, RunTrigger
 from campaign_desktop.domain.views import RunView
 from campaign_desktop.ui.shell.notifications import (
     Kind,
@@ -32,8 +33,8 @@ RUN = RunView(
     id=7,
     campaign_id=3,
     occurrence_at=AT,
-    trigger="scheduled",
-    status="completed",
+    trigger=RunTrigger.SCHEDULED,
+    status=RunStatus.COMPLETED,
     started_at=AT,
     finished_at=AT,
     total=5000,

@@ -17,6 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.events import CatchUpReport, RunEvent, RunPhase, SchedulerStateChanged
+from campaign_desktop.domain.status import RunStatus
 from campaign_desktop.ui.activity.run_progress import (
     ActiveRun,
     RunProgressIndicator,
@@ -161,7 +162,7 @@ def test_status_bar_follows_a_run_published_on_a_worker_thread(
     assert progress.bar.value() == 139  # what the server accepted, not the failures too
 
     why = "The mail server refused the login: 535 5.7.8 Authentication credentials invalid."
-    paused = replace(later, status="paused", error=why)
+    paused = replace(later, status=RunStatus.PAUSED, error=why)
     _publish_from_worker(gui_ctx, RunEvent(RunPhase.PAUSED, paused, "News", why))
     qtbot.waitUntil(lambda: "paused" in progress.text())
     assert progress.text() == f"\u201cNews\u201d paused: {why}"
@@ -172,7 +173,7 @@ def test_status_bar_follows_a_run_published_on_a_worker_thread(
     qtbot.waitUntil(lambda: progress.text().startswith("Sending"))
     assert not progress.bar.isHidden()
 
-    done = replace(RUN, status="completed", sent=5000)
+    done = replace(RUN, status=RunStatus.COMPLETED, sent=5000)
     _publish_from_worker(gui_ctx, RunEvent(RunPhase.FINISHED, done, "News"))
     qtbot.waitUntil(lambda: not progress.isVisible())
     assert progress.text() == ""
@@ -196,7 +197,7 @@ def test_without_a_tray_notifications_go_to_the_status_bar(
 ) -> None:
     tray, _ = _tray(gui_ctx, window, settings, available=False)
     assert tray.icon is None
-    failed = replace(RUN, status="failed", sent=0)
+    failed = replace(RUN, status=RunStatus.FAILED, sent=0)
     _publish_from_worker(
         gui_ctx, RunEvent(RunPhase.FAILED, failed, "News", "The server refused the login.")
     )
@@ -210,7 +211,7 @@ def test_catch_up_at_start_is_one_notification(
     window: MainWindow, gui_ctx: AppContext, settings: QSettings, qtbot: QtBot
 ) -> None:
     tray, _ = _tray(gui_ctx, window, settings, available=False)
-    missed = replace(RUN, status="missed", sent=0)
+    missed = replace(RUN, status=RunStatus.MISSED, sent=0)
     report = CatchUpReport(((1, NOW),), ((2, NOW), (3, NOW)))
     _publish_from_worker(
         gui_ctx,

@@ -96,3 +96,21 @@ def test_saving_creates_the_campaign(gui_ctx: AppContext, qtbot: QtBot) -> None:
     assert saved.name == "Spring news"
     assert saved.lists == ("Customers",)
     assert saved.audience_size == 2
+
+
+def test_the_editor_shows_the_services_own_words_for_a_refused_field(
+    gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    editor = CampaignEditor(gui_ctx)
+    qtbot.addWidget(editor)
+    _fill(editor, "Hi {{ first_name }}")
+    from_email = editor.findChild(QLineEdit, "fromEmail")
+    assert from_email is not None
+    from_email.setText("news at example")
+    editor._check()
+    expected = gui_ctx.campaigns.check_draft(editor.draft())["from_email"]
+    assert "not a valid email address" in expected
+    error = editor.findChild(QLabel, "from_emailError")
+    assert error is not None
+    assert error.text() == expected
+    assert not editor.save_button.isEnabled()

@@ -19,9 +19,9 @@ from sqlalchemy import text
 
 from campaign_desktop.app import START_FAILED, open_context
 from campaign_desktop.context import AppContext
+from campaign_desktop.domain.views import Backup
 from campaign_desktop.persistence.db import (
     DATABASE_FILENAME,
-    Backup,
     backup_database,
     list_backups,
 )

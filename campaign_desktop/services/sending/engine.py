@@ -310,15 +310,14 @@ class SendingEngine:
             )
 
     def _shared(self, job: Job, control: RunControl) -> tuple[RunShared, int]:
-        settings = self._settings
+        settings = self._settings.snapshot()
         self.throttle.configure(
-            per_minute=int(settings.get("throttle.per_minute")),
-            per_hour=int(settings.get("throttle.per_hour")),
+            per_minute=settings.throttle_per_minute, per_hour=settings.throttle_per_hour
         )
         policy = RetryPolicy(
-            attempts=int(settings.get("sending.max_attempts")),
-            base_delay=float(settings.get("sending.retry_base_seconds")),
-            storage_seconds=float(settings.get("sending.storage_retry_seconds")),
+            attempts=settings.sending_max_attempts,
+            base_delay=settings.sending_retry_base_seconds,
+            storage_seconds=settings.sending_storage_retry_seconds,
         )
         shared = RunShared(
             job=job,
@@ -327,10 +326,10 @@ class SendingEngine:
             clock=self._clock,
             control=control,
             policy=policy,
-            smtp=settings.smtp_settings(),
+            smtp=self._settings.smtp_settings_of(settings),
             connect=self._connect,
         )
-        return shared, int(settings.get("sending.connections"))
+        return shared, settings.sending_connections
 
 
 class _RunWorker(threading.Thread):

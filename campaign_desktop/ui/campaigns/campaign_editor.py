@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from campaign_desktop.context import AppContext
-from campaign_desktop.domain.emails import is_valid_email
 from campaign_desktop.domain.errors import ValidationError
+from campaign_desktop.domain.status import MissedRunPolicy
 from campaign_desktop.domain.templates import (
     VARIABLE_HELP,
     RenderedMessage,
@@ -40,6 +40,7 @@ from campaign_desktop.domain.templates import (
     sample_context,
 )
 from campaign_desktop.domain.views import CampaignView
+from campaign_desktop.services.campaigns import CampaignDraft
 from campaign_desktop.ui.common.theme import mark_as_error
 
 log = logging.getLogger("campaign_desktop.ui.editor")
@@ -227,11 +228,11 @@ class CampaignEditor(QDialog):
         return self._buttons.button(QDialogButtonBox.StandardButton.Save)
 
     def _fill(self, campaign: CampaignView | None) -> None:
-        settings = self._ctx.settings
         if campaign is None:
-            self._from_name.setText(str(settings.get("sender.from_name") or ""))
-            self._from_email.setText(str(settings.get("sender.from_email") or ""))
-            self._reply_to.setText(str(settings.get("sender.reply_to") or ""))
+            settings = self._ctx.settings.snapshot()
+            self._from_name.setText(settings.sender_from_name)
+            self._from_email.setText(settings.sender_from_email)
+            self._reply_to.setText(settings.sender_reply_to)
         else:
             self._name.setText(campaign.name)
             self._subject.setText(campaign.subject)
@@ -255,43 +256,38 @@ class CampaignEditor(QDialog):
             if model.item(row).checkState() == Qt.CheckState.Checked
         ]
 
-    def values(self) -> dict[str, object]:
-        """The form as keyword arguments of `CampaignService.create` / `update`."""
+    def draft(self) -> CampaignDraft:
+        """The form as the draft `CampaignService.create` / `update` take."""
         html = self._body_html.toPlainText()
-        return {
-            "name": self._name.text().strip(),
-            "subject": self._subject.text().strip(),
-            "from_name": self._from_name.text().strip(),
-            "from_email": self._from_email.text().strip(),
-            "reply_to": self._reply_to.text().strip() or None,
-            "lists": tuple(self.chosen_lists()),
-            "body_text": self._body_text.toPlainText(),
-            "body_html": html if html.strip() else None,
-        }
+        return CampaignDraft(
+            name=self._name.text().strip(),
+            subject=self._subject.text().strip(),
+            from_name=self._from_name.text().strip(),
+            from_email=self._from_email.text().strip(),
+            reply_to=self._reply_to.text().strip() or None,
+            lists=tuple(self.chosen_lists()),
+            body_text=self._body_text.toPlainText(),
+            body_html=html if html.strip() else None,
+            # The editor has no field for it: a new campaign gets the default, an edit keeps it.
+            missed_run_policy=(
+                self._campaign.missed_run_policy
+                if self._campaign is not None
+                else MissedRunPolicy.SEND_LATE
+            ),
+        )
 
     def problems(self) -> dict[str, str]:
-        """Field → message for everything that would stop a save (empty when fine)."""
-        values = self.values()
-        found: dict[str, str] = {}
-        if not values["name"]:
-            found["name"] = "Give the campaign a name."
-        if not values["subject"]:
-            found["subject"] = "Write a subject line."
-        if not is_valid_email(str(values["from_email"])):
-            found["from_email"] = "Enter the address the email comes from, e.g. news@example.com."
-        reply_to = values["reply_to"]
-        if reply_to and not is_valid_email(str(reply_to)):
-            found["reply_to"] = "This reply-to address does not look right."
+        """Field → message for everything that would stop a save (empty when fine): the
+        service's own dry run (`check_draft`), then the templates filled in for the preview."""
+        draft = self.draft()
+        found = self._ctx.campaigns.check_draft(draft)
         try:
             templates = compile_campaign_templates(
-                str(values["subject"]),
-                str(values["body_text"]),
-                values["body_html"] if isinstance(values["body_html"], str) else None,
-                self._attribute_keys,
+                draft.subject, draft.body_text, draft.body_html, self._attribute_keys
             )
             # Filling in can fail too (1/0, a bound reached): shown like a compile error.
             preview = templates.render(
-                sample_context(self._attribute_keys, str(values["name"]) or "Sample campaign"),
+                sample_context(self._attribute_keys, draft.name or "Sample campaign"),
                 recipient="the sample contact",
             )
         except ValidationError as exc:
@@ -339,12 +335,12 @@ class CampaignEditor(QDialog):
         self._check()
         if not self.save_button.isEnabled():
             return
-        values = self.values()
+        draft = self.draft()
         try:
             if self._campaign is None:
-                self.saved = self._ctx.campaigns.create(**values)  # type: ignore[arg-type]  # values() builds exactly create()'s keywords
+                self.saved = self._ctx.campaigns.create(draft)
             else:
-                self.saved = self._ctx.campaigns.update(self._campaign.id, **values)
+                self.saved = self._ctx.campaigns.update(self._campaign.id, draft)
         except ValidationError as exc:
             self._show_problems({exc.field: exc.message})
             self.save_button.setEnabled(False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from campaign_desktop.domain.errors import ValidationError
-from campaign_desktop.domain.recurrence import RecurrencePattern, describe_once
+from campaign_desktop.domain.recurrence import describe_once
 from campaign_desktop.domain.timezones import get_zone, utc_offset_label
 from campaign_desktop.domain.views import CampaignView, RunView
 
@@ -53,8 +53,7 @@ def repeats(view: CampaignView) -> str:
         return DASH
     try:
         if view.recurrence_pattern:
-            pattern = RecurrencePattern.from_dict(view.recurrence_pattern)
-            return pattern.describe(view.scheduled_local, view.timezone)
+            return view.recurrence_pattern.describe(view.scheduled_local, view.timezone)
         return describe_once(view.scheduled_local, view.timezone)
     except ValidationError:
         return DASH

@@ -46,7 +46,12 @@ from PySide6.QtWidgets import (
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import ValidationError
-from campaign_desktop.domain.recurrence import MAX_INTERVAL, describe_once, occurrences
+from campaign_desktop.domain.recurrence import (
+    DAY_NAMES,
+    MAX_INTERVAL,
+    describe_once,
+    occurrences,
+)
 from campaign_desktop.domain.status import MissedRunPolicy
 from campaign_desktop.domain.timezones import (
     get_zone,
@@ -64,7 +69,6 @@ log = logging.getLogger("campaign_desktop.ui.schedule")
 
 PREVIEW_COUNT = 5
 _DAY_SHORT = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _WEEKS = (("first", 1), ("second", 2), ("third", 3), ("fourth", 4), ("last", -1))
 _UNITS = {"daily": "day(s)", "weekly": "week(s)", "monthly": "month(s)"}
 
@@ -263,7 +267,7 @@ class ScheduleDialog(QDialog):
         days_layout.setContentsMargins(0, 0, 0, 0)
         for i, short in enumerate(_DAY_SHORT):
             box = QCheckBox(short)
-            self._named(box, f"weekday{i}", _DAY_NAMES[i])
+            self._named(box, f"weekday{i}", DAY_NAMES[i])
             self._weekdays.append(box)
             days_layout.addWidget(box)
         self._days_row = days
@@ -354,7 +358,7 @@ class ScheduleDialog(QDialog):
             self._week_of_month.addItem(text, value)
         self._named(self._week_of_month, "weekOfMonth", "Week of the month")
         self._month_weekday = QComboBox()
-        for i, name in enumerate(_DAY_NAMES):
+        for i, name in enumerate(DAY_NAMES):
             self._month_weekday.addItem(name, i)
         self._named(self._month_weekday, "monthWeekday", "Weekday")
         by_weekday.addWidget(self._monthly_by_weekday)
@@ -438,7 +442,10 @@ class ScheduleDialog(QDialog):
         else:
             tz = campaign.timezone if campaign.timezone != "UTC" else machine_timezone()
             first = self._default_first(tz, now)
-        self.set_values(first, tz, campaign.recurrence_pattern, campaign.missed_run_policy)
+        pattern = campaign.recurrence_pattern
+        self.set_values(
+            first, tz, pattern.to_dict() if pattern else None, campaign.missed_run_policy
+        )
 
     @staticmethod
     def _default_first(tz: str, now: datetime) -> datetime:

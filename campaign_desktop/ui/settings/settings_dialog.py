@@ -8,7 +8,6 @@ value saves nothing. The password goes to the keyring through `set_smtp`, never 
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
 from pathlib import Path
@@ -35,12 +34,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from campaign_desktop.channels.smtp import SmtpSettings, check_connection
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import CredentialsError, DomainError, ValidationError
 from campaign_desktop.domain.status import SmtpSecurity
 from campaign_desktop.services.credentials import keyring_help
-from campaign_desktop.services.settings import SPECS
+from campaign_desktop.services.settings import SMTP_KEYS, SPECS
 from campaign_desktop.ui.common.background import BackgroundTask, hand_to_crash_handler
 from campaign_desktop.ui.common.widgets import (
     buddy_label,
@@ -61,11 +59,6 @@ _SECURITY_CHOICES = (
     ("SSL/TLS (usually port 465)", SmtpSecurity.SSL),
     ("None: unencrypted (port 25, local servers only)", SmtpSecurity.NONE),
 )
-# How long "Test connection" waits at most, whatever the sending timeout is.
-TEST_TIMEOUT_SECONDS = 15.0
-SMTP_KEYS = ("smtp.host", "smtp.port", "smtp.security", "smtp.username", "smtp.ca_file")
-# SmtpSettings names its fields without the "smtp." prefix.
-_SMTP_FIELDS = {key.removeprefix("smtp."): key for key in SMTP_KEYS}
 
 
 class SettingSpinBox(QSpinBox):
@@ -412,17 +405,7 @@ class SettingsDialog(QDialog):
 
     def problems(self) -> tuple[dict[str, Any], dict[str, str]]:
         """(cleaned values, key → message for each value its declared check refuses)."""
-        cleaned: dict[str, Any] = {}
-        found: dict[str, str] = {}
-        for key, value in self.values().items():
-            try:
-                cleaned[key] = SPECS[key].check(value)
-            except ValidationError as exc:
-                found[key] = exc.message
-        needs_server = bool(self.password.text() or cleaned.get("smtp.username"))
-        if needs_server and not cleaned.get("smtp.host") and "smtp.host" not in found:
-            found["smtp.host"] = "Enter the SMTP server's host name."
-        return cleaned, found
+        return self._ctx.settings.check(self.values(), password=self.password.text())
 
     def _show_problems(self, found: dict[str, str]) -> None:
         for key, label in self._errors.items():
@@ -519,39 +502,23 @@ class SettingsDialog(QDialog):
         """Connect with the form's values on a pool thread; the result shows beside the button."""
         if self._test is not None:
             return
-        cleaned, found = self.problems()
-        smtp_found = {key: message for key, message in found.items() if key in SMTP_KEYS}
-        self._show_problems(smtp_found)
-        if smtp_found:
+        values = {key: value for key, value in self.values().items() if key in SMTP_KEYS}
+        typed = self.password.text()
+        settings = self._ctx.settings
+        cleaned, found = settings.check(values, password=typed, connecting=True)
+        self._show_problems(found)
+        if found:
             show_error(self.test_result, "Fix the server settings above first.")
             return
-        try:
-            settings = SmtpSettings(
-                host=cleaned["smtp.host"],
-                port=cleaned["smtp.port"],
-                security=SmtpSecurity(cleaned["smtp.security"]),
-                username=cleaned["smtp.username"],
-                ca_file=cleaned["smtp.ca_file"] or None,
-                timeout=min(float(self._stored["smtp.timeout_seconds"]), TEST_TIMEOUT_SECONDS),
-            )
-        except ValidationError as exc:
-            self._show_problems({_SMTP_FIELDS.get(exc.field, exc.field): exc.message})
-            show_error(self.test_result, exc.message)
-            return
-        typed = self.password.text()
-        credentials = self._ctx.credentials
 
         def work(_report: object) -> str:
-            # On the pool thread: the keyring may be slow (D-Bus), so it is read here too.
-            password = typed or (
-                credentials.get_password(settings.username) if settings.username else ""
-            )
-            return check_connection(dataclasses.replace(settings, password=password))
+            # On the pool thread: the keyring may be slow (D-Bus), the server slower.
+            return settings.test_smtp_connection(values, password=typed)
 
         self._test = BackgroundTask("smtp connection test", work)
         self._test.finished.connect(self._on_tested)
         self.test_button.setEnabled(False)
-        show_note(self.test_result, f"Connecting to {settings.address}…")
+        show_note(self.test_result, f"Connecting to {cleaned['smtp.host']}:{cleaned['smtp.port']}…")
         self._test.start()
 
     @Slot(object, object)

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import NotFoundError
 from campaign_desktop.domain.events import CampaignChange, SchedulerStateChanged
-from campaign_desktop.domain.status import CampaignStatus
+from campaign_desktop.domain.status import BUSY_STATUSES, CampaignStatus
 from campaign_desktop.domain.views import CampaignView
 from campaign_desktop.ui.activity.activity_tab import ActivityTab
 from campaign_desktop.ui.activity.run_progress import RunProgressIndicator
@@ -73,7 +73,6 @@ _STATUS_FILTERS = (
     ("Completed", (CampaignStatus.COMPLETED,)),
     ("Failed or cancelled", (CampaignStatus.FAILED, CampaignStatus.CANCELLED)),
 )
-_BUSY = (CampaignStatus.SENDING, CampaignStatus.PAUSED)
 
 
 def _table(name: str, accessible: str) -> QTableView:
@@ -698,7 +697,7 @@ class MainWindow(QMainWindow):
         live = campaign is not None and on_campaigns
         for action in self._campaign_actions:
             action.setEnabled(live)
-        busy = live and campaign is not None and campaign.status in _BUSY
+        busy = live and campaign is not None and campaign.status in BUSY_STATUSES
         self.action_pause.setEnabled(busy)
         paused = campaign is not None and campaign.status == CampaignStatus.PAUSED
         self.action_pause.setText("&Resume" if paused else "&Pause")

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from campaign_desktop.persistence.db import Backup
+from campaign_desktop.domain.views import Backup
 from campaign_desktop.ui.common.formatting import on_this_machine
 
 TITLE = "Campaign Desktop cannot open its database"

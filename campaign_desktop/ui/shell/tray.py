@@ -198,7 +198,7 @@ class AppTray(QObject):
 
     def allow_close(self) -> bool:
         """MainWindow's close guard: True lets the window close, and with it the app."""
-        if self.icon is not None and bool(self._ctx.settings.get("ui.close_to_tray")):
+        if self.icon is not None and self._ctx.settings.snapshot().ui_close_to_tray:
             self._window.hide()
             self._tell_once_about_the_tray()
             return False
