@@ -11,7 +11,6 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from campaign_desktop.app import main
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.clock import ManualClock
 from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor
@@ -209,11 +208,6 @@ def test_interactive_widgets_have_object_and_accessible_names(window: MainWindow
     for widget in (window.search, window.status_filter, window.campaign_view, window.archive_view):
         assert widget.objectName()
         assert widget.accessibleName()
-
-
-def test_self_test_prints_ok(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--self-test"]) == 0
-    assert "self-test ok" in capsys.readouterr().out
 
 
 def test_contacts_change_recounts_audiences_without_reading_every_campaign(
