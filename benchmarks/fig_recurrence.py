@@ -1,4 +1,5 @@
-"""Next-run computation: `next_occurrence_after` for 100,000 mixed patterns vs bare dateutil."""
+"""Next-run computation: `next_occurrence_after` for 100,000 mixed patterns vs bare dateutil,
+and for the worst single pattern, one that can never send again."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, weekdays
 
 from benchmarks import data
 from benchmarks.harness import Bench, Row, Target, emit_note, emit_row, median, stopwatch
+from campaign_desktop.domain import recurrence
 from campaign_desktop.domain.recurrence import RecurrencePattern, next_occurrence_after
 
 _FREQS = {"daily": DAILY, "weekly": WEEKLY, "monthly": MONTHLY, "yearly": YEARLY}
@@ -83,4 +85,46 @@ def next_run(bench: Bench) -> None:
         "advances a campaign. Bare = a dateutil `rrule(...).after(now)` on the local wall "
         "clock + conversion to UTC, without the app's DST, short-month and end rules"
         + (f", timed on every {step}th pattern and scaled up {step} times." if step > 1 else ".")
+    )
+    _never_again(bench, now)
+
+
+def _never_again(bench: Bench, now: datetime) -> None:
+    """The worst single pattern: every 12 months from February on day 31, skipping months
+    without one. It can never send again; the app must say so after at most one 400-year
+    Gregorian cycle of periods. (This was a time bound in tests/domain/test_recurrence.py,
+    which now counts the periods looked at instead.)"""
+    pattern = RecurrencePattern.from_dict(
+        {"type": "monthly", "interval": 12, "day_of_month": 31, "short_month": "skip"}
+    )
+    first = datetime(2027, 2, 1, 9)  # a wall-clock time, as the app stores it
+    bare_pattern = {"type": "monthly", "interval": 12, "day_of_month": 31}
+    ours: list[float] = []
+    bare: list[float] = []
+    for _ in range(bench.sizes.repeats):
+        # Cold, as after a start: what a period holds is worked out once and cached.
+        for cached in (recurrence._plan, recurrence._period_sends, recurrence._period_dates):
+            cached.cache_clear()
+        with stopwatch() as elapsed:
+            found = next_occurrence_after(pattern, first, "UTC", now)
+        ours.append(elapsed())
+        with stopwatch() as elapsed:
+            bare_found = bare_next(bare_pattern, first, "UTC", now)
+        bare.append(elapsed())
+    assert found is None and bare_found is None
+    emit_row(
+        Row(
+            key="next-run-never",
+            figure="next-run of a pattern that never sends again (31 Feb, yearly)",
+            unit="s",
+            ours=median(ours),
+            baseline=median(bare),
+            target=Target("max", 0.5, "≤ 0.5 s"),
+        )
+    )
+    emit_note(
+        "never again: `next_occurrence_after` for every 12 months on day 31 from February "
+        "(short months skipped), cold caches, answered None; bare = dateutil's `rrule(MONTHLY, "
+        "interval=12, bymonthday=31).after(now)`, which walks to the year 9999 before it "
+        "gives up."
     )

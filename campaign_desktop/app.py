@@ -1,35 +1,23 @@
-"""The desktop entry point: logging, QApplication, the AppContext, the scheduler, tray, window.
+"""The desktop entry point: start-up only. Parse the command line, set up logging and the
+fault log, then the QApplication, the AppContext, the main window, tray and scheduler.
 
 Start-up failures the user can act on (a read-only or full data folder, a database locked
 by another program or damaged) arrive as StorageError from `AppContext.open` or
 `scheduler.start()` and are shown as a message, never as the crash dialog; a damaged
-database opens the restore dialog (`open_context`).
-
-`main(["--self-test"])` runs a headless smoke test of the whole stack (used by CI and after
-a PyInstaller build): it prints "self-test ok" and returns 0, or prints the reason.
+database opens the restore dialog (`open_context`). What ends the app otherwise (bugs, fatal
+errors, SIGTERM/SIGINT) is `ui/shell/crash_handler.py`'s; `--self-test` runs
+`ui/shell/self_test.py`.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import logging.handlers
 import os
-import signal
-import socket
 import sys
-import tempfile
-import threading
-import time
-import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import replace
-from datetime import datetime, timedelta
 from pathlib import Path
-from types import TracebackType
 
-from PySide6.QtCore import QEventLoop, QSocketNotifier, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from campaign_desktop.context import (
@@ -39,28 +27,24 @@ from campaign_desktop.context import (
     default_log_dir,
 )
 from campaign_desktop.domain.errors import DomainError, SchedulerLockedError, StorageError
-from campaign_desktop.domain.events import RunEvent, RunPhase
-from campaign_desktop.domain.status import RunStatus, RunTrigger
-from campaign_desktop.domain.timezones import get_zone, to_local
-from campaign_desktop.domain.views import Backup, CampaignView, RunView
+from campaign_desktop.domain.views import Backup
 from campaign_desktop.services.backups import list_backups, restore_backup, set_aside_database
 from campaign_desktop.ui.common.background import freeze_start_up_objects
 from campaign_desktop.ui.common.icons import app_icon
-from campaign_desktop.ui.schedule.schedule_dialog import PREVIEW_COUNT, ScheduleDialog
+from campaign_desktop.ui.shell.crash_handler import (
+    FaultLog,
+    crash_handler,
+    open_fault_log,
+    quit_on_termination_signals,
+)
+from campaign_desktop.ui.shell.logs import route_qt_messages, setup_logging
 from campaign_desktop.ui.shell.main_window import MainWindow
 from campaign_desktop.ui.shell.restore_dialog import RestoreChoice, RestoreDialog, StartUpAction
+from campaign_desktop.ui.shell.self_test import run_self_test
 from campaign_desktop.ui.shell.single_instance import SingleInstance
 from campaign_desktop.ui.shell.tray import AppTray
 
 log = logging.getLogger("campaign_desktop.app")
-
-_QT_LEVELS = {
-    "QtDebugMsg": logging.DEBUG,
-    "QtInfoMsg": logging.INFO,
-    "QtWarningMsg": logging.WARNING,
-    "QtCriticalMsg": logging.ERROR,
-    "QtFatalMsg": logging.CRITICAL,
-}
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -84,25 +68,13 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _setup_logging(log_dir: Path) -> None:
-    log_dir.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(
-        log_dir / "campaign-desktop.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
-    )
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("campaign_desktop")
-    root.setLevel(logging.INFO)
-    if not any(isinstance(h, logging.handlers.RotatingFileHandler) for h in root.handlers):
-        root.addHandler(handler)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     if args.self_test:
         # Headless on purpose: the self-test must run on build machines without a display.
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        return _self_test()
-    _setup_logging(default_log_dir())
+        return run_self_test()
+    setup_logging(default_log_dir())
     return _run(args)
 
 
@@ -110,7 +82,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("Campaign Desktop")
@@ -119,59 +90,82 @@ def _run(args: argparse.Namespace) -> int:
     # The app ends when the main window really closes (AppTray decides), never because the
     # last visible window went away: hidden in the tray, a closing dialog must not quit it.
     app.setQuitOnLastWindowClosed(False)
-    previous_handler = qInstallMessageHandler(_qt_message_to_log)
+    stop_routing_qt_messages = route_qt_messages()
     previous_hook = sys.excepthook
-    sys.excepthook = _crash_handler(lambda title, text: QMessageBox.critical(None, title, text))
+    sys.excepthook = crash_handler(lambda title, text: QMessageBox.critical(None, title, text))
     data_dir = args.data_dir if args.data_dir is not None else default_data_dir()
     # Before the database opens: a second launch only wakes the first, never a 2nd scheduler.
     instance = SingleInstance(data_dir)
     try:
         if not instance.acquire():
             return 0
-        # The window (and its event bridge) exists before the scheduler starts, so the
-        # start-up catch-up report and the first runs' events reach the tray. It is built
-        # inside open_context: its first reads are where deeper damage shows.
-        windows: list[MainWindow] = []
-        ctx = open_context(
-            data_dir,
-            _show_critical,
-            database_url=args.database_url,
-            check=lambda opened: windows.append(MainWindow(opened)),
-        )
-        if ctx is None:
-            return 1
+        # After the single-instance check: the fault log is this instance's (one per data
+        # folder), and a second launch must not take it over.
+        fault_log = open_fault_log(default_log_dir(), instance.name)
         try:
-            window = windows[-1]
-            tray = AppTray(ctx, window, quit_app=app.quit)
-            instance.activation_requested.connect(tray.bring_to_front)
-            stop_signals = _quit_on_termination_signals(window.quit)
-            try:
-                try:
-                    ctx.scheduler.start()
-                except SchedulerLockedError as exc:
-                    QMessageBox.warning(None, "Campaign Desktop is already running", exc.message)
-                    return 1
-                except DomainError as exc:  # StorageError: locked elsewhere, full, read-only
-                    _show_critical(START_FAILED, exc.message)
-                    return 1
-                tray.show_window(minimized=args.minimized)
-                # What start-up built lives as long as the app: leave it out of every later
-                # garbage collection, whose full passes would otherwise walk it all while
-                # holding the GIL (the longest pauses of a busy window).
-                thaw = freeze_start_up_objects()
-                log.info("running on %s", data_dir)
-                try:
-                    return app.exec()
-                finally:
-                    thaw()
-            finally:
-                stop_signals()
+            return _run_instance(args, app, data_dir, instance, fault_log)
         finally:
-            ctx.close()
+            fault_log.close()
     finally:
         instance.close()
         sys.excepthook = previous_hook
-        qInstallMessageHandler(previous_handler)
+        stop_routing_qt_messages()
+
+
+def _run_instance(
+    args: argparse.Namespace,
+    app: QApplication,
+    data_dir: Path,
+    instance: SingleInstance,
+    fault_log: FaultLog,
+) -> int:
+    """The app itself, once this launch is the data folder's one instance."""
+    # The window (and its event bridge) exists before the scheduler starts, so the
+    # start-up catch-up report and the first runs' events reach the tray. It is built
+    # inside open_context: its first reads are where deeper damage shows.
+    windows: list[MainWindow] = []
+    ctx = open_context(
+        data_dir,
+        _show_critical,
+        database_url=args.database_url,
+        check=lambda opened: windows.append(MainWindow(opened)),
+    )
+    if ctx is None:
+        return 1
+    try:
+        window = windows[-1]
+        tray = AppTray(ctx, window, quit_app=app.quit)
+        instance.activation_requested.connect(tray.bring_to_front)
+        stop_signals = quit_on_termination_signals(window.quit)
+        try:
+            try:
+                ctx.scheduler.start()
+            except SchedulerLockedError as exc:
+                QMessageBox.warning(None, "Campaign Desktop is already running", exc.message)
+                return 1
+            except DomainError as exc:  # StorageError: locked elsewhere, full, read-only
+                _show_critical(START_FAILED, exc.message)
+                return 1
+            tray.show_window(minimized=args.minimized)
+            if fault_log.previous_crash is not None:
+                window.statusBar().showMessage(
+                    "Campaign Desktop stopped unexpectedly last time; the report is in "
+                    f"{fault_log.previous_crash}.",
+                    30_000,
+                )
+            # What start-up built lives as long as the app: leave it out of every later
+            # garbage collection, whose full passes would otherwise walk it all while
+            # holding the GIL (the longest pauses of a busy window).
+            thaw = freeze_start_up_objects()
+            log.info("running on %s", data_dir)
+            try:
+                return app.exec()
+            finally:
+                thaw()
+        finally:
+            stop_signals()
+    finally:
+        ctx.close()
 
 
 START_FAILED = "Campaign Desktop cannot start"
@@ -231,188 +225,3 @@ def open_context(
                 return None
         except StorageError as exc:  # e.g. the backup is damaged too: say so, ask again
             show(START_FAILED, exc.message)
-
-
-def _quit_on_termination_signals(quit_app: Callable[[], None]) -> Callable[[], None]:
-    """SIGTERM and SIGINT (log-out, `kill`, Ctrl+C) quit like the Quit menu: the scheduler stops
-    and sends stop after the message in hand, instead of dying mid-batch.
-
-    Python runs a signal handler only when the interpreter gets control, which Qt's event loop
-    does not give it while idle; the wake-up socket makes the loop call into Python at once.
-    Returns the function that undoes all this.
-    """
-    receive, wake = socket.socketpair()
-    receive.setblocking(False)
-    wake.setblocking(False)
-    notifier = QSocketNotifier(receive.fileno(), QSocketNotifier.Type.Read)
-
-    def drain() -> None:
-        with contextlib.suppress(OSError):
-            receive.recv(64)
-
-    def on_signal(signum: int, _frame: object) -> None:
-        log.info("signal %s: quitting", signum)
-        quit_app()
-
-    notifier.activated.connect(drain)
-    previous_fd = signal.set_wakeup_fd(wake.fileno())
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-
-    def restore() -> None:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        signal.set_wakeup_fd(previous_fd)
-        notifier.setEnabled(False)
-        receive.close()
-        wake.close()
-
-    return restore
-
-
-def _qt_message_to_log(mode: QtMsgType, _context: object, message: str) -> None:
-    level = _QT_LEVELS.get(mode.name, logging.WARNING)
-    logging.getLogger("campaign_desktop.qt").log(level, "%s", message)
-
-
-def _crash_handler(
-    show: Callable[[str, str], object],
-) -> Callable[[type[BaseException], BaseException, TracebackType | None], None]:
-    """sys.excepthook: expected failures become a message; bugs are logged and shown once."""
-
-    shown = False
-
-    def hook(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
-        nonlocal shown
-        if isinstance(error, DomainError):
-            log.info("refused: %s", error.message)
-            show("Campaign Desktop", error.message)
-            return
-        log.critical("unhandled error", exc_info=(kind, error, tb))
-        if not shown:
-            shown = True
-            details = "".join(traceback.format_exception_only(kind, error)).strip()
-            show(
-                "Campaign Desktop hit a bug",
-                "Something went wrong that should not have. The details are in the log "
-                f"({default_log_dir()}).\n\n{details}",
-            )
-
-    return hook
-
-
-# --- the self-test ----------------------------------------------------------------------------
-
-
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise SelfTestError(f"timed out waiting for {what}")
-        QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-
-
-def _check_progress_and_notifications(
-    ctx: AppContext, window: MainWindow, tray: AppTray, campaign: CampaignView
-) -> None:
-    """Events from a worker thread reach the status bar: progress, then the notification."""
-    now = ctx.clock.now()
-    run = RunView(
-        campaign.id,
-        campaign.id,
-        now,
-        RunTrigger.MANUAL,
-        RunStatus.SENDING,
-        now,
-        None,
-        2,
-        1,
-        0,
-        0,
-        0,
-        None,
-    )
-    done = replace(run, status=RunStatus.COMPLETED, sent=2, finished_at=now)
-    name = campaign.name
-    worker = threading.Thread(
-        target=ctx.events.publish, args=(RunEvent(RunPhase.PROGRESS, run, name),)
-    )
-    worker.start()
-    worker.join()
-    expected = (
-        f"Sending \N{LEFT DOUBLE QUOTATION MARK}{name}\N{RIGHT DOUBLE QUOTATION MARK}: 1 of 2 sent"
-    )
-    _wait_for(lambda: window.run_progress.text() == expected, "the status bar's progress")
-    ctx.events.publish(RunEvent(RunPhase.FINISHED, done, name))
-    _wait_for(lambda: tray.last_notification is not None, "the finished notification")
-    if not window.statusBar().currentMessage().startswith("Sent \N{LEFT DOUBLE QUOTATION MARK}"):
-        raise SelfTestError(f"status bar says {window.statusBar().currentMessage()!r}")
-    if window.run_progress.isVisibleTo(window):
-        raise SelfTestError("the progress stays visible after the send finished")
-
-
-class SelfTestError(Exception):
-    pass
-
-
-def _self_test() -> int:
-    try:
-        with tempfile.TemporaryDirectory(prefix="campaign-desktop-selftest-") as tmp:
-            _setup_logging(Path(tmp) / "logs")
-            _self_test_in(Path(tmp) / "data")
-    except Exception as exc:  # the self-test reports every failure as its reason
-        log.exception("self-test failed")
-        print(f"self-test FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    print("self-test ok")
-    return 0
-
-
-def _self_test_in(data_dir: Path) -> None:
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    ctx = AppContext.open(data_dir)
-    try:
-        window = MainWindow(ctx)
-        # Forced off: the self-test checks the no-tray path (status bar) wherever it runs.
-        tray = AppTray(ctx, window, tray_available=False, quit_app=lambda: None)
-        ctx.scheduler.start()
-        ctx.contacts.add("ann@example.com", first_name="Ann", lists=("Customers",))
-        campaign = ctx.campaigns.create(
-            name="Self-test",
-            subject="Hello {{ first_name }}",
-            body_text="Hi {{ first_name }}, this is the self-test.",
-            from_email="news@example.com",
-            lists=("Customers",),
-        )
-        dialog = ScheduleDialog(ctx, campaign, window)
-        tz = "America/New_York"
-        today = to_local(ctx.clock.now(), get_zone(tz)).date()
-        monday = today + timedelta(days=7 - today.weekday())
-        first = datetime(monday.year, monday.month, monday.day, 9, 0)  # noqa: DTZ001  (wall clock)
-        dialog.set_values(first, tz, {"type": "weekly", "days_of_week": [0, 2]}, "send_late")
-        if dialog.error_text():
-            raise SelfTestError(f"schedule refused: {dialog.error_text()}")
-        values = dialog.result_values()
-        sends = dialog.preview_sends()
-        if len(sends) != PREVIEW_COUNT:
-            raise SelfTestError(f"preview lists {len(sends)} sends, not {PREVIEW_COUNT}")
-        scheduled = ctx.campaigns.schedule(
-            campaign.id,
-            first_local=values.first_local,
-            timezone=values.timezone,
-            recurrence=values.recurrence,
-            missed_run_policy=values.policy,
-        )
-        if scheduled.status != "scheduled" or scheduled.next_run_at != sends[0]:
-            raise SelfTestError(f"campaign not scheduled as previewed: {scheduled}")
-        app.processEvents()  # deliver the queued events to the window
-        window.reload()
-        if window.campaign_model.rowCount() != 1:
-            raise SelfTestError("the campaign table does not show the campaign")
-        _check_progress_and_notifications(ctx, window, tray, scheduled)
-        dialog.deleteLater()
-        window.quit()
-        window.deleteLater()
-        app.processEvents()
-    finally:
-        ctx.close()

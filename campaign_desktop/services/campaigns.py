@@ -144,6 +144,15 @@ class CampaignService:
             .order_by(Campaign.next_run_at, Campaign.id)
         )
 
+    def count_scheduled(self) -> int:
+        """How many campaigns will fire by themselves (as many as `list_scheduled` lists),
+        counted in SQL: no views built (the tray asks this before quitting)."""
+        with self._db.read() as session:
+            count = session.scalar(
+                select(func.count()).select_from(Campaign).where(queries.is_armed())
+            )
+            return int(count or 0)
+
     def list_archived(self) -> list[CampaignView]:
         """Archived campaigns, most recently archived first."""
         return self._views(

@@ -164,6 +164,16 @@ def test_list_scheduled_is_soonest_first(app: AppContext) -> None:
     assert draft not in [c.id for c in app.campaigns.list_scheduled()]
 
 
+def test_count_scheduled_counts_what_list_scheduled_lists(app: AppContext) -> None:
+    assert app.campaigns.count_scheduled() == 0
+    first, second, archived = make(app, "First"), make(app, "Second"), make(app, "Old")
+    make(app, "Draft")
+    for campaign in (first, second, archived):
+        app.campaigns.schedule(campaign, first_local=datetime(2027, 2, 1, 9), timezone="UTC")
+    app.campaigns.archive(archived)
+    assert app.campaigns.count_scheduled() == len(app.campaigns.list_scheduled()) == 2
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [

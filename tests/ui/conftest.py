@@ -26,6 +26,7 @@ from campaign_desktop.ui.contacts.import_dialog import ChooseCsvFile, ImportDial
 from campaign_desktop.ui.schedule.schedule_dialog import ScheduleDialog
 from campaign_desktop.ui.settings.settings_dialog import ChooseCaFile, SettingsDialog
 from campaign_desktop.ui.shell.tray import ConfirmQuit
+from tests.ui.helpers import AppProcess
 
 NOW = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)
 
@@ -72,3 +73,11 @@ def make_campaign(ctx: AppContext, name: str = "Spring news", subject: str = "Hi
         from_email="news@example.com",
         lists=("Customers",),
     )
+
+
+@pytest.fixture
+def processes() -> Iterator[list[AppProcess]]:
+    started: list[AppProcess] = []
+    yield started
+    for process in started:
+        process.stop()

@@ -1,13 +1,19 @@
-"""Helpers shared by the GUI tests: CSV files to import, a run in progress."""
+"""Helpers shared by the GUI tests: CSV files to import, a run in progress, the app run as a
+process (`main.py`, offscreen, with its own log folder)."""
 
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from campaign_desktop.domain.status import RunStatus, RunTrigger
 from campaign_desktop.domain.views import RunView
@@ -53,3 +59,56 @@ def sending_run(**changes: Any) -> RunView:
         error=None,
     )
     return replace(run, **changes)
+
+
+# --- the app as a process -------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class AppProcess:
+    """`python main.py --data-dir …` offscreen, with its own log folder."""
+
+    def __init__(self, data_dir: Path, state_home: Path, *args: str) -> None:
+        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_STATE_HOME": str(state_home)}
+        self.log_dir = state_home / "CampaignDesktop" / "log"
+        self.log = self.log_dir / "campaign-desktop.log"
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "main.py"), "--data-dir", str(data_dir), *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+
+    def log_text(self) -> str:
+        return self.log.read_text(encoding="utf-8") if self.log.exists() else ""
+
+    def logged(self, text: str) -> bool:
+        return text in self.log_text()
+
+    def wait(self, timeout: float = 30) -> int:
+        try:
+            return self.process.wait(timeout)
+        finally:
+            assert self.process.stdout is not None
+            self.process.stdout.close()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.wait()
+
+
+def start_app(
+    started: list[AppProcess], data_dir: Path, state_home: Path, *args: str
+) -> AppProcess:
+    """Start the app as a process (kept in `started`, which the `processes` fixture stops)."""
+    process = AppProcess(data_dir, state_home, *args)
+    started.append(process)
+    return process
+
+
+linux_only = pytest.mark.skipif(
+    sys.platform != "linux", reason="the log folder follows XDG_STATE_HOME on Linux only"
+)

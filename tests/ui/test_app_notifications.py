@@ -64,7 +64,7 @@ def test_finished_run_with_problems_is_a_warning_and_names_them() -> None:
     assert note is not None
     assert note.level == Level.WARNING
     assert note.text == (
-        "4,990 of 5,000 sent, 7 failed, 2 unconfirmed (not resent, see Activity), "
+        "4,990 of 4,999 sent, 7 failed, 2 unconfirmed (not resent, see Activity), "
         "1 skipped (unsubscribed or bounced)."
     )
 

@@ -7,11 +7,8 @@ test's folder (Linux: the log folder follows it).
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,10 +17,10 @@ from PySide6.QtCore import QDir
 from pytestqt.qtbot import QtBot
 
 from campaign_desktop.ui.shell.single_instance import SingleInstance, server_name
+from tests.ui.helpers import AppProcess, linux_only, start_app
 
 pytestmark = pytest.mark.gui
 
-ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_MS = 30_000
 
 
@@ -89,71 +86,19 @@ def test_socket_left_by_a_crashed_instance_is_replaced(
 # --- two real processes ----------------------------------------------------------------------
 
 
-class AppProcess:
-    """`python main.py --data-dir …` offscreen, with its own log folder."""
-
-    def __init__(self, data_dir: Path, state_home: Path, *args: str) -> None:
-        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_STATE_HOME": str(state_home)}
-        self.log = state_home / "CampaignDesktop" / "log" / "campaign-desktop.log"
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "main.py"), "--data-dir", str(data_dir), *args],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-
-    def log_text(self) -> str:
-        return self.log.read_text(encoding="utf-8") if self.log.exists() else ""
-
-    def logged(self, text: str) -> bool:
-        return text in self.log_text()
-
-    def wait(self, timeout: float = 30) -> int:
-        try:
-            return self.process.wait(timeout)
-        finally:
-            assert self.process.stdout is not None
-            self.process.stdout.close()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.wait()
-
-
-@pytest.fixture
-def processes() -> Iterator[list[AppProcess]]:
-    started: list[AppProcess] = []
-    yield started
-    for process in started:
-        process.stop()
-
-
-def _start(started: list[AppProcess], data_dir: Path, state_home: Path, *args: str) -> AppProcess:
-    process = AppProcess(data_dir, state_home, *args)
-    started.append(process)
-    return process
-
-
-linux_only = pytest.mark.skipif(
-    sys.platform != "linux", reason="the log folder follows XDG_STATE_HOME on Linux only"
-)
-
-
 @linux_only
 @pytest.mark.slow
 def test_second_launch_brings_the_first_forward_and_exits(
     tmp_path: Path, qtbot: QtBot, processes: list[AppProcess]
 ) -> None:
     data_dir = tmp_path / "data"
-    first = _start(processes, data_dir, tmp_path / "first", "--minimized")
+    first = start_app(processes, data_dir, tmp_path / "first", "--minimized")
     # Offscreen has no tray, so --minimized means a minimized window.
     qtbot.waitUntil(
         lambda: first.logged("started minimized (no system tray here)"), timeout=START_TIMEOUT_MS
     )
 
-    second = _start(processes, data_dir, tmp_path / "second")
+    second = start_app(processes, data_dir, tmp_path / "second")
     assert second.wait() == 0
     assert second.logged("another instance runs on this data folder")
     assert not second.logged("opened")  # it never opened the database, so no 2nd scheduler
@@ -171,12 +116,12 @@ def test_launch_after_a_crash_takes_over(
     tmp_path: Path, qtbot: QtBot, processes: list[AppProcess]
 ) -> None:
     data_dir = tmp_path / "data"
-    crashed = _start(processes, data_dir, tmp_path / "crashed")
+    crashed = start_app(processes, data_dir, tmp_path / "crashed")
     qtbot.waitUntil(lambda: crashed.logged("running on"), timeout=START_TIMEOUT_MS)
     crashed.process.kill()
     crashed.wait()
 
-    next_start = _start(processes, data_dir, tmp_path / "next")
+    next_start = start_app(processes, data_dir, tmp_path / "next")
     qtbot.waitUntil(
         lambda: next_start.logged("listening for other launches"), timeout=START_TIMEOUT_MS
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from PySide6.QtCore import QSettings, Qt
 from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
+from campaign_desktop.domain.clock import ManualClock
 from campaign_desktop.domain.events import CatchUpReport, RunEvent, RunPhase, SchedulerStateChanged
 from campaign_desktop.domain.status import RunStatus
 from campaign_desktop.ui.activity.run_progress import (
@@ -104,6 +105,12 @@ def test_tooltip_names_the_next_send_or_why_there_is_none() -> None:
     assert "scheduler is stopped" in tooltip_text(SchedulerStateChanged(False, False, NOW))
     assert tooltip_text(SchedulerStateChanged(True, False, NOW)).startswith(
         "Campaign Desktop\nNext send: Mon 04 Jan 2027"
+    )
+
+
+def test_quit_warning_when_not_counted_yet() -> None:
+    assert quit_warning(None, 0) == (
+        "Scheduled campaigns only go out while Campaign Desktop is running. Quit anyway?"
     )
 
 
@@ -243,12 +250,48 @@ def test_tray_menu_pauses_and_resumes_all_sending(
     gui_ctx.scheduler.start()
     qtbot.waitUntil(tray.pause_action.isEnabled)
     tray.pause_action.trigger()
-    assert gui_ctx.scheduler.sending_paused
     qtbot.waitUntil(lambda: tray.pause_action.text() == "&Resume sending")
+    assert gui_ctx.scheduler.sending_paused
     assert tray.tooltip().endswith("All sending paused")
+    qtbot.waitUntil(tray.pause_action.isEnabled)
     tray.pause_action.trigger()
-    assert not gui_ctx.scheduler.sending_paused
     qtbot.waitUntil(lambda: tray.pause_action.text() == "&Pause all sending")
+    assert not gui_ctx.scheduler.sending_paused
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == "Sending resumed.")
+
+
+def test_resume_fires_what_fell_due_on_the_pool_and_the_run_shows(
+    window: MainWindow,
+    gui_ctx: AppContext,
+    settings: QSettings,
+    qtbot: QtBot,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tray, _ = _tray(gui_ctx, window, settings, available=True)
+    campaign = make_campaign(gui_ctx)
+    gui_ctx.campaigns.schedule(
+        campaign.id, first_local=(NOW + timedelta(minutes=1)).replace(tzinfo=None), timezone="UTC"
+    )
+    gui_ctx.scheduler.start()
+    qtbot.waitUntil(tray.pause_action.isEnabled)
+    tray.pause_action.trigger()
+    qtbot.waitUntil(lambda: tray.pause_action.text() == "&Resume sending")
+    qtbot.waitUntil(tray.pause_action.isEnabled)
+    assert isinstance(gui_ctx.clock, ManualClock)
+    gui_ctx.clock.advance(timedelta(minutes=2))  # the send falls due while paused
+    reconciled_on: list[threading.Thread] = []
+    reconcile = gui_ctx.scheduler.reconcile
+
+    def watched_reconcile() -> int:
+        reconciled_on.append(threading.current_thread())
+        return reconcile()
+
+    monkeypatch.setattr(gui_ctx.scheduler, "reconcile", watched_reconcile)
+    tray.pause_action.trigger()
+    qtbot.waitUntil(lambda: [run.campaign_id for run, _name in gui_ctx.runs.recent()] != [])
+    assert [run.campaign_id for run, _name in gui_ctx.runs.recent()] == [campaign.id]
+    qtbot.waitUntil(lambda: tray.pause_action.text() == "&Pause all sending")
+    assert reconciled_on and threading.main_thread() not in reconciled_on
 
 
 def test_tooltip_follows_the_next_send(
@@ -311,29 +354,38 @@ def test_with_a_tray_closing_hides_and_tells_the_user_once(
 
 
 def test_with_a_tray_but_close_to_tray_off_closing_quits(
-    window: MainWindow, gui_ctx: AppContext, settings: QSettings
+    window: MainWindow, gui_ctx: AppContext, settings: QSettings, qtbot: QtBot
 ) -> None:
     gui_ctx.settings.set("ui.close_to_tray", False)
-    _, quit_app = _tray(gui_ctx, window, settings, available=True)
+    tray, quit_app = _tray(gui_ctx, window, settings, available=True)
+    qtbot.waitUntil(lambda: tray.scheduled_count == 0)
     window.show()
     assert window.close()
     assert quit_app.calls == 1
 
 
 def test_without_a_tray_closing_with_nothing_scheduled_just_quits(
-    window: MainWindow, gui_ctx: AppContext, settings: QSettings
+    window: MainWindow, gui_ctx: AppContext, settings: QSettings, qtbot: QtBot
 ) -> None:
-    _, quit_app = _tray(gui_ctx, window, settings, available=False)
+    tray, quit_app = _tray(gui_ctx, window, settings, available=False)
+    qtbot.waitUntil(lambda: tray.scheduled_count == 0)  # counted on the pool
     window.show()
     assert window.close()  # ConfirmQuit.ask is not replaced: it must not be asked
     assert quit_app.calls == 1
 
 
 def test_without_a_tray_closing_with_scheduled_campaigns_asks_first(
-    window: MainWindow, gui_ctx: AppContext, settings: QSettings, monkeypatch: pytest.MonkeyPatch
+    window: MainWindow,
+    gui_ctx: AppContext,
+    settings: QSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    qtbot: QtBot,
 ) -> None:
-    _, quit_app = _tray(gui_ctx, window, settings, available=False)
+    tray, quit_app = _tray(gui_ctx, window, settings, available=False)
+    qtbot.waitUntil(lambda: tray.scheduled_count == 0)
     _schedule_one(gui_ctx)
+    # The change reaches the tray as an event; it counts again on the pool.
+    qtbot.waitUntil(lambda: tray.scheduled_count == 1)
     asked: list[str] = []
     answer = False
 

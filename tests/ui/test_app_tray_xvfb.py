@@ -46,6 +46,12 @@ def settle(ms=200):
     QTimer.singleShot(ms, loop.quit)
     loop.exec()
 
+def settle_until(condition, what, seconds=10):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        settle(50)
+
 deadline = time.monotonic() + 15
 while not QSystemTrayIcon.isSystemTrayAvailable():  # trayer may still be starting
     assert time.monotonic() < deadline, "no system tray appeared"
@@ -70,9 +76,8 @@ tray.open_action.trigger()
 settle()
 assert window.isVisible(), "Open did not bring the window back"
 
-tray.pause_action.trigger()
-settle()
-assert tray.tooltip().endswith("All sending paused"), tray.tooltip()
+tray.pause_action.trigger()  # on the pool: wait for its result to show
+settle_until(lambda: tray.tooltip().endswith("All sending paused"), tray.tooltip())
 tray.quit_action.trigger()
 settle()
 assert quits == [1] and not window.isVisible()

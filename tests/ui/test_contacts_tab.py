@@ -264,6 +264,22 @@ def test_new_list_then_delete_it(
     assert not tab.action_delete_list.isEnabled()
 
 
+def test_a_refused_new_list_changes_nothing_and_says_why(
+    tab: ContactsTab, gui_ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tab.list_filter.setCurrentIndex(tab.list_filter.findData("VIP"))
+    monkeypatch.setattr(NewListName, "ask", lambda *args: "Customers")  # taken
+    shown: list[str] = []
+    monkeypatch.setattr(ErrorMessage, "show", lambda *args: shown.append(args[2]))
+    messages: list[str] = []
+    tab.status_message.connect(messages.append)
+    tab.action_new_list.trigger()
+    assert len(shown) == 1
+    assert [item.name for item in gui_ctx.contacts.lists()] == ["Customers", "VIP"]
+    assert tab.list_filter.currentData() == "VIP"
+    assert messages == []
+
+
 def test_deleting_a_list_a_campaign_uses_shows_why_not(
     tab: ContactsTab, gui_ctx: AppContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:

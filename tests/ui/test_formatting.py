@@ -32,4 +32,4 @@ def test_send_rate_is_whole_from_ten_up_and_keeps_one_decimal_below(
 
 def test_sent_of_total_counts_only_what_the_server_accepted() -> None:
     run = sending_run(sent=1234, failed=40, skipped=3, unconfirmed=1)
-    assert sent_of_total(run) == "1,234 of 5,000 sent"
+    assert sent_of_total(run) == "1,234 of 4,997 sent"  # the 3 skipped are not recipients

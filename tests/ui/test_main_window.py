@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,14 +12,15 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from campaign_desktop.app import main
 from campaign_desktop.context import AppContext
+from campaign_desktop.domain.clock import ManualClock
 from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor
 from campaign_desktop.ui.campaigns.campaign_model import Column
-from campaign_desktop.ui.common.prompts import ArchiveReason, Confirm
+from campaign_desktop.ui.common.prompts import ArchiveReason, Confirm, ErrorMessage
 from campaign_desktop.ui.shell.main_window import MainWindow
 from tests.smtp_server import running_smtp_server
-from tests.ui.conftest import make_campaign
+from tests.storage_faults import lock_held_elsewhere
+from tests.ui.conftest import NOW, make_campaign
 
 pytestmark = [
     pytest.mark.gui,
@@ -126,15 +129,87 @@ def test_delete_for_good_asks_first(
     assert gui_ctx.campaigns.list_archived() == []
 
 
+@pytest.fixture
+def impatient_ctx(tmp_path: Path) -> Iterator[AppContext]:
+    """A context whose writes give up after 0.2 s when another program holds the database."""
+    context = AppContext.open(tmp_path / "data", clock=ManualClock(NOW), busy_timeout=0.2)
+    context.contacts.add("ann@example.com", first_name="Ann", lists=("Customers",))
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def errors_shown(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        ErrorMessage, "show", lambda _parent, title, text: shown.append((title, text))
+    )
+    return shown
+
+
+def test_a_refused_delete_for_good_leaves_the_archive_row(
+    impatient_ctx: AppContext,
+    qtbot: QtBot,
+    monkeypatch: pytest.MonkeyPatch,
+    errors_shown: list[tuple[str, str]],
+) -> None:
+    # The service returns nothing either way: only the outcome tells a refusal from a delete.
+    campaign = make_campaign(impatient_ctx, "Kept")
+    impatient_ctx.campaigns.archive(campaign.id)
+    window = MainWindow(impatient_ctx)
+    qtbot.addWidget(window)
+    window.tabs.setCurrentIndex(1)
+    window.archive_view.selectRow(0)
+    monkeypatch.setattr(Confirm, "ask", lambda *args: True)
+    with lock_held_elsewhere(impatient_ctx.db.path):
+        window.action_delete.trigger()
+    assert [title for title, _text in errors_shown] == ["Delete"]
+    assert [c.name for c in window.archive_model.campaigns()] == ["Kept"]
+    assert [c.name for c in impatient_ctx.campaigns.list_archived()] == ["Kept"]
+    assert errors_shown[0][1] in window.statusBar().currentMessage()
+
+
+def test_a_refused_archive_leaves_the_campaign_where_it_was(
+    impatient_ctx: AppContext,
+    qtbot: QtBot,
+    monkeypatch: pytest.MonkeyPatch,
+    errors_shown: list[tuple[str, str]],
+) -> None:
+    campaign = make_campaign(impatient_ctx, "Still here")
+    window = MainWindow(impatient_ctx)
+    qtbot.addWidget(window)
+    window.select_campaign(campaign.id)
+    monkeypatch.setattr(ArchiveReason, "ask", lambda *args, **kwargs: "")
+    with lock_held_elsewhere(impatient_ctx.db.path):
+        window.action_archive.trigger()
+    assert [title for title, _text in errors_shown] == ["Archive"]
+    assert _names(window) == ["Still here"]
+    assert window.archive_model.rowCount() == 0
+    assert not impatient_ctx.campaigns.get(campaign.id).archived
+
+
+def test_a_refused_send_now_starts_nothing_and_says_why(
+    window: MainWindow,
+    gui_ctx: AppContext,
+    monkeypatch: pytest.MonkeyPatch,
+    errors_shown: list[tuple[str, str]],
+) -> None:
+    campaign = gui_ctx.campaigns.create(
+        name="No audience", subject="Hi", body_text="Hello", from_email="news@example.com"
+    )
+    window.reload()
+    window.select_campaign(campaign.id)
+    monkeypatch.setattr(Confirm, "ask", lambda *args: True)
+    window.action_send_now.trigger()
+    assert errors_shown == [("Send now", "Choose at least one contact list to send to.")]
+    assert window.statusBar().currentMessage() == "Choose at least one contact list to send to."
+    assert gui_ctx.runs.recent() == []
+
+
 def test_interactive_widgets_have_object_and_accessible_names(window: MainWindow) -> None:
     for widget in (window.search, window.status_filter, window.campaign_view, window.archive_view):
         assert widget.objectName()
         assert widget.accessibleName()
-
-
-def test_self_test_prints_ok(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--self-test"]) == 0
-    assert "self-test ok" in capsys.readouterr().out
 
 
 def test_contacts_change_recounts_audiences_without_reading_every_campaign(

@@ -1,9 +1,11 @@
 """The Settings dialog: inline validation that saves nothing on a bad value, the password to
-the keyring only, "Test connection" off the GUI thread, and the no-keyring case."""
+the keyring only, the keyring and "Test connection" off the GUI thread, and the no-keyring
+case."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 
 import keyring
@@ -30,6 +32,18 @@ def dialog(gui_ctx: AppContext, qtbot: QtBot) -> SettingsDialog:
     return widget
 
 
+def saved(dialog: SettingsDialog, qtbot: QtBot, *, close: bool = False) -> bool:
+    """Press Save (`close`: as the button does, closing when stored; else `save()` alone)
+    and wait for the pool to store; True when every value was stored."""
+    with qtbot.waitSignal(dialog.saved, timeout=10_000) as blocker:
+        if close:
+            dialog.accept()
+        else:
+            dialog.save()
+    assert blocker.args is not None  # the signal came
+    return bool(blocker.args[0])
+
+
 def _fill_server(dialog: SettingsDialog, port: int | str, security: str = "none") -> None:
     dialog.host.setText("127.0.0.1")
     dialog.security.setCurrentIndex(dialog.security.findData(security))
@@ -37,14 +51,14 @@ def _fill_server(dialog: SettingsDialog, port: int | str, security: str = "none"
 
 
 def test_an_invalid_port_shows_inline_and_nothing_is_saved(
-    dialog: SettingsDialog, gui_ctx: AppContext, memory_keyring: MemoryKeyring
+    dialog: SettingsDialog, gui_ctx: AppContext, memory_keyring: MemoryKeyring, qtbot: QtBot
 ) -> None:
     before = gui_ctx.settings.all()
     _fill_server(dialog, "70000")
     dialog.username.setText("ann")
     dialog.password.setText(SECRET)
     dialog.per_minute.setValue(30)
-    dialog.accept()
+    assert not saved(dialog, qtbot, close=True)
     assert dialog.result() != dialog.DialogCode.Accepted
     error = dialog._errors["smtp.port"]
     assert not error.isHidden()
@@ -54,10 +68,10 @@ def test_an_invalid_port_shows_inline_and_nothing_is_saved(
 
 
 def test_a_bad_sender_address_shows_next_to_its_field(
-    dialog: SettingsDialog, gui_ctx: AppContext
+    dialog: SettingsDialog, gui_ctx: AppContext, qtbot: QtBot
 ) -> None:
     dialog.from_email.setText("news at example")
-    assert not dialog.save()
+    assert not saved(dialog, qtbot)
     assert "sender.from_email" in dialog.problems()[1]
     assert not dialog._errors["sender.from_email"].isHidden()
     assert gui_ctx.settings.get("sender.from_email") == ""
@@ -68,6 +82,7 @@ def test_saving_stores_the_values_and_the_password_goes_to_the_keyring(
     gui_ctx: AppContext,
     memory_keyring: MemoryKeyring,
     caplog: pytest.LogCaptureFixture,
+    qtbot: QtBot,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     _fill_server(dialog, 2525)
@@ -78,7 +93,7 @@ def test_saving_stores_the_values_and_the_password_goes_to_the_keyring(
     dialog.per_minute.setValue(30)
     dialog.grace.setValue(6)
     dialog.close_to_tray.setChecked(False)
-    dialog.accept()
+    assert saved(dialog, qtbot, close=True)
     assert dialog.result() == dialog.DialogCode.Accepted
     settings = gui_ctx.settings
     assert (settings.get("smtp.host"), settings.get("smtp.port")) == ("127.0.0.1", 2525)
@@ -101,13 +116,69 @@ def test_an_empty_password_keeps_the_stored_one(
     )
     dialog = SettingsDialog(gui_ctx)
     qtbot.addWidget(dialog)
-    assert "stored in the keyring" in dialog.password.placeholderText()
+    qtbot.waitUntil(lambda: "stored in the keyring" in dialog.password.placeholderText())
     dialog.from_name.setText("Shop")
-    assert dialog.save()
+    assert saved(dialog, qtbot)
     assert memory_keyring.store == {(SERVICE_NAME, "ann"): SECRET}
     dialog.username.setText("bob")  # a new user name takes the stored password along
-    assert dialog.save()
+    assert saved(dialog, qtbot)
     assert memory_keyring.store[(SERVICE_NAME, "bob")] == SECRET
+
+
+class ThreadRecordingKeyring(MemoryKeyring):
+    """The in-memory keyring, noting the thread of every call (a real one may block)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[threading.Thread] = []
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self.threads.append(threading.current_thread())
+        return super().get_password(service, username)
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.threads.append(threading.current_thread())
+        super().set_password(service, username, password)
+
+
+@pytest.fixture
+def recording_keyring() -> Iterator[ThreadRecordingKeyring]:
+    previous = keyring.get_keyring()
+    backend = ThreadRecordingKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+def test_the_keyring_is_read_and_written_off_the_gui_thread(
+    gui_ctx: AppContext, qtbot: QtBot, recording_keyring: ThreadRecordingKeyring
+) -> None:
+    gui_ctx.settings.set_smtp(
+        host="smtp.example.com", port=587, security="starttls", username="ann", password=SECRET
+    )
+    recording_keyring.threads.clear()
+    dialog = SettingsDialog(gui_ctx)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: "stored in the keyring" in dialog.password.placeholderText())
+    dialog.username.setText("bob")  # the stored password moves to the new user name
+    assert saved(dialog, qtbot, close=True)
+    assert recording_keyring.store[(SERVICE_NAME, "bob")] == SECRET
+    assert gui_ctx.settings.get("smtp.username") == "bob"
+    # Read at opening, read and written again by Save: never on the GUI thread.
+    assert len(recording_keyring.threads) == 3
+    assert threading.main_thread() not in recording_keyring.threads
+
+
+def test_save_is_one_at_a_time_and_the_button_waits_for_the_store(
+    dialog: SettingsDialog, gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    dialog.from_name.setText("The Shop")
+    with qtbot.waitSignal(dialog.saved, timeout=10_000):
+        dialog.save()
+        assert dialog.saving and not dialog.save_button.isEnabled()
+        dialog.save()  # a second press while storing starts nothing more
+    assert not dialog.saving and dialog.save_button.isEnabled()
+    assert gui_ctx.settings.get("sender.from_name") == "The Shop"
 
 
 def test_changing_security_suggests_its_usual_port(dialog: SettingsDialog) -> None:
@@ -169,17 +240,18 @@ def test_without_a_keyring_the_dialog_says_what_to_install_and_stays_open(
 ) -> None:
     dialog = SettingsDialog(gui_ctx)
     qtbot.addWidget(dialog)
-    assert not dialog.keyring_label.isHidden()
+    qtbot.waitUntil(lambda: not dialog.keyring_label.isHidden())
     assert dialog.keyring_label.text() == keyring_help()
+    assert dialog.password.placeholderText() == "cannot be stored: no keyring"
     _fill_server(dialog, 587, "starttls")
     dialog.username.setText("ann")
     dialog.password.setText(SECRET)
-    dialog.accept()
+    assert not saved(dialog, qtbot, close=True)
     assert dialog.result() != dialog.DialogCode.Accepted
     assert keyring_help() in dialog.keyring_label.text()
     assert gui_ctx.settings.get("smtp.host") == ""  # nothing saved without the password
     dialog.password.clear()
-    assert dialog.save()  # without a password to store, the rest saves fine
+    assert saved(dialog, qtbot)  # without a password to store, the rest saves fine
     assert gui_ctx.settings.get("smtp.host") == "127.0.0.1"
 
 
@@ -199,7 +271,7 @@ def test_connections_retry_delay_and_attempts_round_trip(
     dialog.connections.setValue(8)
     dialog.retry_after.setValue(120)
     dialog.max_attempts.setValue(3)
-    assert dialog.save()
+    assert saved(dialog, qtbot)
     settings = gui_ctx.settings
     assert settings.get("sending.connections") == 8
     assert settings.get("sending.retry_base_seconds") == 120.0
@@ -224,13 +296,13 @@ def test_connections_out_of_range_are_refused_inline_and_nothing_is_saved(
     assert dialog.connections.value() == int(typed)
     assert not error.isHidden()
     assert error.text() == "Connections must be between 1 and 16."
-    assert not dialog.save()
+    assert not saved(dialog, qtbot)
     assert gui_ctx.settings.get("sending.connections") == 4
     assert gui_ctx.settings.get("sender.from_name") == ""  # one bad value saves nothing
     dialog.connections.selectAll()
     qtbot.keyClicks(dialog.connections, "6")  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
     assert error.isHidden()
-    assert dialog.save()
+    assert saved(dialog, qtbot)
     assert gui_ctx.settings.get("sending.connections") == 6
 
 
@@ -247,10 +319,10 @@ def test_connection_arrows_stay_within_1_and_16(dialog: SettingsDialog) -> None:
 
 
 def test_attempts_out_of_range_are_refused_inline(
-    dialog: SettingsDialog, gui_ctx: AppContext
+    dialog: SettingsDialog, gui_ctx: AppContext, qtbot: QtBot
 ) -> None:
     dialog.max_attempts.setValue(0)
-    assert not dialog.save()
+    assert not saved(dialog, qtbot)
     assert dialog._errors["sending.max_attempts"].text() == "Attempts must be between 1 and 10."
     assert gui_ctx.settings.get("sending.max_attempts") == 5
 

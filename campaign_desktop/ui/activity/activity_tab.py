@@ -45,7 +45,7 @@ from campaign_desktop.ui.common import formatting
 from campaign_desktop.ui.common.accessibility import name_toolbar_buttons
 from campaign_desktop.ui.common.background import BackgroundTask, hand_to_crash_handler
 from campaign_desktop.ui.common.bridge import EventBridge
-from campaign_desktop.ui.common.prompts import Confirm, ErrorMessage, call_service
+from campaign_desktop.ui.common.prompts import Confirm, ErrorMessage, Outcome, call_service
 from campaign_desktop.ui.common.widgets import (
     action_toolbar,
     data_table,
@@ -299,11 +299,15 @@ class ActivityTab(QWidget):
         empty = self.run_model.rowCount() == 0
         self.run_stack.setCurrentWidget(self.empty_label if empty else self.run_view)
 
-    def _call(self, title: str, call: Callable[[], T]) -> T | None:
+    def _call(self, title: str, call: Callable[[], T]) -> Outcome[T]:
         return call_service(self, title, call)
 
     def _refresh_run(self, run_id: int) -> None:
-        """Re-read one run after acting on it (pause/cancel publish no event of their own)."""
+        """Re-read one run after acting on it (pause/cancel publish no event of their own).
+
+        After a refusal too: the service refuses because the run moved on (it ended, or
+        another desktop paused it), and the row should show where it is now.
+        """
         row = self.run_model.row_of(run_id)
         if row is None:
             return

@@ -260,7 +260,8 @@ class DeliveryTableModel(RowTableModel[DeliveryView]):
         return not parent.isValid() and len(self._rows) < self._total
 
     def fetchMore(self, parent: ModelIndex) -> None:  # noqa: N802  (a Qt override keeps Qt's name)
-        if parent.isValid() or self._run_id is None:
+        # Qt (and its model tester) may call this with nothing left to fetch: no query then.
+        if self._run_id is None or not self.canFetchMore(parent):
             return
         page = self._runs.deliveries(
             self._run_id, status=self._status, offset=len(self._rows), limit=DELIVERY_PAGE_SIZE

@@ -93,7 +93,9 @@ class _CampaignRowsModel(RowTableModel[CampaignView]):
         return not parent.isValid() and len(self._rows) < self._total
 
     def fetchMore(self, parent: ModelIndex) -> None:  # noqa: N802  (a Qt override keeps Qt's name)
-        if parent.isValid():
+        # Qt (and its model tester) may call this with nothing left to fetch, even while rows
+        # are being removed: then it must neither query nor insert.
+        if not self.canFetchMore(parent):
             return
         page = self._page(offset=len(self._rows))
         if not page:
@@ -308,8 +310,10 @@ class _CampaignRowsModel(RowTableModel[CampaignView]):
         row = self.row_of(campaign_id)
         if row is None:
             return False
-        self._remove_row(row)
+        # Counted down first: while the row goes, `canFetchMore` must not see one row more
+        # to fetch (a view or the model tester fetching then would insert mid-removal).
         self._total = max(0, self._total - 1)
+        self._remove_row(row)
         return True
 
 

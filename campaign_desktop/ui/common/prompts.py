@@ -1,12 +1,14 @@
 """Small modal questions (confirm, archive reason, error message), each behind an `ask()`
-classmethod so tests replace the question instead of driving a real modal loop.
+classmethod so tests replace the question instead of driving a real modal loop; and
+`call_service`, which runs a slot's one service call and says whether it went through.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Generic, Literal, TypeAlias, TypeVar
 
 from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox, QWidget
 
@@ -59,21 +61,58 @@ class ErrorMessage:
         box.exec()
 
 
+@dataclass(frozen=True, slots=True)
+class Done(Generic[T]):
+    """A service call that went through, with what it returned (None for a void call).
+
+    Always true, so `if not outcome: return` is the whole check, and mypy then knows the
+    outcome is a `Done`.
+    """
+
+    value: T
+
+    def __bool__(self) -> Literal[True]:
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A service call the service refused (a DomainError); the user has been told `message`.
+
+    Always false.
+    """
+
+    message: str
+
+    def __bool__(self) -> Literal[False]:
+        return False
+
+
+Outcome: TypeAlias = Done[T] | Refused
+"""What `call_service` gives back: `Done(value)` or `Refused(message)`, never a bare None, so
+a refused call that returns nothing (a delete) cannot pass for one that went through."""
+
+
 def call_service(
     parent: QWidget | None,
     title: str,
     call: Callable[[], T],
     on_refused: Callable[[str], None] | None = None,
-) -> T | None:
-    """Run one service call from a slot; an expected failure (a DomainError) becomes a
-    message to the user (and `on_refused(message)`) and None, never a traceback. Anything
-    else is a bug: it propagates to the crash handler.
+) -> Outcome[T]:
+    """Run one service call from a slot: `Done(result)`, or, for an expected failure (a
+    DomainError), `Refused(message)` after the message was shown to the user (and given to
+    `on_refused`), never a traceback. Anything else is a bug: it propagates to the crash
+    handler.
+
+    Callers act on the outcome, not on the result: `if not call_service(...): return`
+    before changing what the window shows.
     """
     try:
-        return call()
+        result = call()
     except DomainError as exc:
         log.info("%s refused: %s", title, exc.message)
         if on_refused is not None:
             on_refused(exc.message)
         ErrorMessage.show(parent, title, exc.message)
-        return None
+        return Refused(exc.message)
+    return Done(result)

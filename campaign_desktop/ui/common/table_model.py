@@ -1,7 +1,9 @@
-"""The base of every data table's model: a header tuple over a list of row objects.
+"""The bases of the data tables' models: a header tuple over row objects.
 
-Subclasses say what a cell shows (`_cell`); rows change only through the helpers here, each
-inside Qt's begin/end calls, so views and proxies never see a half-changed model.
+`TableModel` answers what every table answers alike (columns, headers, a cell through
+`_cell`); `RowTableModel` holds its rows in a list, changed only through the helpers here,
+each inside Qt's begin/end calls, so views and proxies never see a half-changed model. A
+table too large to hold is a `PagedTableModel` (`ui/common/paged_model.py`).
 """
 
 from __future__ import annotations
@@ -17,16 +19,20 @@ _NO_INDEX = QModelIndex()
 RowT = TypeVar("RowT")
 
 
-class RowTableModel(QAbstractTableModel, Generic[RowT]):
-    """A flat table of `RowT`s, one per row, under `headers`."""
+class TableModel(QAbstractTableModel, Generic[RowT]):
+    """A flat table of `RowT`s under `headers`; subclasses say where rows come from.
+
+    They answer `rowCount` and `_row_at` (how the rows are held) and `_cell` (what a row
+    shows); `_row_id` where rows are looked up by id.
+    """
 
     headers: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[RowT] = []
-
     # --- what subclasses say -------------------------------------------------------------
+
+    def _row_at(self, position: int) -> RowT | None:
+        """The row at `position` (0 ≤ position < rowCount()), or None if it cannot be read."""
+        raise NotImplementedError
 
     def _cell(self, row: RowT, column: int, role: int) -> Any:
         """What `row` shows in `column` for `role`; None for nothing."""
@@ -37,9 +43,6 @@ class RowTableModel(QAbstractTableModel, Generic[RowT]):
         raise NotImplementedError
 
     # --- Qt overrides --------------------------------------------------------------------
-
-    def rowCount(self, parent: ModelIndex = _NO_INDEX) -> int:  # noqa: N802  (a Qt override keeps Qt's name)
-        return 0 if parent.isValid() else len(self._rows)
 
     def columnCount(self, parent: ModelIndex = _NO_INDEX) -> int:  # noqa: N802  (a Qt override keeps Qt's name)
         return 0 if parent.isValid() else len(self.headers)
@@ -56,9 +59,36 @@ class RowTableModel(QAbstractTableModel, Generic[RowT]):
         return None
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        if not index.isValid() or not 0 <= index.row() < self.rowCount():
             return None
-        return self._cell(self._rows[index.row()], index.column(), role)
+        row = self._row_at(index.row())
+        return None if row is None else self._cell(row, index.column(), role)
+
+    # --- changes -------------------------------------------------------------------------
+
+    def _row_changed(self, position: int) -> None:
+        """Tell views the row at `position` shows a new state: dataChanged for it only."""
+        # A new row object can change every role (the row itself is one), so no roles are
+        # named: Qt reads an empty list as "all". Naming fewer would let a proxy skip
+        # re-sorting or re-filtering the row.
+        all_roles: list[int] = []
+        self.dataChanged.emit(
+            self.index(position, 0), self.index(position, self.columnCount() - 1), all_roles
+        )
+
+
+class RowTableModel(TableModel[RowT]):
+    """A table whose rows are all held, in a list."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[RowT] = []
+
+    def rowCount(self, parent: ModelIndex = _NO_INDEX) -> int:  # noqa: N802  (a Qt override keeps Qt's name)
+        return 0 if parent.isValid() else len(self._rows)
+
+    def _row_at(self, position: int) -> RowT:
+        return self._rows[position]
 
     # --- the rows ------------------------------------------------------------------------
 
@@ -89,13 +119,7 @@ class RowTableModel(QAbstractTableModel, Generic[RowT]):
     def _replace_row(self, position: int, row: RowT) -> None:
         """Show a new state of the row at `position`: dataChanged for that row only."""
         self._rows[position] = row
-        # A new row object can change every role (the row itself is one), so no roles are
-        # named: Qt reads an empty list as "all". Naming fewer would let a proxy skip
-        # re-sorting or re-filtering the row.
-        all_roles: list[int] = []
-        self.dataChanged.emit(
-            self.index(position, 0), self.index(position, self.columnCount() - 1), all_roles
-        )
+        self._row_changed(position)
 
     def _remove_row(self, position: int) -> None:
         self.beginRemoveRows(_NO_INDEX, position, position)

@@ -401,7 +401,13 @@ class ContactsTab(QWidget):
         self.action_delete_list.setEnabled(self.list_filter.currentData() is not None)
 
     def _call(self, title: str, call: Callable[[], T]) -> T | None:
-        return call_service(self, title, call)
+        """The call's result, or None when it was refused (the user was told why).
+
+        Only for calls that always return something (a contact): for those None can only
+        mean refused. Anything else takes `call_service`'s outcome itself.
+        """
+        outcome = call_service(self, title, call)
+        return outcome.value if outcome else None
 
     def _changed(self, message: str, *, lists_too: bool = False) -> None:
         if lists_too:
@@ -484,11 +490,11 @@ class ContactsTab(QWidget):
         name = NewListName.ask(self)
         if name is None:
             return
-        created = self._call("New list", lambda: self._ctx.contacts.create_list(name))
-        if created is not None:
-            self._fill_lists(self._ctx.contacts.lists(), select=created.name)
+        outcome = call_service(self, "New list", lambda: self._ctx.contacts.create_list(name))
+        if outcome:
+            self._fill_lists(self._ctx.contacts.lists(), select=outcome.value.name)
             self.apply_filter()
-            self._changed(f"Made the list {_quoted(created.name)}.")
+            self._changed(f"Made the list {_quoted(outcome.value.name)}.")
 
     @Slot()
     def _on_delete_list(self) -> None:

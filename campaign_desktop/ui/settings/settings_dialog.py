@@ -4,6 +4,9 @@ read-only on its own tab, which database this desktop uses (`ui/settings/databas
 
 Every value is checked by its declared `SPECS` check before anything is stored, so one bad
 value saves nothing. The password goes to the keyring through `set_smtp`, never elsewhere.
+The keyring is only ever touched on a pool thread (it may answer slowly over D-Bus, or wait
+for an unlock prompt): whether it works and holds a password is read when the dialog opens,
+and Save stores on the pool too; the results come back to `_on_keyring_read` / `_on_saved`.
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ from __future__ import annotations
 import itertools
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QCheckBox,
@@ -37,9 +40,14 @@ from PySide6.QtWidgets import (
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import CredentialsError, DomainError, ValidationError
 from campaign_desktop.domain.status import SmtpSecurity
-from campaign_desktop.services.credentials import keyring_help
-from campaign_desktop.services.settings import SMTP_KEYS, SPECS
-from campaign_desktop.ui.common.background import BackgroundTask, hand_to_crash_handler
+from campaign_desktop.services.credentials import CredentialStore, keyring_help
+from campaign_desktop.services.settings import SMTP_KEYS, SPECS, SettingsService
+from campaign_desktop.ui.common.background import (
+    BackgroundTask,
+    Report,
+    hand_to_crash_handler,
+    run_in_background,
+)
 from campaign_desktop.ui.common.widgets import (
     buddy_label,
     message_label,
@@ -111,14 +119,78 @@ class ChooseCaFile:
         return Path(name) if name else None
 
 
+class KeyringState(NamedTuple):
+    """What the dialog shows about the keyring: whether one works, and whether it holds the
+    stored user's SMTP password."""
+
+    available: bool
+    has_password: bool
+
+
+def read_keyring_state(credentials: CredentialStore, username: str) -> KeyringState:
+    """The keyring's state for `username` (blocking: call it on a pool thread)."""
+    if not credentials.available():
+        return KeyringState(available=False, has_password=False)
+    try:
+        return KeyringState(True, bool(credentials.get_password(username)))
+    except CredentialsError:
+        return KeyringState(True, has_password=False)
+
+
+def store_settings(
+    settings: SettingsService,
+    credentials: CredentialStore,
+    cleaned: dict[str, Any],
+    *,
+    typed_password: str,
+    stored_username: str,
+) -> None:
+    """Store the checked form values, the SMTP password in the keyring (blocking: on a pool
+    thread). Raises CredentialsError (the keyring refused), ValidationError, StorageError.
+
+    An empty `typed_password` keeps the stored one; when the user name changed, the password
+    stored under the old name moves along to the new one.
+    """
+    others = {key: value for key, value in cleaned.items() if key not in SMTP_KEYS}
+    if cleaned["smtp.host"]:
+        username = cleaned["smtp.username"]
+        password: str | None = typed_password or None
+        if password is None and username != stored_username:
+            try:
+                password = credentials.get_password(stored_username) or None
+            except CredentialsError:
+                password = None
+        settings.set_smtp(
+            host=cleaned["smtp.host"],
+            port=cleaned["smtp.port"],
+            security=cleaned["smtp.security"],
+            username=username,
+            password=password,
+            ca_file=cleaned["smtp.ca_file"],
+        )
+    else:
+        # No server yet: keep the other SMTP fields too, but there is no password.
+        others.update({key: cleaned[key] for key in SMTP_KEYS})
+    settings.set_many(others)
+
+
 class SettingsDialog(QDialog):
-    """Edit the app's settings; Save stores all of them or, if one is bad, none."""
+    """Edit the app's settings; Save stores all of them or, if one is bad, none.
+
+    `saved(bool)` ends every `save()`: True when every value was stored, False when one was
+    refused (the reasons show in the form). Save closes the dialog once stored.
+    """
+
+    saved = Signal(bool)
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._ctx = ctx
         self._stored = ctx.settings.all()
         self._test: BackgroundTask | None = None
+        self._saving: BackgroundTask | None = None
+        self._close_when_saved = False
+        self.keyring_state: KeyringState | None = None  # None until the pool has read it
         self._errors: dict[str, QLabel] = {}
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")
@@ -369,17 +441,28 @@ class SettingsDialog(QDialog):
             # Connected after filling: only what the user types is checked as it changes.
             spin.valueChanged.connect(lambda value, key=key: self._on_number_typed(key, value))
         self.close_to_tray.setChecked(bool(s["ui.close_to_tray"]))
-        if not self._ctx.credentials.available():
+        credentials, username = self._ctx.credentials, str(s["smtp.username"])
+        self.password.setPlaceholderText("looking in the keyring\N{HORIZONTAL ELLIPSIS}")
+        run_in_background(
+            "read the keyring",
+            lambda _report: read_keyring_state(credentials, username),
+            self._on_keyring_read,
+        )
+
+    @Slot(object, object)
+    def _on_keyring_read(self, state: KeyringState | None, error: BaseException | None) -> None:
+        if error is not None:  # read_keyring_state catches the keyring's own failures
+            hand_to_crash_handler(error)
+            return
+        assert state is not None
+        self.keyring_state = state
+        if not state.available:
             show_error(self.keyring_label, keyring_help())
             self.password.setPlaceholderText("cannot be stored: no keyring")
-        elif self._has_stored_password(str(s["smtp.username"])):
+        elif state.has_password:
             self.password.setPlaceholderText("stored in the keyring \N{EM DASH} empty keeps it")
-
-    def _has_stored_password(self, username: str) -> bool:
-        try:
-            return bool(self._ctx.credentials.get_password(username))
-        except CredentialsError:
-            return False
+        else:
+            self.password.setPlaceholderText("")
 
     # --- reading the form ----------------------------------------------------------------
 
@@ -416,51 +499,59 @@ class SettingsDialog(QDialog):
     # --- saving --------------------------------------------------------------------------
 
     def accept(self) -> None:
-        if self.save():
-            super().accept()
+        """Save, and close once every value is stored (a refusal keeps the dialog open)."""
+        self._close_when_saved = True
+        self.save()
 
-    def save(self) -> bool:
-        """Store every value, or none when one is refused (the reasons show inline)."""
+    @property
+    def saving(self) -> bool:
+        return self._saving is not None
+
+    def save(self) -> None:
+        """Check every value here, then store them all on a pool thread, or none when one is
+        refused (the reasons show inline). `saved(bool)` tells how it ended."""
+        if self._saving is not None:
+            return
         cleaned, found = self.problems()
         self._show_problems(found)
         if found:
-            return False
-        others = {key: value for key, value in cleaned.items() if key not in SMTP_KEYS}
-        try:
-            if cleaned["smtp.host"]:
-                self._ctx.settings.set_smtp(
-                    host=cleaned["smtp.host"],
-                    port=cleaned["smtp.port"],
-                    security=cleaned["smtp.security"],
-                    username=cleaned["smtp.username"],
-                    password=self._password_to_store(cleaned["smtp.username"]),
-                    ca_file=cleaned["smtp.ca_file"],
-                )
-            else:
-                # No server yet: keep the other SMTP fields too, but there is no password.
-                others.update({key: cleaned[key] for key in SMTP_KEYS})
-            self._ctx.settings.set_many(others)
-        except CredentialsError as exc:
-            show_error(self.keyring_label, exc.message)
-            return False
-        except ValidationError as exc:
-            self._show_problems({exc.field: exc.message})
-            return False
-        log.info("settings saved")
-        return True
+            self._close_when_saved = False
+            self.saved.emit(False)
+            return
+        settings, credentials = self._ctx.settings, self._ctx.credentials
+        typed, stored_username = self.password.text(), str(self._stored["smtp.username"])
 
-    def _password_to_store(self, username: str) -> str | None:
-        """The typed password; None keeps the stored one (moved along if the user changed)."""
-        typed = self.password.text()
-        if typed:
-            return typed
-        previous = str(self._stored["smtp.username"])
-        if username == previous:
-            return None
-        try:
-            return self._ctx.credentials.get_password(previous) or None
-        except CredentialsError:
-            return None
+        def work(_report: Report) -> None:
+            store_settings(
+                settings,
+                credentials,
+                cleaned,
+                typed_password=typed,
+                stored_username=stored_username,
+            )
+
+        self.save_button.setEnabled(False)
+        self._saving = run_in_background("save the settings", work, self._on_saved)
+
+    @Slot(object, object)
+    def _on_saved(self, _result: object, error: BaseException | None) -> None:
+        self._saving = None
+        self.save_button.setEnabled(True)
+        close, self._close_when_saved = self._close_when_saved, False
+        if isinstance(error, CredentialsError):
+            show_error(self.keyring_label, error.message)
+        elif isinstance(error, ValidationError):
+            self._show_problems({error.field: error.message})
+        elif isinstance(error, DomainError):  # the database: busy, full, read-only
+            show_error(self.general_error, error.message)
+        elif error is not None:
+            show_error(self.general_error, "The settings could not be saved.")
+            hand_to_crash_handler(error)
+        self.saved.emit(error is None)
+        if error is None:
+            log.info("settings saved")
+            if close:
+                super().accept()
 
     # --- slots ---------------------------------------------------------------------------
 

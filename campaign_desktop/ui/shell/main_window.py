@@ -48,7 +48,7 @@ from campaign_desktop.ui.common import formatting
 from campaign_desktop.ui.common.accessibility import name_toolbar_buttons
 from campaign_desktop.ui.common.bridge import EventBridge
 from campaign_desktop.ui.common.icons import app_icon, icon
-from campaign_desktop.ui.common.prompts import ArchiveReason, Confirm, call_service
+from campaign_desktop.ui.common.prompts import ArchiveReason, Confirm, Outcome, call_service
 from campaign_desktop.ui.common.widgets import action_toolbar, named_action
 from campaign_desktop.ui.contacts.contacts_tab import ContactsTab
 from campaign_desktop.ui.schedule.schedule_dialog import ScheduleDialog
@@ -441,8 +441,9 @@ class MainWindow(QMainWindow):
         self.campaign_view.selectRow(row)
         self.campaign_view.setCurrentIndex(self.campaign_model.index(row, 0))
 
-    def _call(self, title: str, call: Callable[[], T]) -> T | None:
-        """Run one service call; an expected failure becomes a message, not a traceback."""
+    def _call(self, title: str, call: Callable[[], T]) -> Outcome[T]:
+        """Run one service call; an expected failure becomes a message (and the status bar's
+        words), not a traceback, and a `Refused` outcome."""
         return call_service(
             self,
             title,
@@ -480,7 +481,7 @@ class MainWindow(QMainWindow):
         values = ScheduleDialog.ask(self, self._ctx, campaign)
         if values is None:
             return None
-        scheduled = self._call(
+        outcome = self._call(
             "Schedule",
             lambda: self._ctx.campaigns.schedule(
                 campaign.id,
@@ -490,10 +491,12 @@ class MainWindow(QMainWindow):
                 missed_run_policy=values.policy,
             ),
         )
-        if scheduled is not None:
-            self.campaign_model.update_campaign(scheduled)
-            when = formatting.in_zone(scheduled.next_run_at, scheduled.timezone)
-            self.statusBar().showMessage(f"\u201c{scheduled.name}\u201d goes out {when}.", 8000)
+        if not outcome:
+            return None
+        scheduled = outcome.value
+        self.campaign_model.update_campaign(scheduled)
+        when = formatting.in_zone(scheduled.next_run_at, scheduled.timezone)
+        self.statusBar().showMessage(f"\u201c{scheduled.name}\u201d goes out {when}.", 8000)
         return scheduled
 
     @Slot()
@@ -502,7 +505,8 @@ class MainWindow(QMainWindow):
         if campaign is not None and not self.campaign_model.audience_known(campaign):
             # The table is still counting its audience: ask the service for this one.
             chosen = campaign.id
-            campaign = self._call("Send now", lambda: self._ctx.campaigns.get(chosen))
+            counted = self._call("Send now", lambda: self._ctx.campaigns.get(chosen))
+            campaign = counted.value if counted else None
         if campaign is None:
             return
         question = (
@@ -516,8 +520,7 @@ class MainWindow(QMainWindow):
             )
         if not Confirm.ask(self, "Send now", question, "Send now"):
             return
-        run = self._call("Send now", lambda: self._ctx.campaigns.send_now(campaign.id))
-        if run is not None:
+        if self._call("Send now", lambda: self._ctx.campaigns.send_now(campaign.id)):
             self.statusBar().showMessage(f"Sending \u201c{campaign.name}\u201d…", 5000)
 
     @Slot()
@@ -541,9 +544,10 @@ class MainWindow(QMainWindow):
         campaign = self.selected_campaign()
         if campaign is None or self.tabs.currentIndex() != 0:
             return
-        copy = self._call("Duplicate", lambda: self._ctx.campaigns.duplicate(campaign.id))
-        if copy is None:
+        outcome = self._call("Duplicate", lambda: self._ctx.campaigns.duplicate(campaign.id))
+        if not outcome:
             return
+        copy = outcome.value
         self.campaign_model.update_campaign(copy)
         self.select_campaign(copy.id)
         self.statusBar().showMessage(f"Made \u201c{copy.name}\u201d, a draft copy.", 5000)
@@ -568,8 +572,8 @@ class MainWindow(QMainWindow):
         archived = self._call(
             "Archive", lambda: self._ctx.campaigns.archive(campaign.id, reason or None)
         )
-        if archived is not None:
-            self._place(archived)
+        if archived:
+            self._place(archived.value)
             self.statusBar().showMessage(f"Archived \u201c{campaign.name}\u201d.", 5000)
 
     @Slot()
@@ -588,8 +592,9 @@ class MainWindow(QMainWindow):
         campaign = self.selected_campaign()
         if campaign is None or not campaign.archived:
             return
-        restored = self._call("Restore", lambda: self._ctx.campaigns.restore(campaign.id))
-        if restored is not None:
+        outcome = self._call("Restore", lambda: self._ctx.campaigns.restore(campaign.id))
+        if outcome:
+            restored = outcome.value
             self._place(restored)
             self.statusBar().showMessage(
                 f"\u201c{restored.name}\u201d comes back as a draft: schedule it to send it again.",
@@ -609,8 +614,8 @@ class MainWindow(QMainWindow):
             "Delete for good",
         ):
             return
-        self._call("Delete", lambda: self._ctx.campaigns.delete(campaign.id))
-        self.archive_model.remove_campaign(campaign.id)
+        if self._call("Delete", lambda: self._ctx.campaigns.delete(campaign.id)):
+            self.archive_model.remove_campaign(campaign.id)
 
     @Slot()
     def _on_context_menu(self, pos: object) -> None:

@@ -3,6 +3,11 @@ the main window means (hide to the tray, or quit after a warning where no tray e
 
 Everything here also works where the desktop has no tray (Qt's `offscreen`, some Wayland
 desktops): notifications then go to the main window's status bar and closing quits.
+
+Nothing here waits for the database on the GUI thread: how many campaigns are scheduled is
+counted on the pool whenever a campaign or the scheduler changes (the close policy reads the
+last count), and "Pause all sending" / "Resume sending" (whose resume fires what fell due,
+an INSERT … SELECT) run on the pool too.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon, QWidget
 
 from campaign_desktop.context import AppContext
+from campaign_desktop.domain.errors import DomainError
 from campaign_desktop.domain.events import SchedulerStateChanged
 from campaign_desktop.ui.common import formatting
+from campaign_desktop.ui.common.background import hand_to_crash_handler, run_in_background
 from campaign_desktop.ui.common.icons import app_icon, icon
 from campaign_desktop.ui.shell.main_window import MainWindow
 from campaign_desktop.ui.shell.notifications import Kind, Level, Notification, Notifier
@@ -47,9 +54,12 @@ def tooltip_text(state: SchedulerStateChanged) -> str:
     return f"Campaign Desktop\n{detail}"
 
 
-def quit_warning(scheduled: int, sending: int) -> str | None:
-    """Why quitting now may surprise the user, or None when nothing is waiting to go out."""
-    if not scheduled and not sending:
+def quit_warning(scheduled: int | None, sending: int) -> str | None:
+    """Why quitting now may surprise the user, or None when nothing is waiting to go out.
+
+    `scheduled` None: not counted yet, so campaigns may be waiting (the warning is given).
+    """
+    if scheduled == 0 and not sending:
         return None
     text = "Scheduled campaigns only go out while Campaign Desktop is running."
     if sending:
@@ -111,9 +121,37 @@ class AppTray(QObject):
         self._quit_app = quit_app or QApplication.quit
         self.last_notification: Notification | None = None
         self._tooltip = ""
+        # Campaigns that will fire by themselves, as last counted on the pool (None: not yet).
+        self.scheduled_count: int | None = None
+        self._counting = False
+        self._count_again = False  # something changed while counting: count once more
+        self._toggling = False  # a pause or resume is under way on the pool
+        self._resuming = False  # which of the two
         if tray_available is None:
             tray_available = QSystemTrayIcon.isSystemTrayAvailable()
+        self._build_actions(window)
 
+        self.icon: QSystemTrayIcon | None = None
+        if tray_available:
+            self.icon = QSystemTrayIcon(app_icon(), self)
+            self.icon.setObjectName("trayIcon")
+            self.icon.setContextMenu(self.menu)
+            self.icon.activated.connect(self._on_activated)
+
+        self.notifier = Notifier(self)
+        window.bridge.run_event.connect(self.notifier.on_event)
+        window.bridge.catch_up.connect(self.notifier.on_event)
+        self.notifier.notify.connect(self.show_notification)
+        window.bridge.scheduler_state.connect(self._on_scheduler_state)
+        window.bridge.campaign_changed.connect(self._recount)
+        self._on_scheduler_state(window.scheduler_state())
+
+        window.close_guard = self.allow_close
+        window.closed.connect(self._on_window_closed)
+        if self.icon is not None:
+            self.icon.show()
+
+    def _build_actions(self, window: MainWindow) -> None:
         self.open_action = QAction(app_icon(), "&Open Campaign Desktop", self)
         self.open_action.setObjectName("actionOpen")
         self.open_action.triggered.connect(self.bring_to_front)
@@ -136,25 +174,6 @@ class AppTray(QObject):
         self.menu.addAction(self.quit_action)
         # The same actions in the window, for desktops without a tray.
         window.add_app_actions([self.pause_action, self.quit_action])
-
-        self.icon: QSystemTrayIcon | None = None
-        if tray_available:
-            self.icon = QSystemTrayIcon(app_icon(), self)
-            self.icon.setObjectName("trayIcon")
-            self.icon.setContextMenu(self.menu)
-            self.icon.activated.connect(self._on_activated)
-
-        self.notifier = Notifier(self)
-        window.bridge.run_event.connect(self.notifier.on_event)
-        window.bridge.catch_up.connect(self.notifier.on_event)
-        self.notifier.notify.connect(self.show_notification)
-        window.bridge.scheduler_state.connect(self._on_scheduler_state)
-        self._on_scheduler_state(window.scheduler_state())
-
-        window.close_guard = self.allow_close
-        window.closed.connect(self._on_window_closed)
-        if self.icon is not None:
-            self.icon.show()
 
     @property
     def in_tray(self) -> bool:
@@ -202,9 +221,7 @@ class AppTray(QObject):
             self._window.hide()
             self._tell_once_about_the_tray()
             return False
-        warning = quit_warning(
-            len(self._ctx.campaigns.list_scheduled()), len(self._ctx.sending.active_run_ids())
-        )
+        warning = quit_warning(self.scheduled_count, len(self._ctx.sending.active_run_ids()))
         if warning is not None and not ConfirmQuit.ask(self._window, warning):
             # Out of the way, as the user wanted, but still running and sending.
             self._window.showMinimized()
@@ -238,24 +255,73 @@ class AppTray(QObject):
         self._tooltip = tooltip_text(state)
         if self.icon is not None:
             self.icon.setToolTip(self._tooltip)
-        self.pause_action.setEnabled(state.running)
+        self.pause_action.setEnabled(state.running and not self._toggling)
         if state.sending_paused:
             self.pause_action.setText("&Resume sending")
             self.pause_action.setIcon(icon("resume"))
         else:
             self.pause_action.setText("&Pause all sending")
             self.pause_action.setIcon(icon("pause"))
+        self._recount()
+
+    @Slot()
+    def _recount(self, *_changed: object) -> None:
+        """Count the scheduled campaigns again on the pool (one count at a time)."""
+        if self._counting:
+            self._count_again = True
+            return
+        self._counting, self._count_again = True, False
+        campaigns = self._ctx.campaigns
+        run_in_background(
+            "count scheduled campaigns",
+            lambda _report: campaigns.count_scheduled(),
+            self._on_counted,
+        )
+
+    @Slot(object, object)
+    def _on_counted(self, count: int | None, error: BaseException | None) -> None:
+        self._counting = False
+        if error is None:
+            self.scheduled_count = count
+        elif isinstance(error, DomainError):  # the database busy for a moment: keep the last
+            log.warning("scheduled campaigns not counted: %s", error.message)
+        else:
+            hand_to_crash_handler(error)
+        if self._count_again:
+            self._recount()
 
     @Slot()
     def _on_pause_toggled(self) -> None:
-        if self._ctx.scheduler.sending_paused:
-            self._ctx.scheduler.resume_sending()
-            self._window.statusBar().showMessage("Sending resumed.", 5000)
-        else:
-            self._ctx.scheduler.pause_sending()
-            self._window.statusBar().showMessage(
-                "All sending paused: nothing goes out until you resume.", 8000
+        if self._toggling:
+            return
+        scheduler = self._ctx.scheduler
+        self._resuming = scheduler.sending_paused
+        self._toggling = True
+        self.pause_action.setEnabled(False)
+        # Both touch the database (pausing the runs in progress; resuming fires what fell
+        # due meanwhile, an INSERT … SELECT per campaign): on the pool, never here.
+        if self._resuming:
+            run_in_background(
+                "resume sending", lambda _report: scheduler.resume_sending(), self._on_toggled
             )
+        else:
+            run_in_background(
+                "pause all sending", lambda _report: scheduler.pause_sending(), self._on_toggled
+            )
+
+    @Slot(object, object)
+    def _on_toggled(self, _result: object, error: BaseException | None) -> None:
+        self._toggling = False
+        self.pause_action.setEnabled(self._ctx.scheduler.running)
+        bar = self._window.statusBar()
+        if isinstance(error, DomainError):
+            bar.showMessage(error.message, 10_000)
+        elif error is not None:
+            hand_to_crash_handler(error)
+        elif self._resuming:
+            bar.showMessage("Sending resumed.", 5000)
+        else:
+            bar.showMessage("All sending paused: nothing goes out until you resume.", 8000)
 
     @Slot(QSystemTrayIcon.ActivationReason)
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
