@@ -9,7 +9,21 @@ from collections import defaultdict
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, String, Text, cast, func, select, true, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    String,
+    Text,
+    cast,
+    func,
+    literal_column,
+    select,
+    table,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from campaign_desktop.domain.errors import NotFoundError
@@ -24,7 +38,7 @@ from campaign_desktop.persistence.models import (
     campaign_audience,
     list_membership,
 )
-from campaign_desktop.persistence.portable import by_dialect
+from campaign_desktop.persistence.portable import by_dialect, contains_ignoring_case
 
 RowT = TypeVar("RowT")
 
@@ -34,6 +48,10 @@ IN_LIMIT = 500
 # Up to this many distinct sets of lists, counting each set is cheaper than one pass over
 # every membership (a set costs at most its lists' memberships).
 _FEW_SETS = 3
+#: The shortest search text the trigram indexes can answer (migration 0007): shorter text
+#: is matched by a scan, as before them.
+SEARCH_INDEX_MIN_CHARS = 3
+_CONTACT_SEARCH = table("contact_search")
 
 
 def load(session: Session, model: type[RowT], key: int, what: str) -> RowT:
@@ -304,3 +322,31 @@ def sample_audience(
     rows = session.execute(union_all(*(select(part.subquery()) for part in parts))).all()
     unique = {row.id: row for row in rows}
     return [unique[key] for key in sorted(unique)]
+
+
+def contact_name_text() -> ColumnElement[str]:
+    """A contact's "first last", spelt exactly as migration 0007 indexes it on PostgreSQL
+    (``first_name || ' ' || last_name``, the space a literal, not a bound parameter): an
+    expression index serves only a query that writes the same expression."""
+    return Contact.first_name + literal_column("' '", String) + Contact.last_name
+
+
+def contact_text_filter(session: Session, text: str) -> ColumnElement[bool]:
+    """Contacts whose email or "first last" contains `text`, whatever the case.
+
+    SQLite: a text of `SEARCH_INDEX_MIN_CHARS` or more characters is looked up in the FTS5
+    trigram table `contact_search` (a phrase query: the text as one substring, quotes
+    doubled), which folds case for every alphabet; shorter text, which no trigram can
+    hold, is matched by a scan (`contains_ignoring_case`). PostgreSQL: ILIKE, which uses
+    the pg_trgm indexes of migration 0007 where they exist. Same rows either way.
+    """
+    needle = text.strip()
+    if session.get_bind().dialect.name == "sqlite" and len(needle) >= SEARCH_INDEX_MIN_CHARS:
+        phrase = '"' + needle.replace('"', '""') + '"'
+        matching: Select[int] = (
+            select(literal_column("rowid", Integer))
+            .select_from(_CONTACT_SEARCH)
+            .where(literal_column("contact_search").op("MATCH")(phrase))
+        )
+        return Contact.id.in_(matching)
+    return contains_ignoring_case([Contact.email.expression, contact_name_text()], needle)
