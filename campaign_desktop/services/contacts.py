@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Integer,
     bindparam,
@@ -86,6 +87,24 @@ class CancelFlag(Protocol):
 
 ImportProgress = Callable[[float, int], None]
 """Called after each batch with (fraction of the file's bytes read, data rows read)."""
+
+BulkProgress = Callable[[int, int], None]
+"""Called after each chunk of a bulk action with (contacts handled so far, contacts asked)."""
+
+#: Contacts per statement (and per transaction) of a bulk action: one DELETE or UPDATE of
+#: this many ids takes milliseconds, so the scheduler's and sender's writes never wait long.
+BULK_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """What a bulk action did: `handled` ids in the order given (all of them unless
+    `cancelled`), of which `changed` were changed (the others were gone already, or
+    already in the state asked for)."""
+
+    handled: tuple[int, ...]
+    changed: int
+    cancelled: bool = False
 
 
 class ContactService:
@@ -226,6 +245,79 @@ class ContactService:
             _load_contact(session, contact_id)
             # Core delete: the database cascades memberships without loading them.
             session.execute(delete(Contact).where(Contact.id == contact_id))
+
+    def delete_many(
+        self,
+        contact_ids: Iterable[int],
+        *,
+        progress: BulkProgress | None = None,
+        cancel: CancelFlag | None = None,
+    ) -> BulkOutcome:
+        """Delete contacts for good, `BULK_CHUNK` at a time: one DELETE per chunk, each its
+        own transaction. Past deliveries keep their address (their contact_id becomes NULL
+        through ``ix_delivery_contact``, migration 0004); memberships go with the contact.
+
+        Ids no longer there are skipped. `cancel.is_set()` is read before each chunk: the
+        chunks done stay done (`cancelled=True`). `progress(handled, asked)` follows each
+        chunk, on the calling thread.
+        """
+
+        def delete_chunk(session: Session, ids: Sequence[int]) -> int:
+            return _rows_matched(
+                session.execute(delete(Contact).where(Contact.id.in_(_ids_parameter())), _ids(ids))
+            )
+
+        return self._in_chunks(contact_ids, delete_chunk, progress, cancel)
+
+    def set_status_many(
+        self,
+        contact_ids: Iterable[int],
+        status: str,
+        *,
+        progress: BulkProgress | None = None,
+        cancel: CancelFlag | None = None,
+    ) -> BulkOutcome:
+        """Unsubscribe, resubscribe or mark bounced many contacts, by the rules of the
+        one-contact calls (`unsubscribe`, `resubscribe`, `mark_bounced`): an unsubscribe
+        keeps the first `unsubscribed_at`, a bounce never overrides an unsubscribe.
+
+        One UPDATE per `BULK_CHUNK` ids, each its own transaction; cancel and progress as
+        in `delete_many`. Raises ValidationError for an unknown status (nothing changed).
+        """
+        wanted = ContactStatus(_status(status))
+
+        def update_chunk(session: Session, ids: Sequence[int]) -> int:
+            statement = update(Contact).where(
+                Contact.id.in_(_ids_parameter()), *_STATUS_CHANGE_FROM[wanted]
+            )
+            now = self._clock.now()
+            values: dict[str, Any] = {"status": wanted.value, "updated_at": now}
+            if wanted == ContactStatus.UNSUBSCRIBED:
+                values["unsubscribed_at"] = now
+            elif wanted == ContactStatus.SUBSCRIBED:
+                values["unsubscribed_at"] = None
+            return _rows_matched(session.execute(statement.values(values), _ids(ids)))
+
+        return self._in_chunks(contact_ids, update_chunk, progress, cancel)
+
+    def _in_chunks(
+        self,
+        contact_ids: Iterable[int],
+        action: Callable[[Session, Sequence[int]], int],
+        progress: BulkProgress | None,
+        cancel: CancelFlag | None,
+    ) -> BulkOutcome:
+        ids = list(dict.fromkeys(contact_ids))
+        changed = done = 0
+        for chunk in _chunks(ids, BULK_CHUNK):
+            if cancel is not None and cancel.is_set():
+                return BulkOutcome(tuple(ids[:done]), changed, cancelled=True)
+            with self._db.write() as session:
+                changed += action(session, chunk)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, len(ids))
+        return BulkOutcome(tuple(ids), changed)
 
     def unsubscribe(self, email: str) -> ContactView:
         """Never send to this contact again (until resubscribed); stamps `unsubscribed_at`."""
@@ -516,6 +608,30 @@ class ContactService:
         result.created = len(new_contacts)
         result.updated = len(accepted) - len(new_contacts)
         return result
+
+
+# --- bulk helpers ------------------------------------------------------------------------
+
+# Which contacts a status change applies to (the rules of `ContactService._set_status`).
+_STATUS_CHANGE_FROM: dict[ContactStatus, tuple[ColumnElement[bool], ...]] = {
+    ContactStatus.UNSUBSCRIBED: (Contact.status != ContactStatus.UNSUBSCRIBED.value,),
+    ContactStatus.SUBSCRIBED: (Contact.status != ContactStatus.SUBSCRIBED.value,),
+    ContactStatus.BOUNCED: (Contact.status == ContactStatus.SUBSCRIBED.value,),
+}
+
+
+def _ids_parameter() -> BindParameter[Any]:
+    # Bound as one expanding parameter, not literal lists: SQLAlchemy's statement cache
+    # would otherwise keep a compiled statement per chunk length and its ids alive.
+    return bindparam("ids", expanding=True)
+
+
+def _ids(ids: Sequence[int]) -> dict[str, list[int]]:
+    return {"ids": list(ids)}
+
+
+def _rows_matched(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # --- import helpers ----------------------------------------------------------------------
