@@ -170,3 +170,14 @@ def test_an_unknown_status_changes_nothing(
         ContactService(database, clock).set_status_many(ids, "gone")
     assert error.value.field == "status"
     assert snapshot() == before
+
+
+def test_get_many_reads_contacts_in_the_order_asked_and_leaves_out_the_gone(
+    database: Database, clock: ManualClock
+) -> None:
+    ids = add_numbered(database, 4, clock)
+    contacts = ContactService(database, clock)
+    contacts.delete(ids[1])
+    views = contacts.get_many([ids[3], ids[1], ids[0]])
+    assert [view.id for view in views] == [ids[3], ids[0]]
+    assert views[0].lists == ("Customers",)

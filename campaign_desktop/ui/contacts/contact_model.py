@@ -133,13 +133,32 @@ class ContactTableModel(RowTableModel[ContactView]):
 
     def set_filter(self, contact_filter: ContactFilter) -> None:
         """Show the contacts matching `contact_filter`: a count and the first page."""
+        self.show_filter(contact_filter, *self.read_filter(self._contacts, contact_filter))
+
+    @staticmethod
+    def read_filter(
+        contacts: ContactService, contact_filter: ContactFilter
+    ) -> tuple[list[ContactView], int]:
+        """The first page and the number of matches for `contact_filter`, for `show_filter`.
+
+        Reads through the service only (no model state): safe on a pool thread, so that
+        the Contacts tab searches off the GUI thread.
+        """
         f = contact_filter
-        self.beginResetModel()
-        self._filter = f
-        self._pages.clear()
-        first = self._search(0, PAGE_SIZE)
+        first = contacts.search(f.text, list_name=f.list_name, status=f.status, limit=PAGE_SIZE)
         # A short first page is every match: no need to count them again.
-        self._total = len(first) if len(first) < PAGE_SIZE else self._count()
+        if len(first) < PAGE_SIZE:
+            return first, len(first)
+        return first, contacts.count(f.text, list_name=f.list_name, status=f.status)
+
+    def show_filter(
+        self, contact_filter: ContactFilter, first: list[ContactView], total: int
+    ) -> None:
+        """Show what `read_filter` read for `contact_filter` (a model reset)."""
+        self.beginResetModel()
+        self._filter = contact_filter
+        self._pages.clear()
+        self._total = total
         self._pages[0] = first
         self.endResetModel()
 
@@ -248,10 +267,6 @@ class ContactTableModel(RowTableModel[ContactView]):
         return self._contacts.search(
             f.text, list_name=f.list_name, status=f.status, offset=offset, limit=limit
         )
-
-    def _count(self) -> int:
-        f = self._filter
-        return self._contacts.count(f.text, list_name=f.list_name, status=f.status)
 
 
 def _runs(rows: Sequence[int]) -> Iterator[tuple[int, int]]:
