@@ -28,13 +28,12 @@ from sqlalchemy.orm import Session
 
 from campaign_desktop.domain.errors import NotFoundError
 from campaign_desktop.domain.status import ContactStatus, RunTrigger
-from campaign_desktop.domain.views import CampaignView, DeliveryView, RunView
+from campaign_desktop.domain.views import CampaignView, RunView
 from campaign_desktop.persistence.models import (
     Campaign,
     CampaignRun,
     Contact,
     ContactList,
-    Delivery,
     campaign_audience,
     list_membership,
 )
@@ -85,20 +84,6 @@ def run_view(run: CampaignRun) -> RunView:
         skipped=run.skipped,
         unconfirmed=run.unconfirmed,
         error=run.error,
-    )
-
-
-def delivery_view(row: Delivery) -> DeliveryView:
-    return DeliveryView(
-        id=row.id,
-        run_id=row.run_id,
-        contact_id=row.contact_id,
-        email=row.email,
-        status=row.status,
-        attempts=row.attempts,
-        last_error=row.last_error,
-        smtp_message_id=row.smtp_message_id,
-        sent_at=row.sent_at,
     )
 
 
