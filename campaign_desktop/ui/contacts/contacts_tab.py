@@ -258,6 +258,7 @@ class ContactsTab(QWidget):
         self._search_number = 0
         self._bulk: BackgroundTask | None = None
         self._bulk_cancel = threading.Event()
+        self._bulk_title = ""
         self._select_when_shown: int | None = None  # a contact to select once shown
         self._build_actions()
         self._build()
@@ -423,28 +424,25 @@ class ContactsTab(QWidget):
         wanted = self.current_filter()
         contacts = self._ctx.contacts
 
-        def read(_report: Report) -> tuple[list[ContactListView] | None, Any]:
+        def read(_report: Report) -> tuple[int, ContactFilter, Any, Any]:
             lists = contacts.lists() if with_lists else None
-            return lists, ContactTableModel.read_filter(contacts, wanted)
+            return number, wanted, lists, ContactTableModel.read_filter(contacts, wanted)
 
-        def show(result: Any, error: BaseException | None) -> None:
-            self._on_search_read(number, wanted, result, error)
-
-        run_in_background("contacts: search", read, show)
+        # A bound slot, not a closure: Qt drops it if the tab is deleted before the answer.
+        run_in_background("contacts: search", read, self._on_search_read)
         self._update_actions()  # "Delete list" follows the list filter at once
 
-    def _on_search_read(
-        self, number: int, wanted: ContactFilter, result: Any, error: BaseException | None
-    ) -> None:
-        if number != self._search_number:
-            return  # a newer search is on its way: this one is out of date
+    @Slot(object, object)
+    def _on_search_read(self, result: Any, error: BaseException | None) -> None:
         if error is not None:
             if isinstance(error, DomainError):
                 ErrorMessage.show(self, "Search", error.message)
             else:
                 hand_to_crash_handler(error)
             return
-        lists, (first, total) = result
+        number, wanted, lists, (first, total) = result
+        if number != self._search_number:
+            return  # a newer search is on its way: this one is out of date
         if lists is not None:
             self._fill_lists(lists)
             if self.current_filter() != wanted:
@@ -615,12 +613,11 @@ class ContactsTab(QWidget):
                 shown = contacts.get_many(outcome.handled)
             return outcome, shown
 
-        def finished(result: Any, error: BaseException | None) -> None:
-            self._on_bulk_finished(title, result, error)
-
+        self._bulk_title = title
         self.bulk_progress.begin(doing, total)
+        # Bound slots: Qt drops them if the tab is deleted while the work runs.
         self._bulk = run_in_background(
-            f"contacts: {title.lower()}", run, finished, self._on_bulk_progress
+            f"contacts: {title.lower()}", run, self._on_bulk_finished, self._on_bulk_progress
         )
         self._update_actions()
 
@@ -634,7 +631,9 @@ class ContactsTab(QWidget):
         self._bulk_cancel.set()
         self.bulk_progress.cancelling()
 
-    def _on_bulk_finished(self, title: str, result: Any, error: BaseException | None) -> None:
+    @Slot(object, object)
+    def _on_bulk_finished(self, result: Any, error: BaseException | None) -> None:
+        title = self._bulk_title
         self._bulk = None
         self.bulk_progress.hide()
         if error is not None:
