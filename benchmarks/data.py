@@ -140,7 +140,8 @@ def seed_contacts(
             if all_subscribed:
                 for row in rows:
                     row["status"], row["unsubscribed_at"] = "subscribed", None
-            connection.execute(insert(Contact), rows)
+            # RETURNING: many rows per statement, as the app's import (services/contacts.py).
+            connection.execute(insert(Contact).returning(Contact.id), rows)
         for plan in lists:
             list_id = connection.scalar(select(ContactList.id).where(ContactList.name == plan.name))
             if list_id is None:

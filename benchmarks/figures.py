@@ -1,4 +1,4 @@
-"""The figures of issues 7, 11 and 14, by the name `--only` takes, in the table's order."""
+"""The figures of issues 7, 11, 14 and 16, by the name `--only` takes, in the table's order."""
 
 from __future__ import annotations
 
@@ -39,5 +39,9 @@ FIGURES: tuple[Figure, ...] = (
     Figure("gui", "fig_gui", "gui_responsiveness", 300, "GUI heartbeat during send and import"),
     Figure("memory", "fig_startup", "memory", 120, "idle app: peak RSS"),
     Figure("team-db", "fig_team", "team_db", 300, "PostgreSQL vs SQLite: send, campaign table"),
+    # Issue 16: sizes times $CAMPAIGN_BENCH_SCALE (fig_ledger.py).
+    Figure("ledger", "fig_ledger", "ledger", 900, "deletes, long run scroll and export"),
+    Figure("search", "fig_ledger", "contact_search", 600, "contact search at 1 M contacts"),
+    Figure("big-import", "fig_ledger", "big_import", 900, "1 M-row CSV import vs csv+sqlite3"),
 )
 BY_NAME = {figure.name: figure for figure in FIGURES}

@@ -222,6 +222,8 @@ class Delivery(Base):
         Index("ix_delivery_run_status", "run_id", "status"),
         Index("ix_delivery_sent_at", "sent_at"),
         Index("ix_delivery_contact", "contact_id"),
+        # A run's deliveries paged by id (migration 0007, `RunService.deliveries`).
+        Index("ix_delivery_run_page", "run_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

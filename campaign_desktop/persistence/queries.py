@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Row,
     Select,
     String,
@@ -19,7 +20,9 @@ from sqlalchemy import (
     and_,
     cast,
     func,
+    literal_column,
     select,
+    table,
     true,
     union_all,
 )
@@ -28,17 +31,16 @@ from sqlalchemy.orm import Session
 from campaign_desktop.domain.errors import NotFoundError, ValidationError
 from campaign_desktop.domain.recurrence import RecurrencePattern
 from campaign_desktop.domain.status import ARMED_STATUSES, ContactStatus, RunTrigger
-from campaign_desktop.domain.views import CampaignView, DeliveryView, RunView
+from campaign_desktop.domain.views import CampaignView, RunView
 from campaign_desktop.persistence.models import (
     Campaign,
     CampaignRun,
     Contact,
     ContactList,
-    Delivery,
     campaign_audience,
     list_membership,
 )
-from campaign_desktop.persistence.portable import by_dialect
+from campaign_desktop.persistence.portable import by_dialect, contains_ignoring_case
 
 log = logging.getLogger("campaign_desktop.persistence")
 
@@ -51,6 +53,10 @@ IN_LIMIT = 500
 # Up to this many distinct sets of lists, counting each set is cheaper than one pass over
 # every membership (a set costs at most its lists' memberships).
 _FEW_SETS = 3
+#: The shortest search text the trigram indexes can answer (migration 0007): shorter text
+#: is matched by a scan, as before them.
+SEARCH_INDEX_MIN_CHARS = 3
+_CONTACT_SEARCH = table("contact_search")
 
 
 def in_chunks(items: Sequence[RowT]) -> Iterator[Sequence[RowT]]:
@@ -101,20 +107,6 @@ def run_view(run: CampaignRun) -> RunView:
         skipped=run.skipped,
         unconfirmed=run.unconfirmed,
         error=run.error,
-    )
-
-
-def delivery_view(row: Delivery) -> DeliveryView:
-    return DeliveryView(
-        id=row.id,
-        run_id=row.run_id,
-        contact_id=row.contact_id,
-        email=row.email,
-        status=row.status,
-        attempts=row.attempts,
-        last_error=row.last_error,
-        smtp_message_id=row.smtp_message_id,
-        sent_at=row.sent_at,
     )
 
 
@@ -350,3 +342,31 @@ def sample_audience(
     rows = session.execute(union_all(*(select(part.subquery()) for part in parts))).all()
     unique = {row.id: row for row in rows}
     return [unique[key] for key in sorted(unique)]
+
+
+def contact_name_text() -> ColumnElement[str]:
+    """A contact's "first last", spelt exactly as migration 0007 indexes it on PostgreSQL
+    (``first_name || ' ' || last_name``, the space a literal, not a bound parameter): an
+    expression index serves only a query that writes the same expression."""
+    return Contact.first_name + literal_column("' '", String) + Contact.last_name
+
+
+def contact_text_filter(session: Session, text: str) -> ColumnElement[bool]:
+    """Contacts whose email or "first last" contains `text`, whatever the case.
+
+    SQLite: a text of `SEARCH_INDEX_MIN_CHARS` or more characters is looked up in the FTS5
+    trigram table `contact_search` (a phrase query: the text as one substring, quotes
+    doubled), which folds case for every alphabet; shorter text, which no trigram can
+    hold, is matched by a scan (`contains_ignoring_case`). PostgreSQL: ILIKE, which uses
+    the pg_trgm indexes of migration 0007 where they exist. Same rows either way.
+    """
+    needle = text.strip()
+    if session.get_bind().dialect.name == "sqlite" and len(needle) >= SEARCH_INDEX_MIN_CHARS:
+        phrase = '"' + needle.replace('"', '""') + '"'
+        matching: Select[int] = (
+            select(literal_column("rowid", Integer))
+            .select_from(_CONTACT_SEARCH)
+            .where(literal_column("contact_search").op("MATCH")(phrase))
+        )
+        return Contact.id.in_(matching)
+    return contains_ignoring_case([Contact.email.expression, contact_name_text()], needle)

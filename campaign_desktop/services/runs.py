@@ -1,14 +1,20 @@
 """Runs and their deliveries: what was sent, to whom, and control of a send in progress.
 
 Reading is here; starting runs is the sending engine's (`SendingEngine`).
+
+A run's deliveries are paged by id, never by OFFSET (issue 16): the next page starts after
+the last id shown, read straight from the (run_id, id) index of migration 0007, so the
+end of a 50,000-recipient run costs what its start does. Rows are read as plain tuples
+(Core), not ORM objects.
 """
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from campaign_desktop.domain.views import DeliveryView, RunView
 from campaign_desktop.persistence import queries
@@ -17,6 +23,21 @@ from campaign_desktop.persistence.models import Campaign, CampaignRun, Delivery
 from campaign_desktop.services.sending import SendingEngine
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: Rows per query of an export: each is its own short read, so a long export never holds
+#: one read transaction (and SQLite's WAL checkpoints) open for its whole length.
+EXPORT_PAGE = 5000
+# In DeliveryView's field order.
+_DELIVERY_COLUMNS = (
+    Delivery.id,
+    Delivery.run_id,
+    Delivery.contact_id,
+    Delivery.email,
+    Delivery.status,
+    Delivery.attempts,
+    Delivery.last_error,
+    Delivery.smtp_message_id,
+    Delivery.sent_at,
+)
 
 
 def spreadsheet_safe(value: object) -> str:
@@ -56,14 +77,18 @@ class RunService:
             return [(queries.run_view(run), name) for run, name in rows]
 
     def deliveries(
-        self, run_id: int, *, status: str | None = None, offset: int = 0, limit: int = 1000
+        self,
+        run_id: int,
+        *,
+        status: str | None = None,
+        after_id: int | None = None,
+        limit: int = 1000,
     ) -> list[DeliveryView]:
+        """Up to `limit` of the run's deliveries (of `status` only, if given) by id, those
+        after `after_id` (the last id of the page before; None for the first page)."""
         with self._db.read() as session:
-            query = select(Delivery).where(Delivery.run_id == run_id)
-            if status is not None:
-                query = query.where(Delivery.status == status)
-            rows = session.scalars(query.order_by(Delivery.id).offset(offset).limit(limit))
-            return [queries.delivery_view(row) for row in rows]
+            rows = session.execute(_delivery_page(run_id, status, after_id, limit))
+            return [DeliveryView(*row) for row in rows]
 
     def delivery_counts(self, run_id: int) -> dict[str, int]:
         with self._db.read() as session:
@@ -78,24 +103,30 @@ class RunService:
     def export_csv(self, run_id: int, path: Path) -> int:
         """Write the run's deliveries to `path` as CSV; returns the number of rows written."""
         written = 0
+        last_id: int | None = None
         with path.open("w", newline="", encoding="utf-8-sig") as handle:
             writer = csv.writer(handle)
             writer.writerow(["email", "status", "attempts", "sent_at", "error", "message_id"])
-            offset = 0
-            while batch := self.deliveries(run_id, offset=offset, limit=5000):
-                for row in batch:
-                    writer.writerow(
-                        [
-                            spreadsheet_safe(row.email),
-                            row.status,
-                            row.attempts,
-                            row.sent_at.isoformat() if row.sent_at else "",
-                            spreadsheet_safe(row.last_error),
-                            spreadsheet_safe(row.smtp_message_id),
-                        ]
-                    )
+            while True:
+                with self._db.read() as session:
+                    batch = session.execute(
+                        _delivery_page(run_id, None, last_id, EXPORT_PAGE)
+                    ).all()
+                if not batch:
+                    break
+                writer.writerows(
+                    [
+                        spreadsheet_safe(email),
+                        status,
+                        attempts,
+                        sent_at.isoformat() if sent_at else "",
+                        spreadsheet_safe(error),
+                        spreadsheet_safe(message_id),
+                    ]
+                    for _, _, _, email, status, attempts, error, message_id, sent_at in batch
+                )
                 written += len(batch)
-                offset += len(batch)
+                last_id = batch[-1][0]
         return written
 
     def pause(self, run_id: int) -> None:
@@ -106,3 +137,15 @@ class RunService:
 
     def cancel(self, run_id: int) -> None:
         self._sending.cancel(run_id)
+
+
+def _delivery_page(
+    run_id: int, status: str | None, after_id: int | None, limit: int
+) -> Select[*tuple[Any, ...]]:
+    """The SELECT of one keyset page of a run's deliveries (`_DELIVERY_COLUMNS`, by id)."""
+    query = select(*_DELIVERY_COLUMNS).where(Delivery.run_id == run_id)
+    if status is not None:
+        query = query.where(Delivery.status == status)
+    if after_id is not None:
+        query = query.where(Delivery.id > after_id)
+    return query.order_by(Delivery.id).limit(limit)

@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QModelIndex
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 from sqlalchemy import text
@@ -21,8 +22,10 @@ from campaign_desktop.domain.status import RunStatus
 from campaign_desktop.domain.views import RunView
 from campaign_desktop.ui.activity.activity_tab import ActivityTab, ChooseExportPath
 from campaign_desktop.ui.activity.run_models import (
+    DELIVERY_PAGE_SIZE,
     DeliveryColumn,
     DeliveryRole,
+    DeliveryTableModel,
     RunColumn,
     RunRow,
     RunTableModel,
@@ -31,6 +34,7 @@ from campaign_desktop.ui.activity.run_models import (
 from campaign_desktop.ui.common.accessibility import unnamed_controls
 from campaign_desktop.ui.common.bridge import EventBridge
 from campaign_desktop.ui.common.prompts import Confirm
+from tests.services.test_runs import make_run
 from tests.smtp_server import RecordingHandler, SmtpServer, running_smtp_server
 from tests.ui.conftest import make_campaign
 from tests.ui.helpers import people_csv, sending_run
@@ -353,3 +357,24 @@ def test_a_real_slow_send_shows_the_count_the_server_accepted_while_it_sends(
     assert _cells(tab)["Sent"] == "300"
     assert len(handler.messages) == 300
     assert tab.run_state.isHidden()  # nothing live to say once it has ended
+
+
+def test_scrolling_a_long_run_reads_each_delivery_once_in_order(
+    gui_ctx: AppContext, qtmodeltester: ModelTester
+) -> None:
+    run_id = make_run(gui_ctx, 3 * DELIVERY_PAGE_SIZE + 7)
+    model = DeliveryTableModel(gui_ctx.runs)
+    model.set_run(run_id)
+    assert model.rowCount() == DELIVERY_PAGE_SIZE
+    qtmodeltester.check(model)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    while model.canFetchMore(QModelIndex()):
+        model.fetchMore(QModelIndex())
+    emails = [model.index(row, DeliveryColumn.EMAIL).data() for row in range(model.rowCount())]
+    expected = [f"person{n:05d}@example.com" for n in range(3 * DELIVERY_PAGE_SIZE + 7)]
+    assert len(emails) == len(set(emails)), [e for e in emails if emails.count(e) > 1][:20]
+    assert emails == expected
+    model.set_run(run_id, "failed")
+    while model.canFetchMore(QModelIndex()):
+        model.fetchMore(QModelIndex())
+    statuses = {model.index(row, DeliveryColumn.STATUS).data() for row in range(model.rowCount())}
+    assert model.rowCount() == model.counts()["failed"] and statuses == {"Failed"}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
+from campaign_desktop.services.contacts import BULK_CHUNK
 from campaign_desktop.ui.common.accessibility import unnamed_controls
 from campaign_desktop.ui.common.prompts import Confirm, ErrorMessage
 from campaign_desktop.ui.contacts.contact_model import (
@@ -36,7 +38,8 @@ pytestmark = pytest.mark.gui
 def tab(gui_ctx: AppContext, qtbot: QtBot) -> ContactsTab:
     widget = ContactsTab(gui_ctx)
     qtbot.addWidget(widget)
-    widget.reload()
+    with qtbot.waitSignal(widget.filter_applied):
+        widget.reload()
     return widget
 
 
@@ -80,7 +83,8 @@ def test_scrolling_to_the_end_holds_only_a_few_pages(
     assert total == 2_502
     widget = ContactsTab(gui_ctx)
     qtbot.addWidget(widget)
-    widget.reload()
+    with qtbot.waitSignal(widget.filter_applied):
+        widget.reload()
     widget.show()
     qtbot.waitExposed(widget)
     assert widget.model.rowCount() == total
@@ -105,7 +109,8 @@ def test_acting_on_a_selection_wider_than_the_cache(
     gui_ctx.contacts.import_csv(people_csv(tmp_path / "people.csv", 2_500), "Customers")
     widget = ContactsTab(gui_ctx)
     qtbot.addWidget(widget)
-    widget.reload()
+    with qtbot.waitSignal(widget.filter_applied):
+        widget.reload()
     widget.view.selectAll()  # every row, not just the loaded ones
     assert len(widget.selected_rows()) == 2_502
     assert widget.action_delete.isEnabled()
@@ -124,7 +129,8 @@ def test_acting_on_a_selection_wider_than_the_cache(
         )
     doomed = [c.email for c in widget.selected_contacts()]
     monkeypatch.setattr(Confirm, "ask", lambda *args: True)
-    widget.action_delete.trigger()
+    with qtbot.waitSignal(widget.bulk_finished):
+        widget.action_delete.trigger()
     assert gui_ctx.contacts.count() == 2_500
     assert widget.model.rowCount() == 2_500
     assert widget.count_label.text() == "2,500 contacts"
@@ -139,13 +145,17 @@ def test_deleting_cached_rows_keeps_the_rows_below_right(
     gui_ctx.contacts.import_csv(people_csv(tmp_path / "people.csv", 450), "Customers")
     widget = ContactsTab(gui_ctx)
     qtbot.addWidget(widget)
-    widget.reload()
+    with qtbot.waitSignal(widget.filter_applied):
+        widget.reload()
     widget.model.contact_at(PAGE_SIZE + 5)  # a second page in the cache
     emails = [c.email for c in gui_ctx.contacts.search(limit=500)]
     doomed = [emails[3], emails[4], emails[PAGE_SIZE + 5]]
     _select(widget, *doomed)
     monkeypatch.setattr(Confirm, "ask", lambda *args: True)
-    with qtbot.assertNotEmitted(widget.model.modelReset):
+    with (
+        qtbot.assertNotEmitted(widget.model.modelReset),
+        qtbot.waitSignal(widget.bulk_finished),
+    ):
         widget.action_delete.trigger()
     expected = [email for email in emails if email not in doomed]
     assert _emails(widget.model) == expected
@@ -161,12 +171,14 @@ def test_search_list_and_status_filters_narrow_the_table(
     qtbot.waitUntil(lambda: _emails(tab.model) == ["bob@example.com"])  # after the typing pause
     assert tab.count_label.text() == "1 contact matches"
     tab.search.clear()
-    tab.list_filter.setCurrentIndex(tab.list_filter.findData("VIP"))
+    with qtbot.waitSignal(tab.filter_applied):
+        tab.list_filter.setCurrentIndex(tab.list_filter.findData("VIP"))
     assert _emails(tab.model) == ["bob@example.com"]
     assert tab.list_filter.currentText() == "VIP (1)"
     tab.list_filter.setCurrentIndex(0)
     gui_ctx.contacts.unsubscribe("ann@example.com")
-    tab.status_filter.setCurrentIndex(tab.status_filter.findData("unsubscribed"))
+    with qtbot.waitSignal(tab.filter_applied):
+        tab.status_filter.setCurrentIndex(tab.status_filter.findData("unsubscribed"))
     assert _emails(tab.model) == ["ann@example.com"]
 
 
@@ -176,18 +188,25 @@ def test_unsubscribe_and_resubscribe_change_the_row_in_place(
     _select(tab, "ann@example.com")
     assert tab.action_unsubscribe.isEnabled()
     assert not tab.action_resubscribe.isEnabled()
-    with qtbot.waitSignal(tab.model.dataChanged), qtbot.assertNotEmitted(tab.model.modelReset):
+    with (
+        qtbot.waitSignal(tab.bulk_finished),
+        qtbot.assertNotEmitted(tab.model.modelReset),
+    ):
         tab.action_unsubscribe.trigger()
+        assert tab.bulk_progress.isVisible() or not tab.isVisible()
+        assert not tab.action_delete.isEnabled()  # one bulk action at a time
+    assert not tab.bulk_progress.isVisibleTo(tab)
     assert tab.model.index(0, ContactColumn.STATUS).data() == "Unsubscribed"
     assert gui_ctx.contacts.find("ann@example.com").status == "unsubscribed"  # type: ignore[union-attr]
     assert tab.action_resubscribe.isEnabled()
-    tab.action_resubscribe.trigger()
+    with qtbot.waitSignal(tab.bulk_finished):
+        tab.action_resubscribe.trigger()
     assert gui_ctx.contacts.find("ann@example.com").status == "subscribed"  # type: ignore[union-attr]
     assert tab.model.index(0, ContactColumn.STATUS).data() == "Subscribed"
 
 
 def test_delete_asks_first_then_removes_the_rows(
-    tab: ContactsTab, gui_ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+    tab: ContactsTab, gui_ctx: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _select(tab, "ann@example.com", "bob@example.com")
     asked: list[str] = []
@@ -201,23 +220,27 @@ def test_delete_asks_first_then_removes_the_rows(
     assert "these 2 contacts" in asked[0]
     assert gui_ctx.contacts.count() == 2
     monkeypatch.setattr(Confirm, "ask", lambda *args: True)
-    tab.action_delete.trigger()
+    with qtbot.waitSignal(tab.bulk_finished):
+        tab.action_delete.trigger()
     assert gui_ctx.contacts.count() == 0
     assert tab.model.rowCount() == 0
     assert tab.stack.currentWidget() is tab.empty_label  # nothing left: say how to import
 
 
-def test_empty_state_explains_how_to_import(tab: ContactsTab, gui_ctx: AppContext) -> None:
+def test_empty_state_explains_how_to_import(
+    tab: ContactsTab, gui_ctx: AppContext, qtbot: QtBot
+) -> None:
     assert tab.stack.currentWidget() is tab.view
     for contact in gui_ctx.contacts.search():
         gui_ctx.contacts.delete(contact.id)
-    tab.reload()
+    with qtbot.waitSignal(tab.filter_applied):
+        tab.reload()
     assert tab.stack.currentWidget() is tab.empty_label
     assert "drag a .csv file onto this tab" in tab.empty_label.text()
 
 
 def test_add_contact_goes_through_the_dialog(
-    tab: ContactsTab, gui_ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+    tab: ContactsTab, gui_ctx: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def add(_parent: Any, ctx: AppContext, list_name: str | None) -> Any:
         dialog = AddContactDialog(ctx, list_name)
@@ -231,8 +254,10 @@ def test_add_contact_goes_through_the_dialog(
         return dialog.added
 
     monkeypatch.setattr(AddContactDialog, "ask", add)
-    tab.action_add.trigger()
+    with qtbot.waitSignal(tab.filter_applied):
+        tab.action_add.trigger()
     assert "cy@example.com" in _emails(tab.model)
+    assert [c.email for c in tab.selected_contacts()] == ["cy@example.com"]  # shown selected
     assert gui_ctx.contacts.find("cy@example.com").lists == ("Customers",)  # type: ignore[union-attr]
 
 
@@ -250,10 +275,11 @@ def test_add_contact_dialog_shows_a_bad_address_next_to_the_field(
 
 
 def test_new_list_then_delete_it(
-    tab: ContactsTab, gui_ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+    tab: ContactsTab, gui_ctx: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(NewListName, "ask", lambda *args: "Spring fair")
-    tab.action_new_list.trigger()
+    with qtbot.waitSignal(tab.filter_applied):
+        tab.action_new_list.trigger()
     assert tab.list_filter.currentData() == "Spring fair"
     assert tab.model.total() == 0
     assert tab.action_delete_list.isEnabled()
@@ -354,6 +380,7 @@ def test_the_delete_key_in_the_contact_table_deletes_contacts_not_campaigns(
     qtbot.waitUntil(window.isActiveWindow)  # shortcuts need the active window
     window.tabs.setCurrentWidget(window.contacts_tab)
     tab = window.contacts_tab
+    qtbot.waitUntil(lambda: tab.model.rowCount() == 2)
     tab.view.setFocus()
     _select(tab, "bob@example.com")
     asked: list[str] = []
@@ -376,3 +403,84 @@ def test_every_interactive_widget_is_named(
     dialog = AddContactDialog(gui_ctx)
     qtbot.addWidget(dialog)
     assert unnamed_controls(dialog) == []
+
+
+# --- a million contacts (issue 16): searches and bulk actions off the GUI thread -------------
+
+
+def test_searches_run_off_the_gui_thread_and_only_the_newest_is_shown(
+    tab: ContactsTab, gui_ctx: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_search = gui_ctx.contacts.search
+    threads: list[threading.Thread] = []
+    release_ann = threading.Event()
+    ann_read = threading.Event()
+
+    def search(text: str = "", **kwargs: Any) -> Any:
+        threads.append(threading.current_thread())
+        if text == "ann":
+            release_ann.wait(10)  # the slow, older search
+            ann_read.set()
+        return real_search(text, **kwargs)
+
+    monkeypatch.setattr(gui_ctx.contacts, "search", search)
+    tab.search.setText("ann")
+    tab.apply_filter()
+    tab.search.setText("bob")
+    with qtbot.waitSignal(tab.filter_applied):
+        tab.apply_filter()
+    assert _emails(tab.model) == ["bob@example.com"]
+    with qtbot.assertNotEmitted(tab.filter_applied, wait=100):
+        release_ann.set()
+        qtbot.waitUntil(ann_read.is_set)
+    assert _emails(tab.model) == ["bob@example.com"]  # the older answer came last, unshown
+    assert tab.count_label.text() == "1 contact matches"
+    assert threading.main_thread() not in threads
+
+
+def test_a_bulk_delete_shows_progress_and_cancel_keeps_what_is_done(
+    gui_ctx: AppContext, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gui_ctx.contacts.import_csv(people_csv(tmp_path / "people.csv", 1_200), "Customers")
+    widget = ContactsTab(gui_ctx)
+    qtbot.addWidget(widget)
+    with qtbot.waitSignal(widget.filter_applied):
+        widget.reload()
+    real_delete_many = gui_ctx.contacts.delete_many
+    first_part_done = threading.Event()
+
+    def delete_many(ids: list[int], *, progress: Any, cancel: threading.Event) -> Any:
+        def report(done: int, asked: int) -> None:
+            progress(done, asked)
+            first_part_done.set()
+            cancel.wait(10)  # the user is looking at the progress bar
+
+        return real_delete_many(ids, progress=report, cancel=cancel)
+
+    monkeypatch.setattr(gui_ctx.contacts, "delete_many", delete_many)
+    messages: list[str] = []
+    widget.status_message.connect(messages.append)
+    widget.view.selectAll()
+    asked: list[str] = []
+
+    def confirm(*args: str) -> bool:
+        asked.append(args[2])
+        return True
+
+    monkeypatch.setattr(Confirm, "ask", confirm)
+    widget.action_delete.trigger()
+    assert "these 1,202 contacts" in asked[0]
+    qtbot.waitUntil(first_part_done.is_set)
+    assert widget.bulk_progress.isVisibleTo(widget)
+    assert widget.bulk_progress.label.text() == "Deleting 1,202 contacts…"
+    assert not widget.action_unsubscribe.isEnabled()
+    qtbot.waitUntil(lambda: widget.bulk_progress.bar.value() == BULK_CHUNK)
+    assert widget.bulk_progress.bar.maximum() == 1_202
+    with qtbot.waitSignal(widget.bulk_finished):
+        qtbot.mouseClick(widget.bulk_progress.cancel_button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]  # pytest-qt leaves mouseClick untyped
+    assert not widget.bulk_progress.isVisibleTo(widget)
+    assert gui_ctx.contacts.count() == 1_202 - BULK_CHUNK
+    qtbot.waitUntil(lambda: widget.model.rowCount() == 1_202 - BULK_CHUNK)
+    assert _emails(widget.model) == [c.email for c in gui_ctx.contacts.search(limit=2_000)]
+    assert f"Stopped: deleted {BULK_CHUNK:,} contacts." in messages
+    assert widget.action_add.isEnabled()  # the next action may start

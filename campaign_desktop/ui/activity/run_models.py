@@ -253,6 +253,7 @@ class DeliveryTableModel(RowTableModel[DeliveryView]):
         self._status: str | None = None
         self._total = 0
         self._counts: dict[str, int] = {}
+        self._fetching = False
 
     # --- Qt overrides --------------------------------------------------------------------
 
@@ -261,15 +262,23 @@ class DeliveryTableModel(RowTableModel[DeliveryView]):
 
     def fetchMore(self, parent: ModelIndex) -> None:  # noqa: N802  (a Qt override keeps Qt's name)
         # Qt (and its model tester) may call this with nothing left to fetch: no query then.
-        if self._run_id is None or not self.canFetchMore(parent):
+        if self._run_id is None or self._fetching or not self.canFetchMore(parent):
             return
+        # Keyset paging: after the last id shown (no OFFSET; services/runs.py).
+        last_id = self._rows[-1].id if self._rows else None
         page = self._runs.deliveries(
-            self._run_id, status=self._status, offset=len(self._rows), limit=DELIVERY_PAGE_SIZE
+            self._run_id, status=self._status, after_id=last_id, limit=DELIVERY_PAGE_SIZE
         )
         if not page:
             self._total = len(self._rows)
             return
-        self._append_rows(page)
+        # A view (or the model tester) reacting to the insertion may ask for more before the
+        # rows are in: that would read the same page again.
+        self._fetching = True
+        try:
+            self._append_rows(page)
+        finally:
+            self._fetching = False
 
     # --- the cells -----------------------------------------------------------------------
 
@@ -338,9 +347,7 @@ class DeliveryTableModel(RowTableModel[DeliveryView]):
             self._total = (
                 sum(self._counts.values()) if status is None else self._counts.get(status, 0)
             )
-            self._rows = self._runs.deliveries(
-                run_id, status=status, offset=0, limit=DELIVERY_PAGE_SIZE
-            )
+            self._rows = self._runs.deliveries(run_id, status=status, limit=DELIVERY_PAGE_SIZE)
         self.endResetModel()
 
     def reload(self) -> None:

@@ -62,12 +62,17 @@ class PagedTableModel(TableModel[RowT]):
 
         Subclasses call it after changing their query.
         """
+        first = self._fetch(0, self.page_size)
+        # A short first page is every match: no need to count them again.
+        self._show_first_page(first, len(first) if len(first) < self.page_size else self._count())
+
+    def _show_first_page(self, first: list[RowT], total: int) -> None:
+        """Forget every page and show `first` of `total` matches (a model reset): for a
+        subclass that read them elsewhere (a pool thread)."""
         self.beginResetModel()
         self._pages.clear()
         self._partial.clear()
-        first = self._fetch(0, self.page_size)
-        # A short first page is every match: no need to count them again.
-        self._total = len(first) if len(first) < self.page_size else self._count()
+        self._total = total
         self._pages[0] = first
         self.endResetModel()
 

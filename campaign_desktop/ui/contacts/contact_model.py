@@ -126,8 +126,30 @@ class ContactTableModel(PagedTableModel[ContactView]):
 
     def set_filter(self, contact_filter: ContactFilter) -> None:
         """Show the contacts matching `contact_filter`: a count and the first page."""
+        self.show_filter(contact_filter, *self.read_filter(self._contacts, contact_filter))
+
+    @staticmethod
+    def read_filter(
+        contacts: ContactService, contact_filter: ContactFilter
+    ) -> tuple[list[ContactView], int]:
+        """The first page and the number of matches for `contact_filter`, for `show_filter`.
+
+        Reads through the service only (no model state): safe on a pool thread, so that
+        the Contacts tab searches off the GUI thread.
+        """
+        f = contact_filter
+        first = contacts.search(f.text, list_name=f.list_name, status=f.status, limit=PAGE_SIZE)
+        # A short first page is every match: no need to count them again.
+        if len(first) < PAGE_SIZE:
+            return first, len(first)
+        return first, contacts.count(f.text, list_name=f.list_name, status=f.status)
+
+    def show_filter(
+        self, contact_filter: ContactFilter, first: list[ContactView], total: int
+    ) -> None:
+        """Show what `read_filter` read for `contact_filter` (a model reset)."""
         self._filter = contact_filter
-        self._read_again()
+        self._show_first_page(first, total)
 
     def reload(self) -> None:
         self._read_again()

@@ -4,15 +4,20 @@ import CSV files (the Import button, or a .csv file dropped onto the tab).
 Slots stay thin: read the selection, call the contact service, show the result. Changed rows
 are replaced in place; the table is only re-read when the filter or the set of lists changes
 (or when contacts are deleted from rows the model no longer holds: see `ContactTableModel`).
+
+Off the GUI thread (issue 16, a million contacts): searches and filters are read on the pool
+(`background.py`), and only the newest one is shown, whatever order they finish in; deleting
+and (un)subscribing a selection runs on the pool a chunk at a time
+(`ContactService.delete_many` / `set_status_many`), with a progress bar and Cancel.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QMimeData, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
@@ -26,6 +31,8 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QLineEdit,
+    QProgressBar,
+    QPushButton,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -35,7 +42,14 @@ from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import DomainError, ValidationError
 from campaign_desktop.domain.status import ContactStatus
 from campaign_desktop.domain.views import ContactListView, ContactView
+from campaign_desktop.services.contacts import BulkOutcome, BulkProgress, CancelFlag
 from campaign_desktop.ui.common.accessibility import name_toolbar_buttons
+from campaign_desktop.ui.common.background import (
+    BackgroundTask,
+    Report,
+    hand_to_crash_handler,
+    run_in_background,
+)
 from campaign_desktop.ui.common.prompts import Confirm, ErrorMessage, call_service
 from campaign_desktop.ui.common.widgets import (
     action_toolbar,
@@ -55,6 +69,7 @@ from campaign_desktop.ui.contacts.import_dialog import DEFAULT_LIST, ChooseCsvFi
 log = logging.getLogger("campaign_desktop.ui.contacts")
 
 T = TypeVar("T")
+BulkWork = Callable[[BulkProgress, CancelFlag], BulkOutcome]
 
 SEARCH_PAUSE_MS = 250
 MAX_INSPECTED_ROWS = 1_000  # selected contacts read to decide which actions apply
@@ -76,6 +91,10 @@ _Q = ("\N{LEFT DOUBLE QUOTATION MARK}", "\N{RIGHT DOUBLE QUOTATION MARK}")
 
 def _quoted(text: str) -> str:
     return f"{_Q[0]}{text}{_Q[1]}"
+
+
+def _contacts(count: int) -> str:
+    return f"{count:,} contact{'' if count == 1 else 's'}"
 
 
 def csv_file_in(mime: QMimeData) -> Path | None:
@@ -180,11 +199,52 @@ class AddContactDialog(QDialog):
         super().accept()
 
 
+class BulkProgressBar(QWidget):
+    """What a bulk action is doing ("Deleting 1,000 contacts…"), how far, and Cancel.
+
+    Hidden while no action runs. Cancel stops the action before its next chunk; what is
+    done stays done (the tab says how many).
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("bulkProgress")
+        self.label = named(QLabel(), "bulkProgressText", "What is being done to the contacts")
+        self.bar = named(QProgressBar(), "bulkProgressBar", "Progress of the contact action")
+        self.cancel_button = named(QPushButton("Cancel"), "cancelBulkAction", "Cancel the action")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.bar, 1)
+        layout.addWidget(self.cancel_button)
+        self.hide()
+
+    def begin(self, text: str, total: int) -> None:
+        self.label.setText(text)
+        self.bar.setRange(0, max(total, 1))
+        self.bar.setValue(0)
+        self.cancel_button.setEnabled(True)
+        self.show()
+
+    def advance(self, done: int) -> None:
+        self.bar.setValue(done)
+
+    def cancelling(self) -> None:
+        self.cancel_button.setEnabled(False)
+        self.label.setText(self.label.text().removesuffix("…") + ": stopping after this part…")
+
+
 class ContactsTab(QWidget):
-    """The Contacts tab. `contacts_changed` fires after anything that changes who gets mail."""
+    """The Contacts tab. `contacts_changed` fires after anything that changes who gets mail.
+
+    `filter_applied` fires when the table shows the result of the newest search (searches
+    run on the pool); `bulk_finished` when a bulk action has ended and its rows are shown.
+    """
 
     contacts_changed = Signal()
     status_message = Signal(str)
+    filter_applied = Signal()
+    bulk_finished = Signal()
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -194,6 +254,12 @@ class ContactsTab(QWidget):
         self.model = ContactTableModel(ctx.contacts, self)
         self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_PAUSE_MS)
         self._search_timer.timeout.connect(self.apply_filter)
+        # The newest search asked for: an older one that finishes later is dropped.
+        self._search_number = 0
+        self._bulk: BackgroundTask | None = None
+        self._bulk_cancel = threading.Event()
+        self._bulk_title = ""
+        self._select_when_shown: int | None = None  # a contact to select once shown
         self._build_actions()
         self._build()
         self._connect()
@@ -299,6 +365,7 @@ class ContactsTab(QWidget):
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(ContactColumn.EMAIL, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(ContactColumn.EMAIL, 280)
+        self.bulk_progress = BulkProgressBar()
         self.empty_label = named(QLabel(EMPTY_TEXT), "contactsEmpty", "How to add contacts")
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)
@@ -309,6 +376,7 @@ class ContactsTab(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(toolbar)
         layout.addLayout(top)
+        layout.addWidget(self.bulk_progress)
         layout.addWidget(self.stack, 1)
         for first, second in (
             (self.search, self.list_filter),
@@ -324,6 +392,7 @@ class ContactsTab(QWidget):
         self.list_filter.currentIndexChanged.connect(self.apply_filter)
         self.status_filter.currentIndexChanged.connect(self.apply_filter)
         self.action_find.triggered.connect(self._on_find)
+        self.bulk_progress.cancel_button.clicked.connect(self._on_cancel_bulk)
         self.view.selectionModel().selectionChanged.connect(self._update_actions)
         for signal in (self.model.modelReset, self.model.rowsRemoved, self.model.dataChanged):
             signal.connect(self._update_actions)
@@ -331,9 +400,9 @@ class ContactsTab(QWidget):
     # --- state ---------------------------------------------------------------------------
 
     def reload(self) -> None:
-        """Read the lists and the contacts again (start-up, or after an import)."""
-        self._fill_lists(self._ctx.contacts.lists())
-        self.apply_filter()
+        """Read the lists and the contacts again (start-up, or after an import), on the pool:
+        the table and the list filter fill in when both are read (`filter_applied`)."""
+        self._search(with_lists=True)
 
     def current_filter(self) -> ContactFilter:
         return ContactFilter(
@@ -344,9 +413,50 @@ class ContactsTab(QWidget):
 
     @Slot()
     def apply_filter(self) -> None:
+        """Show the contacts matching the search box and filters (read on the pool; the
+        newest search wins, `filter_applied` says when it shows)."""
+        self._search(with_lists=False)
+
+    def _search(self, *, with_lists: bool) -> None:
         self._search_timer.stop()
-        self.model.set_filter(self.current_filter())
+        self._search_number += 1
+        number = self._search_number
+        wanted = self.current_filter()
+        contacts = self._ctx.contacts
+
+        def read(_report: Report) -> tuple[int, ContactFilter, Any, Any]:
+            lists = contacts.lists() if with_lists else None
+            return number, wanted, lists, ContactTableModel.read_filter(contacts, wanted)
+
+        # A bound slot, not a closure: Qt drops it if the tab is deleted before the answer.
+        run_in_background("contacts: search", read, self._on_search_read)
+        self._update_actions()  # "Delete list" follows the list filter at once
+
+    @Slot(object, object)
+    def _on_search_read(self, result: Any, error: BaseException | None) -> None:
+        if error is not None:
+            if isinstance(error, DomainError):
+                ErrorMessage.show(self, "Search", error.message)
+            else:
+                hand_to_crash_handler(error)
+            return
+        number, wanted, lists, (first, total) = result
+        if number != self._search_number:
+            return  # a newer search is on its way: this one is out of date
+        if lists is not None:
+            self._fill_lists(lists)
+            if self.current_filter() != wanted:
+                # The chosen list no longer exists: read again with what the filter shows.
+                self.apply_filter()
+                return
+        self.model.show_filter(wanted, first, total)
         self._update_count()
+        chosen, self._select_when_shown = self._select_when_shown, None
+        row = None if chosen is None else self.model.row_of(chosen)
+        if row is not None:
+            self.view.selectRow(row)
+        self._update_actions()
+        self.filter_applied.emit()
 
     def _fill_lists(self, lists: list[ContactListView], select: str | None = None) -> None:
         chosen = select if select is not None else self.list_filter.currentData()
@@ -385,7 +495,10 @@ class ContactsTab(QWidget):
 
     @Slot()
     def _update_actions(self, *_args: object) -> None:
-        rows = self.selected_rows()
+        busy = self._bulk is not None
+        for action in (self.action_add, self.action_import, self.action_delete_list):
+            action.setEnabled(not busy)
+        rows = [] if busy else self.selected_rows()
         if len(rows) > MAX_INSPECTED_ROWS:
             # Reading every contact of a huge selection to grey out an action would stall
             # the window: such a selection enables them all (the service leaves a contact
@@ -398,7 +511,7 @@ class ContactsTab(QWidget):
         self.action_unsubscribe.setEnabled(unsubscribe)
         self.action_resubscribe.setEnabled(resubscribe)
         self.action_delete.setEnabled(bool(rows))
-        self.action_delete_list.setEnabled(self.list_filter.currentData() is not None)
+        self.action_delete_list.setEnabled(not busy and self.list_filter.currentData() is not None)
 
     def _call(self, title: str, call: Callable[[], T]) -> T | None:
         """The call's result, or None when it was refused (the user was told why).
@@ -411,10 +524,25 @@ class ContactsTab(QWidget):
 
     def _changed(self, message: str, *, lists_too: bool = False) -> None:
         if lists_too:
-            self._fill_lists(self._ctx.contacts.lists())
+            self._refresh_lists()
             self._update_actions()
         self.status_message.emit(message)
         self.contacts_changed.emit()
+
+    def _refresh_lists(self) -> None:
+        """Recount the lists in the filter on the pool (at a million contacts it takes a
+        noticeable fraction of a second)."""
+        contacts = self._ctx.contacts
+        run_in_background("contacts: lists", lambda _report: contacts.lists(), self._on_lists_read)
+
+    @Slot(object, object)
+    def _on_lists_read(self, lists: Any, error: BaseException | None) -> None:
+        if error is not None:
+            if not isinstance(error, DomainError):
+                hand_to_crash_handler(error)
+            return
+        self._fill_lists(lists)
+        self._update_actions()
 
     # --- slots: contacts -----------------------------------------------------------------
 
@@ -427,36 +555,29 @@ class ContactsTab(QWidget):
     def _on_add(self) -> None:
         added = AddContactDialog.ask(self, self._ctx, self.list_filter.currentData())
         if added is not None:
-            self._fill_lists(self._ctx.contacts.lists())
-            self.apply_filter()
-            row = self.model.row_of(added.id)
-            if row is not None:
-                self.view.selectRow(row)
+            self._select_when_shown = added.id
+            self.reload()
             self._changed(f"Added {added.email}.")
 
-    def _set_status(self, title: str, change: Callable[[str], ContactView]) -> None:
-        changed = 0
-        for contact in self.selected_contacts():
-            updated = self._call(title, functools.partial(change, contact.email))
-            if updated is None:
-                break
-            self.model.replace_contact(updated)
-            changed += 1
-        if not changed:
+    def _set_status(self, title: str, status: ContactStatus, doing: str) -> None:
+        chosen = self.selected_contacts()
+        if not chosen:
             return
-        if self.model.current_filter.status is not None:
-            # The rows no longer match the status filter; paging past them needs a re-read.
-            self.apply_filter()
-        noun = "contact" if changed == 1 else "contacts"
-        self._changed(f"{title}d {changed:,} {noun}.", lists_too=True)
+        ids = [contact.id for contact in chosen]
+        contacts = self._ctx.contacts
+
+        def work(progress: BulkProgress, cancel: CancelFlag) -> BulkOutcome:
+            return contacts.set_status_many(ids, status, progress=progress, cancel=cancel)
+
+        self._run_bulk(title, f"{doing} {_contacts(len(ids))}…", len(ids), work)
 
     @Slot()
     def _on_unsubscribe(self) -> None:
-        self._set_status("Unsubscribe", self._ctx.contacts.unsubscribe)
+        self._set_status("Unsubscribe", ContactStatus.UNSUBSCRIBED, "Unsubscribing")
 
     @Slot()
     def _on_resubscribe(self) -> None:
-        self._set_status("Resubscribe", self._ctx.contacts.resubscribe)
+        self._set_status("Resubscribe", ContactStatus.SUBSCRIBED, "Resubscribing")
 
     @Slot()
     def _on_delete(self) -> None:
@@ -471,17 +592,85 @@ class ContactsTab(QWidget):
             "Delete",
         ):
             return
-        deleted: list[int] = []
-        try:
-            for contact in chosen:
-                self._ctx.contacts.delete(contact.id)
-                deleted.append(contact.id)
-        except DomainError as exc:
-            ErrorMessage.show(self, "Delete", exc.message)
-        self.model.remove_contacts(deleted)
-        self._update_count()
-        noun = "contact" if len(deleted) == 1 else "contacts"
-        self._changed(f"Deleted {len(deleted):,} {noun}.", lists_too=True)
+        ids = [contact.id for contact in chosen]
+        contacts = self._ctx.contacts
+
+        def work(progress: BulkProgress, cancel: CancelFlag) -> BulkOutcome:
+            return contacts.delete_many(ids, progress=progress, cancel=cancel)
+
+        self._run_bulk("Delete", f"Deleting {_contacts(len(ids))}…", len(ids), work)
+
+    # --- bulk actions on the pool ----------------------------------------------------------
+
+    def _run_bulk(self, title: str, doing: str, total: int, work: BulkWork) -> None:
+        """Run `work` on the pool with the progress bar; one bulk action at a time."""
+        if self._bulk is not None:
+            return
+        cancel = threading.Event()
+        self._bulk_cancel = cancel
+        contacts = self._ctx.contacts
+        refresh = self.model.current_filter.status is None
+
+        def run(report: Report) -> tuple[BulkOutcome, list[ContactView]]:
+            outcome = work(lambda done, _asked: report(done), cancel)
+            # The rows' new state, read here too: few enough to replace in place.
+            shown: list[ContactView] = []
+            if title != "Delete" and refresh and len(outcome.handled) <= MAX_INSPECTED_ROWS:
+                shown = contacts.get_many(outcome.handled)
+            return outcome, shown
+
+        self._bulk_title = title
+        self.bulk_progress.begin(doing, total)
+        # Bound slots: Qt drops them if the tab is deleted while the work runs.
+        self._bulk = run_in_background(
+            f"contacts: {title.lower()}", run, self._on_bulk_finished, self._on_bulk_progress
+        )
+        self._update_actions()
+
+    @Slot(object)
+    def _on_bulk_progress(self, done: object) -> None:
+        if isinstance(done, int):
+            self.bulk_progress.advance(done)
+
+    @Slot()
+    def _on_cancel_bulk(self) -> None:
+        self._bulk_cancel.set()
+        self.bulk_progress.cancelling()
+
+    @Slot(object, object)
+    def _on_bulk_finished(self, result: Any, error: BaseException | None) -> None:
+        title = self._bulk_title
+        self._bulk = None
+        self.bulk_progress.hide()
+        if error is not None:
+            self._update_actions()
+            if isinstance(error, DomainError):
+                ErrorMessage.show(self, title, error.message)
+            else:
+                hand_to_crash_handler(error)
+            self.apply_filter()  # some chunks may be done: show what the database holds
+            self.bulk_finished.emit()
+            return
+        outcome, shown = result
+        if title == "Delete":
+            self.model.remove_contacts(outcome.handled)
+            self._update_count()
+        elif shown or not outcome.handled:
+            for contact in shown:
+                self.model.replace_contact(contact)
+        else:
+            # Too many rows to replace one by one, or a status filter they may no longer match.
+            self.apply_filter()
+        self._update_actions()
+        past = {"Delete": "Deleted", "Unsubscribe": "Unsubscribed", "Resubscribe": "Resubscribed"}
+        message = f"{past[title]} {_contacts(outcome.changed)}."
+        if outcome.cancelled:
+            message = f"Stopped: {message[0].lower()}{message[1:]}"
+        if outcome.changed:
+            self._changed(message, lists_too=True)
+        else:
+            self.status_message.emit(message)
+        self.bulk_finished.emit()
 
     # --- slots: lists --------------------------------------------------------------------
 
