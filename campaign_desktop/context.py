@@ -22,6 +22,7 @@ from campaign_desktop.scheduling.scheduler import CampaignScheduler
 from campaign_desktop.services.campaigns import CampaignService
 from campaign_desktop.services.contacts import ContactService
 from campaign_desktop.services.credentials import CredentialStore
+from campaign_desktop.services.inbound import InboundService
 from campaign_desktop.services.runs import RunService
 from campaign_desktop.services.sending import ConnectionFactory, SendingEngine
 from campaign_desktop.services.settings import SettingsService
@@ -64,6 +65,7 @@ class AppContext:
     runs: RunService
     sending: SendingEngine
     scheduler: CampaignScheduler
+    inbound: InboundService
 
     @classmethod
     def open(
@@ -130,6 +132,7 @@ class AppContext:
             connect=connect or SmtpConnection,
             heartbeat_seconds=heartbeat_seconds,
         )
+        inbound = InboundService(db, clock, events, settings, credentials)
         scheduler = CampaignScheduler(
             db,
             events,
@@ -138,6 +141,7 @@ class AppContext:
             settings,
             reconcile_seconds=reconcile_seconds,
             heartbeat_seconds=heartbeat_seconds,
+            check_mailbox=inbound.check_if_configured,
         )
         log.info("opened the %s", db.description)
         return cls(
@@ -152,6 +156,7 @@ class AppContext:
             runs=RunService(db, sending),
             sending=sending,
             scheduler=scheduler,
+            inbound=inbound,
         )
 
     def close(self) -> None:

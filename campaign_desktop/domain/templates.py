@@ -540,12 +540,22 @@ def compile_campaign_templates(
     )
 
 
-def unsubscribe_mailto_url(address: str) -> str:
-    """The mailto: URL for `address` with a pre-filled subject; "" when no address is set."""
+def unsubscribe_mailto_url(address: str, token: str = "") -> str:
+    """The mailto: URL for `address` with a pre-filled subject ("Unsubscribe <token>" when a
+    per-delivery token is given: docs/design.md §11); "" when no address is set."""
     if not address:
         return ""
-    query = urllib.parse.urlencode({"subject": UNSUBSCRIBE_SUBJECT}, quote_via=urllib.parse.quote)
+    subject = f"{UNSUBSCRIBE_SUBJECT} {token}" if token else UNSUBSCRIBE_SUBJECT
+    query = urllib.parse.urlencode({"subject": subject}, quote_via=urllib.parse.quote)
     return f"mailto:{urllib.parse.quote(address, safe='@')}?{query}"
+
+
+def unsubscribe_link(address: str, token: str = "", page_url: str = "") -> str:
+    """What `{{ unsubscribe_url }}` shows: the unsubscribe page with the token put in for
+    ``{token}`` when a page is set (RFC 8058 one-click), else the mailto: URL."""
+    if page_url:
+        return page_url.replace("{token}", urllib.parse.quote(token or "preview", safe=""))
+    return unsubscribe_mailto_url(address, token)
 
 
 def build_render_context(
@@ -556,12 +566,15 @@ def build_render_context(
     attributes: Mapping[str, object],
     campaign_name: str,
     unsubscribe_mailto: str,
+    unsubscribe_url: str | None = None,
 ) -> dict[str, object]:
     """The variables for one recipient: the one way sending and preview build them.
 
     Keyword-only: six strings in a row are too easy to pass in the wrong order.
 
-    `unsubscribe_mailto` is the plain address that takes unsubscribe requests ("" for none).
+    `unsubscribe_mailto` is the plain address that takes unsubscribe requests ("" for none);
+    `unsubscribe_url` the recipient's own link (`unsubscribe_link`, with its token), by
+    default the mailto: URL without a token.
     """
     first = first_name or ""
     last = last_name or ""
@@ -572,7 +585,11 @@ def build_render_context(
         "full_name": " ".join(part for part in (first.strip(), last.strip()) if part),
         "email": contact_email,
         "campaign_name": campaign_name,
-        "unsubscribe_url": unsubscribe_mailto_url(unsubscribe_mailto),
+        "unsubscribe_url": (
+            unsubscribe_mailto_url(unsubscribe_mailto)
+            if unsubscribe_url is None
+            else unsubscribe_url
+        ),
         "unsubscribe_mailto": unsubscribe_mailto,
     }
 

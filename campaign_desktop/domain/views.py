@@ -59,6 +59,9 @@ class RunView:
     skipped: int
     unconfirmed: int
     error: str | None
+    # What came back afterwards: contacts this run's messages bounced or unsubscribed.
+    bounced: int = 0
+    unsubscribed: int = 0
 
     @property
     def pending(self) -> int:
@@ -91,6 +94,9 @@ class ContactView:
     lists: tuple[str, ...]
     created_at: datetime
     updated_at: datetime
+    # Why and when mail stopped (an unsubscribe's or a bounce's words; docs/design.md §11).
+    status_reason: str | None = None
+    bounced_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,22 @@ def _ca_file(value: Any) -> str:
     return text
 
 
+def _https_page(value: Any) -> str:
+    text: str = _text(1000)(value)
+    if text and not (text.lower().startswith("https://") and "{token}" in text):
+        raise ValidationError(
+            "", "Enter an https:// address with {token} where the token goes, or leave it empty."
+        )
+    return text
+
+
+def _folder(value: Any) -> str:
+    text: str = _text(200)(value)
+    if not text:
+        raise ValidationError("", "Enter a folder name.")
+    return text
+
+
 def _flag(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -151,6 +167,43 @@ SPECS: dict[str, SettingSpec] = {
             60.0,
             _number(0, 3600, "The database retry time"),
             "How long a busy or full database is retried before a send pauses",
+        ),
+        # The reply mailbox (docs/design.md §11); its password lives in the keyring.
+        SettingSpec("inbound.host", "", _text(253), "IMAP server"),
+        SettingSpec("inbound.port", 993, _whole_number(1, 65535, "The port"), "IMAP port"),
+        SettingSpec("inbound.security", "ssl", _security, "IMAP security"),
+        SettingSpec("inbound.username", "", _text(320), "IMAP username"),
+        SettingSpec("inbound.ca_file", "", _ca_file, "IMAP CA certificate file"),
+        SettingSpec("inbound.folder", "INBOX", _folder, "Folder to watch"),
+        SettingSpec(
+            "inbound.processed_folder",
+            "Processed by Campaign Desktop",
+            _folder,
+            "Folder for processed messages",
+        ),
+        SettingSpec(
+            "inbound.check_minutes",
+            10,
+            _whole_number(1, 24 * 60, "Minutes between checks"),
+            "Check the mailbox every … minutes",
+        ),
+        SettingSpec(
+            "inbound.unsubscribe_address",
+            "",
+            _optional_email,
+            "Address that takes unsubscribe requests (empty: the campaign's reply-to or sender)",
+        ),
+        SettingSpec(
+            "inbound.verp",
+            False,
+            _flag,
+            "Bounces to bounces+token@ (the provider must support plus-addressing)",
+        ),
+        SettingSpec(
+            "inbound.unsubscribe_page_url",
+            "",
+            _https_page,
+            "Unsubscribe page URL with {token} (one-click, RFC 8058)",
         ),
     )
 }

@@ -1,0 +1,60 @@
+"""Per-delivery tokens: what maps a bounce or an unsubscribe back to the message it is about.
+
+A token is ``t<delivery id>-<16 base32 letters>``, the letters the first 80 bits of
+HMAC-SHA256(database secret, "delivery:<id>") (docs/design.md §11). Nobody without the
+database's secret can make the token of another delivery, so nobody can unsubscribe others;
+a token of another database fails the check like a forged one. Lower case letters, digits
+and one hyphen only: it survives a Subject, a header, and the local part of a VERP address
+(which some servers lower-case).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+
+#: A token anywhere in text: the delivery id and the check letters.
+TOKEN_PATTERN = re.compile(r"(?<![0-9a-z])t([1-9][0-9]{0,17})-([a-z2-7]{16})(?![0-9a-z])")
+#: The header every campaign message carries its token in.
+TOKEN_HEADER = "X-Campaign-Desktop-Token"  # noqa: S105 — a header name, not a password
+
+
+class DeliveryTokens:
+    """Makes and checks the tokens of one database (its secret: at least 16 bytes)."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ValueError("the token secret must be at least 16 bytes")
+        self._mac = hmac.new(secret, digestmod=hashlib.sha256)
+
+    def token(self, delivery_id: int) -> str:
+        """The token of delivery `delivery_id` (about 2 µs: cheap enough per message)."""
+        mac = self._mac.copy()
+        mac.update(b"delivery:%d" % delivery_id)
+        check = base64.b32encode(mac.digest()[:10]).decode("ascii").lower()
+        return f"t{delivery_id}-{check}"
+
+    def delivery_id(self, token: str) -> int | None:
+        """The delivery a token names, or None when it is malformed, forged or foreign."""
+        match = TOKEN_PATTERN.fullmatch(token.strip().lower())
+        if match is None:
+            return None
+        delivery_id = int(match.group(1))
+        if not hmac.compare_digest(self.token(delivery_id), match.group(0)):
+            return None
+        return delivery_id
+
+    def find(self, text: str) -> tuple[list[int], int]:
+        """(delivery ids of the valid tokens in `text`, in order, each once; how many
+        token-shaped strings failed the check)."""
+        found: list[int] = []
+        forged = 0
+        for match in TOKEN_PATTERN.finditer(text.lower()):
+            delivery_id = self.delivery_id(match.group(0))
+            if delivery_id is None:
+                forged += 1
+            elif delivery_id not in found:
+                found.append(delivery_id)
+        return found, forged
