@@ -16,7 +16,10 @@ import hmac
 import re
 
 #: A token anywhere in text: the delivery id and the check letters.
-TOKEN_PATTERN = re.compile(r"(?<![0-9a-z])t([1-9][0-9]{0,17})-([a-z2-7]{16})(?![0-9a-z])")
+#: (Also right after "%20": the token in a mailto: URL's percent-encoded subject.)
+TOKEN_PATTERN = re.compile(
+    r"(?:(?<![0-9a-z])|(?<=%20))t([1-9][0-9]{0,17})-([a-z2-7]{16})(?![0-9a-z])"
+)
 #: The header every campaign message carries its token in.
 TOKEN_HEADER = "X-Campaign-Desktop-Token"  # noqa: S105 — a header name, not a password
 
@@ -38,7 +41,7 @@ class DeliveryTokens:
 
     def delivery_id(self, token: str) -> int | None:
         """The delivery a token names, or None when it is malformed, forged or foreign."""
-        match = TOKEN_PATTERN.fullmatch(token.strip().lower())
+        match = TOKEN_PATTERN.fullmatch(token.strip().lower())  # (the lookbehinds see nothing)
         if match is None:
             return None
         delivery_id = int(match.group(1))
@@ -50,11 +53,11 @@ class DeliveryTokens:
         """(delivery ids of the valid tokens in `text`, in order, each once; how many
         token-shaped strings failed the check)."""
         found: list[int] = []
-        forged = 0
+        forged: set[str] = set()
         for match in TOKEN_PATTERN.finditer(text.lower()):
             delivery_id = self.delivery_id(match.group(0))
             if delivery_id is None:
-                forged += 1
+                forged.add(match.group(0))
             elif delivery_id not in found:
                 found.append(delivery_id)
-        return found, forged
+        return found, len(forged)

@@ -80,6 +80,7 @@ class DeliveryView:
     last_error: str | None
     smtp_message_id: str | None
     sent_at: datetime | None
+    feedback: str | None = None  # what came back: bounced, soft_bounce, unsubscribed (§11)
 
 
 @dataclass(frozen=True)

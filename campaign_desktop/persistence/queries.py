@@ -83,6 +83,7 @@ def delivery_view(row: Delivery) -> DeliveryView:
         last_error=row.last_error,
         smtp_message_id=row.smtp_message_id,
         sent_at=row.sent_at,
+        feedback=row.feedback,
     )
 
 

@@ -268,15 +268,14 @@ class InboundService:
         delivery_ids, forged = tokens.find(reading.subject + "\n" + reading.text)
         now = self._clock.now()
         with self._db.write() as session:
-            inserted = session.execute(
-                insert_or_ignore(session, InboundMessage).values(
-                    message_key=reading.key,
-                    kind=reading.kind.value,
-                    effect="",
-                    processed_at=now,
+            inserted = session.scalar(
+                insert_or_ignore(session, InboundMessage)
+                .values(
+                    message_key=reading.key, kind=reading.kind.value, effect="", processed_at=now
                 )
+                .returning(InboundMessage.id)
             )
-            if getattr(inserted, "rowcount", 1) == 0:
+            if inserted is None:  # the key is there already: processed before
                 stored = session.scalar(
                     select(InboundMessage).where(InboundMessage.message_key == reading.key)
                 )
@@ -290,9 +289,7 @@ class InboundService:
                     duplicate=True,
                 )
             result = self._apply(session, reading, delivery_ids, forged)
-            row = session.scalar(
-                select(InboundMessage).where(InboundMessage.message_key == reading.key)
-            )
+            row = session.get(InboundMessage, inserted)
             assert row is not None
             row.kind = result.kind.value
             row.effect = result.effect[:2000]
