@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from sqlalchemy import URL
 
     from campaign_desktop.context import AppContext
-    from tests.postgres_server import PostgresServer
     from tests.imap_server import DovecotServer
+    from tests.postgres_server import PostgresServer
 
 BACKENDS = ("sqlite", "postgresql")
 #: The migrated database each PostgreSQL test's own database is copied from.

@@ -550,6 +550,10 @@ def unsubscribe_mailto_url(address: str, token: str = "") -> str:
     return f"mailto:{urllib.parse.quote(address, safe='@')}?{query}"
 
 
+#: What a preview shows where each message has its own token (docs/design.md §11).
+SAMPLE_TOKEN = "t123-sampletokenxxxx"  # noqa: S105 — a made-up token for the preview
+
+
 def unsubscribe_link(address: str, token: str = "", page_url: str = "") -> str:
     """What `{{ unsubscribe_url }}` shows: the unsubscribe page with the token put in for
     ``{token}`` when a page is set (RFC 8058 one-click), else the mailto: URL."""
@@ -598,8 +602,10 @@ def sample_context(
     attribute_keys: Iterable[str] = (),
     campaign_name: str = "Sample campaign",
     unsubscribe_mailto: str = "unsubscribe@example.com",
+    unsubscribe_url: str | None = None,
 ) -> dict[str, object]:
-    """Variables for a preview with no contact: a made-up person, attributes shown as [key]."""
+    """Variables for a preview with no contact: a made-up person, attributes shown as [key];
+    `unsubscribe_url` as `build_render_context` takes it."""
     return build_render_context(
         contact_email="ann.example@example.com",
         first_name="Ann",
@@ -607,4 +613,5 @@ def sample_context(
         attributes={key: f"[{key}]" for key in attribute_keys},
         campaign_name=campaign_name,
         unsubscribe_mailto=unsubscribe_mailto,
+        unsubscribe_url=unsubscribe_url,
     )

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -22,7 +24,6 @@ from campaign_desktop.domain.tokens import DeliveryTokens
 from campaign_desktop.persistence.db import Database
 from campaign_desktop.persistence.models import CampaignRun, Contact, Delivery, Setting
 from campaign_desktop.persistence.portable import insert_or_ignore
-from campaign_desktop.services.settings import SettingsService
 
 #: The `setting` row of the per-database token secret. Not a user setting (it is not in
 #: `services/settings.py`'s SPECS) and not a credential: it only lets this database check
@@ -166,10 +167,10 @@ class ReplyAddresses:
 
 
 def reply_addresses(
-    settings: SettingsService, reply_to: str | None, from_email: str
+    values: Mapping[str, Any], reply_to: str | None, from_email: str
 ) -> ReplyAddresses:
-    """The `ReplyAddresses` of a campaign with this reply-to and sender."""
-    values = settings.all()
+    """The `ReplyAddresses` of a campaign with this reply-to and sender, from the settings'
+    `values` (`SettingsService.all()`): sending and the editor's preview ask the same way."""
     address = values["inbound.unsubscribe_address"] or reply_to or from_email
     return ReplyAddresses(
         unsubscribe=address,

@@ -172,6 +172,7 @@ class InboundService:
         self._credentials = credentials
         self._tokens: DeliveryTokens | None = None
         self._checking = threading.Lock()  # one mailbox check at a time in this process
+        self._last_error = ""  # told once, not every 10 minutes while it lasts
 
     # --- settings ------------------------------------------------------------------------
 
@@ -400,11 +401,15 @@ class InboundService:
         if not self.configured():
             return None
         try:
-            return self.check_mailbox()
+            report = self.check_mailbox()
         except DomainError as exc:
             log.warning("reply mailbox not read: %s", exc.message)
-            self._events.publish(MailboxChecked(0, 0, 0, error=exc.message))
+            if exc.message != self._last_error:
+                self._events.publish(MailboxChecked(0, 0, 0, error=exc.message))
+            self._last_error = exc.message
             return None
+        self._last_error = ""
+        return report
 
     def _cursor(self, folder: str, validity: int) -> int:
         with self._db.read() as session:

@@ -131,7 +131,8 @@ Content-Type: text/plain; charset="UTF-8"
 
 ** Address not found **
 
-Your message wasn't delivered to {recipient} because the address couldn't be found, or is unable to receive mail.
+Your message wasn't delivered to {recipient} because the address couldn't be found,
+or is unable to receive mail.
 
 The response from the remote server was:
 550 5.1.1 The email account that you tried to reach does not exist.
@@ -335,9 +336,8 @@ def quoting_reply(original: bytes, recipient: str) -> bytes:
     unsubscribe request."""
     parsed = _original(original)
     body = parsed.get_payload(decode=True)
-    quoted = "\n".join(
-        "> " + line for line in (body or b"").decode("utf-8", "replace").splitlines()
-    )
+    assert isinstance(body, bytes)  # a campaign message without HTML: one text part
+    quoted = "\n".join("> " + line for line in body.decode("utf-8", "replace").splitlines())
     return _crlf(
         f"""From: {recipient}
 To: {parsed["From"]}

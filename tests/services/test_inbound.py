@@ -195,7 +195,7 @@ def test_bad_input_is_ignored_and_counted_and_changes_nothing(
     real_token = str(
         samples._original(sent["ann@example.com"])["X-Campaign-Desktop-Token"]
     )  # ann's real token, to forge bob's from
-    delivery_id = int(real_token[1:].split("-")[0])
+    delivery_id = int(real_token[1:].split("-", maxsplit=1)[0])
     forged = f"t{delivery_id + 1}-{'a' * 16}"
     foreign = DeliveryTokens(b"another database's secret!").token(delivery_id)
     before = contact_table(app)

@@ -295,7 +295,7 @@ class SendingEngine:
                 campaign.subject, campaign.body_text, campaign.body_html, keys
             )
             is_test = run.trigger == RunTrigger.TEST
-            replies = reply_addresses(self._settings, campaign.reply_to, campaign.from_email)
+            replies = reply_addresses(self._settings.all(), campaign.reply_to, campaign.from_email)
             unsubscribe = replies.unsubscribe
             test_context = _test_context(session, campaign, keys, unsubscribe) if is_test else None
             return Job(

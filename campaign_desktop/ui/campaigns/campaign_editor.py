@@ -33,13 +33,16 @@ from campaign_desktop.context import AppContext
 from campaign_desktop.domain.emails import is_valid_email
 from campaign_desktop.domain.errors import ValidationError
 from campaign_desktop.domain.templates import (
+    SAMPLE_TOKEN,
     VARIABLE_HELP,
     RenderedMessage,
     available_variables,
     compile_campaign_templates,
     sample_context,
+    unsubscribe_link,
 )
 from campaign_desktop.domain.views import CampaignView
+from campaign_desktop.services.feedback import reply_addresses
 from campaign_desktop.ui.common.theme import mark_as_error
 
 log = logging.getLogger("campaign_desktop.ui.editor")
@@ -83,6 +86,8 @@ class CampaignEditor(QDialog):
         self._ctx = ctx
         self._campaign = campaign
         self._attribute_keys = ctx.campaigns.attribute_keys()
+        # Read once: the preview's unsubscribe address is the one sending uses (§11).
+        self._settings_values = ctx.settings.all()
         self.saved: CampaignView | None = None
         self.setObjectName("campaignEditor")
         self.setWindowTitle("Edit campaign" if campaign else "New campaign")
@@ -290,8 +295,18 @@ class CampaignEditor(QDialog):
                 self._attribute_keys,
             )
             # Filling in can fail too (1/0, a bound reached): shown like a compile error.
+            replies = reply_addresses(
+                self._settings_values,
+                str(values["reply_to"] or "") or None,
+                str(values["from_email"] or ""),
+            )
             preview = templates.render(
-                sample_context(self._attribute_keys, str(values["name"]) or "Sample campaign"),
+                sample_context(
+                    self._attribute_keys,
+                    str(values["name"]) or "Sample campaign",
+                    replies.unsubscribe,
+                    unsubscribe_link(replies.unsubscribe, SAMPLE_TOKEN, replies.page_url),
+                ),
                 recipient="the sample contact",
             )
         except ValidationError as exc:

@@ -1,6 +1,7 @@
 """The Settings dialog: the SMTP server (with "Test connection"), the default sender, sending
-limits and connections, retries, the missed-run grace window and closing to the tray; and,
-read-only on its own tab, which database this desktop uses (`ui/settings/database_page.py`).
+limits and connections, retries, the missed-run grace window and closing to the tray; the
+reply mailbox on its own tab (`ui/settings/inbound_page.py`); and, read-only on its own tab,
+which database this desktop uses (`ui/settings/database_page.py`).
 
 Every value is checked by its declared `SPECS` check before anything is stored, so one bad
 value saves nothing. The password goes to the keyring through `set_smtp`, never elsewhere.
@@ -51,6 +52,7 @@ from campaign_desktop.ui.common.widgets import (
     show_success,
 )
 from campaign_desktop.ui.settings.database_page import DatabasePage
+from campaign_desktop.ui.settings.inbound_page import InboundPage
 
 log = logging.getLogger("campaign_desktop.ui.settings")
 
@@ -308,9 +310,11 @@ class SettingsDialog(QDialog):
         mail.addWidget(self._build_sending())
         mail.addStretch(1)
         self.database_page = DatabasePage(self._ctx)
+        self.inbound_page = InboundPage(self._ctx)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("settingsTabs")
         self.tabs.addTab(self.mail_page, "Mail and sending")
+        self.tabs.addTab(self.inbound_page, "Replies and &bounces")
         self.tabs.addTab(self.database_page, "&Database")
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs, 1)
@@ -442,6 +446,9 @@ class SettingsDialog(QDialog):
         self._show_problems(found)
         if found:
             return False
+        if self.inbound_page.problems()[1]:
+            self.tabs.setCurrentWidget(self.inbound_page)
+            return False
         others = {key: value for key, value in cleaned.items() if key not in SMTP_KEYS}
         try:
             if cleaned["smtp.host"]:
@@ -462,6 +469,9 @@ class SettingsDialog(QDialog):
             return False
         except ValidationError as exc:
             self._show_problems({exc.field: exc.message})
+            return False
+        if not self.inbound_page.save():
+            self.tabs.setCurrentWidget(self.inbound_page)
             return False
         log.info("settings saved")
         return True
