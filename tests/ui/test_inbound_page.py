@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
+from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
@@ -21,6 +23,11 @@ from campaign_desktop.ui.activity.run_models import DeliveryColumn, RunColumn
 from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor
 from campaign_desktop.ui.common.accessibility import unnamed_controls
 from campaign_desktop.ui.common.bridge import EventBridge
+from campaign_desktop.ui.contacts.contact_model import (
+    ContactColumn,
+    ContactFilter,
+    ContactTableModel,
+)
 from campaign_desktop.ui.settings.inbound_page import ChooseUnsubscribeCsv
 from campaign_desktop.ui.settings.settings_dialog import SettingsDialog
 from campaign_desktop.ui.shell.notifications import Level, notification_for
@@ -187,3 +194,23 @@ def test_import_unsubscribes_reads_the_pages_csv(
     assert dialog.inbound_page.import_result.text().startswith("1 contacts unsubscribed.")
     found = gui_ctx.contacts.find("ann@example.com")
     assert found is not None and found.status == "unsubscribed"
+
+
+def test_contacts_filter_by_bounced_and_show_when_and_why(
+    gui_ctx: AppContext, server: SmtpServer, qtmodeltester: ModelTester
+) -> None:
+    campaign = make_campaign(gui_ctx)
+    gui_ctx.campaigns.send_now(campaign.id)
+    assert gui_ctx.sending.wait_idle(10)
+    sent = {m.rcpt_tos[0]: m.content for m in server.handler.messages}
+    gui_ctx.inbound.process_message(
+        samples.gmail_style_dsn(sent["bob@example.com"], "bob@example.com")
+    )
+
+    model = ContactTableModel(gui_ctx.contacts)
+    model.set_filter(ContactFilter(status="bounced"))
+    qtmodeltester.check(model)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    assert model.rowCount() == 1
+    tip = model.index(0, ContactColumn.STATUS).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip.startswith("Mail to this address bounced (")
+    assert "5.1.1 550-5.1.1 The email account that you tried to reach does not exist" in tip
