@@ -539,6 +539,13 @@ class UnsubscribeHeaders:
                 "The unsubscribe page must be an https:// address with {token} in it.",
             )
         self.one_click = bool(self._page)
+        # A lone mailto: URL is one line whatever the token (a URL is never folded), so its
+        # bytes around the token are made once (the per-message path; docs/performance.md).
+        self._mailto_only: tuple[bytes, bytes] | None = None
+        if self._address and not self._page:
+            before = f"List-Unsubscribe: <{unsubscribe_mailto_url(self._address, 'TOKEN')}"
+            if before.isascii():
+                self._mailto_only = (before[: -len("TOKEN")].encode("ascii"), b">\r\n")
         self._no_token = b""
         if self.enabled:
             self._no_token = fold_url_list("List-Unsubscribe", self.urls("")).encode("ascii")
@@ -562,6 +569,9 @@ class UnsubscribeHeaders:
             return b""
         if not token:
             return self._no_token
+        if self._mailto_only is not None:  # the usual case: one URL, the token spliced in
+            quoted = urllib.parse.quote(token, safe="").encode("ascii")
+            return self._mailto_only[0] + quoted + self._mailto_only[1]
         lines = fold_url_list("List-Unsubscribe", self.urls(token)).encode("ascii")
         if self.one_click:
             lines += f"List-Unsubscribe-Post: {ONE_CLICK}\r\n".encode("ascii")

@@ -55,6 +55,7 @@ Bounds (`RenderLimits`; a `ValidationError` naming the part and the bound when r
 from __future__ import annotations
 
 import difflib
+import functools
 import urllib.parse
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -545,13 +546,23 @@ def unsubscribe_mailto_url(address: str, token: str = "") -> str:
     per-delivery token is given: docs/design.md §11); "" when no address is set."""
     if not address:
         return ""
-    subject = f"{UNSUBSCRIBE_SUBJECT} {token}" if token else UNSUBSCRIBE_SUBJECT
-    query = urllib.parse.urlencode({"subject": subject}, quote_via=urllib.parse.quote)
+    if token:  # per message: the part before the token is made once per address
+        return _mailto_with_token(address) + urllib.parse.quote(token, safe="")
+    query = urllib.parse.urlencode({"subject": UNSUBSCRIBE_SUBJECT}, quote_via=urllib.parse.quote)
+    return f"mailto:{urllib.parse.quote(address, safe='@')}?{query}"
+
+
+@functools.lru_cache(maxsize=64)
+def _mailto_with_token(address: str) -> str:
+    """``mailto:<address>?subject=Unsubscribe%20`` (the token follows)."""
+    query = urllib.parse.urlencode(
+        {"subject": f"{UNSUBSCRIBE_SUBJECT} "}, quote_via=urllib.parse.quote
+    )
     return f"mailto:{urllib.parse.quote(address, safe='@')}?{query}"
 
 
 #: What a preview shows where each message has its own token (docs/design.md §11).
-SAMPLE_TOKEN = "t123-sampletokenxxxx"  # noqa: S105 — a made-up token for the preview
+SAMPLE_TOKEN = "t123-0123456789abcdef0123"  # noqa: S105 — a made-up token for the preview
 
 
 def unsubscribe_link(address: str, token: str = "", page_url: str = "") -> str:

@@ -1,6 +1,6 @@
 """Per-delivery tokens: what maps a bounce or an unsubscribe back to the message it is about.
 
-A token is ``t<delivery id>-<16 base32 letters>``, the letters the first 80 bits of
+A token is ``t<delivery id>-<20 hex digits>``, the digits the first 80 bits of
 HMAC-SHA256(database secret, "delivery:<id>") (docs/design.md §11). Nobody without the
 database's secret can make the token of another delivery, so nobody can unsubscribe others;
 a token of another database fails the check like a forged one. Lower case letters, digits
@@ -10,7 +10,6 @@ and one hyphen only: it survives a Subject, a header, and the local part of a VE
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
@@ -18,8 +17,9 @@ import re
 #: A token anywhere in text: the delivery id and the check letters.
 #: (Also right after "%20": the token in a mailto: URL's percent-encoded subject.)
 TOKEN_PATTERN = re.compile(
-    r"(?:(?<![0-9a-z])|(?<=%20))t([1-9][0-9]{0,17})-([a-z2-7]{16})(?![0-9a-z])"
+    r"(?:(?<![0-9a-z])|(?<=%20))t([1-9][0-9]{0,17})-([0-9a-f]{20})(?![0-9a-z])"
 )
+_BLOCK = 64  # SHA-256's block size in bytes (the HMAC key is padded to it)
 #: The header every campaign message carries its token in.
 TOKEN_HEADER = "X-Campaign-Desktop-Token"  # noqa: S105 — a header name, not a password
 
@@ -30,14 +30,20 @@ class DeliveryTokens:
     def __init__(self, secret: bytes) -> None:
         if len(secret) < 16:
             raise ValueError("the token secret must be at least 16 bytes")
-        self._mac = hmac.new(secret, digestmod=hashlib.sha256)
+        # HMAC (RFC 2104) with its two padded keys hashed once: per token only the message
+        # and the outer block are hashed (about 1.5 µs, a third of `hmac.digest`'s time).
+        key = secret if len(secret) <= _BLOCK else hashlib.sha256(secret).digest()
+        key = key.ljust(_BLOCK, b"\0")
+        self._inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in key))
+        self._outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in key))
 
     def token(self, delivery_id: int) -> str:
-        """The token of delivery `delivery_id` (about 2 µs: cheap enough per message)."""
-        mac = self._mac.copy()
-        mac.update(b"delivery:%d" % delivery_id)
-        check = base64.b32encode(mac.digest()[:10]).decode("ascii").lower()
-        return f"t{delivery_id}-{check}"
+        """The token of delivery `delivery_id` (a few µs: cheap enough per message)."""
+        inner = self._inner.copy()
+        inner.update(b"delivery:%d" % delivery_id)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return f"t{delivery_id}-{outer.digest()[:10].hex()}"
 
     def delivery_id(self, token: str) -> int | None:
         """The delivery a token names, or None when it is malformed, forged or foreign."""

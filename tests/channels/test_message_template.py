@@ -336,7 +336,7 @@ def test_send_bytes_needs_a_sender_and_a_recipient(smtp_server: SmtpServer) -> N
 
 # --- the delivery's token (docs/design.md §11) -------------------------------------------
 
-TOKEN = "t4711-abcdefghijklmnop"
+TOKEN = "t4711-0123456789abcdef0123"
 PAGE = "https://shop.example/unsubscribe?t={token}"
 
 

@@ -196,7 +196,7 @@ def test_bad_input_is_ignored_and_counted_and_changes_nothing(
         samples._original(sent["ann@example.com"])["X-Campaign-Desktop-Token"]
     )  # ann's real token, to forge bob's from
     delivery_id = int(real_token[1:].split("-", maxsplit=1)[0])
-    forged = f"t{delivery_id + 1}-{'a' * 16}"
+    forged = f"t{delivery_id + 1}-{'a' * 20}"
     foreign = DeliveryTokens(b"another database's secret!").token(delivery_id)
     before = contact_table(app)
 
@@ -283,7 +283,7 @@ def test_unsubscribes_exported_from_the_page_are_imported_by_email_or_token(
     token = str(samples._original(sent["dee@example.com"])["X-Campaign-Desktop-Token"])
     path = tmp_path / "unsubscribes.csv"
     path.write_text(
-        f"email or token\nann@example.com\n{token}\nnobody@example.com\nt1-aaaaaaaaaaaaaaaa\n",
+        f"email or token\nann@example.com\n{token}\nnobody@example.com\nt1-aaaaaaaaaaaaaaaaaaaa\n",
         encoding="utf-8",
     )
     done, skipped = app.inbound.import_unsubscribes(path)
