@@ -105,6 +105,21 @@ def dovecot_server() -> Iterator[DovecotServer]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def dovecot_tls() -> Iterator[DovecotServer]:
+    """A Dovecot with a self-signed certificate: IMAPS and STARTTLS (see `DovecotServer`)."""
+    from tests.imap_server import DovecotServer, find_dovecot  # noqa: PLC0415
+
+    reason = find_dovecot()
+    if reason is not None:
+        pytest.skip(reason)
+    server = DovecotServer.start(tls=True)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def dovecot(dovecot_server: DovecotServer) -> DovecotServer:
     """The IMAP server with an empty mailbox."""

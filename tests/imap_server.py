@@ -28,7 +28,7 @@ from pathlib import Path
 
 from campaign_desktop.channels.imap import ImapMailbox, ImapSettings
 from campaign_desktop.domain.status import SmtpSecurity
-from tests.smtp_server import HOST, free_port
+from tests.smtp_server import HOST, free_port, make_self_signed_cert
 
 USERNAME = "replies@shop.example"
 PASSWORD = "imap-secret-ü"  # non-ASCII on purpose: the keyring and LOGIN carry it
@@ -42,7 +42,7 @@ state_dir = {root}/state
 log_path = {root}/dovecot.log
 protocols = imap
 listen = {host}
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = {user}
@@ -72,7 +72,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = {host}
+    port = {tls_port}
   }}
 }}
 service anvil {{
@@ -107,11 +108,22 @@ class DovecotServer:
     port: int
     process: subprocess.Popen[bytes]
 
+    tls_port: int = 0  # IMAPS (and STARTTLS on `port`) when started with `tls=True`
+    ca_file: Path | None = None  # the self-signed certificate to verify it with
+
     @classmethod
-    def start(cls) -> DovecotServer:
+    def start(cls, *, tls: bool = False) -> DovecotServer:
+        """Start a server; with `tls`, a self-signed certificate for 127.0.0.1 serves IMAPS
+        on `tls_port` and STARTTLS on `port` (verify with `ca_file`)."""
         user = pwd.getpwnam(SYSTEM_USER) if os.geteuid() == 0 else pwd.getpwuid(os.geteuid())
         root = Path(tempfile.mkdtemp(prefix="cd-dovecot-"))
         port = free_port()
+        tls_port = free_port() if tls else 0
+        ssl = "ssl = no"
+        cert = None
+        if tls:
+            cert, key = make_self_signed_cert(root)
+            ssl = f"ssl = yes\nssl_cert = <{cert}\nssl_key = <{key}"
         home = root / "home"
         for folder in (root / "run", root / "state", home):
             folder.mkdir()
@@ -125,6 +137,8 @@ class DovecotServer:
                 root=root,
                 host=HOST,
                 port=port,
+                tls_port=tls_port,
+                ssl=ssl,
                 user=user.pw_name,
                 group=_group_name(user.pw_gid),
                 uid=user.pw_uid,
@@ -142,7 +156,7 @@ class DovecotServer:
             group=user.pw_gid if os.geteuid() == 0 else None,
             extra_groups=[] if os.geteuid() == 0 else None,
         )
-        server = cls(root, port, process)
+        server = cls(root, port, process, tls_port, cert)
         try:
             server._wait_until_listening()
         except BaseException:

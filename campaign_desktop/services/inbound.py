@@ -212,7 +212,7 @@ class InboundService:
             )
         # Checked before the keyring is touched, so a bad value changes nothing.
         for key, value in values.items():
-            self._settings._clean(key, value)
+            self._settings.clean(key, value)
         if password is not None:
             self._credentials.set_password(password_key(str(username).strip(), host), password)
         self._settings.set_many(values)

@@ -278,6 +278,10 @@ class SettingsService:
             timeout=values["smtp.timeout_seconds"],
         )
 
+    def clean(self, key: str, value: Any) -> Any:
+        """`value` as `key`'s check cleans it; ValidationError(key) when it is refused."""
+        return self._clean(key, value)
+
     @staticmethod
     def _spec(key: str) -> SettingSpec:
         try:
