@@ -393,15 +393,19 @@ class ConnectionSender:
     def _build(self, recipient: Recipient) -> OutgoingMessage:
         job = self._shared.job
         token = job.tokens.token(recipient.delivery_id) if job.tokens is not None else ""
-        context = job.test_context or build_render_context(
-            contact_email=recipient.email,
-            first_name=recipient.first_name,
-            last_name=recipient.last_name,
-            attributes=recipient.attributes,
-            campaign_name=job.campaign_name,
-            unsubscribe_mailto=job.unsubscribe_address,
-            unsubscribe_url=unsubscribe_link(job.unsubscribe_address, token, job.unsubscribe_page),
-        )
+        link = unsubscribe_link(job.unsubscribe_address, token, job.unsubscribe_page)
+        if job.test_context is not None:  # a test send: the sample's data, its own link
+            context = {**job.test_context, "unsubscribe_url": link}
+        else:
+            context = build_render_context(
+                contact_email=recipient.email,
+                first_name=recipient.first_name,
+                last_name=recipient.last_name,
+                attributes=recipient.attributes,
+                campaign_name=job.campaign_name,
+                unsubscribe_mailto=job.unsubscribe_address,
+                unsubscribe_url=link,
+            )
         rendered = job.templates.render(context)
         return job.message.render(
             to=recipient.email,

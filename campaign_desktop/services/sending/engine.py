@@ -287,6 +287,8 @@ class SendingEngine:
             self._idle.notify_all()
 
     def _prepare(self, run_id: int) -> Job:
+        tokens = self._delivery_tokens()  # before the read: it may write the secret once
+        settings = self._settings.all()
         with self._db.read() as session:
             run = queries.load_run(session, run_id)
             campaign = queries.load_campaign(session, run.campaign_id)
@@ -295,7 +297,7 @@ class SendingEngine:
                 campaign.subject, campaign.body_text, campaign.body_html, keys
             )
             is_test = run.trigger == RunTrigger.TEST
-            replies = reply_addresses(self._settings.all(), campaign.reply_to, campaign.from_email)
+            replies = reply_addresses(settings, campaign.reply_to, campaign.from_email)
             unsubscribe = replies.unsubscribe
             test_context = _test_context(session, campaign, keys, unsubscribe) if is_test else None
             return Job(
@@ -313,7 +315,7 @@ class SendingEngine:
                 ),
                 unsubscribe_address=unsubscribe,
                 test_context=test_context,
-                tokens=self._delivery_tokens(),
+                tokens=tokens,
                 unsubscribe_page=replies.page_url,
             )
 
