@@ -22,6 +22,7 @@ from campaign_desktop.scheduling.scheduler import CampaignScheduler
 from campaign_desktop.services.campaigns import CampaignService
 from campaign_desktop.services.contacts import ContactService
 from campaign_desktop.services.credentials import CredentialStore
+from campaign_desktop.services.inbound import InboundService
 from campaign_desktop.services.runs import RunService
 from campaign_desktop.services.sending import ConnectionFactory, SendingEngine
 from campaign_desktop.services.settings import SettingsService
@@ -65,6 +66,7 @@ class AppContext:
     runs: RunService
     sending: SendingEngine
     scheduler: CampaignScheduler
+    inbound: InboundService
 
     @classmethod
     def open(
@@ -132,6 +134,7 @@ class AppContext:
             heartbeat_seconds=heartbeat_seconds,
         )
         campaigns = CampaignService(db, events, clock, sending)
+        inbound = InboundService(db, clock, events, settings, credentials)
         scheduler = CampaignScheduler(
             campaigns,
             events,
@@ -144,6 +147,7 @@ class AppContext:
             team_changes=None if db.is_sqlite else TeamChanges(db, sending.desktop_id),
             reconcile_seconds=reconcile_seconds,
             heartbeat_seconds=heartbeat_seconds,
+            check_mailbox=inbound.check_if_configured,
         )
         log.info("opened the %s", db.description)
         return cls(
@@ -158,6 +162,7 @@ class AppContext:
             runs=RunService(db, sending),
             sending=sending,
             scheduler=scheduler,
+            inbound=inbound,
         )
 
     def close(self) -> None:

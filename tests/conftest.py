@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy import URL
 
     from campaign_desktop.context import AppContext
+    from tests.imap_server import DovecotServer
     from tests.postgres_server import PostgresServer
 
 BACKENDS = ("sqlite", "postgresql")
@@ -86,6 +87,44 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def dovecot_server() -> Iterator[DovecotServer]:
+    """One Dovecot IMAP server for the whole run (tests/imap_server.py); skipped, saying why,
+    where Dovecot is not installed."""
+    from tests.imap_server import DovecotServer, find_dovecot  # noqa: PLC0415
+
+    reason = find_dovecot()
+    if reason is not None:
+        pytest.skip(reason)
+    server = DovecotServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def dovecot_tls() -> Iterator[DovecotServer]:
+    """A Dovecot with a self-signed certificate: IMAPS and STARTTLS (see `DovecotServer`)."""
+    from tests.imap_server import DovecotServer, find_dovecot  # noqa: PLC0415
+
+    reason = find_dovecot()
+    if reason is not None:
+        pytest.skip(reason)
+    server = DovecotServer.start(tls=True)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def dovecot(dovecot_server: DovecotServer) -> DovecotServer:
+    """The IMAP server with an empty mailbox."""
+    dovecot_server.clear()
+    return dovecot_server
 
 
 @pytest.fixture

@@ -41,6 +41,7 @@ import random
 import re
 import sys
 import unicodedata
+import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,7 +58,8 @@ import regex
 
 from campaign_desktop.domain.emails import normalize_email
 from campaign_desktop.domain.errors import ValidationError
-from campaign_desktop.domain.templates import unsubscribe_mailto_url
+from campaign_desktop.domain.templates import unsubscribe_link, unsubscribe_mailto_url
+from campaign_desktop.domain.tokens import TOKEN_HEADER
 
 # --- what a header value may hold -------------------------------------------------------
 
@@ -69,6 +71,8 @@ _FIELD_WORDS = {
     "to": "The recipient address",
     "to_name": "The recipient's name",
     "list_unsubscribe_mailto": "The unsubscribe address",
+    "unsubscribe_page_url": "The unsubscribe page address",
+    "verp_address": "The bounce address",
 }
 # Cc: C0, DEL and C1 controls (tab included); Zl/Zp: U+2028/U+2029, line breaks to many
 # readers; Cs: lone surrogates, which cannot be written as UTF-8.
@@ -372,6 +376,8 @@ class _WirePolicy(EmailPolicy):
 
     def _fold_ours(self, name: str, value: Any) -> str | None:
         key = name.lower()
+        if key == "list-unsubscribe" and isinstance(value, BaseHeader):
+            return fold_url_list(name, str(value).split(", "))
         if key in _UNSTRUCTURED_HEADERS and isinstance(value, BaseHeader):
             return fold_unstructured(name, str(value))
         addresses = getattr(value, "addresses", None)
@@ -453,10 +459,15 @@ def build_message(
     list_unsubscribe_mailto: str | None = None,
     message_id_domain: str | None = None,
     to_name: str = "",
+    token: str = "",
+    unsubscribe_page_url: str = "",
 ) -> EmailMessage:
     """One campaign email: text, plus an HTML alternative when `html` is given.
 
     `list_unsubscribe_mailto` is an address or a ``mailto:`` URL (List-Unsubscribe header).
+    `token` (the delivery's, docs/design.md §11) goes into the mailto subject and the
+    `X-Campaign-Desktop-Token` header; `unsubscribe_page_url` (https, with ``{token}``) adds
+    the RFC 8058 one-click URL and `List-Unsubscribe-Post`.
     The Message-ID uses `message_id_domain`, by default the sender's domain (never the
     machine's name: no DNS look-up per message). Domains are stored as IDNA A-labels;
     serialised with `flatten`, headers are folded as the module docstring says.
@@ -472,9 +483,13 @@ def build_message(
     msg["Subject"] = check_header_text("subject", subject)
     msg["Date"] = datetime.now(UTC)  # a datetime is taken as is; a string would be re-parsed
     msg["Message-ID"] = make_msgid(domain=_message_id_domain(message_id_domain or sender.domain))
-    if list_unsubscribe_mailto:
-        url = _unsubscribe_url(list_unsubscribe_mailto)
-        msg["List-Unsubscribe"] = f"<{url}>"
+    unsubscribe = UnsubscribeHeaders(list_unsubscribe_mailto, unsubscribe_page_url)
+    if unsubscribe.enabled:
+        msg["List-Unsubscribe"] = ", ".join(unsubscribe.urls(token))
+        if unsubscribe.one_click:
+            msg["List-Unsubscribe-Post"] = ONE_CLICK
+    if token:
+        msg[TOKEN_HEADER] = token
     msg.set_content(text)
     if html:
         msg.add_alternative(html, subtype="html")
@@ -482,6 +497,85 @@ def build_message(
         *_, html_part = msg.iter_parts()
         del html_part["MIME-Version"]
     return msg
+
+
+ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058 §3.1
+
+
+def fold_url_list(name: str, urls: Sequence[str]) -> str:
+    """A List-Unsubscribe line (RFC 2369): ``<url>, <url>`` on one line when it fits in 78
+    characters, else one URL per line (a URL is never broken). Ends with CRLF."""
+    line = f"{name}: {', '.join(urls)}"
+    if len(line) <= _LINE_MAX or len(urls) == 1:
+        return line + "\r\n"
+    return f"{name}: " + ",\r\n ".join(urls) + "\r\n"
+
+
+class UnsubscribeHeaders:
+    """List-Unsubscribe for each delivery, checked once per run (docs/design.md §11).
+
+    `address_or_url` is the address that takes unsubscribe requests, or a ready ``mailto:``
+    URL (used as given, without a token); `page_url` an https URL with ``{token}`` for
+    RFC 8058 one-click (then List-Unsubscribe-Post is added). Raises ValidationError.
+    """
+
+    def __init__(self, address_or_url: str | None, page_url: str = "") -> None:
+        self.enabled = bool(address_or_url) or bool(page_url)
+        self._fixed = ""
+        self._address = ""
+        if address_or_url:
+            url = _unsubscribe_url(address_or_url)
+            if address_or_url.strip().lower().startswith("mailto:"):
+                self._fixed = url
+            else:
+                self._address = url[len("mailto:") : url.index("?")]
+                self._address = urllib.parse.unquote(self._address)
+        self._page = check_header_text("unsubscribe_page_url", page_url).strip()
+        if self._page and not (
+            self._page.lower().startswith("https://") and "{token}" in self._page
+        ):
+            raise ValidationError(
+                "unsubscribe_page_url",
+                "The unsubscribe page must be an https:// address with {token} in it.",
+            )
+        self.one_click = bool(self._page)
+        # A lone mailto: URL is one line whatever the token (a URL is never folded), so its
+        # bytes around the token are made once (the per-message path; docs/performance.md).
+        self._mailto_only: tuple[bytes, bytes] | None = None
+        if self._address and not self._page:
+            before = f"List-Unsubscribe: <{unsubscribe_mailto_url(self._address, 'TOKEN')}"
+            if before.isascii():
+                self._mailto_only = (before[: -len("TOKEN")].encode("ascii"), b">\r\n")
+        self._no_token = b""
+        if self.enabled:
+            self._no_token = fold_url_list("List-Unsubscribe", self.urls("")).encode("ascii")
+            if self.one_click:
+                self._no_token += f"List-Unsubscribe-Post: {ONE_CLICK}\r\n".encode("ascii")
+
+    def urls(self, token: str) -> list[str]:
+        """The ``<url>`` items of the header for `token` (one-click first, RFC 8058 §3.1)."""
+        items = []
+        if self._page:
+            items.append(f"<{unsubscribe_link('', token, self._page)}>")
+        if self._fixed:
+            items.append(f"<{self._fixed}>")
+        elif self._address:
+            items.append(f"<{unsubscribe_mailto_url(self._address, token)}>")
+        return items
+
+    def lines(self, token: str) -> bytes:
+        """The header lines (List-Unsubscribe, List-Unsubscribe-Post) as wire bytes."""
+        if not self.enabled:
+            return b""
+        if not token:
+            return self._no_token
+        if self._mailto_only is not None:  # the usual case: one URL, the token spliced in
+            quoted = urllib.parse.quote(token, safe="").encode("ascii")
+            return self._mailto_only[0] + quoted + self._mailto_only[1]
+        lines = fold_url_list("List-Unsubscribe", self.urls(token)).encode("ascii")
+        if self.one_click:
+            lines += f"List-Unsubscribe-Post: {ONE_CLICK}\r\n".encode("ascii")
+        return lines
 
 
 def _unsubscribe_url(address_or_url: str) -> str:
@@ -602,11 +696,20 @@ class MessageTemplate:
         reply_to: str | None = None,
         list_unsubscribe_mailto: str | None = None,
         message_id_domain: str | None = None,
+        unsubscribe_page_url: str = "",
+        verp_address: str = "",
     ) -> None:
         self._from_email, self._from_name = from_email, from_name
         self._reply_to_address = reply_to
         self._unsubscribe_address = list_unsubscribe_mailto
+        self._unsubscribe_page = unsubscribe_page_url
         self._message_id_domain = message_id_domain
+        # VERP (docs/design.md §11): the envelope sender local+TOKEN@domain, so a bounce is
+        # addressed to its delivery even when it quotes nothing of the message.
+        self._verp: tuple[str, str] | None = None
+        if verp_address:
+            verp = _address("verp_address", "", verp_address, "verp_address")
+            self._verp = (verp.username, verp.domain)
         address = _address("from_email", from_name, from_email, "from_name")
         self.sender = address.addr_spec
         self._from = fold_addresses("From", [address]).encode("utf-8")
@@ -614,33 +717,54 @@ class MessageTemplate:
         if reply_to:
             reply_address = _address("reply_to", "", reply_to, "reply_to")
             self._reply_to = fold_addresses("Reply-To", [reply_address]).encode("utf-8")
-        self._unsubscribe = b""
-        if list_unsubscribe_mailto:
-            url = _unsubscribe_url(list_unsubscribe_mailto)
-            self._unsubscribe = _folded(_header("List-Unsubscribe", f"<{url}>"))
+        self._unsubscribe = UnsubscribeHeaders(list_unsubscribe_mailto, unsubscribe_page_url)
         self._id_domain = _message_id_domain(message_id_domain or address.domain)
         # Only a non-ASCII local part needs SMTPUTF8: domains are A-labels by now.
         self._international = not (self._from + self._reply_to).isascii()
 
     def render(
-        self, *, to: str, subject: str, text: str, html: str | None = None, to_name: str = ""
+        self,
+        *,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None = None,
+        to_name: str = "",
+        token: str = "",
     ) -> OutgoingMessage:
-        """The message to `to` (see the class docstring).
+        """The message to `to` (see the class docstring); `token` is the delivery's.
 
         Raises ValidationError for a bad address or a header value with a line break or
         another control character, as `build_message` does.
         """
+        message = self._render(
+            to=to, subject=subject, text=text, html=html, to_name=to_name, token=token
+        )
+        if self._verp is not None and token:
+            local, domain = self._verp
+            return OutgoingMessage(
+                f"{local}+{token}@{domain}", message.recipients, message.message_id, message.data
+            )
+        return message
+
+    def _render(
+        self, *, to: str, subject: str, text: str, html: str | None, to_name: str, token: str
+    ) -> OutgoingMessage:
         if not to_name and len(to) <= _MAX_LINE - 4 and _SIMPLE_ADDRESS.fullmatch(to):
             to_line = b"To: " + to.encode("ascii") + _CRLF
             recipients: tuple[str, ...] = (to,)
         else:
             address = _address("to", to_name, to, "to_name")
             if not address.addr_spec.isascii():
-                return self._general(to=to, to_name=to_name, subject=subject, text=text, html=html)
+                return self._general(
+                    to=to, to_name=to_name, subject=subject, text=text, html=html, token=token
+                )
             to_line = fold_addresses("To", [address]).encode("ascii")
             recipients = (address.addr_spec,)
         if self._international:
-            return self._general(to=to, to_name=to_name, subject=subject, text=text, html=html)
+            return self._general(
+                to=to, to_name=to_name, subject=subject, text=text, html=html, token=token
+            )
         check_header_text("subject", subject)
         subject_line = fold_unstructured("Subject", subject).encode("ascii")
         message_id = make_msgid(domain=self._id_domain)
@@ -658,7 +782,8 @@ class MessageTemplate:
                 subject_line,
                 b"Date: " + date + _CRLF,
                 id_line,
-                self._unsubscribe,
+                self._unsubscribe.lines(token),
+                (TOKEN_HEADER + ": " + token + "\r\n").encode("ascii") if token else b"",
             )
         )
         if html:
@@ -696,7 +821,7 @@ class MessageTemplate:
         return OutgoingMessage(self.sender, recipients, message_id, data)
 
     def _general(
-        self, *, to: str, to_name: str, subject: str, text: str, html: str | None
+        self, *, to: str, to_name: str, subject: str, text: str, html: str | None, token: str
     ) -> OutgoingMessage:
         msg = build_message(
             from_email=self._from_email,
@@ -709,6 +834,8 @@ class MessageTemplate:
             reply_to=self._reply_to_address,
             list_unsubscribe_mailto=self._unsubscribe_address,
             message_id_domain=self._message_id_domain,
+            token=token,
+            unsubscribe_page_url=self._unsubscribe_page,
         )
         sender, recipients, data = flatten(msg)
         return OutgoingMessage(sender, recipients, str(msg["Message-ID"]), data)

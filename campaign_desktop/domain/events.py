@@ -78,7 +78,17 @@ class SchedulerStateChanged:
     next_run_at: datetime | None
 
 
-Event = CampaignChanged | RunEvent | CatchUpReport | SchedulerStateChanged
+@dataclass(frozen=True)
+class MailboxChecked:
+    """The reply mailbox was read (docs/design.md §11): what was processed, or why not."""
+
+    bounced: int  # contacts newly marked bounced (hard bounces, 3 soft in a row)
+    unsubscribed: int  # contacts newly unsubscribed
+    processed: int  # messages read and handled (moved to the processed folder)
+    error: str = ""  # why the mailbox could not be read ("" when it was)
+
+
+Event = CampaignChanged | RunEvent | CatchUpReport | SchedulerStateChanged | MailboxChecked
 Subscriber = Callable[[Event], None]
 
 

@@ -70,3 +70,22 @@ class SmtpSecurity(StrEnum):
     NONE = "none"
     STARTTLS = "starttls"
     SSL = "ssl"
+
+
+class DeliveryFeedback(StrEnum):
+    """What came back for a delivered message (the reply mailbox, or a 5.1.x at send time)."""
+
+    BOUNCED = "bounced"
+    SOFT_BOUNCE = "soft_bounce"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class InboundKind(StrEnum):
+    """What a message in the reply mailbox is (docs/design.md §11)."""
+
+    HARD_BOUNCE = "hard_bounce"
+    SOFT_BOUNCE = "soft_bounce"
+    UNSUBSCRIBE = "unsubscribe"
+    AUTO_REPLY = "auto_reply"
+    OTHER = "other"
+    IGNORED = "ignored"  # unreadable, or a token that is forged or of another database

@@ -55,6 +55,7 @@ Bounds (`RenderLimits`; a `ValidationError` naming the part and the bound when r
 from __future__ import annotations
 
 import difflib
+import functools
 import urllib.parse
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -540,12 +541,36 @@ def compile_campaign_templates(
     )
 
 
-def unsubscribe_mailto_url(address: str) -> str:
-    """The mailto: URL for `address` with a pre-filled subject; "" when no address is set."""
+def unsubscribe_mailto_url(address: str, token: str = "") -> str:
+    """The mailto: URL for `address` with a pre-filled subject ("Unsubscribe <token>" when a
+    per-delivery token is given: docs/design.md §11); "" when no address is set."""
     if not address:
         return ""
+    if token:  # per message: the part before the token is made once per address
+        return _mailto_with_token(address) + urllib.parse.quote(token, safe="")
     query = urllib.parse.urlencode({"subject": UNSUBSCRIBE_SUBJECT}, quote_via=urllib.parse.quote)
     return f"mailto:{urllib.parse.quote(address, safe='@')}?{query}"
+
+
+@functools.lru_cache(maxsize=64)
+def _mailto_with_token(address: str) -> str:
+    """``mailto:<address>?subject=Unsubscribe%20`` (the token follows)."""
+    query = urllib.parse.urlencode(
+        {"subject": f"{UNSUBSCRIBE_SUBJECT} "}, quote_via=urllib.parse.quote
+    )
+    return f"mailto:{urllib.parse.quote(address, safe='@')}?{query}"
+
+
+#: What a preview shows where each message has its own token (docs/design.md §11).
+SAMPLE_TOKEN = "t123-0123456789abcdef0123"  # noqa: S105 — a made-up token for the preview
+
+
+def unsubscribe_link(address: str, token: str = "", page_url: str = "") -> str:
+    """What `{{ unsubscribe_url }}` shows: the unsubscribe page with the token put in for
+    ``{token}`` when a page is set (RFC 8058 one-click), else the mailto: URL."""
+    if page_url:
+        return page_url.replace("{token}", urllib.parse.quote(token or "preview", safe=""))
+    return unsubscribe_mailto_url(address, token)
 
 
 def build_render_context(
@@ -556,12 +581,15 @@ def build_render_context(
     attributes: Mapping[str, object],
     campaign_name: str,
     unsubscribe_mailto: str,
+    unsubscribe_url: str | None = None,
 ) -> dict[str, object]:
     """The variables for one recipient: the one way sending and preview build them.
 
     Keyword-only: six strings in a row are too easy to pass in the wrong order.
 
-    `unsubscribe_mailto` is the plain address that takes unsubscribe requests ("" for none).
+    `unsubscribe_mailto` is the plain address that takes unsubscribe requests ("" for none);
+    `unsubscribe_url` the recipient's own link (`unsubscribe_link`, with its token), by
+    default the mailto: URL without a token.
     """
     first = first_name or ""
     last = last_name or ""
@@ -572,7 +600,11 @@ def build_render_context(
         "full_name": " ".join(part for part in (first.strip(), last.strip()) if part),
         "email": contact_email,
         "campaign_name": campaign_name,
-        "unsubscribe_url": unsubscribe_mailto_url(unsubscribe_mailto),
+        "unsubscribe_url": (
+            unsubscribe_mailto_url(unsubscribe_mailto)
+            if unsubscribe_url is None
+            else unsubscribe_url
+        ),
         "unsubscribe_mailto": unsubscribe_mailto,
     }
 
@@ -581,8 +613,10 @@ def sample_context(
     attribute_keys: Iterable[str] = (),
     campaign_name: str = "Sample campaign",
     unsubscribe_mailto: str = "unsubscribe@example.com",
+    unsubscribe_url: str | None = None,
 ) -> dict[str, object]:
-    """Variables for a preview with no contact: a made-up person, attributes shown as [key]."""
+    """Variables for a preview with no contact: a made-up person, attributes shown as [key];
+    `unsubscribe_url` as `build_render_context` takes it."""
     return build_render_context(
         contact_email="ann.example@example.com",
         first_name="Ann",
@@ -590,4 +624,5 @@ def sample_context(
         attributes={key: f"[{key}]" for key in attribute_keys},
         campaign_name=campaign_name,
         unsubscribe_mailto=unsubscribe_mailto,
+        unsubscribe_url=unsubscribe_url,
     )

@@ -72,6 +72,9 @@ class RunView:
     skipped: int
     unconfirmed: int
     error: str | None
+    # What came back afterwards: contacts this run's messages bounced or unsubscribed.
+    bounced: int = 0
+    unsubscribed: int = 0
 
     @property
     def pending(self) -> int:
@@ -96,6 +99,7 @@ class DeliveryView:
     last_error: str | None
     smtp_message_id: str | None
     sent_at: datetime | None
+    feedback: str | None = None  # what came back: bounced, soft_bounce, unsubscribed (§11)
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,9 @@ class ContactView:
     lists: tuple[str, ...]
     created_at: datetime
     updated_at: datetime
+    # Why and when mail stopped (an unsubscribe's or a bounce's words; docs/design.md §11).
+    status_reason: str | None = None
+    bounced_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,9 @@ class Contact(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[ContactStatus] = mapped_column(default=ContactStatus.SUBSCRIBED, index=True)
     unsubscribed_at: Mapped[datetime | None]
+    # Why the contact is no longer mailed, in words (an unsubscribe's or a bounce's; 0008).
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    bounced_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
@@ -212,6 +215,9 @@ class CampaignRun(Base):
     failed: Mapped[int] = mapped_column(default=0)
     skipped: Mapped[int] = mapped_column(default=0)
     unconfirmed: Mapped[int] = mapped_column(default=0)
+    # What came back afterwards (the reply mailbox, or a 5.1.x at send time; migration 0008).
+    bounced: Mapped[int] = mapped_column(default=0, server_default="0")
+    unsubscribed: Mapped[int] = mapped_column(default=0, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
 
 
@@ -224,6 +230,7 @@ class Delivery(Base):
         Index("ix_delivery_contact", "contact_id"),
         # A run's deliveries paged by id (migration 0007, `RunService.deliveries`).
         Index("ix_delivery_run_page", "run_id", "id"),
+        Index("ix_delivery_message_id", "smtp_message_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -239,6 +246,23 @@ class Delivery(Base):
     retry_at: Mapped[datetime | None]
     # The desktop that marked the row in flight: only a dead desktop's rows become unconfirmed.
     claimed_by: Mapped[str | None] = mapped_column(String(36))
+    # What came back for this message: `DeliveryFeedback` (bounced, soft_bounce, unsubscribed).
+    feedback: Mapped[str | None] = mapped_column(String(20))
+
+
+class InboundMessage(Base):
+    """One message of the reply mailbox, processed once (its key is UNIQUE; migration 0008)."""
+
+    __tablename__ = "inbound_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # "mid:<Message-ID>", or "sha256:<digest of the bytes>" for a message without one.
+    message_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("delivery.id", ondelete="SET NULL"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"))
+    effect: Mapped[str] = mapped_column(Text)
+    processed_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
 class Desktop(Base):

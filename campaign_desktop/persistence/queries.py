@@ -107,6 +107,8 @@ def run_view(run: CampaignRun) -> RunView:
         skipped=run.skipped,
         unconfirmed=run.unconfirmed,
         error=run.error,
+        bounced=run.bounced or 0,
+        unsubscribed=run.unsubscribed or 0,
     )
 
 

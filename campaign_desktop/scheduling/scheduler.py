@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from campaign_desktop.domain.events import (
     CatchUpReport,
     Event,
     EventBus,
+    RunEvent,
+    RunPhase,
     SchedulerStateChanged,
 )
 from campaign_desktop.domain.status import MissedRunPolicy, RunTrigger
@@ -54,11 +57,15 @@ class CampaignScheduler:
         team_changes: TeamChanges | None = None,
         reconcile_seconds: float = 30.0,
         heartbeat_seconds: float = 10.0,
+        check_mailbox: Callable[[], object] | None = None,
     ) -> None:
         """`lock_path`: the lock file that keeps one scheduler per SQLite file.
         `team_changes`: given in team mode (PostgreSQL), where several desktops send from
         one database and coordinate in it instead of by the lock file."""
         self._campaigns = campaigns
+        # Reads the reply mailbox (docs/design.md §11): every `inbound.check_minutes` and
+        # after each run ends; it logs and reports its own failures.
+        self._check_mailbox = check_mailbox
         self._events = events
         self._clock = clock
         self._sending = sending
@@ -121,6 +128,12 @@ class CampaignScheduler:
                     IntervalTrigger(seconds=self._heartbeat_seconds),
                     id="heartbeat",
                 )
+                if self._check_mailbox is not None:
+                    scheduler.add_job(
+                        self._check_mailbox,
+                        IntervalTrigger(minutes=self._settings.snapshot().inbound_check_minutes),
+                        id="mailbox",
+                    )
                 if self._team_changes is not None:
                     self._team_changes.poll()  # learn the current state; report from now on
                     scheduler.add_job(
@@ -319,10 +332,28 @@ class CampaignScheduler:
         except DomainError as exc:  # the database is busy or gone for a moment
             log.warning("heartbeat not written: %s", exc.message)
 
+    def check_mailbox_soon(self, minutes: int | None = None) -> None:
+        """Read the reply mailbox now (off the caller's thread); with `minutes`, also check
+        every that many minutes from now on (the setting changed)."""
+        with self._state:
+            if self._scheduler is None or self._check_mailbox is None:
+                return
+            if minutes is not None:
+                self._scheduler.reschedule_job("mailbox", trigger=IntervalTrigger(minutes=minutes))
+            self._scheduler.add_job(
+                self._check_mailbox, DateTrigger(), id="mailbox-now", replace_existing=True
+            )
+
     def _on_event(self, event: Event) -> None:
         if isinstance(event, CampaignChanged):
             self.sync(event.campaign_id)
             self._publish_state()
+        elif (
+            isinstance(event, RunEvent)
+            and event.phase in (RunPhase.FINISHED, RunPhase.FAILED)
+            and event.run.trigger != RunTrigger.TEST
+        ):
+            self.check_mailbox_soon()  # bounces of a send often arrive within minutes
 
     def _publish_state(self) -> None:
         next_run = self._campaigns.next_run_at()

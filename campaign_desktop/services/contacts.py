@@ -828,6 +828,8 @@ def _contact_views(session: Session, contacts: Sequence[Contact]) -> list[Contac
             lists=tuple(names[contact.id]),
             created_at=contact.created_at,
             updated_at=contact.updated_at,
+            status_reason=contact.status_reason,
+            bounced_at=contact.bounced_at,
         )
         for contact in contacts
     ]

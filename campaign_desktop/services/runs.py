@@ -37,6 +37,7 @@ _DELIVERY_COLUMNS = (
     Delivery.last_error,
     Delivery.smtp_message_id,
     Delivery.sent_at,
+    Delivery.feedback,
 )
 
 
@@ -123,7 +124,7 @@ class RunService:
                         spreadsheet_safe(error),
                         spreadsheet_safe(message_id),
                     ]
-                    for _, _, _, email, status, attempts, error, message_id, sent_at in batch
+                    for _, _, _, email, status, attempts, error, message_id, sent_at, _ in batch
                 )
                 written += len(batch)
                 last_id = batch[-1][0]

@@ -86,6 +86,22 @@ def _ca_file(value: Any) -> str:
     return text
 
 
+def _https_page(value: Any) -> str:
+    text: str = _text(1000)(value)
+    if text and not (text.lower().startswith("https://") and "{token}" in text):
+        raise ValidationError(
+            "", "Enter an https:// address with {token} where the token goes, or leave it empty."
+        )
+    return text
+
+
+def _folder(value: Any) -> str:
+    text: str = _text(200)(value)
+    if not text:
+        raise ValidationError("", "Enter a folder name.")
+    return text
+
+
 def _flag(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -154,6 +170,43 @@ SPECS: dict[str, SettingSpec] = {
             _number(0, 3600, "The database retry time"),
             "How long a busy or full database is retried before a send pauses",
         ),
+        # The reply mailbox (docs/design.md §11); its password lives in the keyring.
+        SettingSpec("inbound.host", "", _text(253), "IMAP server"),
+        SettingSpec("inbound.port", 993, _whole_number(1, 65535, "The port"), "IMAP port"),
+        SettingSpec("inbound.security", "ssl", _security, "IMAP security"),
+        SettingSpec("inbound.username", "", _text(320), "IMAP username"),
+        SettingSpec("inbound.ca_file", "", _ca_file, "IMAP CA certificate file"),
+        SettingSpec("inbound.folder", "INBOX", _folder, "Folder to watch"),
+        SettingSpec(
+            "inbound.processed_folder",
+            "Processed by Campaign Desktop",
+            _folder,
+            "Folder for processed messages",
+        ),
+        SettingSpec(
+            "inbound.check_minutes",
+            10,
+            _whole_number(1, 24 * 60, "Minutes between checks"),
+            "Check the mailbox every … minutes",
+        ),
+        SettingSpec(
+            "inbound.unsubscribe_address",
+            "",
+            _optional_email,
+            "Address that takes unsubscribe requests (empty: the campaign's reply-to or sender)",
+        ),
+        SettingSpec(
+            "inbound.verp",
+            False,
+            _flag,
+            "Bounces to bounces+token@ (the provider must support plus-addressing)",
+        ),
+        SettingSpec(
+            "inbound.unsubscribe_page_url",
+            "",
+            _https_page,
+            "Unsubscribe page URL with {token} (one-click, RFC 8058)",
+        ),
     )
 }
 
@@ -187,6 +240,17 @@ class SettingsSnapshot:
     sending_max_attempts: int
     sending_retry_base_seconds: float
     sending_storage_retry_seconds: float
+    inbound_host: str
+    inbound_port: int
+    inbound_security: SmtpSecurity
+    inbound_username: str
+    inbound_ca_file: str
+    inbound_folder: str
+    inbound_processed_folder: str
+    inbound_check_minutes: int
+    inbound_unsubscribe_address: str
+    inbound_verp: bool
+    inbound_unsubscribe_page_url: str
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> SettingsSnapshot:
@@ -334,6 +398,10 @@ class SettingsService:
             ca_file=snapshot.smtp_ca_file or None,
             timeout=snapshot.smtp_timeout_seconds,
         )
+
+    def clean(self, key: str, value: Any) -> Any:
+        """`value` as `key`'s check cleans it; ValidationError(key) when it is refused."""
+        return self._clean(key, value)
 
     @staticmethod
     def _spec(key: str) -> SettingSpec:

@@ -332,3 +332,58 @@ def test_send_bytes_needs_a_sender_and_a_recipient(smtp_server: SmtpServer) -> N
             conn.send_bytes("news@shop.example", (), b"Subject: x\r\n\r\nx\r\n")
 
     assert (no_sender.value.field, no_recipient.value.field) == ("from_email", "to")
+
+
+# --- the delivery's token (docs/design.md §11) -------------------------------------------
+
+TOKEN = "t4711-0123456789abcdef0123"
+PAGE = "https://shop.example/unsubscribe?t={token}"
+
+
+@pytest.mark.parametrize(
+    "fixed",
+    [
+        pytest.param(FIXED, id="mailto"),
+        pytest.param({**FIXED, "unsubscribe_page_url": PAGE}, id="one-click-page-and-mailto"),
+        pytest.param(
+            {**FIXED, "list_unsubscribe_mailto": None, "unsubscribe_page_url": PAGE},
+            id="one-click-page-only",
+        ),
+    ],
+)
+def test_the_token_goes_into_list_unsubscribe_and_its_header_as_build_message_writes_them(
+    fixed: dict[str, Any],
+) -> None:
+    out = assert_same_message(fixed, to="bob@example.com", subject="News", text=TEXT, token=TOKEN)
+    msg = parse(out.data)
+    assert msg["X-Campaign-Desktop-Token"] == TOKEN
+    urls = str(msg["List-Unsubscribe"])
+    if fixed["list_unsubscribe_mailto"]:
+        assert f"<mailto:news@shop.example?subject=Unsubscribe%20{TOKEN}>" in urls
+    if "unsubscribe_page_url" in fixed:
+        # RFC 8058: the https URL first, and the POST header that makes it one-click.
+        assert urls.startswith(f"<https://shop.example/unsubscribe?t={TOKEN}>")
+        assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    else:
+        assert "List-Unsubscribe-Post" not in msg
+    # A URL is never broken (so a line may pass 78 characters, never 998); two URLs that
+    # do not fit on one line go on a line each.
+    lines = out.data.split(b"\r\n\r\n")[0].split(b"\r\n")
+    assert all((len(line) <= 998 and line.count(b"<") <= 1) or len(line) <= 78 for line in lines)
+
+
+def test_verp_puts_the_token_in_the_envelope_sender_only() -> None:
+    template = MessageTemplate(**FIXED, verp_address="bounces@shop.example")
+    out = template.render(to="bob@example.com", subject="News", text=TEXT, token=TOKEN)
+    assert out.sender == f"bounces+{TOKEN}@shop.example"
+    assert parse(out.data)["From"] == "The Shop <news@shop.example>"
+    # No token (a message outside a run): the plain sender.
+    plain = template.render(to="bob@example.com", subject="News", text=TEXT)
+    assert plain.sender == "news@shop.example"
+
+
+def test_an_unsubscribe_page_must_be_https_with_a_token_place() -> None:
+    for page in ("http://shop.example/u?t={token}", "https://shop.example/u"):
+        with pytest.raises(ValidationError) as caught:
+            MessageTemplate(**FIXED, unsubscribe_page_url=page)
+        assert caught.value.field == "unsubscribe_page_url"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,7 +67,11 @@ def test_send_now_delivers_personalised_mail_once_to_each_subscriber(
     to_ann = next(m for m in messages if m.rcpt_tos == ("ann@example.com",)).message
     assert to_ann["Subject"] == "News for Ann"
     assert "Hello Ann," in to_ann.get_content()
-    assert to_ann["List-Unsubscribe"] == "<mailto:news@shop.example?subject=Unsubscribe>"
+    # Each message carries its delivery's token (docs/design.md §11), in the header and the
+    # unsubscribe subject alike.
+    token = str(to_ann["X-Campaign-Desktop-Token"])
+    assert re.fullmatch(r"t\d+-[0-9a-f]{20}", token)
+    assert to_ann["List-Unsubscribe"] == f"<mailto:news@shop.example?subject=Unsubscribe%20{token}>"
     assert "The Shop" in to_ann["From"]
 
     finished = app.runs.get(run.id)

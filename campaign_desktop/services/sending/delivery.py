@@ -22,6 +22,7 @@ Retry policy, per kind of failure:
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -46,7 +47,12 @@ from campaign_desktop.channels.smtp import (
 from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.errors import StorageError, ValidationError
 from campaign_desktop.domain.status import DeliveryStatus
-from campaign_desktop.domain.templates import CampaignTemplates, build_render_context
+from campaign_desktop.domain.templates import (
+    CampaignTemplates,
+    build_render_context,
+    unsubscribe_link,
+)
+from campaign_desktop.domain.tokens import DeliveryTokens
 from campaign_desktop.services.sending.ledger import (
     UNCONFIRMED_NOTE,
     Begin,
@@ -71,6 +77,9 @@ _SLOW_DOWN_WORDS = ("rate", "too many", "limit", "slow down", "throttl")
 SLOW_DOWNS_IN_A_ROW = 10
 #: Storage kinds worth retrying (a lock that goes away, space that is freed, a passing error).
 _RETRIED_STORAGE = frozenset({"busy", "full", "io"})
+#: An enhanced status 5.1.x (RFC 3463: bad destination mailbox or address, "no such user")
+#: in a 5xx reply: the address will never work, the contact is bounced at once.
+_NO_SUCH_USER = re.compile(r"(?<![\d.])5\.1\.\d{1,3}(?![\d.])")
 _PAGE = 200
 
 
@@ -112,6 +121,9 @@ class Job:
     message: MessageTemplate  # the sender and the headers every message shares, made once
     unsubscribe_address: str
     test_context: dict[str, object] | None
+    # Each message's token (docs/design.md §11): one HMAC per message, no database work.
+    tokens: DeliveryTokens | None = None
+    unsubscribe_page: str = ""  # the one-click page URL with {token}, or ""
 
 
 @dataclass(frozen=True)
@@ -206,8 +218,10 @@ class RunShared:
         policy: RetryPolicy,
         smtp: SmtpSettings,
         connect: ConnectionFactory,
+        no_such_user: Callable[[int, str], None] | None = None,
     ) -> None:
         self.job = job
+        self.no_such_user = no_such_user  # a 5.1.x refusal: the contact bounces at once
         self.ledger = ledger
         self.throttle = throttle
         self.clock = clock
@@ -378,20 +392,27 @@ class ConnectionSender:
 
     def _build(self, recipient: Recipient) -> OutgoingMessage:
         job = self._shared.job
-        context = job.test_context or build_render_context(
-            contact_email=recipient.email,
-            first_name=recipient.first_name,
-            last_name=recipient.last_name,
-            attributes=recipient.attributes,
-            campaign_name=job.campaign_name,
-            unsubscribe_mailto=job.unsubscribe_address,
-        )
+        token = job.tokens.token(recipient.delivery_id) if job.tokens is not None else ""
+        link = unsubscribe_link(job.unsubscribe_address, token, job.unsubscribe_page)
+        if job.test_context is not None:  # a test send: the sample's data, its own link
+            context = {**job.test_context, "unsubscribe_url": link}
+        else:
+            context = build_render_context(
+                contact_email=recipient.email,
+                first_name=recipient.first_name,
+                last_name=recipient.last_name,
+                attributes=recipient.attributes,
+                campaign_name=job.campaign_name,
+                unsubscribe_mailto=job.unsubscribe_address,
+                unsubscribe_url=link,
+            )
         rendered = job.templates.render(context)
         return job.message.render(
             to=recipient.email,
             subject=("[TEST] " if job.is_test else "") + rendered.subject,
             text=rendered.text,
             html=rendered.html,
+            token=token,
         )
 
     def _begin(self, recipient: Recipient) -> str:
@@ -457,6 +478,13 @@ class ConnectionSender:
             self._connection.send_bytes(message.sender, message.recipients, message.data)
         except SmtpRecipientRefused as exc:
             shared.confirmed()
+            if shared.no_such_user is not None and _NO_SUCH_USER.search(exc.message):
+                try:
+                    shared.no_such_user(row, exc.message)
+                except StorageError as storage:  # the mailbox's bounce report catches it later
+                    log.warning(
+                        "run %s: contact not marked bounced: %s", shared.job.run_id, storage
+                    )
             return Outcome(row, DeliveryStatus.FAILED, error=exc.message)
         except SmtpUnconfirmedError as exc:
             shared.unconfirmed(exc)

@@ -40,6 +40,7 @@ from campaign_desktop.domain.templates import (
     compile_campaign_templates,
     sample_context,
 )
+from campaign_desktop.domain.tokens import DeliveryTokens
 from campaign_desktop.domain.views import RunView
 from campaign_desktop.persistence import queries
 from campaign_desktop.persistence.db import Database
@@ -49,6 +50,7 @@ from campaign_desktop.persistence.models import (
     campaign_audience,
     list_membership,
 )
+from campaign_desktop.services.feedback import bounced_at_send, load_tokens, reply_addresses
 from campaign_desktop.services.sending.delivery import (
     ConnectionFactory,
     ConnectionSender,
@@ -101,6 +103,7 @@ class SendingEngine:
         self._idle = threading.Condition(self._lock)
         self._workers: dict[int, _RunWorker] = {}
         self._closed = False
+        self._tokens: DeliveryTokens | None = None
 
     # --- starting runs -------------------------------------------------------------------
 
@@ -284,6 +287,8 @@ class SendingEngine:
             self._idle.notify_all()
 
     def _prepare(self, run_id: int) -> Job:
+        tokens = self._delivery_tokens()  # before the read: it may write the secret once
+        settings = self._settings.all()
         with self._db.read() as session:
             run = queries.load_run(session, run_id)
             campaign = queries.load_campaign(session, run.campaign_id)
@@ -292,7 +297,8 @@ class SendingEngine:
                 campaign.subject, campaign.body_text, campaign.body_html, keys
             )
             is_test = run.trigger == RunTrigger.TEST
-            unsubscribe = campaign.reply_to or campaign.from_email
+            replies = reply_addresses(settings, campaign.reply_to, campaign.from_email)
+            unsubscribe = replies.unsubscribe
             test_context = _test_context(session, campaign, keys, unsubscribe) if is_test else None
             return Job(
                 run_id=run_id,
@@ -304,10 +310,23 @@ class SendingEngine:
                     from_name=campaign.from_name,
                     reply_to=campaign.reply_to,
                     list_unsubscribe_mailto=unsubscribe,
+                    unsubscribe_page_url=replies.page_url,
+                    verp_address=replies.verp,
                 ),
                 unsubscribe_address=unsubscribe,
                 test_context=test_context,
+                tokens=tokens,
+                unsubscribe_page=replies.page_url,
             )
+
+    def _delivery_tokens(self) -> DeliveryTokens:
+        # Read once per engine: the secret never changes once made (docs/design.md §11).
+        if self._tokens is None:
+            self._tokens = load_tokens(self._db)
+        return self._tokens
+
+    def _bounced_at_send(self, delivery_id: int, reason: str) -> None:
+        bounced_at_send(self._db, delivery_id, reason, self._clock.now())
 
     def _shared(self, job: Job, control: RunControl) -> tuple[RunShared, int]:
         settings = self._settings.snapshot()
@@ -328,6 +347,7 @@ class SendingEngine:
             policy=policy,
             smtp=self._settings.smtp_settings_of(settings),
             connect=self._connect,
+            no_such_user=self._bounced_at_send,
         )
         return shared, settings.sending_connections
 

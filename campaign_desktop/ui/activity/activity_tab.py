@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import DomainError
-from campaign_desktop.domain.events import RunEvent, RunPhase
+from campaign_desktop.domain.events import MailboxChecked, RunEvent, RunPhase
 from campaign_desktop.domain.status import DeliveryStatus, RunStatus
 from campaign_desktop.domain.views import RunView
 from campaign_desktop.ui.activity.run_models import (
@@ -123,6 +123,7 @@ class ActivityTab(QWidget):
         self._build_actions()
         self._build()
         bridge.run_event.connect(self._on_run_event)
+        bridge.mailbox_checked.connect(self._on_mailbox_checked)
         self.run_view.selectionModel().selectionChanged.connect(self._on_run_selected)
         self.delivery_filter.currentIndexChanged.connect(self._on_delivery_filter)
         for signal in (self.run_model.modelReset, self.run_model.rowsInserted):
@@ -335,6 +336,12 @@ class ActivityTab(QWidget):
             self._show_selected_run(reload_deliveries=event.phase in _ENDING_PHASES)
 
     # --- drill-down ----------------------------------------------------------------------
+
+    @Slot(object)
+    def _on_mailbox_checked(self, event: MailboxChecked) -> None:
+        """Bounces and unsubscribes read from the mailbox change finished runs' counts."""
+        if event.bounced or event.unsubscribed:
+            self.reload()
 
     @Slot()
     def _on_run_selected(self, *_args: QItemSelection) -> None:

@@ -67,6 +67,9 @@ class RunColumn(IntEnum):
     UNCONFIRMED = 8
     STARTED = 9
     FINISHED = 10
+    # What came back afterwards (the reply mailbox; docs/design.md §11).
+    BOUNCED = 11
+    UNSUBSCRIBED = 12
 
 
 _COUNT_COLUMNS = {
@@ -75,6 +78,8 @@ _COUNT_COLUMNS = {
     RunColumn.FAILED: "failed",
     RunColumn.SKIPPED: "skipped",
     RunColumn.UNCONFIRMED: "unconfirmed",
+    RunColumn.BOUNCED: "bounced",
+    RunColumn.UNSUBSCRIBED: "unsubscribed",
 }
 
 
@@ -144,6 +149,8 @@ class RunTableModel(RowTableModel[RunRow]):
         "Unconfirmed",
         "Started",
         "Finished",
+        "Bounced",
+        "Unsubscribed",
     )
 
     # --- the cells -----------------------------------------------------------------------
@@ -239,12 +246,13 @@ class DeliveryColumn(IntEnum):
     SENT_AT = 3
     ERROR = 4
     MESSAGE_ID = 5
+    CAME_BACK = 6  # bounced / unsubscribed afterwards (the contacts behind the run's counts)
 
 
 class DeliveryTableModel(RowTableModel[DeliveryView]):
     """One run's deliveries (optionally of one status), fetched a page at a time."""
 
-    headers = ("Email", "Status", "Attempts", "Sent", "Error", "Message-ID")
+    headers = ("Email", "Status", "Attempts", "Sent", "Error", "Message-ID", "Came back")
 
     def __init__(self, runs: RunService, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -320,6 +328,8 @@ class DeliveryTableModel(RowTableModel[DeliveryView]):
                 return delivery.last_error or ""
             case DeliveryColumn.MESSAGE_ID:
                 return delivery.smtp_message_id or ""
+            case DeliveryColumn.CAME_BACK:
+                return formatting.status_text(delivery.feedback) if delivery.feedback else ""
         return None
 
     # --- the rows ------------------------------------------------------------------------

@@ -33,14 +33,17 @@ from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import ValidationError
 from campaign_desktop.domain.status import MissedRunPolicy
 from campaign_desktop.domain.templates import (
+    SAMPLE_TOKEN,
     VARIABLE_HELP,
     RenderedMessage,
     available_variables,
     compile_campaign_templates,
     sample_context,
+    unsubscribe_link,
 )
 from campaign_desktop.domain.views import CampaignView
 from campaign_desktop.services.campaigns import CampaignDraft
+from campaign_desktop.services.feedback import reply_addresses
 from campaign_desktop.ui.common.theme import mark_as_error
 
 log = logging.getLogger("campaign_desktop.ui.editor")
@@ -84,6 +87,8 @@ class CampaignEditor(QDialog):
         self._ctx = ctx
         self._campaign = campaign
         self._attribute_keys = ctx.campaigns.attribute_keys()
+        # Read once: the preview's unsubscribe address is the one sending uses (§11).
+        self._settings_values = ctx.settings.all()
         self.saved: CampaignView | None = None
         self.setObjectName("campaignEditor")
         self.setWindowTitle("Edit campaign" if campaign else "New campaign")
@@ -286,8 +291,18 @@ class CampaignEditor(QDialog):
                 draft.subject, draft.body_text, draft.body_html, self._attribute_keys
             )
             # Filling in can fail too (1/0, a bound reached): shown like a compile error.
+            replies = reply_addresses(
+                self._settings_values,
+                draft.reply_to or None,
+                draft.from_email,
+            )
             preview = templates.render(
-                sample_context(self._attribute_keys, draft.name or "Sample campaign"),
+                sample_context(
+                    self._attribute_keys,
+                    draft.name or "Sample campaign",
+                    replies.unsubscribe,
+                    unsubscribe_link(replies.unsubscribe, SAMPLE_TOKEN, replies.page_url),
+                ),
                 recipient="the sample contact",
             )
         except ValidationError as exc:

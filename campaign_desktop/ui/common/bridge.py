@@ -16,6 +16,7 @@ from campaign_desktop.domain.events import (
     CatchUpReport,
     Event,
     EventBus,
+    MailboxChecked,
     RunEvent,
     SchedulerStateChanged,
 )
@@ -35,6 +36,7 @@ class EventBridge(QObject):
     run_event = Signal(object)  # RunEvent
     catch_up = Signal(object)  # CatchUpReport
     scheduler_state = Signal(object)  # SchedulerStateChanged
+    mailbox_checked = Signal(object)  # MailboxChecked (the reply mailbox was read)
 
     _received = Signal(object)
 
@@ -66,5 +68,7 @@ class EventBridge(QObject):
             self.catch_up.emit(event)
         elif isinstance(event, SchedulerStateChanged):
             self.scheduler_state.emit(event)
+        elif isinstance(event, MailboxChecked):
+            self.mailbox_checked.emit(event)
         else:  # pragma: no cover - a new event type without a signal is a bug to notice
             log.warning("no signal for event %r", event)

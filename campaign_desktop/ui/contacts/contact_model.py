@@ -110,10 +110,15 @@ class ContactTableModel(PagedTableModel[ContactView]):
 
     @staticmethod
     def _tooltip(contact: ContactView, column: int) -> str | None:
+        # When and why (an unsubscribe email, a bounce report: docs/design.md §11).
+        why = f"\n{contact.status_reason}" if contact.status_reason else ""
         if column == ContactColumn.STATUS and contact.status == ContactStatus.UNSUBSCRIBED:
-            return f"Unsubscribed {formatting.on_this_machine(contact.unsubscribed_at)}"
+            return f"Unsubscribed {formatting.on_this_machine(contact.unsubscribed_at)}{why}"
         if column == ContactColumn.STATUS and contact.status == ContactStatus.BOUNCED:
-            return "Mail to this address bounced: it is not sent to any more."
+            since = (
+                f" ({formatting.on_this_machine(contact.bounced_at)})" if contact.bounced_at else ""
+            )
+            return f"Mail to this address bounced{since}: it is not sent to any more.{why}"
         if column == ContactColumn.EMAIL and contact.attributes:
             return "\n".join(f"{key}: {value}" for key, value in sorted(contact.attributes.items()))
         return None

@@ -1,6 +1,7 @@
 """The Settings dialog: the SMTP server (with "Test connection"), the default sender, sending
-limits and connections, retries, the missed-run grace window and closing to the tray; and,
-read-only on its own tab, which database this desktop uses (`ui/settings/database_page.py`).
+limits and connections, retries, the missed-run grace window and closing to the tray; the
+reply mailbox on its own tab (`ui/settings/inbound_page.py`); and, read-only on its own tab,
+which database this desktop uses (`ui/settings/database_page.py`).
 
 Every value is checked by its declared `SPECS` check before anything is stored, so one bad
 value saves nothing. The password goes to the keyring through `set_smtp`, never elsewhere.
@@ -57,6 +58,7 @@ from campaign_desktop.ui.common.widgets import (
     show_success,
 )
 from campaign_desktop.ui.settings.database_page import DatabasePage
+from campaign_desktop.ui.settings.inbound_page import InboundPage
 
 log = logging.getLogger("campaign_desktop.ui.settings")
 
@@ -189,6 +191,7 @@ class SettingsDialog(QDialog):
         self._stored = ctx.settings.all()
         self._test: BackgroundTask | None = None
         self._saving: BackgroundTask | None = None
+        self._inbound_saving: dict[str, Any] | None = None
         self._close_when_saved = False
         self.keyring_state: KeyringState | None = None  # None until the pool has read it
         self._errors: dict[str, QLabel] = {}
@@ -373,9 +376,11 @@ class SettingsDialog(QDialog):
         mail.addWidget(self._build_sending())
         mail.addStretch(1)
         self.database_page = DatabasePage(self._ctx)
+        self.inbound_page = InboundPage(self._ctx)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("settingsTabs")
         self.tabs.addTab(self.mail_page, "Mail and sending")
+        self.tabs.addTab(self.inbound_page, "Replies and &bounces")
         self.tabs.addTab(self.database_page, "&Database")
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs, 1)
@@ -518,8 +523,16 @@ class SettingsDialog(QDialog):
             self._close_when_saved = False
             self.saved.emit(False)
             return
+        inbound, inbound_found = self.inbound_page.problems()
+        if inbound_found:
+            self.tabs.setCurrentWidget(self.inbound_page)
+            self._close_when_saved = False
+            self.saved.emit(False)
+            return
+        self._inbound_saving = inbound
         settings, credentials = self._ctx.settings, self._ctx.credentials
         typed, stored_username = self.password.text(), str(self._stored["smtp.username"])
+        ctx, inbound_password = self._ctx, self.inbound_page.password.text()
 
         def work(_report: Report) -> None:
             store_settings(
@@ -529,6 +542,7 @@ class SettingsDialog(QDialog):
                 typed_password=typed,
                 stored_username=stored_username,
             )
+            InboundPage.store(ctx, inbound, inbound_password)
 
         self.save_button.setEnabled(False)
         self._saving = run_in_background("save the settings", work, self._on_saved)
@@ -547,6 +561,9 @@ class SettingsDialog(QDialog):
         elif error is not None:
             show_error(self.general_error, "The settings could not be saved.")
             hand_to_crash_handler(error)
+        if error is None and self._inbound_saving is not None:
+            self.inbound_page.stored(self._inbound_saving)
+        self._inbound_saving = None
         self.saved.emit(error is None)
         if error is None:
             log.info("settings saved")

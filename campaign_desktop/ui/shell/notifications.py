@@ -14,7 +14,13 @@ from enum import IntEnum, StrEnum
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from campaign_desktop.domain.events import CatchUpReport, Event, RunEvent, RunPhase
+from campaign_desktop.domain.events import (
+    CatchUpReport,
+    Event,
+    MailboxChecked,
+    RunEvent,
+    RunPhase,
+)
 from campaign_desktop.domain.status import RunTrigger
 from campaign_desktop.domain.views import RunView
 from campaign_desktop.ui.common import formatting
@@ -41,6 +47,7 @@ class Kind(StrEnum):
     CATCH_UP = "catch_up"
     SUMMARY = "summary"
     TRAY_HINT = "tray_hint"  # "still running in the tray", told once
+    MAILBOX = "mailbox"  # bounces and unsubscribes read from the reply mailbox
 
 
 @dataclass(frozen=True)
@@ -143,8 +150,32 @@ def catch_up_text(report: CatchUpReport) -> str | None:
     return None
 
 
+def mailbox_notification(event: MailboxChecked) -> Notification | None:
+    """ "2 unsubscribes and 1 bounce processed" (None when the check changed no contact); a
+    mailbox that cannot be read is a warning with the reason."""
+    if event.error:
+        return Notification(
+            Kind.MAILBOX, "Reply mailbox not read", f"{event.error} See Settings.", Level.WARNING
+        )
+    if not (event.bounced or event.unsubscribed):
+        return None
+    parts = []
+    if event.unsubscribed:
+        parts.append(_plural(event.unsubscribed, "unsubscribe"))
+    if event.bounced:
+        parts.append(_plural(event.bounced, "bounce"))
+    return Notification(
+        Kind.MAILBOX,
+        "Replies processed",
+        f"{' and '.join(parts)} processed: those contacts are not mailed again. "
+        "See the Contacts tab.",
+    )
+
+
 def notification_for(event: Event) -> Notification | None:
     """What to tell the user about `event`, or None when it is not worth a notification."""
+    if isinstance(event, MailboxChecked):
+        return mailbox_notification(event)
     if isinstance(event, RunEvent):
         wording = _RUN_WORDING.get(event.phase)
         return None if wording is None else wording(event)

@@ -141,6 +141,7 @@ class AppTray(QObject):
         self.notifier = Notifier(self)
         window.bridge.run_event.connect(self.notifier.on_event)
         window.bridge.catch_up.connect(self.notifier.on_event)
+        window.bridge.mailbox_checked.connect(self.notifier.on_event)
         self.notifier.notify.connect(self.show_notification)
         window.bridge.scheduler_state.connect(self._on_scheduler_state)
         window.bridge.campaign_changed.connect(self._recount)
