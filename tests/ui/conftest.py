@@ -24,6 +24,7 @@ from campaign_desktop.ui.contacts.contacts_tab import AddContactDialog, NewListN
 from campaign_desktop.ui.contacts.import_dialog import ChooseCsvFile, ImportDialog
 from campaign_desktop.ui.schedule.schedule_dialog import ScheduleDialog
 from campaign_desktop.ui.settings.settings_dialog import ChooseCaFile, SettingsDialog
+from campaign_desktop.ui.shell.start_at_login_offer import OfferStartAtLogin
 from campaign_desktop.ui.shell.tray import ConfirmQuit
 
 NOW = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)
@@ -58,6 +59,7 @@ def no_real_dialogs(monkeypatch: pytest.MonkeyPatch) -> None:
         (ChooseCaFile, "ask"),
         (SendTestDialog, "ask"),
         (ConfirmQuit, "ask"),
+        (OfferStartAtLogin, "ask"),
     ):
         monkeypatch.setattr(cls, name, unexpected)
 

@@ -1,6 +1,7 @@
 """The Settings dialog: the SMTP server (with "Test connection"), the default sender, sending
-limits and connections, retries, the missed-run grace window and closing to the tray; and,
-read-only on its own tab, which database this desktop uses (`ui/settings/database_page.py`).
+limits and connections, retries, the missed-run grace window, closing to the tray and
+starting at login (`ui/settings/start_at_login.py`); and, read-only on its own tab, which
+database this desktop uses (`ui/settings/database_page.py`).
 
 Every value is checked by its declared `SPECS` check before anything is stored, so one bad
 value saves nothing. The password goes to the keyring through `set_smtp`, never elsewhere.
@@ -51,6 +52,7 @@ from campaign_desktop.ui.common.widgets import (
     show_success,
 )
 from campaign_desktop.ui.settings.database_page import DatabasePage
+from campaign_desktop.ui.settings.start_at_login import StartAtLoginField
 
 log = logging.getLogger("campaign_desktop.ui.settings")
 
@@ -283,6 +285,8 @@ class SettingsDialog(QDialog):
         self._row(form, "&Late sends within:", self.grace, "schedule.grace_hours")
         form.addRow("", self.close_to_tray)
         form.addRow("", self._error("ui.close_to_tray", "tray setting"))
+        self.start_at_login = StartAtLoginField(self._ctx)
+        form.addRow("", self.start_at_login)
         box = QGroupBox("Sending")
         box.setLayout(form)
         return box
@@ -336,6 +340,7 @@ class SettingsDialog(QDialog):
             self.max_attempts,
             self.grace,
             self.close_to_tray,
+            self.start_at_login.checkbox,
             self.database_page.desktops,
             self.database_page.refresh_button,
             self._buttons,
@@ -433,7 +438,21 @@ class SettingsDialog(QDialog):
     # --- saving --------------------------------------------------------------------------
 
     def accept(self) -> None:
-        if self.save():
+        if not self.start_at_login.changed():
+            if self.save():
+                super().accept()
+            return
+        # Start at login first (file or registry I/O, on the pool), then the rest; a bad
+        # value elsewhere stops both.
+        _cleaned, found = self.problems()
+        self._show_problems(found)
+        if not found:
+            self.save_button.setEnabled(False)
+            self.start_at_login.apply(self._on_start_at_login_written)
+
+    def _on_start_at_login_written(self, ok: bool) -> None:
+        self.save_button.setEnabled(True)
+        if ok and self.save():
             super().accept()
 
     def save(self) -> bool:
