@@ -91,6 +91,20 @@ def test_the_other_settings_are_saved_along_with_the_entry(
     assert ctx.settings.get("throttle.per_minute") == 30
 
 
+def test_cancel_while_the_entry_is_written_saves_nothing_else(
+    ctx: AppContext, entry: Path, qtbot: QtBot
+) -> None:
+    dialog = _open_settings(ctx, qtbot)
+    dialog.start_at_login.checkbox.setChecked(True)
+    dialog.per_minute.setValue(30)
+    dialog.accept()
+    dialog.reject()
+    qtbot.waitUntil(lambda: not dialog.start_at_login.busy)
+    assert entry.exists()  # what was asked for first stands, and the box will say so
+    assert dialog.result() == dialog.DialogCode.Rejected
+    assert ctx.settings.get("throttle.per_minute") == 0
+
+
 def test_a_bad_value_elsewhere_writes_no_entry(ctx: AppContext, entry: Path, qtbot: QtBot) -> None:
     dialog = _open_settings(ctx, qtbot)
     dialog.start_at_login.checkbox.setChecked(True)

@@ -129,6 +129,7 @@ class SettingsDialog(QDialog):
         self._stored = ctx.settings.all()
         self._test: BackgroundTask | None = None
         self._errors: dict[str, QLabel] = {}
+        self._cancelled = False
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")
         self._build()
@@ -452,8 +453,14 @@ class SettingsDialog(QDialog):
 
     def _on_start_at_login_written(self, ok: bool) -> None:
         self.save_button.setEnabled(True)
-        if ok and self.save():
+        # Cancelled while the entry was written: the entry stands (the box says so if the
+        # dialog opens again), the rest is not saved.
+        if ok and not self._cancelled and self.save():
             super().accept()
+
+    def reject(self) -> None:
+        self._cancelled = True
+        super().reject()
 
     def save(self) -> bool:
         """Store every value, or none when one is refused (the reasons show inline)."""
