@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QCheckBox, QVBoxLayout, QWidget
 
 from campaign_desktop.context import AppContext
@@ -24,13 +24,11 @@ START_AT_LOGIN_TEXT = "Start Campaign Desktop when I log in"
 
 
 class StartAtLoginField(QWidget):
-    """The checkbox, where the entry lives, and why writing it failed.
+    """The checkbox, where the entry lives, and why reading or writing it failed.
 
-    `loaded` is emitted once the entry's state is known (the box is disabled until then);
-    `changed()` says whether Save has something to write.
+    The box stays disabled until the entry's state is known; `changed()` says whether Save
+    has something to write.
     """
-
-    loaded = Signal()
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -66,7 +64,7 @@ class StartAtLoginField(QWidget):
         return self._task is not None
 
     def changed(self) -> bool:
-        """True when the box differs from the entry as it is (known and not being written)."""
+        """True when the box differs from the entry as last read or written."""
         return self._enabled is not None and self.checkbox.isChecked() != self._enabled
 
     def apply(self, done: Callable[[bool], None]) -> None:
@@ -106,4 +104,3 @@ class StartAtLoginField(QWidget):
             show_error(self.error, error.message)
         else:
             hand_to_crash_handler(error)
-        self.loaded.emit()
