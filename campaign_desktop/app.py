@@ -42,6 +42,7 @@ from campaign_desktop.ui.shell.main_window import MainWindow
 from campaign_desktop.ui.shell.restore_dialog import RestoreChoice, RestoreDialog, StartUpAction
 from campaign_desktop.ui.shell.self_test import run_self_test
 from campaign_desktop.ui.shell.single_instance import SingleInstance
+from campaign_desktop.ui.shell.start_at_login_offer import StartAtLoginOffer
 from campaign_desktop.ui.shell.tray import AppTray
 
 log = logging.getLogger("campaign_desktop.app")
@@ -135,6 +136,8 @@ def _run_instance(
     try:
         window = windows[-1]
         tray = AppTray(ctx, window, quit_app=app.quit)
+        # Before the scheduler starts: its start-up catch-up may be what to offer it on.
+        StartAtLoginOffer(ctx, window)
         instance.activation_requested.connect(tray.bring_to_front)
         stop_signals = quit_on_termination_signals(window.quit)
         try:

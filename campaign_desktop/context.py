@@ -19,6 +19,11 @@ from campaign_desktop.domain.clock import Clock, SystemClock
 from campaign_desktop.domain.events import EventBus
 from campaign_desktop.persistence.db import Database, open_database, parse_database_url
 from campaign_desktop.scheduling.scheduler import CampaignScheduler
+from campaign_desktop.services.autostart import (
+    AutostartService,
+    entry_for_this_system,
+    launch_command,
+)
 from campaign_desktop.services.campaigns import CampaignService
 from campaign_desktop.services.contacts import ContactService
 from campaign_desktop.services.credentials import CredentialStore
@@ -67,6 +72,7 @@ class AppContext:
     sending: SendingEngine
     scheduler: CampaignScheduler
     inbound: InboundService
+    autostart: AutostartService
 
     @classmethod
     def open(
@@ -95,8 +101,15 @@ class AppContext:
         """
         data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         clock = clock or SystemClock()
+        # Start at login opens what this start opened: the data folder, a team database
+        # named here rather than in the environment (never with its password: the keyring).
+        start_command = launch_command(data_dir, default_data_dir=default_data_dir())
         if database_url is not None:
+            named_here = str(database_url) != (default_database_url() or "")
             database_url = CredentialStore().database_login(parse_database_url(database_url))
+            if named_here:
+                team = database_url.set(password=None).render_as_string(hide_password=False)
+                start_command += ["--database-url", team]
         db = open_database(data_dir, database_url=database_url, busy_timeout=busy_timeout)
         try:
             return cls._wire(
@@ -104,6 +117,7 @@ class AppContext:
                 db,
                 clock,
                 connect,
+                AutostartService(entry_for_this_system(), start_command),
                 reconcile_seconds=reconcile_seconds,
                 heartbeat_seconds=heartbeat_seconds,
             )
@@ -118,6 +132,7 @@ class AppContext:
         db: Database,
         clock: Clock,
         connect: ConnectionFactory | None,
+        autostart: AutostartService,
         *,
         reconcile_seconds: float,
         heartbeat_seconds: float,
@@ -163,6 +178,7 @@ class AppContext:
             sending=sending,
             scheduler=scheduler,
             inbound=inbound,
+            autostart=autostart,
         )
 
     def close(self) -> None:

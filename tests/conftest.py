@@ -50,6 +50,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("backend", BACKENDS, indirect=True)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_config_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """No test writes the user's real ~/.config (start at login's autostart entry lives there:
+    services/autostart.py); tests that look at it set their own XDG_CONFIG_HOME."""
+    with pytest.MonkeyPatch.context() as patch:
+        home = tmp_path_factory.mktemp("config-home")
+        patch.setenv("XDG_CONFIG_HOME", str(home))
+        yield home
+
+
 @pytest.fixture(autouse=True)
 def memory_keyring() -> Iterator[MemoryKeyring]:
     previous = keyring.get_keyring()

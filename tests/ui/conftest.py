@@ -25,6 +25,7 @@ from campaign_desktop.ui.contacts.contacts_tab import AddContactDialog, NewListN
 from campaign_desktop.ui.contacts.import_dialog import ChooseCsvFile, ImportDialog
 from campaign_desktop.ui.schedule.schedule_dialog import ScheduleDialog
 from campaign_desktop.ui.settings.settings_dialog import ChooseCaFile, SettingsDialog
+from campaign_desktop.ui.shell.start_at_login_offer import OfferStartAtLogin
 from campaign_desktop.ui.shell.tray import ConfirmQuit
 from tests.ui.helpers import AppProcess
 
@@ -61,6 +62,7 @@ def no_real_dialogs(monkeypatch: pytest.MonkeyPatch) -> None:
         (ChooseCaFile, "ask"),
         (SendTestDialog, "ask"),
         (ConfirmQuit, "ask"),
+        (OfferStartAtLogin, "ask"),
     ):
         monkeypatch.setattr(cls, name, unexpected)
 

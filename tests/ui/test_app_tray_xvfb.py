@@ -1,22 +1,29 @@
 """The tray on a real X display with a real system tray (Xvfb + trayer), in a child process.
 
-Offscreen Qt has no tray, so this is the one test of the real tray path: the icon appears
+Offscreen Qt has no tray, so these are the tests of the real tray path: the icon appears
 in the tray, closing hides to it with a balloon, Open brings the window back, the tooltip
-follows pausing, Quit ends the app. Skipped where Xvfb or trayer is not installed
-(`apt-get install xvfb xauth trayer libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4
-libxcb-keysyms1 libxcb-shape0`).
+follows pausing, Quit ends the app; and the start-at-login entry's Exec line starts the app
+hidden in the tray (the X server's own window list says so: `xwininfo`). Skipped where
+Xvfb or trayer is not installed (`apt-get install xvfb xauth trayer x11-utils
+libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from campaign_desktop.context import AppContext
+from tests.desktop_entry import exec_to_argv, read_desktop_entry
 
 pytestmark = [
     pytest.mark.gui,
@@ -135,3 +142,95 @@ def test_real_tray_hides_shows_pauses_and_quits(display: str, tmp_path: Path) ->
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "tray ok" in result.stdout
+
+
+# --- start at login ----------------------------------------------------------------------------
+
+APP_WINDOW = re.compile(r'^(?P<indent> *)(?P<id>0x[0-9a-f]+) "Campaign Desktop":')
+
+
+def _x_windows(display: str) -> tuple[list[str], bool]:
+    """(ids of the app's top-level windows, whether the app's icon sits inside the tray).
+
+    In `xwininfo -root -tree` the root's children are indented 5 spaces; the tray icon is a
+    window Qt embedded into trayer's "panel", so it is nested deeper.
+    """
+    tree = subprocess.run(
+        ["xwininfo", "-root", "-tree"],
+        env={**os.environ, "DISPLAY": display},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    top_level, in_tray, panel_indent = [], False, None
+    for line in tree.splitlines():
+        indent = len(line) - len(line.lstrip(" "))
+        if '"panel": ("panel" "trayer")' in line:
+            panel_indent = indent
+        elif panel_indent is not None and indent <= panel_indent:
+            panel_indent = None
+        found = APP_WINDOW.match(line)
+        if found is None:
+            continue
+        if panel_indent is not None:
+            in_tray = True
+        elif indent == 5:
+            top_level.append(found["id"])
+    return top_level, in_tray
+
+
+def _viewable(display: str, window_id: str) -> bool:
+    info = subprocess.run(
+        ["xwininfo", "-id", window_id],
+        env={**os.environ, "DISPLAY": display},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    ).stdout
+    return "Map State: IsViewable" in info
+
+
+@pytest.mark.skipif(shutil.which("xwininfo") is None, reason="needs xwininfo (x11-utils)")
+def test_the_autostart_entry_starts_the_app_hidden_in_the_tray(
+    display: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    data = tmp_path / "my data"  # a space: the Exec line's quoting is run for real
+    with AppContext.open(data) as ctx:
+        ctx.autostart.set_enabled(True)
+    entry = read_desktop_entry(config / "autostart" / "campaign-desktop.desktop")
+    command = exec_to_argv(entry["Exec"])
+    assert "--minimized" in command
+
+    state = tmp_path / "state"
+    env = {
+        **os.environ,
+        "DISPLAY": display,
+        "QT_QPA_PLATFORM": "xcb",
+        "XDG_CONFIG_HOME": str(config),
+        "XDG_STATE_HOME": str(state),
+    }
+    log_file = state / "CampaignDesktop" / "log" / "campaign-desktop.log"
+    # As a session starts it: from the home folder, not from this repository.
+    app = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert app.poll() is None, app.communicate()[0].decode()[-2000:]
+            started = log_file.exists() and "running on" in log_file.read_text()
+            top_level, in_tray = _x_windows(display)
+            if started and in_tray:
+                break
+            assert time.monotonic() < deadline, f"not in the tray: {top_level}, {in_tray}"
+            time.sleep(0.2)  # polling another process's state: nothing to wait on in-process
+        assert "started hidden in the tray" in log_file.read_text()
+        assert [w for w in top_level if _viewable(display, w)] == [], "a window is showing"
+    finally:
+        app.send_signal(signal.SIGTERM)  # the app quits cleanly on it, as at log-out
+        output = app.communicate(timeout=60)[0].decode()
+    assert app.returncode == 0, output[-2000:]

@@ -1,7 +1,8 @@
 """The Settings dialog: the SMTP server (with "Test connection"), the default sender, sending
-limits and connections, retries, the missed-run grace window and closing to the tray; the
-reply mailbox on its own tab (`ui/settings/inbound_page.py`); and, read-only on its own tab,
-which database this desktop uses (`ui/settings/database_page.py`).
+limits and connections, retries, the missed-run grace window, closing to the tray and
+starting at login (`ui/settings/start_at_login.py`); the reply mailbox on its own tab
+(`ui/settings/inbound_page.py`); and, read-only on its own tab, which database this desktop
+uses (`ui/settings/database_page.py`).
 
 Every value is checked by its declared `SPECS` check before anything is stored, so one bad
 value saves nothing. The password goes to the keyring through `set_smtp`, never elsewhere.
@@ -59,6 +60,7 @@ from campaign_desktop.ui.common.widgets import (
 )
 from campaign_desktop.ui.settings.database_page import DatabasePage
 from campaign_desktop.ui.settings.inbound_page import InboundPage
+from campaign_desktop.ui.settings.start_at_login import StartAtLoginField
 
 log = logging.getLogger("campaign_desktop.ui.settings")
 
@@ -195,6 +197,7 @@ class SettingsDialog(QDialog):
         self._close_when_saved = False
         self.keyring_state: KeyringState | None = None  # None until the pool has read it
         self._errors: dict[str, QLabel] = {}
+        self._cancelled = False
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")
         self._build()
@@ -351,6 +354,8 @@ class SettingsDialog(QDialog):
         self._row(form, "&Late sends within:", self.grace, "schedule.grace_hours")
         form.addRow("", self.close_to_tray)
         form.addRow("", self._error("ui.close_to_tray", "tray setting"))
+        self.start_at_login = StartAtLoginField(self._ctx)
+        form.addRow("", self.start_at_login)
         box = QGroupBox("Sending")
         box.setLayout(form)
         return box
@@ -406,6 +411,7 @@ class SettingsDialog(QDialog):
             self.max_attempts,
             self.grace,
             self.close_to_tray,
+            self.start_at_login.checkbox,
             self.database_page.desktops,
             self.database_page.refresh_button,
             self._buttons,
@@ -504,9 +510,32 @@ class SettingsDialog(QDialog):
     # --- saving --------------------------------------------------------------------------
 
     def accept(self) -> None:
-        """Save, and close once every value is stored (a refusal keeps the dialog open)."""
-        self._close_when_saved = True
-        self.save()
+        """Save, and close once every value is stored (a refusal keeps the dialog open).
+
+        A changed "Start at login" is written first (file or registry I/O, on the pool),
+        then the rest; a bad value elsewhere stops both.
+        """
+        if not self.start_at_login.changed():
+            self._close_when_saved = True
+            self.save()
+            return
+        _cleaned, found = self.problems()
+        self._show_problems(found)
+        if not found:
+            self.save_button.setEnabled(False)
+            self.start_at_login.apply(self._on_start_at_login_written)
+
+    def _on_start_at_login_written(self, ok: bool) -> None:
+        self.save_button.setEnabled(True)
+        # Cancelled while the entry was written: the entry stands (the box says so if the
+        # dialog opens again), the rest is not saved.
+        if ok and not self._cancelled:
+            self._close_when_saved = True
+            self.save()
+
+    def reject(self) -> None:
+        self._cancelled = True
+        super().reject()
 
     @property
     def saving(self) -> bool:
