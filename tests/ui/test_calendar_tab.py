@@ -161,7 +161,7 @@ def test_a_campaign_in_another_zone_shows_here_and_names_its_own_clock_in_the_to
     _wait_loaded(tab, qtbot)
     assert tab.day_model.index(0, DayColumn.TIME).data() == "14:00"
     assert tab.day_model.index(0, DayColumn.CAMPAIGN).data() == "News"
-    assert tab.day_model.index(0, DayColumn.CAMPAIGN_TIME).data() == "Tue 12 Jan 09:00 EST"
+    assert tab.day_model.index(0, DayColumn.CAMPAIGN_TIME).data() == "09:00 EST"
 
 
 def test_the_days_this_computers_clock_changes_are_marked_and_sends_follow_the_campaign_clock(

@@ -297,7 +297,9 @@ class DaySendsModel(RowTableModel[CalendarSend]):
             case DayColumn.CAMPAIGN_TIME:
                 tz = row.campaign.timezone
                 there = row.instant.astimezone(get_zone(tz))
-                return f"{there:%a %d %b %H:%M} {there.tzname() or tz}"
+                # The date only when the campaign's clock is on another day than this one's.
+                when = f"{there:%H:%M}" if there.date() == row.local.date() else f"{there:%a %H:%M}"
+                return f"{when} {there.tzname() or tz}"
             case DayColumn.NOTE:
                 return row.state_words.capitalize()
         return None

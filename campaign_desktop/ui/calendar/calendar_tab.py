@@ -161,6 +161,7 @@ class CalendarDayDelegate(QStyledItemDelegate):
         if note:
             small = QFont(font)
             small.setItalic(True)
+            small.setPointSizeF(font.pointSizeF() * 0.85)
             painter.setFont(small)
             painter.setPen(text)
             below = QRect(head.translated(0, line))
@@ -319,6 +320,7 @@ class CalendarTab(QWidget):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([900, 380])  # scaled to the real width when shown
 
         self.empty_label = named(QLabel(EMPTY_TEXT), "calendarEmpty", "Nothing is scheduled")
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -398,6 +400,7 @@ class CalendarTab(QWidget):
         header.setSectionResizeMode(
             DayColumn.CAMPAIGN_TIME, QHeaderView.ResizeMode.ResizeToContents
         )
+        header.setSectionResizeMode(DayColumn.NOTE, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(False)
         self.day_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.day_view.customContextMenuRequested.connect(self._on_day_menu)
@@ -412,6 +415,7 @@ class CalendarTab(QWidget):
         side_layout.setContentsMargins(0, 0, 0, 0)
         side_layout.addWidget(self.day_title)
         side_layout.addWidget(self.day_stack, 1)
+        side.setMinimumWidth(300)
         return side
 
     # --- navigation ----------------------------------------------------------------------
