@@ -556,6 +556,7 @@ class CalendarTab(QWidget):
         self.stack.setCurrentWidget(
             self.splitter if loaded.anything_scheduled else self.empty_label
         )
+        self.export_button.setEnabled(loaded.anything_scheduled)
         self.loaded.emit()
 
     @Slot(int, str)
