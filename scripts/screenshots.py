@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 # Before Qt starts: headless, and this "machine" on New York time (the preview's second clock).
@@ -322,6 +322,35 @@ def _dialog(
     dialog.deleteLater()
 
 
+def _calendar(
+    ctx: AppContext, window: MainWindow, newsletter: CampaignView, out: Path, saved: list[Path]
+) -> None:
+    """The Calendar tab in March 2027 (clocks go forward on the 14th here), with one skipped
+    send. Shot last: the skip and the extra campaign would show in the other pictures."""
+    tips = ctx.campaigns.create(
+        name="Product tips",
+        subject="A tip for {{ first_name }}",
+        body_text="Hi {{ first_name }},\n\nThis week's tip.\n",
+        from_name="Maple & Co.",
+        from_email="news@mapleandco.example",
+        lists=("Customers",),
+    )
+    ctx.campaigns.schedule(
+        tips.id,
+        first_local=datetime(2027, 3, 3, 7, 0),  # noqa: DTZ001  (wall clock in Los Angeles)
+        timezone="America/Los_Angeles",
+        recurrence={"type": "weekly", "days_of_week": [2], "count": 8},
+    )
+    skipped = datetime(2027, 3, 22, 13, 0, tzinfo=UTC)  # Monday 22 March, 09:00 in New York
+    ctx.campaigns.skip_occurrence(newsletter.id, skipped)
+    window.tabs.setCurrentWidget(window.calendar_tab)
+    window.calendar_tab.show_day(date(2027, 3, 22))
+    _settle()
+    while window.calendar_tab.loading:
+        _settle(100)
+    _save(window, out, "calendar_tab", saved)
+
+
 def _quiet_offscreen_notes(mode: QtMsgType, _context: QMessageLogContext, message: str) -> None:
     # The offscreen platform says it cannot do window-manager things; nothing else is muted.
     if "This plugin does not support" not in message:
@@ -389,6 +418,7 @@ def render(out: Path) -> list[Path]:
                 "send_test_dialog",
                 saved,
             )
+            _calendar(ctx, window, campaigns["newsletter"], out, saved)
             window.close_guard = None
             window.quit()
         finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,12 @@ import campaign_desktop.ui
 from campaign_desktop.context import AppContext
 from campaign_desktop.services.csv_import import preview
 from campaign_desktop.ui.activity.run_models import DeliveryTableModel, RunRow, RunTableModel
+from campaign_desktop.ui.calendar.calendar_model import (
+    CalendarGridModel,
+    CalendarSend,
+    DaySendsModel,
+    calendar_sends,
+)
 from campaign_desktop.ui.campaigns.campaign_model import (
     ArchiveTableModel,
     CampaignTableModel,
@@ -157,6 +163,41 @@ def _skipped_rows(_ctx: AppContext, _tmp: Path) -> Filled:
     return model, lambda: model.set_rows([])
 
 
+def _calendar_sends(ctx: AppContext) -> list[CalendarSend]:
+    campaign = make_campaign(ctx, "News")
+    ctx.campaigns.schedule(
+        campaign.id,
+        first_local=datetime(2027, 1, 11, 9),
+        timezone="America/New_York",
+        recurrence={"type": "daily"},
+    )
+    ctx.campaigns.skip_occurrence(campaign.id, datetime(2027, 1, 12, 14, tzinfo=UTC))
+    start, end = datetime(2027, 1, 1, tzinfo=UTC), datetime(2027, 2, 8, tzinfo=UTC)
+    return calendar_sends(
+        ctx.campaigns.calendar(start, end), ctx.campaigns.calendar_skips(start, end)
+    )
+
+
+def _calendar_grid(ctx: AppContext, _tmp: Path) -> Filled:
+    model = CalendarGridModel()
+    model.set_range(date(2026, 12, 28), 6, (2027, 1))
+    sends = _calendar_sends(ctx)
+    model.set_sends(sends, date(2027, 1, 4))
+
+    def change() -> None:
+        model.set_range(date(2027, 1, 11), 1, None)  # the week view
+        model.set_sends(sends[:3], date(2027, 1, 12))
+
+    return model, change
+
+
+def _day_sends(ctx: AppContext, _tmp: Path) -> Filled:
+    model = DaySendsModel()
+    sends = _calendar_sends(ctx)
+    model.set_sends(sends[:4])
+    return model, lambda: model.set_sends(sends[1:2])
+
+
 MODELS: dict[type[QAbstractItemModel], Callable[[AppContext, Path], Filled]] = {
     CampaignTableModel: _campaigns,
     ArchiveTableModel: _archive,
@@ -166,6 +207,8 @@ MODELS: dict[type[QAbstractItemModel], Callable[[AppContext, Path], Filled]] = {
     SchedulePreviewModel: _schedule_preview,
     CsvPreviewModel: _csv_preview,
     SkippedRowsModel: _skipped_rows,
+    CalendarGridModel: _calendar_grid,
+    DaySendsModel: _day_sends,
 }
 
 

@@ -86,5 +86,10 @@ def send_rate(per_second: float) -> str:
     return f"{number} message/s" if number == "1" else f"{number} messages/s"
 
 
+# Statuses whose stored word is not what a marketer says (docs/design.md §12).
+_STATUS_WORDS = {"held": "On hold"}
+
+
 def status_text(status: str) -> str:
-    return status.replace("_", " ").capitalize()
+    """ "Scheduled", "On hold", "Catch up": a status or trigger as the GUI names it."""
+    return _STATUS_WORDS.get(status) or status.replace("_", " ").capitalize()

@@ -7,6 +7,7 @@ dialog can never accept what the service would refuse.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -16,12 +17,16 @@ from typing import Any, NamedTuple
 from PySide6.QtCore import (
     QDate,
     QDateTime,
+    QEvent,
+    QObject,
+    QPoint,
     QStringListModel,
     Qt,
     QTime,
     QTimeZone,
     Slot,
 )
+from PySide6.QtGui import QFont, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -36,6 +41,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
+    QMenu,
     QPushButton,
     QRadioButton,
     QSpinBox,
@@ -49,10 +56,12 @@ from campaign_desktop.domain.errors import ValidationError
 from campaign_desktop.domain.recurrence import (
     DAY_NAMES,
     MAX_INTERVAL,
+    RecurrencePattern,
     describe_once,
     occurrences,
+    wall_time_of,
 )
-from campaign_desktop.domain.status import MissedRunPolicy
+from campaign_desktop.domain.status import CampaignStatus, MissedRunPolicy
 from campaign_desktop.domain.timezones import (
     get_zone,
     is_dst_change_between,
@@ -62,6 +71,7 @@ from campaign_desktop.domain.timezones import (
 )
 from campaign_desktop.domain.views import CampaignView
 from campaign_desktop.ui.common import formatting
+from campaign_desktop.ui.common.prompts import call_service
 from campaign_desktop.ui.common.table_model import RowTableModel
 from campaign_desktop.ui.common.theme import mark_as_error
 
@@ -70,7 +80,13 @@ log = logging.getLogger("campaign_desktop.ui.schedule")
 PREVIEW_COUNT = 5
 _DAY_SHORT = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _WEEKS = (("first", 1), ("second", 2), ("third", 3), ("fourth", 4), ("last", -1))
-_UNITS = {"daily": "day(s)", "weekly": "week(s)", "monthly": "month(s)"}
+_UNITS = {"daily": "day(s)", "weekly": "week(s)", "monthly": "month(s)", "yearly": "year(s)"}
+
+
+def _exdate_texts(pattern: RecurrencePattern | None) -> list[str]:
+    """The pattern's skipped sends as stored ("2027-03-15T09:00"), none for no pattern."""
+    stored = pattern.to_dict().get("exdates") if pattern else None
+    return [str(text) for text in stored] if isinstance(stored, list) else []
 
 
 class ScheduleValues(NamedTuple):
@@ -97,6 +113,7 @@ class PreviewRow:
     campaign_text: str
     machine_text: str
     offset_change: str  # "" or the "Clocks change" note
+    skipped: bool = False  # taken out of the schedule (an EXDATE): shown struck through
 
 
 class PreviewColumn(IntEnum):
@@ -112,7 +129,10 @@ class SchedulePreviewModel(RowTableModel[PreviewRow]):
 
     headers = ("Campaign time", "This computer", "")
 
-    def set_sends(self, instants: list[datetime], tz: str) -> None:
+    def set_sends(
+        self, instants: list[datetime], tz: str, skipped: frozenset[datetime] = frozenset()
+    ) -> None:
+        """`instants` in order (aware UTC); those in `skipped` are shown struck through."""
         zone = get_zone(tz)
         rows = []
         for i, instant in enumerate(instants):
@@ -128,6 +148,7 @@ class SchedulePreviewModel(RowTableModel[PreviewRow]):
                     formatting.in_zone(instant, tz),
                     formatting.on_this_machine(instant).removesuffix(" (this computer)"),
                     note,
+                    instant in skipped,
                 )
             )
         self._reset_rows(rows)
@@ -136,7 +157,14 @@ class SchedulePreviewModel(RowTableModel[PreviewRow]):
         self._reset_rows([])
 
     def sends(self) -> list[datetime]:
-        return [row.instant for row in self._rows]
+        """The sends that happen (skipped ones left out)."""
+        return [row.instant for row in self._rows if not row.skipped]
+
+    def skipped(self) -> list[datetime]:
+        return [row.instant for row in self._rows if row.skipped]
+
+    def row_at(self, position: int) -> PreviewRow | None:
+        return self._rows[position] if 0 <= position < len(self._rows) else None
 
     def headerData(  # noqa: N802  (a Qt override keeps Qt's name)
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -148,8 +176,15 @@ class SchedulePreviewModel(RowTableModel[PreviewRow]):
     def _cell(self, row: PreviewRow, column: int, role: int) -> Any:
         if role == self.OffsetChangedRole:
             return bool(row.offset_change)
+        if role == Qt.ItemDataRole.FontRole and row.skipped:
+            font = QFont()
+            font.setStrikeOut(True)
+            return font
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            return (row.campaign_text, row.machine_text, row.offset_change)[column]
+            note = row.offset_change
+            if row.skipped:
+                note = f"Skipped — {note}" if note else "Skipped"
+            return (row.campaign_text, row.machine_text, note)[column]
         return None
 
 
@@ -166,6 +201,8 @@ class ScheduleDialog(QDialog):
         self._ctx = ctx
         self._campaign = campaign
         self._loading = False
+        # Skipped sends (docs/design.md §12), as stored: "2027-03-15T09:00" wall-clock times.
+        self._exdates: list[str] = []
         self.setObjectName("scheduleDialog")
         self.setWindowTitle(
             f"Schedule \N{LEFT DOUBLE QUOTATION MARK}{campaign.name}\N{RIGHT DOUBLE QUOTATION MARK}"
@@ -209,6 +246,7 @@ class ScheduleDialog(QDialog):
         self._timezone = self._build_timezone()
         form.addRow("&Timezone:", self._timezone)
         self._build_repeat(form)
+        self._build_rrule(form)
 
         self._build_bottom()
         layout = QVBoxLayout(self)
@@ -242,6 +280,7 @@ class ScheduleDialog(QDialog):
             ("Daily", "daily"),
             ("Weekly", "weekly"),
             ("Monthly", "monthly"),
+            ("Yearly", "yearly"),
         ):
             self._repeat.addItem(text, kind)
         self._named(self._repeat, "repeat", "Repeat")
@@ -314,6 +353,8 @@ class ScheduleDialog(QDialog):
             + 2 * self._preview.frameWidth()
         )
         self._preview.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._preview.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self._preview.customContextMenuRequested.connect(self._on_preview_menu)
 
         self._error = QLabel()
         self._error.setWordWrap(True)
@@ -405,6 +446,140 @@ class ScheduleDialog(QDialog):
         layout.addStretch(1)
         return row
 
+    # --- pasting an RRULE; skipping single sends (docs/design.md §3, §12) --------------------
+
+    def _build_rrule(self, form: QFormLayout) -> None:
+        self._rrule = QLineEdit()
+        self._rrule.setPlaceholderText("FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10")
+        self._rrule.setClearButtonEnabled(True)
+        self._named(self._rrule, "rruleText", "Repeat rule (RRULE) to paste")
+        self._rrule.installEventFilter(self)
+        self._rrule_button = QPushButton("&Paste RRULE…")
+        self._named(self._rrule_button, "rruleApply", "Use the pasted repeat rule")
+        self._rrule_button.setAutoDefault(False)
+        self._rrule_button.clicked.connect(self._on_rrule)
+        self._rrule_error = QLabel()
+        self._rrule_error.setWordWrap(True)
+        mark_as_error(self._rrule_error)
+        self._named(self._rrule_error, "rruleError", "Repeat rule problem")
+        self._rrule_error.hide()
+        row = QWidget()
+        layout = QVBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        line = QHBoxLayout()
+        line.addWidget(self._rrule, 1)
+        line.addWidget(self._rrule_button)
+        layout.addLayout(line)
+        layout.addWidget(self._rrule_error)
+        label = QLabel("From an R&RULE:")
+        label.setBuddy(self._rrule)
+        form.addRow(label, row)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802  (a Qt override keeps Qt's name)
+        # Enter in the RRULE field uses the rule; it must not press Schedule as well.
+        if (
+            watched is self._rrule
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        ):
+            self._on_rrule()
+            return True
+        return super().eventFilter(watched, event)
+
+    def paste_rrule(self, text: str) -> bool:
+        """Fill the repeat controls from an RFC 5545 RRULE; False (and the reason shown
+        under the field) when the app cannot express it. Skipped sends are kept."""
+        self._rrule.setText(text)
+        try:
+            pattern = RecurrencePattern.from_rrule(text, self.timezone() or None)
+        except ValidationError as exc:
+            self._rrule_error.setText(exc.message)
+            self._rrule_error.show()
+            return False
+        self._rrule_error.clear()
+        self._rrule_error.hide()
+        values = pattern.to_dict()
+        if self._exdates and not pattern.exdates:
+            values["exdates"] = list(self._exdates)
+        self.set_values(self.first_local(), self.timezone(), values)
+        return True
+
+    def rrule_error(self) -> str:
+        return self._rrule_error.text() if self._rrule_error.isVisibleTo(self) else ""
+
+    @Slot()
+    def _on_rrule(self) -> None:
+        self.paste_rrule(self._rrule.text())
+
+    def preview_skipped(self) -> list[datetime]:
+        """The sends the preview shows struck through (aware UTC)."""
+        return self._preview_model.skipped()
+
+    def preview_menu(self, position: int) -> QMenu | None:
+        """The preview row's menu: Skip this send, or Restore this send."""
+        row = self._preview_model.row_at(position)
+        if row is None or self._repeat.currentData() is None:
+            return None  # a single send has nothing to skip (hold or unschedule it)
+        menu = QMenu(self)
+        menu.setObjectName("previewMenu")
+        if row.skipped:
+            menu.addAction("&Restore this send", lambda: self.set_skipped(row.instant, False))
+        else:
+            menu.addAction("&Skip this send", lambda: self.set_skipped(row.instant, True))
+        return menu
+
+    @Slot(QPoint)
+    def _on_preview_menu(self, pos: QPoint) -> None:
+        menu = self.preview_menu(self._preview.indexAt(pos).row())
+        if menu is not None:
+            menu.popup(self._preview.viewport().mapToGlobal(pos))
+
+    def set_skipped(self, instant: datetime, skip: bool) -> None:
+        """Skip (or restore) one send of the preview. For the campaign's saved schedule this
+        is saved at once through the service, as the Calendar does; for a schedule being
+        edited it becomes part of the pattern the dialog returns."""
+        values = self.result_values()
+        if self._is_saved_schedule(values):
+            campaigns, campaign_id = self._ctx.campaigns, self._campaign.id
+            change = campaigns.skip_occurrence if skip else campaigns.unskip_occurrence
+            title = "Skip this send" if skip else "Restore this send"
+            outcome = call_service(self, title, lambda: change(campaign_id, instant))
+            if outcome:
+                saved = outcome.value
+                self._campaign = saved
+                self._exdates = _exdate_texts(saved.recurrence_pattern)
+                self._refresh()
+            return
+        if values.recurrence is None:
+            return
+        try:
+            pattern = RecurrencePattern.from_dict(values.recurrence)
+        except ValidationError:
+            return
+        wall = wall_time_of(pattern, values.first_local, values.timezone, instant)
+        if wall is None:
+            return
+        changed = pattern.with_exdate(wall) if skip else pattern.without_exdate(wall)
+        self._exdates = _exdate_texts(changed)
+        self._refresh()
+
+    def _is_saved_schedule(self, values: ScheduleValues) -> bool:
+        """Whether the dialog shows the campaign's stored schedule unchanged (skips aside)."""
+        campaign = self._campaign
+        if campaign.status not in (CampaignStatus.SCHEDULED, CampaignStatus.HELD):
+            return False
+        if (campaign.scheduled_local, campaign.timezone) != (values.first_local, values.timezone):
+            return False
+        if not campaign.recurrence_pattern or values.recurrence is None:
+            return False
+        try:
+            stored = campaign.recurrence_pattern
+            shown = RecurrencePattern.from_dict(values.recurrence)
+        except ValidationError:
+            return False
+        return dataclasses.replace(stored, exdates=()) == dataclasses.replace(shown, exdates=())
+
     def _connect(self) -> None:
         self._buttons.accepted.connect(self.accept)
         self._buttons.rejected.connect(self.reject)
@@ -477,6 +652,7 @@ class ScheduleDialog(QDialog):
             )
             self._timezone.setCurrentText(timezone)
             pattern = recurrence or {}
+            self._exdates = [str(day) for day in pattern.get("exdates") or []]
             kind = pattern.get("type")
             index = self._repeat.findData(kind) if kind else 0
             self._repeat.setCurrentIndex(max(index, 0))
@@ -544,11 +720,16 @@ class ScheduleDialog(QDialog):
             else:
                 pattern["day_of_month"] = self._day_of_month.value()
                 pattern["short_month"] = self._short_month.currentData()
+        elif kind == "yearly":
+            # 29 February in other years: the last day of February, or skip (RFC 5545).
+            pattern["short_month"] = self._short_month.currentData()
         if self._end_on_date.isChecked():
             end = self._end_date.date()
             pattern["end_date"] = date(end.year(), end.month(), end.day()).isoformat()
         elif self._end_after.isChecked():
             pattern["count"] = self._count.value()
+        if self._exdates:
+            pattern["exdates"] = list(self._exdates)
         return pattern
 
     def policy(self) -> str:
@@ -589,8 +770,8 @@ class ScheduleDialog(QDialog):
             sentence = describe_once(first, values.timezone)
         else:
             sentence = plan.pattern.describe(first, values.timezone)
-        sends = occurrences(plan.pattern, first, values.timezone, limit=PREVIEW_COUNT)
-        self._preview_model.set_sends(sends, values.timezone)
+        sends, skipped = _preview_sends(plan.pattern, first, values.timezone)
+        self._preview_model.set_sends(sends, values.timezone, skipped)
         self._sentence.setText(sentence)
         self._error.clear()
         self._error.hide()
@@ -622,3 +803,14 @@ class ScheduleDialog(QDialog):
         self._short_month.setEnabled(by_day)
         self._week_of_month.setEnabled(not by_day)
         self._month_weekday.setEnabled(not by_day)
+
+
+def _preview_sends(
+    pattern: RecurrencePattern | None, first: datetime, tz: str
+) -> tuple[list[datetime], frozenset[datetime]]:
+    """The first PREVIEW_COUNT sends of the rule, skipped ones included, and which are skipped."""
+    if pattern is None or not pattern.exdates:
+        return occurrences(pattern, first, tz, limit=PREVIEW_COUNT), frozenset()
+    every = occurrences(dataclasses.replace(pattern, exdates=()), first, tz, limit=PREVIEW_COUNT)
+    kept = occurrences(pattern, first, tz, limit=PREVIEW_COUNT)
+    return every, frozenset(every) - frozenset(kept)

@@ -36,6 +36,8 @@ from campaign_desktop.domain.status import BUSY_STATUSES, CampaignStatus
 from campaign_desktop.domain.views import CampaignView
 from campaign_desktop.ui.activity.activity_tab import ActivityTab
 from campaign_desktop.ui.activity.run_progress import RunProgressIndicator
+from campaign_desktop.ui.calendar.calendar_tab import CalendarTab
+from campaign_desktop.ui.calendar.ics_export import SCHEDULED_STATUSES, IcsExporter
 from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor
 from campaign_desktop.ui.campaigns.campaign_model import (
     ArchiveTableModel,
@@ -68,7 +70,7 @@ EMPTY_TEXT = (
 _STATUS_FILTERS = (
     ("All statuses", ()),
     ("Drafts", (CampaignStatus.DRAFT,)),
-    ("Scheduled", (CampaignStatus.SCHEDULED,)),
+    ("Scheduled", (CampaignStatus.SCHEDULED, CampaignStatus.HELD)),  # held ones keep theirs
     ("Sending or paused", (CampaignStatus.SENDING, CampaignStatus.PAUSED)),
     ("Completed", (CampaignStatus.COMPLETED,)),
     ("Failed or cancelled", (CampaignStatus.FAILED, CampaignStatus.CANCELLED)),
@@ -120,6 +122,7 @@ class MainWindow(QMainWindow):
         self._build_tab_shortcuts()
         self._build_status_bar()
         self._build_menus()
+        self._build_schedule_control()
         self._connect()
         self.reload()
         self._restore_geometry()
@@ -262,6 +265,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self._build_archive_tab(), "A&rchive")
         self.tabs.addTab(self._build_contacts_tab(), "C&ontacts")
         self.tabs.addTab(self._build_activity_tab(), "Ac&tivity")
+        self.tabs.addTab(self._build_calendar_tab(), "Ca&lendar")
         self.setCentralWidget(self.tabs)
         self.resize(1100, 650)
 
@@ -413,6 +417,7 @@ class MainWindow(QMainWindow):
         self.archive_model.reload()
         self.contacts_tab.reload()
         self.activity_tab.reload()
+        self.calendar_tab.reload()
         self._on_scheduler_state(self.scheduler_state())
         self._update_empty_state()
         self._on_selection()
@@ -625,6 +630,7 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         for action in self._campaign_actions:
             menu.addAction(action)
+        self._add_schedule_control(menu)
         menu.popup(self.campaign_view.viewport().mapToGlobal(pos))  # type: ignore[call-overload]  # pos is the QPoint the signal carries
 
     # --- slots: live updates -------------------------------------------------------------
@@ -712,6 +718,120 @@ class MainWindow(QMainWindow):
         on_archive = self.tabs.currentIndex() == 1 and campaign is not None
         self.action_restore.setEnabled(on_archive)
         self.action_delete.setEnabled(on_archive)
+        self._update_schedule_control(campaign if live else None)
+
+    # --- calendar, hold/release, unschedule, export (docs/design.md §12) --------------------
+
+    def _build_calendar_tab(self) -> QWidget:
+        self.calendar_tab = CalendarTab(self._ctx, self.bridge)
+        self.calendar_tab.open_campaign.connect(self._on_open_campaign)
+        self.calendar_tab.status_message.connect(self._show_status_message)
+        return self.calendar_tab
+
+    def _build_schedule_control(self) -> None:
+        self.action_hold = named_action(
+            self, "actionHold", "&Hold", self._on_hold, tip="Keep its schedule but do not send"
+        )
+        self.action_release = named_action(
+            self, "actionRelease", "Re&lease", self._on_release, tip="Send on schedule again"
+        )
+        self.action_unschedule = named_action(
+            self,
+            "actionUnschedule",
+            "&Unschedule",
+            self._on_unschedule,
+            tip="Back to a draft; the schedule is kept for next time",
+        )
+        self.action_export_one = named_action(
+            self,
+            "actionExportCampaignIcs",
+            "Export to &calendar\N{HORIZONTAL ELLIPSIS}",
+            self._on_export_selected,
+            tip="Save the campaign's schedule as an .ics file",
+        )
+        self.action_export_all = named_action(
+            self,
+            "actionExportAllIcs",
+            "Export to &calendar\N{HORIZONTAL ELLIPSIS}",
+            lambda: self.ics_exporter.export(None),
+            tip="Save every scheduled campaign's schedule as an .ics file",
+        )
+        self.ics_exporter = IcsExporter(self._ctx, self)
+        self.ics_exporter.exported.connect(
+            lambda _path, message: self._show_status_message(message)
+        )
+        self.file_menu.insertAction(self.action_settings, self.action_export_all)
+        self.file_menu.insertSeparator(self.action_settings)
+        self._update_schedule_control(None)
+
+    def _add_schedule_control(self, menu: QMenu) -> None:
+        menu.addSeparator()
+        for action in (self.action_hold, self.action_release, self.action_unschedule):
+            menu.addAction(action)
+        menu.addAction(self.action_export_one)
+
+    def _update_schedule_control(self, campaign: CampaignView | None) -> None:
+        status = campaign.status if campaign is not None else None
+        self.action_hold.setEnabled(status == CampaignStatus.SCHEDULED)
+        self.action_release.setEnabled(status == CampaignStatus.HELD)
+        self.action_unschedule.setEnabled(status in (CampaignStatus.SCHEDULED, CampaignStatus.HELD))
+        self.action_export_one.setEnabled(status in SCHEDULED_STATUSES)
+
+    def _schedule_change(self, title: str, change: Callable[[int], CampaignView]) -> None:
+        campaign = self.selected_campaign()
+        if campaign is None or campaign.archived:
+            return
+        outcome = self._call(title, lambda: change(campaign.id))
+        if not outcome:
+            return
+        changed = outcome.value
+        self.campaign_model.update_campaign(changed)
+        name = f"\u201c{changed.name}\u201d"
+        if changed.status == CampaignStatus.HELD:
+            text = f"{name} is on hold: it sends nothing until you release it."
+        elif changed.status == CampaignStatus.DRAFT:
+            text = f"{name} is a draft again; its schedule is kept for next time."
+        elif changed.next_run_at is not None:
+            text = f"{name} goes out {formatting.in_zone(changed.next_run_at, changed.timezone)}."
+        else:
+            text = f"{name}: {formatting.status_text(changed.status)}."
+        self.statusBar().showMessage(text, 8000)
+        self._on_selection()
+
+    @Slot()
+    def _on_hold(self) -> None:
+        self._schedule_change("Hold", self._ctx.campaigns.hold)
+
+    @Slot()
+    def _on_release(self) -> None:
+        self._schedule_change("Release", self._ctx.campaigns.release)
+
+    @Slot()
+    def _on_unschedule(self) -> None:
+        self._schedule_change("Unschedule", self._ctx.campaigns.unschedule)
+
+    @Slot()
+    def _on_export_selected(self) -> None:
+        campaign = self.selected_campaign()
+        if campaign is not None:
+            self.ics_exporter.export([campaign.id], [campaign.name])
+
+    @Slot(int)
+    def _on_open_campaign(self, campaign_id: int) -> None:
+        """The Calendar's double-click: select the campaign on the Campaigns tab and edit it."""
+        self.tabs.setCurrentIndex(0)
+        self.select_campaign(campaign_id)
+        campaign = self.selected_campaign()
+        if campaign is None or campaign.id != campaign_id:  # filtered out of the table
+            outcome = self._call("Open campaign", lambda: self._ctx.campaigns.get(campaign_id))
+            if not outcome:
+                return
+            campaign = outcome.value
+        if campaign.archived:
+            return
+        saved = CampaignEditor.ask(self, self._ctx, campaign)
+        if saved is not None:
+            self.campaign_model.update_campaign(saved)
 
     # --- window life ---------------------------------------------------------------------
 
