@@ -353,11 +353,11 @@ class ConnectionSender:
                 lambda: shared.dispatcher.take(control.stop, before_wait=self._write)
             )
             if item is None:
-                if not self._outcomes:
-                    return
-                # Our last outcome may put a row back (a deferred retry): write, look again.
+                back = any(o.status == DeliveryStatus.PENDING for o in self._outcomes)
                 shared.retrying(self._write)
-                continue
+                if not back:
+                    return
+                continue  # our last outcome put a row back (a deferred retry): look again
             if isinstance(item, float):  # only deferred rows left: wait for the first
                 shared.retrying(self._write)
                 if item > 10:

@@ -310,15 +310,15 @@ class SendingEngine:
             )
 
     def _shared(self, job: Job, control: RunControl) -> tuple[RunShared, int]:
-        settings = self._settings
+        settings = self._settings.all()  # one read: a run's start is on its clock too
         self.throttle.configure(
-            per_minute=int(settings.get("throttle.per_minute")),
-            per_hour=int(settings.get("throttle.per_hour")),
+            per_minute=int(settings["throttle.per_minute"]),
+            per_hour=int(settings["throttle.per_hour"]),
         )
         policy = RetryPolicy(
-            attempts=int(settings.get("sending.max_attempts")),
-            base_delay=float(settings.get("sending.retry_base_seconds")),
-            storage_seconds=float(settings.get("sending.storage_retry_seconds")),
+            attempts=int(settings["sending.max_attempts"]),
+            base_delay=float(settings["sending.retry_base_seconds"]),
+            storage_seconds=float(settings["sending.storage_retry_seconds"]),
         )
         shared = RunShared(
             job=job,
@@ -327,10 +327,10 @@ class SendingEngine:
             clock=self._clock,
             control=control,
             policy=policy,
-            smtp=settings.smtp_settings(),
+            smtp=self._settings.smtp_settings(),
             connect=self._connect,
         )
-        return shared, int(settings.get("sending.connections"))
+        return shared, int(settings["sending.connections"])
 
 
 class _RunWorker(threading.Thread):
