@@ -12,7 +12,7 @@ import logging
 import secrets
 import socket
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -433,15 +433,23 @@ def wire(msg: EmailMessage) -> tuple[str, tuple[str, ...], bytes]:
 def test_send_bytes_asks_go_once_after_mail_and_sends_only_on_yes() -> None:
     handler = RecordingHandler()
     asked: list[str] = []
+
+    def answer(word: str) -> Callable[[], bool]:
+        def go() -> bool:
+            asked.append(word)
+            return word == "yes"
+
+        return go
+
     with running_smtp_server(handler) as server, SmtpConnection(settings_for(server)) as conn:
         declined = conn.send_bytes(
             *wire(make_message(to="no@example.com")),
-            go=lambda: asked.append("no") is not None,
+            go=answer("no"),
             meanwhile=lambda: asked.append("meanwhile (declined)"),
         )
         sent = conn.send_bytes(
             *wire(make_message(to="yes@example.com")),
-            go=lambda: asked.append("yes") is None,
+            go=answer("yes"),
             meanwhile=lambda: asked.append("meanwhile"),
         )
 
@@ -456,9 +464,12 @@ def test_go_is_not_asked_again_when_the_connection_drops_after_it_said_yes() -> 
     handler = RecordingHandler(drop_after=0, drops=1, drop_during="mail")
     asked: list[int] = []
     with running_smtp_server(handler) as server, SmtpConnection(settings_for(server)) as conn:
-        sent = conn.send_bytes(
-            *wire(make_message(to="once@example.com")), go=lambda: asked.append(1) is None
-        )
+
+        def go() -> bool:
+            asked.append(1)
+            return True
+
+        sent = conn.send_bytes(*wire(make_message(to="once@example.com")), go=go)
 
     assert sent and asked == [1]
     assert handler.drops_done == 1

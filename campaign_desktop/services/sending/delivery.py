@@ -413,6 +413,9 @@ class ConnectionSender:
                 shared.throttle.release(recipient.delivery_id)
                 shared.dispatcher.put_back(recipient)
             raise
+        if not states and outcome is not None and outcome.status == DeliveryStatus.SENT:
+            # A connection that sent without asking `go` broke the ledger's promise: a bug.
+            raise RuntimeError(f"{self._connection!r} sent a message without marking its row")
         if not states or states[0] != Begin.GO:
             # Not marked (the connection was lost before MAIL went out: untried, for another
             # try), or not to be sent after all (the contact left, or another has the row).
