@@ -150,14 +150,28 @@ class SampleConnection(SmtpConnection):
     def noop(self) -> None:
         self._open = True
 
-    def send_bytes(self, sender: str, recipients: tuple[str, ...], data: bytes) -> None:
+    def send_bytes(
+        self,
+        sender: str,
+        recipients: tuple[str, ...],
+        data: bytes,
+        *,
+        go: Callable[[], bool] | None = None,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> bool:
         # The sending engine hands over ready bytes (MessageTemplate); nothing leaves here.
+        # `go` marks the row in the ledger: asked first, as the real connection does.
+        if go is not None and not go():
+            return False
         to = " ".join(recipients)
         if UNCONFIRMED in to:
             raise SmtpUnconfirmedError("The connection dropped after the message was sent.")
         if REFUSED in to:
             raise SmtpRecipientRefused("550 5.1.1 Mailbox does not exist", 550)
+        if meanwhile is not None:
+            meanwhile()
         self._count += 1
+        return True
 
 
 # --- sample data -----------------------------------------------------------------------------

@@ -34,6 +34,7 @@ import re
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from types import TracebackType
@@ -182,6 +183,31 @@ def _envelope(sender: str, recipients: tuple[str, ...], data: bytes) -> _Envelop
     return _Envelope(sender, recipients, payload + b".\r\n", options)
 
 
+class _Declined(Exception):  # noqa: N818 — internal signal, never leaves this module
+    """`go` said no: the transaction was reset, nothing sent."""
+
+
+@dataclass(slots=True)
+class _Hooks:
+    """The caller's hooks of one `send_bytes` and what `go` answered (None: not asked)."""
+
+    go: Callable[[], bool] | None = None
+    meanwhile: Callable[[], None] | None = None
+    answer: bool | None = None
+
+
+def _write_mail(smtp: smtplib.SMTP, env: _Envelope) -> None:
+    """Write MAIL FROM without reading the reply: `smtplib.SMTP.mail` up to its `getreply`."""
+    options = ""
+    if env.mail_options and smtp.does_esmtp:
+        if any(option.lower() == "smtputf8" for option in env.mail_options):
+            if not smtp.has_extn("smtputf8"):
+                raise smtplib.SMTPNotSupportedError("SMTPUTF8 not supported by server")
+            smtp.command_encoding = "utf-8"
+        options = " " + " ".join(env.mail_options)
+    smtp.putcmd("mail", f"FROM:{smtplib.quoteaddr(env.sender)}{options}")
+
+
 def _words(reply: bytes | str) -> str:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
     return " ".join(text.split())
@@ -283,37 +309,66 @@ class SmtpConnection:
         self._deliver(_envelope(sender, recipients, data))
         return str(msg["Message-ID"])
 
-    def send_bytes(self, sender: str, recipients: tuple[str, ...], data: bytes) -> None:
+    def send_bytes(
+        self,
+        sender: str,
+        recipients: tuple[str, ...],
+        data: bytes,
+        *,
+        go: Callable[[], bool] | None = None,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> bool:
         """Send a message already serialized (`MessageTemplate.render` makes these).
 
         `data` has CRLF line ends and is not dot-stuffed; when an address is not ASCII it
         must be the SMTPUTF8 form. Errors as for `send`.
+
+        Two hooks let the caller work while the server does (docs/performance.md, "Send over
+        a slow server"):
+
+        - `go` is asked once, right after MAIL FROM is written and before the server's reply
+          is read. The data goes out only if it returns True; on False the transaction is
+          reset (RSET) and nothing is sent. If the connection drops before it was asked, it
+          is reopened and the message tried again as usual (`go` not asked yet); after it
+          said True, the same, without asking again. An exception from `go` closes the
+          connection (nothing was sent) and propagates.
+        - `meanwhile` runs once, after the whole message is written and before the server's
+          confirmation is read; it must not raise (if it does, the connection is closed and
+          the message is unconfirmed: the exception propagates).
+
+        Returns True when the server accepted the message, False when `go` declined it.
         """
         if not sender:
             raise ValidationError("from_email", "The message has no sender address.")
         if not recipients:
             raise ValidationError("to", "The message has no recipient.")
-        self._deliver(_envelope(sender, recipients, data))
+        return self._deliver(_envelope(sender, recipients, data), _Hooks(go, meanwhile))
 
     # -- sending -------------------------------------------------------------------------
 
-    def _deliver(self, envelope: _Envelope) -> None:
+    def _deliver(self, envelope: _Envelope, hooks: _Hooks | None = None) -> bool:
+        hooks = hooks or _Hooks()
         for attempt in (1, 2):
             self.open()
             try:
-                self._transaction(envelope)
-                return
+                self._transaction(envelope, hooks)
+                return True
+            except _Declined:
+                return False
             except _Dropped as dropped:
                 self._discard()
+                if hooks.answer is False:
+                    return False  # nothing was to be sent
                 if attempt == 2 or self._aborted:
                     raise self._dropped_twice(dropped) from None
                 log.info("SMTP connection to %s dropped; reconnecting", self._settings.address)
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _transaction(self, env: _Envelope) -> None:
+    def _transaction(self, env: _Envelope, hooks: _Hooks) -> None:
         smtp = self._smtp
         assert smtp is not None
         try:
-            code, reply = smtp.mail(env.sender, env.mail_options)
+            _write_mail(smtp, env)
         except smtplib.SMTPNotSupportedError:
             raise SmtpRecipientRefused(
                 f"{self._settings.host} cannot deliver to international (non-ASCII) "
@@ -321,9 +376,25 @@ class SmtpConnection:
             ) from None
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             raise _Dropped(str(exc)) from exc
+        if hooks.go is not None and hooks.answer is None:
+            try:
+                hooks.answer = bool(hooks.go())
+            except BaseException:
+                self._discard()
+                raise
+        try:
+            code, reply = smtp.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            raise _Dropped(str(exc)) from exc
+        if hooks.answer is False:
+            if code == 250:
+                self._reset()
+            elif code == 421:
+                self._discard()
+            raise _Declined
         self._check_reply("MAIL", code, reply, env)
         refused = self._recipients(smtp, env)
-        self._data(smtp, env)
+        self._data(smtp, env, hooks.meanwhile)
         for _, code, reply in refused:
             log.warning("SMTP server refused one of several recipients: %s %s", code, reply)
 
@@ -347,7 +418,9 @@ class SmtpConnection:
             raise self._reply_error("RCPT", code, reply, rcpt)
         return refused
 
-    def _data(self, smtp: smtplib.SMTP, env: _Envelope) -> None:
+    def _data(
+        self, smtp: smtplib.SMTP, env: _Envelope, meanwhile: Callable[[], None] | None
+    ) -> None:
         try:
             code, reply = smtp.docmd("DATA")
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
@@ -360,6 +433,12 @@ class SmtpConnection:
             # sendall() failed, so the final bytes (the "." terminator) never left: the
             # server cannot have taken the message.
             raise _Dropped(str(exc)) from exc
+        if meanwhile is not None:
+            try:
+                meanwhile()
+            except BaseException:
+                self._discard()
+                raise
         try:
             code, reply = smtp.getreply()
         except (smtplib.SMTPServerDisconnected, OSError):

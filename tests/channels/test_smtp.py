@@ -12,7 +12,7 @@ import logging
 import secrets
 import socket
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from campaign_desktop.channels.message import build_message
+from campaign_desktop.channels.message import build_message, flatten
 from campaign_desktop.channels.smtp import (
     CERTIFICATE_NOT_VERIFIED,
     SmtpAuthError,
@@ -424,6 +424,73 @@ def test_a_refusal_after_the_data_is_mapped_by_its_code_class(
 
     assert raised.value.code == int(reply[:3])
     assert reply[4:] in str(raised.value)
+
+
+def wire(msg: EmailMessage) -> tuple[str, tuple[str, ...], bytes]:
+    return flatten(msg)
+
+
+def test_send_bytes_asks_go_once_after_mail_and_sends_only_on_yes() -> None:
+    handler = RecordingHandler()
+    asked: list[str] = []
+
+    def answer(word: str) -> Callable[[], bool]:
+        def go() -> bool:
+            asked.append(word)
+            return word == "yes"
+
+        return go
+
+    with running_smtp_server(handler) as server, SmtpConnection(settings_for(server)) as conn:
+        declined = conn.send_bytes(
+            *wire(make_message(to="no@example.com")),
+            go=answer("no"),
+            meanwhile=lambda: asked.append("meanwhile (declined)"),
+        )
+        sent = conn.send_bytes(
+            *wire(make_message(to="yes@example.com")),
+            go=answer("yes"),
+            meanwhile=lambda: asked.append("meanwhile"),
+        )
+
+    assert (declined, sent) == (False, True)
+    assert asked == ["no", "yes", "meanwhile"]
+    assert handler.wait_for(1)
+    assert [m.rcpt_tos for m in handler.messages] == [("yes@example.com",)]
+    assert handler.sessions == 1  # a declined message resets the transaction, not the link
+
+
+def test_go_is_not_asked_again_when_the_connection_drops_after_it_said_yes() -> None:
+    handler = RecordingHandler(drop_after=0, drops=1, drop_during="mail")
+    asked: list[int] = []
+    with running_smtp_server(handler) as server, SmtpConnection(settings_for(server)) as conn:
+
+        def go() -> bool:
+            asked.append(1)
+            return True
+
+        sent = conn.send_bytes(*wire(make_message(to="once@example.com")), go=go)
+
+    assert sent and asked == [1]
+    assert handler.drops_done == 1
+    assert handler.wait_for(1)
+    assert [m.rcpt_tos for m in handler.messages] == [("once@example.com",)]
+
+
+def test_an_error_from_go_sends_nothing_and_closes_the_connection() -> None:
+    handler = RecordingHandler()
+
+    def refuse() -> bool:
+        raise ValidationError("storage", "The database is busy.")
+
+    with running_smtp_server(handler) as server, SmtpConnection(settings_for(server)) as conn:
+        with pytest.raises(ValidationError, match="busy"):
+            conn.send_bytes(*wire(make_message(to="never@example.com")), go=refuse)
+        assert not conn.is_open
+        conn.send_bytes(*wire(make_message(to="after@example.com")))
+
+    assert handler.wait_for(1)
+    assert [m.rcpt_tos for m in handler.messages] == [("after@example.com",)]
 
 
 def test_noop_on_a_live_connection_keeps_it(

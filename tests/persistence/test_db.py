@@ -449,6 +449,31 @@ def test_a_write_lock_held_by_another_process_makes_a_migration_wait_then_refuse
     open_database(tmp_path).dispose()  # once the other program let go, it opens
 
 
+def test_a_raw_write_is_busy_under_another_process_lock_and_leaves_nothing_half_written(
+    tmp_path: Path,
+) -> None:
+    db = open_database(tmp_path, busy_timeout=0.2)
+    try:
+        with (
+            lock_held_elsewhere(db.path),
+            pytest.raises(StorageError) as busy,
+            db.write_raw() as connection,
+        ):
+            connection.execute("INSERT INTO setting (key, value) VALUES ('a', '1')")
+        with pytest.raises(sqlite3.IntegrityError), db.write_raw() as connection:
+            connection.execute("INSERT INTO setting (key, value) VALUES ('b', '1')")
+            connection.execute("INSERT INTO setting (key, value) VALUES ('b', '2')")
+        with db.write_raw() as connection:  # the same connection works on afterwards
+            connection.execute("INSERT INTO setting (key, value) VALUES ('c', '1')")
+        with db.read() as session:
+            keys = session.execute(text("SELECT key FROM setting ORDER BY key")).scalars().all()
+    finally:
+        db.dispose()
+
+    assert busy.value.kind == "busy"
+    assert keys == ["c"]
+
+
 def test_a_lock_held_by_another_process_makes_reads_and_writes_storage_errors(
     tmp_path: Path,
 ) -> None:

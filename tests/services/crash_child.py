@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, event
 
 from campaign_desktop.context import AppContext
+from campaign_desktop.persistence.db import Database
 
 CONNECTION_THREAD_PREFIX = "send-"
 
@@ -36,8 +40,19 @@ def kill_at_commit(number: int) -> None:
             if due:
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    # Engine-level: the connections commit through Core connections, not Sessions.
+    # Engine-level: on PostgreSQL the connections commit through Core connections, not
+    # Sessions; on the SQLite file through `Database.write_raw`, which SQLAlchemy's events
+    # do not see: there the kill comes after the statements, before its COMMIT.
     event.listen(Engine, "commit", before_commit)
+    write_raw = Database.write_raw
+
+    @contextmanager
+    def killing_write_raw(db: Database) -> Iterator[sqlite3.Connection]:
+        with write_raw(db) as connection:
+            yield connection
+            before_commit(cast(Connection, None))
+
+    Database.write_raw = killing_write_raw  # type: ignore[method-assign,assignment]
 
 
 def main(argv: list[str]) -> None:

@@ -29,6 +29,7 @@ from campaign_desktop.context import AppContext
 from campaign_desktop.domain.clock import ManualClock
 from campaign_desktop.domain.events import CatchUpReport, RunEvent, RunPhase
 from campaign_desktop.domain.views import DeliveryView
+from campaign_desktop.persistence.db import Database
 from tests.services.sending_support import (
     add_contacts,
     configure_smtp,
@@ -206,10 +207,30 @@ def test_a_write_lock_longer_than_the_retry_time_pauses_and_rewrites_no_history(
         assert_ledger_matches_server(ctx, run.id, handler)
 
 
+class _FullDiskConnection:
+    """The raw connection of `Database.write_raw` (the engine's hot path), failing writes as
+    `before` says; everything else goes to the real connection."""
+
+    def __init__(self, connection: sqlite3.Connection, before: Callable[..., None]) -> None:
+        self._connection = connection
+        self._before = before
+
+    def execute(self, statement: str, *args: Any) -> sqlite3.Cursor:
+        self._before(None, None, statement)
+        return self._connection.execute(statement, *args)
+
+    def executemany(self, statement: str, *args: Any) -> sqlite3.Cursor:
+        self._before(None, None, statement)
+        return self._connection.executemany(statement, *args)
+
+
 @contextmanager
-def disk_full_for_sending(ctx: AppContext) -> Iterator[threading.Event]:
+def disk_full_for_sending(
+    ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[threading.Event]:
     """While the returned event is set, every write from a send thread fails as SQLite fails
-    on a full disk (SQLITE_FULL, "database or disk is full"): an injected storage failure."""
+    on a full disk (SQLITE_FULL, "database or disk is full"): an injected storage failure,
+    on SQLAlchemy's statements and on the raw connection of the per-message writes."""
     full = threading.Event()
 
     def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -217,6 +238,14 @@ def disk_full_for_sending(ctx: AppContext) -> Iterator[threading.Event]:
         if full.is_set() and writing and threading.current_thread().name.startswith("send-"):
             raise sqlite3.OperationalError("database or disk is full")
 
+    write_raw = Database.write_raw
+
+    @contextmanager
+    def failing_write_raw(db: Database) -> Iterator[Any]:
+        with write_raw(db) as connection:
+            yield _FullDiskConnection(connection, before)
+
+    monkeypatch.setattr(Database, "write_raw", failing_write_raw)
     event.listen(ctx.db.engine, "before_cursor_execute", before)
     try:
         yield full
@@ -224,13 +253,15 @@ def disk_full_for_sending(ctx: AppContext) -> Iterator[threading.Event]:
         event.remove(ctx.db.engine, "before_cursor_execute", before)
 
 
-def test_a_full_disk_pauses_the_run_and_keeps_what_was_sent(data_dir: Path) -> None:
+def test_a_full_disk_pauses_the_run_and_keeps_what_was_sent(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     handler = RecordingHandler(data_delay=0.005)
     with running_smtp_server(handler) as server, open_ctx(data_dir, server) as ctx:
         emails = add_contacts(ctx, 200)
         ctx.settings.set("sending.storage_retry_seconds", 0.3)
         seen = events_of(ctx)
-        with disk_full_for_sending(ctx) as full:
+        with disk_full_for_sending(ctx, monkeypatch) as full:
             run = ctx.campaigns.send_now(make_campaign(ctx))
             assert handler.wait_for(10)
             full.set()

@@ -6,6 +6,11 @@ ledger's promise (docs/design.md §9): the message is built and the throttle slo
 *before* the row is marked in flight, and the mark is committed together with the previous
 message's outcome, so a row is `in_flight` only while its own SMTP transaction is open.
 
+The client's own work overlaps the server's (docs/performance.md, "Send over a slow
+server"): that commit runs while the server answers MAIL FROM, and the data goes out only
+once it is done; the next recipient is taken and its message built while the server
+confirms the current one (`SmtpConnection.send_bytes`'s `go` and `meanwhile`).
+
 Retry policy, per kind of failure:
 
 - a 4xx reply for a recipient: the row waits inside the run (`retry_at`, growing delays,
@@ -192,6 +197,22 @@ class Dispatcher:
                 return max(wait, 0.05)
             return None
 
+    def take_now(self) -> Recipient | None:
+        """The next recipient if one is at hand (reading at most one page), never waiting:
+        None when there is none now. For looking ahead while a message is out."""
+        with self._cond:
+            if not self._queue:
+                page = self._ledger.pending_page(self._run_id, self._cursor, _PAGE)
+                if not page:
+                    return None
+                self._cursor = page[-1].delivery_id
+                self._queue.extend(r for r in page if r.delivery_id not in self._held)
+            if not self._queue:
+                return None
+            recipient = self._queue.popleft()
+            self._held.add(recipient.delivery_id)
+            return recipient
+
     def put_back(self, recipient: Recipient) -> None:
         with self._cond:
             self._held.discard(recipient.delivery_id)
@@ -316,6 +337,9 @@ class ConnectionSender:
         self._slow_downs = 0  # "too many connections / messages" answers in a row
         self._retiring = False  # the server wants fewer connections: this one stops
         self._backoff = 0.0  # seconds to wait before the next message (after writing)
+        # The next recipient and its message (or why it cannot be built), taken and built
+        # while the server was confirming the previous message (`_look_ahead`).
+        self._ahead: tuple[Recipient, OutgoingMessage | ValidationError] | None = None
 
     def run(self) -> None:
         shared = self._shared
@@ -326,39 +350,52 @@ class ConnectionSender:
             shared.hand_over(self._outcomes)
             shared.storage_failed(exc)
         finally:
+            if self._ahead is not None:  # taken, never marked: another connection may send it
+                shared.dispatcher.put_back(self._ahead[0])
+                self._ahead = None
             self._close()
 
     def _loop(self) -> None:
         shared, control = self._shared, self._shared.control
         while not control.stop.is_set() and not self._retiring:
+            if self._ahead is not None:
+                recipient, built = self._ahead
+                self._ahead = None
+                self._deliver(recipient, built)
+                continue
             item = shared.retrying(
                 lambda: shared.dispatcher.take(control.stop, before_wait=self._write)
             )
             if item is None:
-                if not self._outcomes:
-                    return
-                # Our last outcome may put a row back (a deferred retry): write, look again.
+                back = any(o.status == DeliveryStatus.PENDING for o in self._outcomes)
                 shared.retrying(self._write)
-                continue
+                if not back:
+                    return
+                continue  # our last outcome put a row back (a deferred retry): look again
             if isinstance(item, float):  # only deferred rows left: wait for the first
                 shared.retrying(self._write)
                 if item > 10:
                     self._close()  # an idle connection would be dropped by the server
                 control.stop.wait(min(item, 1.0))
                 continue
-            self._deliver(item)
+            self._deliver(item, self._build_or_error(item))
 
-    def _deliver(self, recipient: Recipient) -> None:
-        shared, control = self._shared, self._shared.control
+    def _build_or_error(self, recipient: Recipient) -> OutgoingMessage | ValidationError:
         try:
-            message = self._build(recipient)
+            return self._build(recipient)
         except ValidationError as exc:
+            return exc
+
+    def _deliver(self, recipient: Recipient, built: OutgoingMessage | ValidationError) -> None:
+        """Send one built message: slot, then mark and send (`_send`), in the ledger's order."""
+        shared, control = self._shared, self._shared.control
+        if isinstance(built, ValidationError):
             # This recipient's data cannot make a message: fail the one row, never mark it.
             failed = Outcome(
                 recipient.delivery_id,
                 DeliveryStatus.FAILED,
                 expect=DeliveryStatus.PENDING,
-                error=exc.message,
+                error=built.message,
             )
             try:
                 shared.retrying(lambda: shared.ledger.record([failed]))
@@ -374,16 +411,34 @@ class ConnectionSender:
             shared.throttle.release(recipient.delivery_id)
             shared.dispatcher.put_back(recipient)
             return
+        # The mark (with the previous outcomes) is committed while the server answers MAIL
+        # FROM, and the data goes out only once it is: the row is in flight only inside its
+        # own transaction, and the commit costs the connection no time of its own.
+        states: list[str] = []
+
+        def go() -> bool:
+            states.append(shared.retrying(lambda: self._begin(recipient)))
+            return states[0] == Begin.GO
+
         try:
-            state = shared.retrying(lambda: self._begin(recipient))
+            outcome = self._send(recipient, built, go)
         except StorageError:
-            shared.throttle.release(recipient.delivery_id)
-            shared.dispatcher.put_back(recipient)
+            if not states:
+                shared.throttle.release(recipient.delivery_id)
+                shared.dispatcher.put_back(recipient)
             raise
-        if state != Begin.GO:
+        if not states and outcome is not None and outcome.status == DeliveryStatus.SENT:
+            # A connection that sent without asking `go` broke the ledger's promise: a bug.
+            raise RuntimeError(f"{self._connection!r} sent a message without marking its row")
+        if not states or states[0] != Begin.GO:
+            # Not marked (the connection was lost before MAIL went out: untried, for another
+            # try), or not to be sent after all (the contact left, or another has the row).
             shared.throttle.release(recipient.delivery_id)
+            if not states:
+                shared.dispatcher.put_back(recipient)
             return
-        self._outcomes.append(self._send(recipient, message))
+        assert outcome is not None
+        self._outcomes.append(outcome)
         if self._backoff:
             # Written first: no row stays in flight while this connection waits.
             shared.retrying(self._write)
@@ -471,11 +526,37 @@ class ConnectionSender:
     def _close(self) -> None:
         self._connection.close()
 
-    def _send(self, recipient: Recipient, message: OutgoingMessage) -> Outcome:  # noqa: PLR0911
+    def _look_ahead(self) -> None:
+        """While the server confirms a message: take the next recipient and build its
+        message, so neither waits for the 250 (never waits itself; off with a throttle,
+        where slots, not the server, set the pace and a message built early would carry an
+        old Date)."""
+        shared = self._shared
+        if self._ahead is not None or shared.control.stop.is_set() or shared.throttle.limited:
+            return
+        try:
+            recipient = shared.dispatcher.take_now()
+        except StorageError:
+            return  # the normal path reads again, with its retries
+        if recipient is not None:
+            self._ahead = (recipient, self._build_or_error(recipient))
+
+    def _send(  # noqa: PLR0911
+        self, recipient: Recipient, message: OutgoingMessage, go: Callable[[], bool]
+    ) -> Outcome | None:
+        """The SMTP transaction; `go` marks the row (see `SmtpConnection.send_bytes`).
+        The row's outcome, or None when `go` declined (nothing sent)."""
         shared, control = self._shared, self._shared.control
         row = recipient.delivery_id
         try:
-            self._connection.send_bytes(message.sender, message.recipients, message.data)
+            if not self._connection.send_bytes(
+                message.sender,
+                message.recipients,
+                message.data,
+                go=go,
+                meanwhile=self._look_ahead,
+            ):
+                return None
         except SmtpRecipientRefused as exc:
             shared.confirmed()
             if shared.no_such_user is not None and _NO_SUCH_USER.search(exc.message):
