@@ -15,9 +15,11 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
+from campaign_desktop.domain.views import ContactView
 from campaign_desktop.services.contacts import BULK_CHUNK
 from campaign_desktop.ui.common.accessibility import unnamed_controls
 from campaign_desktop.ui.common.prompts import Confirm, ErrorMessage
+from campaign_desktop.ui.contacts.contact_dialog import ContactDialog
 from campaign_desktop.ui.contacts.contact_model import (
     CACHED_PAGES,
     PAGE_SIZE,
@@ -203,6 +205,26 @@ def test_unsubscribe_and_resubscribe_change_the_row_in_place(
         tab.action_resubscribe.trigger()
     assert gui_ctx.contacts.find("ann@example.com").status == "subscribed"  # type: ignore[union-attr]
     assert tab.model.index(0, ContactColumn.STATUS).data() == "Subscribed"
+
+
+def test_edit_contact_opens_for_one_selected_row_and_shows_what_was_saved(
+    tab: ContactsTab, gui_ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[tuple[str, list[str]]] = []
+
+    def edit(_parent: Any, ctx: AppContext, contact: ContactView, lists: list[str]) -> Any:
+        asked.append((contact.email, lists))
+        return ctx.contacts.update(contact.id, last_name="Lee")
+
+    monkeypatch.setattr(ContactDialog, "ask", edit)
+    _select(tab, "ann@example.com", "bob@example.com")
+    assert not tab.action_edit.isEnabled()  # one contact at a time
+    _select(tab, "ann@example.com")
+    assert tab.action_edit.isEnabled()
+    row = _emails(tab.model).index("ann@example.com")
+    tab.view.doubleClicked.emit(tab.model.index(row, 0))
+    assert asked == [("ann@example.com", ["Customers", "VIP"])]
+    assert tab.model.index(row, ContactColumn.LAST_NAME).data() == "Lee"
 
 
 def test_delete_asks_first_then_removes_the_rows(

@@ -59,6 +59,7 @@ from campaign_desktop.ui.common.widgets import (
     named_action,
     show_error,
 )
+from campaign_desktop.ui.contacts.contact_dialog import ContactDialog
 from campaign_desktop.ui.contacts.contact_model import (
     ContactColumn,
     ContactFilter,
@@ -284,6 +285,14 @@ class ContactsTab(QWidget):
             tip="Import contacts from a CSV file (or drop a .csv file on this tab)",
             shortcuts=["Ctrl+I"],
         )
+        self.action_edit = named_action(
+            self,
+            "actionEditContact",
+            "&Edit contact…",
+            self._on_edit,
+            icon_name="edit",
+            tip="Change the address, names, lists and custom fields (or double-click the row)",
+        )
         self.action_unsubscribe = named_action(
             self,
             "actionUnsubscribe",
@@ -339,7 +348,12 @@ class ContactsTab(QWidget):
             "Contact actions",
             "contactToolbar",
             (self.action_add, self.action_import),
-            (self.action_unsubscribe, self.action_resubscribe, self.action_delete),
+            (
+                self.action_edit,
+                self.action_unsubscribe,
+                self.action_resubscribe,
+                self.action_delete,
+            ),
             (self.action_new_list, self.action_delete_list),
         )
 
@@ -360,8 +374,14 @@ class ContactsTab(QWidget):
         self.view = data_table("contactTable", "Contacts", multi_select=True)
         self.view.setModel(self.model)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        for action in (self.action_unsubscribe, self.action_resubscribe, self.action_delete):
+        for action in (
+            self.action_edit,
+            self.action_unsubscribe,
+            self.action_resubscribe,
+            self.action_delete,
+        ):
             self.view.addAction(action)
+        self.view.doubleClicked.connect(self._on_edit)
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(ContactColumn.EMAIL, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(ContactColumn.EMAIL, 280)
@@ -511,6 +531,7 @@ class ContactsTab(QWidget):
         self.action_unsubscribe.setEnabled(unsubscribe)
         self.action_resubscribe.setEnabled(resubscribe)
         self.action_delete.setEnabled(bool(rows))
+        self.action_edit.setEnabled(len(rows) == 1)
         self.action_delete_list.setEnabled(not busy and self.list_filter.currentData() is not None)
 
     def _call(self, title: str, call: Callable[[], T]) -> T | None:
@@ -558,6 +579,17 @@ class ContactsTab(QWidget):
             self._select_when_shown = added.id
             self.reload()
             self._changed(f"Added {added.email}.")
+
+    @Slot()
+    def _on_edit(self) -> None:
+        chosen = self.selected_contacts()
+        if len(chosen) != 1 or self._bulk is not None:
+            return
+        names = [str(self.list_filter.itemData(i)) for i in range(1, self.list_filter.count())]
+        saved = ContactDialog.ask(self, self._ctx, chosen[0], names)
+        if saved is not None:
+            self.model.replace_contact(saved)
+            self._changed(f"Saved {saved.email}.", lists_too=True)
 
     def _set_status(self, title: str, status: ContactStatus, doing: str) -> None:
         chosen = self.selected_contacts()
