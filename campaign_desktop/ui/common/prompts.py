@@ -19,17 +19,37 @@ log = logging.getLogger("campaign_desktop.ui")
 T = TypeVar("T")
 
 
+def ask_two_ways(
+    parent: QWidget | None,
+    title: str,
+    text: str,
+    *,
+    name: str,
+    action: str,
+    other: str = "Cancel",
+    action_role: QMessageBox.ButtonRole = QMessageBox.ButtonRole.AcceptRole,
+    default_is_action: bool = True,
+) -> bool:
+    """A modal question with two buttons (`action`, `other`); True when `action` was
+    chosen. The box and its buttons get object names from `name` (name, nameYes, nameNo)
+    so tests and screen readers find them; Enter presses the default one."""
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=parent)
+    box.setObjectName(name)
+    yes = box.addButton(action, action_role)
+    yes.setObjectName(f"{name}Yes")
+    no = box.addButton(other, QMessageBox.ButtonRole.RejectRole)
+    no.setObjectName(f"{name}No")
+    box.setDefaultButton(yes if default_is_action else no)
+    box.exec()
+    return box.clickedButton() is yes
+
+
 class Confirm:
     """A yes/no question; True when the user chose the action."""
 
     @classmethod
     def ask(cls, parent: QWidget | None, title: str, text: str, action: str) -> bool:
-        box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=parent)
-        yes = box.addButton(action, QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setObjectName("confirmBox")
-        box.exec()
-        return box.clickedButton() is yes
+        return ask_two_ways(parent, title, text, name="confirmBox", action=action)
 
 
 class ArchiveReason:

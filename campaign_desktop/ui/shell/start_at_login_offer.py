@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QObject, QSettings, Slot
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QWidget
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import DomainError
 from campaign_desktop.domain.events import CampaignChange, CatchUpReport
 from campaign_desktop.ui.common.background import hand_to_crash_handler, run_in_background
-from campaign_desktop.ui.common.prompts import ErrorMessage
+from campaign_desktop.ui.common.prompts import ErrorMessage, ask_two_ways
 from campaign_desktop.ui.shell.main_window import MainWindow
 
 log = logging.getLogger("campaign_desktop.ui.shell.start_at_login_offer")
@@ -45,15 +45,14 @@ class OfferStartAtLogin:
 
     @classmethod
     def ask(cls, parent: QWidget | None, text: str) -> bool:
-        box = QMessageBox(QMessageBox.Icon.Question, OFFER_TITLE, text, parent=parent)
-        box.setObjectName("startAtLoginOffer")
-        yes = box.addButton("Start at login", QMessageBox.ButtonRole.AcceptRole)
-        yes.setObjectName("startAtLoginYes")
-        no = box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
-        no.setObjectName("startAtLoginNo")
-        box.setDefaultButton(yes)
-        box.exec()
-        return box.clickedButton() is yes
+        return ask_two_ways(
+            parent,
+            OFFER_TITLE,
+            text,
+            name="startAtLogin",
+            action="Start at login",
+            other="Not now",
+        )
 
 
 class StartAtLoginOffer(QObject):

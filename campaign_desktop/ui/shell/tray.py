@@ -25,6 +25,7 @@ from campaign_desktop.domain.events import SchedulerStateChanged
 from campaign_desktop.ui.common import formatting
 from campaign_desktop.ui.common.background import hand_to_crash_handler, run_in_background
 from campaign_desktop.ui.common.icons import app_icon, icon
+from campaign_desktop.ui.common.prompts import ask_two_ways
 from campaign_desktop.ui.shell.main_window import MainWindow
 from campaign_desktop.ui.shell.notifications import Kind, Level, Notification, Notifier
 
@@ -85,15 +86,16 @@ class ConfirmQuit:
 
     @classmethod
     def ask(cls, parent: QWidget | None, text: str) -> bool:
-        box = QMessageBox(QMessageBox.Icon.Question, "Quit Campaign Desktop?", text, parent=parent)
-        box.setObjectName("confirmQuitBox")
-        quit_button = box.addButton("Quit", QMessageBox.ButtonRole.DestructiveRole)
-        quit_button.setObjectName("confirmQuitQuit")
-        keep = box.addButton("Keep running", QMessageBox.ButtonRole.RejectRole)
-        keep.setObjectName("confirmQuitKeep")
-        box.setDefaultButton(keep)
-        box.exec()
-        return box.clickedButton() is quit_button
+        return ask_two_ways(
+            parent,
+            "Quit Campaign Desktop?",
+            text,
+            name="confirmQuit",
+            action="Quit",
+            other="Keep running",
+            action_role=QMessageBox.ButtonRole.DestructiveRole,
+            default_is_action=False,
+        )
 
 
 class AppTray(QObject):
