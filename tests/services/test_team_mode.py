@@ -224,8 +224,9 @@ def test_each_desktop_sees_what_the_others_change(tmp_path: Path, team_url: str)
         assert wait_until(
             lambda: CampaignChanged(created, CampaignChange.UPDATED) in seen
         )  # my tables would fetch and show it
-        theirs.campaigns.update(created, subject="New subject for {{ first_name }}")
+        # Counted before the change: the poll may report it before the next line runs.
         count = seen.count(CampaignChanged(created, CampaignChange.UPDATED))
+        theirs.campaigns.update(created, subject="New subject for {{ first_name }}")
         assert wait_until(
             lambda: seen.count(CampaignChanged(created, CampaignChange.UPDATED)) > count
         )

@@ -49,6 +49,7 @@ from campaign_desktop.ui.common.prompts import Confirm, ErrorMessage, Outcome, c
 from campaign_desktop.ui.common.widgets import (
     action_toolbar,
     data_table,
+    documents_folder,
     message_label,
     named,
     named_action,
@@ -98,7 +99,10 @@ class ChooseExportPath:
     @classmethod
     def ask(cls, parent: QWidget | None, suggested: str) -> Path | None:
         name, _filter = QFileDialog.getSaveFileName(
-            parent, "Export deliveries", str(Path.home() / suggested), "CSV files (*.csv)"
+            parent,
+            "Export deliveries",
+            str(Path(documents_folder()) / suggested),
+            "CSV files (*.csv)",
         )
         if not name:
             return None

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QStandardPaths, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from campaign_desktop.context import AppContext
@@ -20,6 +20,7 @@ from campaign_desktop.ui.common.background import (
     hand_to_crash_handler,
 )
 from campaign_desktop.ui.common.prompts import ErrorMessage
+from campaign_desktop.ui.common.widgets import documents_folder
 
 log = logging.getLogger("campaign_desktop.ui.calendar")
 
@@ -38,9 +39,7 @@ class ChooseIcsPath:
 
     @classmethod
     def ask(cls, parent: QWidget | None, suggested: str) -> Path | None:
-        folder = QStandardPaths.writableLocation(
-            QStandardPaths.StandardLocation.DocumentsLocation
-        ) or str(Path.home())
+        folder = documents_folder()
         name, _filter = QFileDialog.getSaveFileName(
             parent,
             "Export to calendar",

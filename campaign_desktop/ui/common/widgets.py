@@ -9,9 +9,10 @@ the system's light or dark palette.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, QStandardPaths, Qt
 from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -74,6 +75,13 @@ def action_toolbar(
             toolbar.addSeparator()
         toolbar.addActions(list(group))
     return toolbar
+
+
+def documents_folder() -> str:
+    """Where file dialogs open: the user's documents folder (Qt's standard location for the
+    platform), else the home folder."""
+    found = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return found or str(Path.home())
 
 
 def set_default_button(dialog: QDialog, button: QPushButton) -> None:

@@ -61,6 +61,7 @@ from campaign_desktop.ui.common.table_model import RowTableModel
 from campaign_desktop.ui.common.widgets import (
     buddy_label,
     data_table,
+    documents_folder,
     message_label,
     named,
     set_default_button,
@@ -118,7 +119,10 @@ class ChooseCsvFile:
     @classmethod
     def ask(cls, parent: QWidget | None) -> Path | None:
         name, _filter = QFileDialog.getOpenFileName(
-            parent, "Import contacts from CSV", "", "CSV files (*.csv *.txt);;All files (*)"
+            parent,
+            "Import contacts from CSV",
+            documents_folder(),
+            "CSV files (*.csv *.txt);;All files (*)",
         )
         return Path(name) if name else None
 

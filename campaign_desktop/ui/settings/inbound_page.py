@@ -37,6 +37,7 @@ from campaign_desktop.services.inbound import MailboxReport
 from campaign_desktop.services.settings import SPECS
 from campaign_desktop.ui.common.background import BackgroundTask, hand_to_crash_handler
 from campaign_desktop.ui.common.widgets import (
+    documents_folder,
     message_label,
     named,
     show_error,
@@ -73,7 +74,7 @@ class ChooseUnsubscribeCsv:
     @classmethod
     def ask(cls, parent: QWidget | None) -> Path | None:
         name, _filter = QFileDialog.getOpenFileName(
-            parent, "Import unsubscribes", "", "CSV files (*.csv);;All files (*)"
+            parent, "Import unsubscribes", documents_folder(), "CSV files (*.csv);;All files (*)"
         )
         return Path(name) if name else None
 

@@ -52,6 +52,7 @@ from campaign_desktop.ui.common.background import (
 )
 from campaign_desktop.ui.common.widgets import (
     buddy_label,
+    documents_folder,
     message_label,
     named,
     show_error,
@@ -117,7 +118,7 @@ class ChooseCaFile:
         name, _filter = QFileDialog.getOpenFileName(
             parent,
             "Choose the CA certificate",
-            "",
+            documents_folder(),
             "Certificates (*.pem *.crt *.cer);;All files (*)",
         )
         return Path(name) if name else None
