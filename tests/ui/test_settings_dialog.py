@@ -240,12 +240,14 @@ def test_without_a_keyring_the_dialog_says_what_to_install_and_stays_open(
 ) -> None:
     dialog = SettingsDialog(gui_ctx)
     qtbot.addWidget(dialog)
-    qtbot.waitUntil(lambda: not dialog.keyring_label.isHidden())
-    assert dialog.keyring_label.text() == keyring_help()
+    qtbot.waitUntil(lambda: dialog.keyring_state is not None)
     assert dialog.password.placeholderText() == "cannot be stored: no keyring"
+    assert dialog.keyring_label.isHidden()  # no warning before a password is typed
     _fill_server(dialog, 587, "starttls")
     dialog.username.setText("ann")
     dialog.password.setText(SECRET)
+    assert dialog.keyring_label.text() == keyring_help()
+    assert not dialog.keyring_label.isHidden()
     assert not saved(dialog, qtbot, close=True)
     assert dialog.result() != dialog.DialogCode.Accepted
     assert keyring_help() in dialog.keyring_label.text()

@@ -245,6 +245,7 @@ class SettingsDialog(QDialog):
         self.password = named(QLineEdit(), "smtpPassword", "SMTP password")
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.keyring_label = message_label("keyringHelp", "About the keyring")
+        self.password.textChanged.connect(self._on_password_typed)
         self.ca_file = named(QLineEdit(), "smtpCaFile", "CA certificate file")
         self.ca_file.setPlaceholderText("optional: the system's certificates are used")
         self.browse_ca = named(QPushButton("&Browse…"), "browseCaFile", "Choose a CA file")
@@ -469,12 +470,19 @@ class SettingsDialog(QDialog):
         assert state is not None
         self.keyring_state = state
         if not state.available:
-            show_error(self.keyring_label, keyring_help())
             self.password.setPlaceholderText("cannot be stored: no keyring")
+            self._on_password_typed(self.password.text())
         elif state.has_password:
             self.password.setPlaceholderText("stored in the keyring \N{EM DASH} empty keeps it")
         else:
             self.password.setPlaceholderText("")
+
+    @Slot(str)
+    def _on_password_typed(self, text: str) -> None:
+        """Without a keyring, say what to install only once a password is typed: a server
+        without a login needs none, and a warning about nothing only worries."""
+        if self.keyring_state is not None and not self.keyring_state.available:
+            show_error(self.keyring_label, keyring_help() if text else "")
 
     # --- reading the form ----------------------------------------------------------------
 
