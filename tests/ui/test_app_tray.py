@@ -31,6 +31,7 @@ from campaign_desktop.ui.shell.tray import (
     TOLD_ABOUT_TRAY_KEY,
     AppTray,
     ConfirmQuit,
+    quit_soon_warning,
     quit_warning,
     tooltip_text,
 )
@@ -325,6 +326,40 @@ def test_quit_from_the_menu_closes_without_asking(
     window.show()
     tray.quit_action.trigger()
     assert not window.isVisible()
+    assert quit_app.calls == 1
+
+
+def test_quit_soon_warning_names_a_send_due_within_the_hour_or_under_way() -> None:
+    assert quit_soon_warning(None, NOW, 0) is None
+    assert quit_soon_warning(NOW + timedelta(hours=2), NOW, 0) is None
+    soon = quit_soon_warning(NOW + timedelta(minutes=25), NOW, 0)
+    assert soon is not None and "due in 25 minutes" in soon and soon.endswith("Quit anyway?")
+    busy = quit_soon_warning(None, NOW, 2)
+    assert busy is not None and busy.startswith("2 sends are in progress")
+
+
+def test_quit_asks_first_when_a_send_is_due_within_the_hour(
+    window: MainWindow, gui_ctx: AppContext, settings: QSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tray, quit_app = _tray(gui_ctx, window, settings, available=True)
+    campaign = make_campaign(gui_ctx)
+    gui_ctx.campaigns.schedule(
+        campaign.id, first_local=datetime(2027, 1, 4, 12, 40), timezone="UTC"
+    )
+    tray._on_scheduler_state(window.scheduler_state())  # as the bridge delivers it
+    asked: list[str] = []
+
+    def keep(_parent: object, text: str) -> bool:
+        asked.append(text)
+        return False
+
+    monkeypatch.setattr(ConfirmQuit, "ask", keep)
+    window.show()
+    tray.quit_action.trigger()
+    assert asked and "due in 40 minutes" in asked[0]
+    assert window.isVisible() and quit_app.calls == 0  # kept running
+    monkeypatch.setattr(ConfirmQuit, "ask", lambda *_args: True)
+    tray.quit_action.trigger()
     assert quit_app.calls == 1
 
 

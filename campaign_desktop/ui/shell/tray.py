@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from PySide6.QtCore import QObject, QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence
@@ -72,6 +73,33 @@ def quit_warning(scheduled: int | None, sending: int) -> str | None:
     return f"{text} Quit anyway?"
 
 
+#: Quit asks first when a scheduled send is due this soon (or a send is under way).
+QUIT_ASKS_WITHIN = timedelta(hours=1)
+
+
+def quit_soon_warning(next_run_at: datetime | None, now: datetime, sending: int) -> str | None:
+    """Why the Quit command (which asks nothing otherwise) should ask: a send under way, or
+    one due within `QUIT_ASKS_WITHIN`; None when quitting now misses nothing soon."""
+    parts = []
+    if sending:
+        parts.append(
+            "A send is in progress: it stops and carries on when you start the app again."
+            if sending == 1
+            else f"{sending} sends are in progress: they stop and carry on when you start the "
+            "app again."
+        )
+    if next_run_at is not None and now <= next_run_at <= now + QUIT_ASKS_WITHIN:
+        minutes = max(1, round((next_run_at - now).total_seconds() / 60))
+        when = formatting.on_this_machine(next_run_at).removesuffix(" (this computer)")
+        parts.append(
+            f"A scheduled send is due in {minutes} minute{'' if minutes == 1 else 's'} "
+            f"({when}); it goes out only while Campaign Desktop is running."
+        )
+    if not parts:
+        return None
+    return " ".join(parts) + " Quit anyway?"
+
+
 def bring_to_front(window: QWidget) -> None:
     """Show `window` restored and active (from the tray, or when a second launch asks)."""
     state = window.windowState() & ~Qt.WindowState.WindowMinimized
@@ -127,6 +155,7 @@ class AppTray(QObject):
         self.scheduled_count: int | None = None
         self._counting = False
         self._count_again = False  # something changed while counting: count once more
+        self._next_run_at: datetime | None = None  # from the last scheduler state
         self._toggling = False  # a pause or resume is under way on the pool
         self._resuming = False  # which of the two
         if tray_available is None:
@@ -166,7 +195,7 @@ class AppTray(QObject):
         self.quit_action.setObjectName("actionQuit")
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         self.quit_action.setStatusTip("Stop Campaign Desktop; scheduled sends wait for its return")
-        self.quit_action.triggered.connect(window.quit)
+        self.quit_action.triggered.connect(self._on_quit)
 
         self.menu = QMenu(window)
         self.menu.setObjectName("trayMenu")
@@ -253,8 +282,20 @@ class AppTray(QObject):
 
     # --- live state ------------------------------------------------------------------------
 
+    @Slot()
+    def _on_quit(self) -> None:
+        """Quit (menu, Ctrl+Q, the tray's Quit): asks first only when a send is under way or
+        due within the hour. Read from memory (the last scheduler state), never the disk."""
+        warning = quit_soon_warning(
+            self._next_run_at, self._ctx.clock.now(), len(self._ctx.sending.active_run_ids())
+        )
+        if warning is not None and not ConfirmQuit.ask(self._window, warning):
+            return
+        self._window.quit()
+
     @Slot(object)
     def _on_scheduler_state(self, state: SchedulerStateChanged) -> None:
+        self._next_run_at = state.next_run_at
         self._tooltip = tooltip_text(state)
         if self.icon is not None:
             self.icon.setToolTip(self._tooltip)
