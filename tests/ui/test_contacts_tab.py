@@ -266,6 +266,8 @@ def test_add_contact_goes_through_the_dialog(
 ) -> None:
     def add(_parent: Any, ctx: AppContext, list_name: str | None) -> Any:
         dialog = AddContactDialog(ctx, list_name)
+        assert dialog.list_combo.currentText() == ""  # no list chosen for the user
+        dialog.list_combo.setCurrentText("Customers")
         dialog.email.setText("not an address")
         dialog.accept()
         assert dialog.added is None  # refused inline, the dialog stays open
@@ -281,6 +283,27 @@ def test_add_contact_goes_through_the_dialog(
     assert "cy@example.com" in _emails(tab.model)
     assert [c.email for c in tab.selected_contacts()] == ["cy@example.com"]  # shown selected
     assert gui_ctx.contacts.find("cy@example.com").lists == ("Customers",)  # type: ignore[union-attr]
+
+
+def test_add_contact_offers_the_last_list_used_and_never_makes_one_unasked(
+    gui_ctx: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(AddContactDialog, "last_list", "")
+    first = AddContactDialog(gui_ctx)
+    qtbot.addWidget(first)
+    first.email.setText("cy@example.com")
+    first.accept()
+    assert first.added is not None and first.added.lists == ()
+    assert sorted(item.name for item in gui_ctx.contacts.lists()) == ["Customers", "VIP"]
+    second = AddContactDialog(gui_ctx)
+    qtbot.addWidget(second)
+    second.list_combo.setCurrentText("VIP")
+    second.email.setText("dee@example.com")
+    second.accept()
+    third = AddContactDialog(gui_ctx)
+    qtbot.addWidget(third)
+    assert third.list_combo.currentText() == "VIP"  # the last one used
+    assert third.minimumWidth() >= 480
 
 
 def test_add_contact_dialog_shows_a_bad_address_next_to_the_field(

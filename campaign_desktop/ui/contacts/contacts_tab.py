@@ -65,7 +65,7 @@ from campaign_desktop.ui.contacts.contact_model import (
     ContactFilter,
     ContactTableModel,
 )
-from campaign_desktop.ui.contacts.import_dialog import DEFAULT_LIST, ChooseCsvFile, ImportDialog
+from campaign_desktop.ui.contacts.import_dialog import ChooseCsvFile, ImportDialog
 
 log = logging.getLogger("campaign_desktop.ui.contacts")
 
@@ -122,7 +122,14 @@ class NewListName:
 
 
 class AddContactDialog(QDialog):
-    """Adds one contact through `ContactService.add`; refusals show next to their field."""
+    """Adds one contact through `ContactService.add`; refusals show next to their field.
+
+    The list offered is the one the tab shows, else the last one used here, else none: a
+    list is never created without the user naming it.
+    """
+
+    # The list the last contact was added to (this session).
+    last_list = ""
 
     def __init__(
         self, ctx: AppContext, list_name: str | None = None, parent: QWidget | None = None
@@ -139,8 +146,12 @@ class AddContactDialog(QDialog):
         self.list_combo = named(QComboBox(), "contactList", "Add to list")
         self.list_combo.setEditable(True)
         self.list_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.list_combo.addItems([item.name for item in ctx.contacts.lists()])
-        self.list_combo.setCurrentText(list_name or DEFAULT_LIST)
+        self.list_combo.addItems(["", *(item.name for item in ctx.contacts.lists())])
+        self.list_combo.setCurrentText(list_name or AddContactDialog.last_list)
+        editor = self.list_combo.lineEdit()
+        assert editor is not None  # an editable combo box has one
+        editor.setPlaceholderText("no list")
+        self.setMinimumWidth(480)  # the address and a sentence of error side by side
         self._errors = {
             field: message_label(f"{name}Error", f"Problem with the {label}")
             for field, name, label in (
@@ -197,6 +208,7 @@ class AddContactDialog(QDialog):
         except ValidationError as exc:
             show_error(self._errors.get(exc.field, self._errors["email"]), exc.message)
             return
+        AddContactDialog.last_list = list_name
         super().accept()
 
 
