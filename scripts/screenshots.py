@@ -51,6 +51,7 @@ from campaign_desktop.domain.views import CampaignView  # noqa: E402
 from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor  # noqa: E402
 from campaign_desktop.ui.campaigns.send_test_dialog import SendTestDialog  # noqa: E402
 from campaign_desktop.ui.common.icons import app_icon  # noqa: E402
+from campaign_desktop.ui.contacts.contact_dialog import ContactDialog  # noqa: E402
 from campaign_desktop.ui.contacts.import_dialog import ImportDialog  # noqa: E402
 from campaign_desktop.ui.schedule.schedule_dialog import ScheduleDialog  # noqa: E402
 from campaign_desktop.ui.settings.settings_dialog import SettingsDialog  # noqa: E402
@@ -431,6 +432,11 @@ def render(out: Path) -> list[Path]:
                 out,
                 "send_test_dialog",
                 saved,
+            )
+            contact = ctx.contacts.search(limit=1)[0]
+            lists = [item.name for item in ctx.contacts.lists()]
+            _dialog(
+                lambda: ContactDialog(ctx, contact, lists, window), out, "contact_dialog", saved
             )
             _calendar(ctx, window, campaigns["newsletter"], out, saved)
             window.close_guard = None
