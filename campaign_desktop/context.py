@@ -41,12 +41,18 @@ DATA_DIR_ENV = "CAMPAIGN_DESKTOP_DATA"
 DATABASE_URL_ENV = "CAMPAIGN_DESKTOP_DATABASE_URL"
 
 
+def platform_data_dir() -> Path:
+    """The platform's per-user data folder (what a start with no flag and no environment
+    variable opens, as a login session does)."""
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
 def default_data_dir() -> Path:
     """`$CAMPAIGN_DESKTOP_DATA` if set, else the platform's per-user data folder."""
     override = os.environ.get(DATA_DIR_ENV)
     if override:
         return Path(override).expanduser()
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    return platform_data_dir()
 
 
 def default_database_url() -> str | None:
@@ -101,15 +107,14 @@ class AppContext:
         """
         data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         clock = clock or SystemClock()
-        # Start at login opens what this start opened: the data folder, a team database
-        # named here rather than in the environment (never with its password: the keyring).
-        start_command = launch_command(data_dir, default_data_dir=default_data_dir())
+        # Start at login opens what this start opened: the data folder and the team database,
+        # whether named by a flag or by the environment, which a login session does not
+        # have (never with the database's password: that stays in the keyring).
+        start_command = launch_command(data_dir, default_data_dir=platform_data_dir())
         if database_url is not None:
-            named_here = str(database_url) != (default_database_url() or "")
             database_url = CredentialStore().database_login(parse_database_url(database_url))
-            if named_here:
-                team = database_url.set(password=None).render_as_string(hide_password=False)
-                start_command += ["--database-url", team]
+            team = database_url.set(password=None).render_as_string(hide_password=False)
+            start_command += ["--database-url", team]
         db = open_database(data_dir, database_url=database_url, busy_timeout=busy_timeout)
         try:
             return cls._wire(

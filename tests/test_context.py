@@ -49,6 +49,16 @@ def test_environment_variable_overrides_the_data_dir(
     assert default_data_dir() == tmp_path / "elsewhere"
 
 
+def test_start_at_login_names_a_data_dir_given_by_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A login session has no CAMPAIGN_DESKTOP_DATA: the entry must name the folder itself."""
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "elsewhere"))
+    with AppContext.open() as ctx:
+        command = ctx.autostart.command
+    assert command[-2:] == ["--data-dir", str((tmp_path / "elsewhere").resolve())]
+
+
 def test_open_creates_and_migrates_the_database_in_the_data_dir(
     tmp_path: Path, database_url: str | None
 ) -> None:

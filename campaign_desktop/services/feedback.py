@@ -66,8 +66,11 @@ def bounce(
     """A bounce of `delivery`: hard → the contact is bounced; soft → counted, and the
     contact is bounced when its last `SOFT_BOUNCES_IN_A_ROW` sent deliveries all bounced."""
     contact = session.get(Contact, delivery.contact_id) if delivery.contact_id else None
+    # The first decisive answer stays the delivery's (an unsubscribe after a bounce, or the
+    # other way round, changes neither the row nor the run's counts); soft can become hard.
+    open_to_bounce = delivery.feedback in (None, DeliveryFeedback.SOFT_BOUNCE)
     if hard:
-        if delivery.feedback != DeliveryFeedback.BOUNCED:
+        if open_to_bounce:
             delivery.feedback = DeliveryFeedback.BOUNCED.value
     elif delivery.feedback is None:
         delivery.feedback = DeliveryFeedback.SOFT_BOUNCE.value
@@ -78,7 +81,8 @@ def bounce(
         return Effect(contact.email, "A temporary bounce, counted; the contact stays subscribed.")
     if not hard:
         reason = f"{SOFT_BOUNCES_IN_A_ROW} temporary bounces in a row; the last: {reason}"
-        delivery.feedback = DeliveryFeedback.BOUNCED.value
+        if open_to_bounce:
+            delivery.feedback = DeliveryFeedback.BOUNCED.value
     became = contact.status == ContactStatus.SUBSCRIBED
     if became:
         contact.status = ContactStatus.BOUNCED
@@ -93,7 +97,8 @@ def bounce(
 def unsubscribe(session: Session, delivery: Delivery, *, reason: str, now: datetime) -> Effect:
     """The recipient of `delivery` asked to unsubscribe: the contact is unsubscribed."""
     contact = session.get(Contact, delivery.contact_id) if delivery.contact_id else None
-    delivery.feedback = DeliveryFeedback.UNSUBSCRIBED.value
+    if delivery.feedback in (None, DeliveryFeedback.SOFT_BOUNCE):
+        delivery.feedback = DeliveryFeedback.UNSUBSCRIBED.value
     session.flush()
     if contact is None:
         return Effect(delivery.email, "No contact behind this message (a test send, or deleted).")

@@ -132,6 +132,29 @@ def test_an_unsubscribe_email_unsubscribes_with_when_and_why_and_the_next_send_s
     assert sorted(second) == ["ann@example.com", "bob@example.com", "dee@example.com"]
 
 
+@pytest.mark.parametrize("bounce_first", [True, False])
+def test_the_first_answer_for_a_message_stays_its_answer(
+    app: AppContext, server: SmtpServer, bounce_first: bool
+) -> None:
+    """A bounce and then an unsubscribe for the same message (or the other way round): the
+    contact, the delivery's "came back" and the run's counts keep the first answer."""
+    run_id, sent = send(app, server, make_campaign(app))
+    bounce = next(iter(HARD_BOUNCES.values()))(sent["bob@example.com"], "bob@example.com")
+    leave = samples.unsubscribe_request(sent["bob@example.com"], "bob@example.com")
+    first, second = (bounce, leave) if bounce_first else (leave, bounce)
+    app.inbound.process_message(first)
+    run = app.runs.get(run_id)
+    counts = (run.bounced, run.unsubscribed)
+    assert counts == ((1, 0) if bounce_first else (0, 1))
+    status = status_of(app, "bob@example.com")[0]
+    app.inbound.process_message(second)
+    run = app.runs.get(run_id)
+    assert (run.bounced, run.unsubscribed) == counts
+    assert status_of(app, "bob@example.com")[0] == status
+    (delivery,) = [d for d in app.runs.deliveries(run_id) if d.email == "bob@example.com"]
+    assert delivery.feedback == ("bounced" if bounce_first else "unsubscribed")
+
+
 def test_a_delay_notice_is_soft_and_three_in_a_row_make_the_contact_bounced(
     app: AppContext, server: SmtpServer
 ) -> None:

@@ -229,7 +229,18 @@ def test_declining_writes_nothing(
 
 def test_sends_missed_while_running_or_none_missed_offer_nothing() -> None:
     assert missed_offer_text(CatchUpReport((), ((1, NOW),), at_start=False)) is None
-    assert missed_offer_text(CatchUpReport(((1, NOW),), (), at_start=True)) is None
+    assert missed_offer_text(CatchUpReport((), (), at_start=True)) is None
+
+
+def test_sends_that_went_out_late_at_start_are_offered_on_too() -> None:
+    """The default policy sends a missed occurrence late: that too is a reason to offer."""
+    late = missed_offer_text(CatchUpReport(((1, NOW),), (), at_start=True))
+    assert late is not None
+    assert late.startswith("1 scheduled send was sent late because Campaign Desktop was not")
+    both = missed_offer_text(CatchUpReport(((1, NOW),), ((2, NOW), (3, NOW)), at_start=True))
+    assert both is not None and both.startswith(
+        "2 scheduled sends were missed and 1 scheduled send was sent late because"
+    )
 
 
 def test_the_first_schedule_offers_start_at_login_once(

@@ -373,10 +373,15 @@ class InboundPage(QWidget):
             self.port.setText(str(suggested))
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
+
+
 def _words(result: object) -> str:
     if isinstance(result, MailboxReport):
         return (
-            f"Read {result.read:,} new messages: {result.bounced:,} contacts bounced, "
+            f"Read {_count(result.read, 'new message')}: "
+            f"{_count(result.bounced, 'contact')} bounced, "
             f"{result.unsubscribed:,} unsubscribed, {result.moved:,} moved."
         )
     return str(result)

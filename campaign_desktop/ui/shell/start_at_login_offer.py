@@ -31,13 +31,20 @@ FIRST_SCHEDULE_TEXT = (
 
 
 def missed_offer_text(report: CatchUpReport) -> str | None:
-    """What the offer says after a start-up catch-up that missed sends; None when it missed
-    none, or when the sends were missed while the app ran (asleep, a clock jump)."""
-    if not report.at_start or not report.missed:
+    """What the offer says after a start-up catch-up that missed sends or sent them late
+    (the default policy); None when there were none, or when it happened while the app ran
+    (asleep, a clock jump)."""
+    if not report.at_start or not (report.missed or report.sent_late):
         return None
-    count = len(report.missed)
-    sends = f"{count:,} scheduled send was" if count == 1 else f"{count:,} scheduled sends were"
-    return f"{sends} missed because Campaign Desktop was not running. {_AT_LOGIN}"
+    parts = []
+    for count, done in ((len(report.missed), "missed"), (len(report.sent_late), "sent late")):
+        if count:
+            parts.append(
+                f"{count:,} scheduled send was {done}"
+                if count == 1
+                else f"{count:,} scheduled sends were {done}"
+            )
+    return f"{' and '.join(parts)} because Campaign Desktop was not running. {_AT_LOGIN}"
 
 
 class OfferStartAtLogin:
