@@ -9,7 +9,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -340,9 +340,10 @@ class CampaignScheduler:
                 return
             if minutes is not None:
                 self._scheduler.reschedule_job("mailbox", trigger=IntervalTrigger(minutes=minutes))
-            self._scheduler.add_job(
-                self._check_mailbox, DateTrigger(), id="mailbox-now", replace_existing=True
-            )
+            # The interval job brought forward, not a one-shot job: a one-shot job due while
+            # the scheduler shuts down makes its thread fail (JobLookupError, APScheduler 3).
+            # APScheduler runs on the real clock, so "now" is the real now.
+            self._scheduler.modify_job("mailbox", next_run_time=datetime.now(UTC))
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, CampaignChanged):
