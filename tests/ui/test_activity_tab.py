@@ -6,19 +6,21 @@ from __future__ import annotations
 
 import csv
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QModelIndex
+from PySide6.QtCore import QModelIndex, Qt
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 from sqlalchemy import text
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.events import RunEvent, RunPhase
-from campaign_desktop.domain.status import RunStatus
+from campaign_desktop.domain.status import RunStatus, RunTrigger
 from campaign_desktop.domain.views import RunView
 from campaign_desktop.ui.activity.activity_tab import ActivityTab, ChooseExportPath
 from campaign_desktop.ui.activity.run_models import (
@@ -378,3 +380,48 @@ def test_scrolling_a_long_run_reads_each_delivery_once_in_order(
         model.fetchMore(QModelIndex())
     statuses = {model.index(row, DeliveryColumn.STATUS).data() for row in range(model.rowCount())}
     assert model.rowCount() == model.counts()["failed"] and statuses == {"Failed"}
+
+
+@pytest.fixture
+def tokyo_machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This computer's clock in Tokyo (JST, UTC+9: no DST), whatever the test machine's."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_every_time_shows_on_the_campaigns_clock_with_this_computers_in_the_tooltip(
+    gui_ctx: AppContext, tab: ActivityTab, server: SmtpServer, qtbot: QtBot, tokyo_machine: None
+) -> None:
+    campaign = make_campaign(gui_ctx, "Spring news")
+    gui_ctx.campaigns.schedule(
+        campaign.id, first_local=datetime(2027, 2, 1, 9, 0), timezone="America/New_York"
+    )
+    run = gui_ctx.campaigns.send_now(campaign.id)
+    qtbot.waitUntil(lambda: _cells(tab).get("Status") == "Completed", timeout=10_000)
+    assert gui_ctx.sending.wait_idle(10)
+    model = tab.run_model
+    for column in (RunColumn.OCCURRENCE, RunColumn.STARTED, RunColumn.FINISHED):
+        cell = model.index(0, column)
+        assert cell.data().endswith(" EST"), cell.data()
+        assert cell.data(Qt.ItemDataRole.ToolTipRole).endswith(" JST (this computer)")
+    tab.select_run(run.id)
+    deliveries = tab.delivery_model
+    sent = deliveries.index(0, DeliveryColumn.SENT_AT)
+    assert sent.data().endswith(" EST"), sent.data()
+    assert sent.data(Qt.ItemDataRole.ToolTipRole).endswith(" JST (this computer)")
+    assert " EST" in tab.delivery_title.text()
+
+
+def test_a_send_caught_up_late_says_so_in_its_row_while_it_sends() -> None:
+    due = datetime(2027, 1, 4, 14, 0, tzinfo=UTC)  # 09:00 in New York
+    late = sending_run(sent=120, trigger=RunTrigger.CATCH_UP, occurrence_at=due)
+    row = RunRow(late, "News", "America/New_York", rate=38.0)
+    assert row.state_text() == "Sending late, 38 messages/s"
+    assert row.progress_text() == (
+        "Sending late (it was due Mon 04 Jan 2027 09:00 EST): 120 of 5,000 sent, 38 messages/s."
+    )
+    on_time = RunRow(replace(late, trigger=RunTrigger.SCHEDULED), "News", "America/New_York")
+    assert on_time.state_text() == "Sending"

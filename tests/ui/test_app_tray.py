@@ -18,13 +18,13 @@ from pytestqt.qtbot import QtBot
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.clock import ManualClock
 from campaign_desktop.domain.events import CatchUpReport, RunEvent, RunPhase, SchedulerStateChanged
-from campaign_desktop.domain.status import RunStatus
+from campaign_desktop.domain.status import RunStatus, RunTrigger
 from campaign_desktop.ui.activity.run_progress import (
     ActiveRun,
     RunProgressIndicator,
     progress_text,
 )
-from campaign_desktop.ui.common.formatting import sent_of_total
+from campaign_desktop.ui.common.formatting import on_this_machine, sent_of_total
 from campaign_desktop.ui.shell.main_window import MainWindow
 from campaign_desktop.ui.shell.notifications import Kind
 from campaign_desktop.ui.shell.tray import (
@@ -145,6 +145,25 @@ def test_progress_text_says_why_a_send_is_paused() -> None:
         "Sending \u201cNews\u201d: 120 of 5,000 sent, 10 messages/s; "
         "\u201cPromo\u201d paused: The server refused the login."
     )
+
+
+def test_a_send_caught_up_late_says_so_while_it_sends(
+    window: MainWindow, gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    window.show()
+    progress = window.run_progress
+    due = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+    late = replace(RUN, trigger=RunTrigger.CATCH_UP, occurrence_at=due)
+    _publish_from_worker(gui_ctx, RunEvent(RunPhase.STARTED, late, "News"))
+    when = on_this_machine(due).removesuffix(" (this computer)")
+    qtbot.waitUntil(lambda: progress.text().startswith("Sending \u201cNews\u201d late"))
+    assert (
+        progress.text() == f"Sending \u201cNews\u201d late (it was due {when}): 120 of 5,000 sent"
+    )
+    on_time = replace(RUN, id=RUN.id + 1)
+    _publish_from_worker(gui_ctx, RunEvent(RunPhase.STARTED, on_time, "Promo"))
+    qtbot.waitUntil(lambda: "2 campaigns" in progress.text())
+    assert progress.text().startswith("Sending 2 campaigns (1 late): ")
 
 
 # --- the status bar --------------------------------------------------------------------------

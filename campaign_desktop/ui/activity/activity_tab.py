@@ -371,7 +371,11 @@ class ActivityTab(QWidget):
             self._set_banner("")
             return
         if reload_deliveries or self.delivery_model.run_id != run.id:
-            self.delivery_model.set_run(run.id, self.delivery_filter.currentData())
+            self.delivery_model.set_run(
+                run.id,
+                self.delivery_filter.currentData(),
+                timezone=self._zone_of(run.campaign_id),
+            )
         row = self.run_model.row_at(self.run_model.row_of(run.id) or 0)
         name = row.campaign_name
         progress = row.progress_text()

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QGuiApplication
 
-from campaign_desktop.domain.status import DeliveryStatus, RunStatus
+from campaign_desktop.domain.status import DeliveryStatus, RunStatus, RunTrigger
 from campaign_desktop.domain.views import DeliveryView, RunView
 from campaign_desktop.services.runs import RunService
 from campaign_desktop.ui.common import formatting
@@ -42,11 +41,6 @@ def failed_background() -> QColor:
 
 
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-
-
-def machine_time(instant: datetime | None) -> str:
-    """An instant on this computer's clock, without the "(this computer)" note."""
-    return formatting.on_this_machine(instant).removesuffix(" (this computer)")
 
 
 class RunRole(IntEnum):
@@ -106,6 +100,11 @@ class RunRow:
         return (self.run.error or "") if self.run.status == RunStatus.PAUSED else ""
 
     @property
+    def late(self) -> bool:
+        """Whether this is a send that fell due while the app was closed (or asleep)."""
+        return self.run.trigger == RunTrigger.CATCH_UP
+
+    @property
     def sending(self) -> bool:
         return self.run.status == RunStatus.SENDING and not self.paused_because
 
@@ -115,6 +114,8 @@ class RunRow:
         if reason:
             return f"{formatting.status_text(RunStatus.PAUSED)}: {reason}"
         status = formatting.status_text(self.run.status)
+        if self.sending and self.late:
+            status += " late"
         if self.sending and self.rate is not None:
             return f"{status}, {formatting.send_rate(self.rate)}"
         return status
@@ -130,6 +131,9 @@ class RunRow:
             return f"Paused: {sent} so far. Resume sends the rest."
         if self.sending:
             rate = "" if self.rate is None else f", {formatting.send_rate(self.rate)}"
+            if self.late:
+                due = formatting.in_zone(self.run.occurrence_at, self.timezone)
+                return f"Sending late (it was due {due}): {sent}{rate}."
             return f"Sending now: {sent}{rate}."
         return ""
 
@@ -188,9 +192,9 @@ class RunTableModel(RowTableModel[RunRow]):
             case RunColumn.STATUS:
                 return row.state_text()
             case RunColumn.STARTED:
-                return machine_time(run.started_at)
+                return formatting.in_zone(run.started_at, row.timezone)
             case RunColumn.FINISHED:
-                return machine_time(run.finished_at)
+                return formatting.in_zone(run.finished_at, row.timezone)
         if column in _COUNT_COLUMNS:
             return f"{getattr(run, _COUNT_COLUMNS[RunColumn(column)]):,}"
         return None
@@ -198,8 +202,14 @@ class RunTableModel(RowTableModel[RunRow]):
     @staticmethod
     def _tooltip(row: RunRow, column: int) -> str | None:
         run = row.run
+        # Every time on the campaign's clock, as the Campaigns tab shows it; this computer's
+        # in the tooltip (docs/design.md §6).
         if column == RunColumn.OCCURRENCE:
             return formatting.on_this_machine(run.occurrence_at)
+        if column == RunColumn.STARTED and run.started_at is not None:
+            return formatting.on_this_machine(run.started_at)
+        if column == RunColumn.FINISHED and run.finished_at is not None:
+            return formatting.on_this_machine(run.finished_at)
         if column == RunColumn.STATUS:
             return row.progress_text() or run.error or None
         if column == RunColumn.UNCONFIRMED and run.unconfirmed:
@@ -259,6 +269,7 @@ class DeliveryTableModel(RowTableModel[DeliveryView]):
         self._runs = runs
         self._run_id: int | None = None
         self._status: str | None = None
+        self._timezone = "UTC"  # the run's campaign's: its times are shown on that clock
         self._total = 0
         self._counts: dict[str, int] = {}
         self._fetching = False
@@ -309,12 +320,13 @@ class DeliveryTableModel(RowTableModel[DeliveryView]):
                 return UNCONFIRMED_TEXT
             if column == DeliveryColumn.ERROR:
                 return delivery.last_error or None
+            if column == DeliveryColumn.SENT_AT and delivery.sent_at is not None:
+                return formatting.on_this_machine(delivery.sent_at)
         if role == Qt.ItemDataRole.TextAlignmentRole and column == DeliveryColumn.ATTEMPTS:
             return _RIGHT
         return None
 
-    @staticmethod
-    def _display(delivery: DeliveryView, column: int) -> str | None:  # noqa: PLR0911  (one return per column)
+    def _display(self, delivery: DeliveryView, column: int) -> str | None:  # noqa: PLR0911  (one return per column)
         match column:
             case DeliveryColumn.EMAIL:
                 return delivery.email
@@ -323,7 +335,7 @@ class DeliveryTableModel(RowTableModel[DeliveryView]):
             case DeliveryColumn.ATTEMPTS:
                 return str(delivery.attempts)
             case DeliveryColumn.SENT_AT:
-                return machine_time(delivery.sent_at)
+                return formatting.in_zone(delivery.sent_at, self._timezone)
             case DeliveryColumn.ERROR:
                 return delivery.last_error or ""
             case DeliveryColumn.MESSAGE_ID:
@@ -345,11 +357,19 @@ class DeliveryTableModel(RowTableModel[DeliveryView]):
     def total(self) -> int:
         return self._total
 
-    def set_run(self, run_id: int | None, status: str | None = None) -> None:
-        """Show `run_id`'s deliveries (of `status` only, if given): the counts and a first page."""
+    def set_run(
+        self, run_id: int | None, status: str | None = None, *, timezone: str | None = None
+    ) -> None:
+        """Show `run_id`'s deliveries (of `status` only, if given): the counts and a first page.
+
+        `timezone` (an IANA key) is the clock their times are shown on: the campaign's; None
+        keeps the one set before.
+        """
         self.beginResetModel()
         self._run_id = run_id
         self._status = status
+        if timezone is not None:
+            self._timezone = timezone
         if run_id is None:
             self._counts, self._rows, self._total = {}, [], 0
         else:

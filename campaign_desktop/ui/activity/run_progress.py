@@ -8,11 +8,13 @@ itself when nothing is sending or paused.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
 from campaign_desktop.domain.events import RunEvent, RunPhase
+from campaign_desktop.domain.status import RunTrigger
 from campaign_desktop.ui.common import formatting
 
 LQ, RQ = "\N{LEFT DOUBLE QUOTATION MARK}", "\N{RIGHT DOUBLE QUOTATION MARK}"
@@ -33,10 +35,19 @@ class ActiveRun:
     rate: float | None = None  # messages accepted per second lately; None before it is known
     paused: bool = False
     reason: str = ""  # why the app paused it ("" when the user did)
+    late_since: datetime | None = None  # when it was due, for a send caught up late (UTC)
 
 
 def _sending_text(runs: list[ActiveRun]) -> str:
-    what = f"{LQ}{runs[0].campaign_name}{RQ}" if len(runs) == 1 else f"{len(runs)} campaigns"
+    if len(runs) == 1:
+        run = runs[0]
+        what = f"{LQ}{run.campaign_name}{RQ}"
+        if run.late_since is not None:
+            due = formatting.on_this_machine(run.late_since).removesuffix(" (this computer)")
+            what += f" late (it was due {due})"
+    else:
+        late = sum(run.late_since is not None for run in runs)
+        what = f"{len(runs)} campaigns" + (f" ({late:,} late)" if late else "")
     sent = sum(run.sent for run in runs)
     total = sum(run.total for run in runs)
     rates = [run.rate for run in runs if run.rate is not None]
@@ -105,6 +116,7 @@ class RunProgressIndicator(QWidget):
                 rate=event.rate if event.phase == RunPhase.PROGRESS else None,
                 paused=paused,
                 reason=event.message if paused else "",
+                late_since=run.occurrence_at if run.trigger == RunTrigger.CATCH_UP else None,
             )
         else:
             return
