@@ -18,7 +18,7 @@ import logging
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QCheckBox,
@@ -28,11 +28,13 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTabWidget,
     QVBoxLayout,
@@ -375,13 +377,13 @@ class SettingsDialog(QDialog):
         )
         self._buttons.accepted.connect(self.accept)
         self._buttons.rejected.connect(self.reject)
-        self.mail_page = QWidget()
-        self.mail_page.setObjectName("mailPage")
-        mail = QVBoxLayout(self.mail_page)
+        mail_fields = QWidget()
+        mail = QVBoxLayout(mail_fields)
         mail.addWidget(self._build_smtp())
         mail.addWidget(self._build_sender())
         mail.addWidget(self._build_sending())
         mail.addStretch(1)
+        self.mail_page = self._scrolling_page("mailPage", mail_fields)
         self.database_page = DatabasePage(self._ctx)
         self.inbound_page = InboundPage(self._ctx)
         self.tabs = QTabWidget()
@@ -420,8 +422,29 @@ class SettingsDialog(QDialog):
         ]
         for first, second in itertools.pairwise(order):
             QWidget.setTabOrder(first, second)
-        # Tall enough for the wrapped explanations (a fixed height would squeeze them).
-        self.resize(640, max(640, self.heightForWidth(640)))
+        # The mail page scrolls, so Save and Cancel stay on a 768-pixel-high screen.
+        self.resize(self.sizeHint().width(), 640)
+
+    @staticmethod
+    def _scrolling_page(name: str, fields: QWidget) -> QWidget:
+        """A tab page whose fields scroll up and down (never sideways) when the dialog is
+        shorter than they are: the mail page is about 720 pixels tall, more than a
+        1024x768 screen leaves for the dialog."""
+        scroll = QScrollArea()
+        scroll.setObjectName(f"{name}Scroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(fields)
+        scroll.setMinimumWidth(
+            fields.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
+        )
+        page = QWidget()
+        page.setObjectName(name)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll)
+        return page
 
     @property
     def save_button(self) -> QPushButton:

@@ -304,11 +304,18 @@ class MainWindow(QMainWindow):
         # The header shows the model's order; the model loads its first page in reload().
         self.campaign_view.horizontalHeader().setSortIndicator(*self.campaign_model.default_sort)
         self.campaign_view.setSortingEnabled(True)
+        # The repeat sentence and the last result share what is left of the width, cut short
+        # with an ellipsis (the tooltip and the editor have all of it): the table never
+        # scrolls sideways, down to a 1024-pixel screen.
         header = self.campaign_view.horizontalHeader()
-        header.setSectionResizeMode(Column.NAME, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(Column.NAME, 240)
-        header.resizeSection(Column.NEXT_RUN, 200)
-        header.resizeSection(Column.REPEATS, 300)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(Column.NAME, 220)
+        header.resizeSection(Column.STATUS, 100)
+        header.resizeSection(Column.AUDIENCE, 90)
+        header.resizeSection(Column.NEXT_RUN, 190)
+        header.setSectionResizeMode(Column.REPEATS, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(Column.LAST_RESULT, QHeaderView.ResizeMode.Stretch)
+        self.campaign_view.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.campaign_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.campaign_view.addAction(self.action_edit)
         self.campaign_view.addAction(self.action_archive)
