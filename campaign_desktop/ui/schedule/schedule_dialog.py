@@ -23,6 +23,7 @@ from PySide6.QtCore import (
     QStringListModel,
     Qt,
     QTime,
+    QTimer,
     QTimeZone,
     Slot,
 )
@@ -34,7 +35,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
     QDateEdit,
-    QDateTimeEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -74,10 +74,13 @@ from campaign_desktop.ui.common import formatting
 from campaign_desktop.ui.common.prompts import call_service
 from campaign_desktop.ui.common.table_model import RowTableModel
 from campaign_desktop.ui.common.theme import mark_as_error
+from campaign_desktop.ui.schedule.typed_date_time import TypedDateTimeEdit
 
 log = logging.getLogger("campaign_desktop.ui.schedule")
 
 PREVIEW_COUNT = 5
+# A pause this long on zone text that starts no zone's name shows why it is refused.
+ZONE_TYPING_PAUSE_MS = 1500
 _DAY_SHORT = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _WEEKS = (("first", 1), ("second", 2), ("third", 3), ("fourth", 4), ("last", -1))
 _UNITS = {"daily": "day(s)", "weekly": "week(s)", "monthly": "month(s)", "yearly": "year(s)"}
@@ -201,6 +204,8 @@ class ScheduleDialog(QDialog):
         self._ctx = ctx
         self._campaign = campaign
         self._loading = False
+        self._known_zones = frozenset(ordered_timezones())
+        self._zone_names = tuple(zone.lower() for zone in self._known_zones)
         # Skipped sends (docs/design.md §12), as stored: "2027-03-15T09:00" wall-clock times.
         self._exdates: list[str] = []
         self.setObjectName("scheduleDialog")
@@ -234,10 +239,11 @@ class ScheduleDialog(QDialog):
     def _build(self) -> None:
         form = QFormLayout()
 
-        self._first_send = QDateTimeEdit()
         # A UTC editor has no DST gaps: the wall time typed is kept exactly as typed and only
-        # read in the campaign's zone (the machine's zone must not shift it).
-        self._first_send.setTimeZone(QTimeZone.utc())
+        # read in the campaign's zone (the machine's zone must not shift it). It also takes a
+        # whole date-time typed over the selection ("2027-03-28 09:30").
+        self._first_send = TypedDateTimeEdit()
+        self._first_send.setToolTip("Type a date and time such as 2027-03-28 09:30, or pick one.")
         self._first_send.setDisplayFormat("ddd d MMM yyyy  HH:mm")
         self._first_send.setCalendarPopup(True)
         self._named(self._first_send, "firstSend", "First send date and time")
@@ -260,6 +266,10 @@ class ScheduleDialog(QDialog):
         self.resize(720, 480)
 
     def _build_timezone(self) -> QComboBox:
+        # While the user types a zone, an unknown one is not an error yet (docs/design.md §6).
+        self._zone_settled = True
+        self._zone_pause = QTimer(self, singleShot=True, interval=ZONE_TYPING_PAUSE_MS)
+        self._zone_pause.timeout.connect(self._on_zone_settled)
         self._timezone = QComboBox()
         self._timezone.setEditable(True)
         self._timezone.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
@@ -270,6 +280,7 @@ class ScheduleDialog(QDialog):
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self._timezone.setCompleter(completer)
+        completer.activated.connect(self._on_zone_settled)
         self._named(self._timezone, "timezone", "Timezone")
         return self._timezone
 
@@ -583,8 +594,11 @@ class ScheduleDialog(QDialog):
     def _connect(self) -> None:
         self._buttons.accepted.connect(self.accept)
         self._buttons.rejected.connect(self.reject)
-        self._first_send.dateTimeChanged.connect(self._refresh)
-        self._timezone.currentTextChanged.connect(self._refresh)
+        self._first_send.dateTimeChanged.connect(self._on_first_send_changed)
+        self._timezone.currentTextChanged.connect(self._on_zone_typed)
+        zone_line = self._timezone.lineEdit()
+        assert zone_line is not None  # an editable combo box has one
+        zone_line.editingFinished.connect(self._on_zone_settled)
         self._repeat.currentIndexChanged.connect(self._refresh)
         self._interval.valueChanged.connect(self._refresh)
         for box in self._weekdays:
@@ -650,7 +664,10 @@ class ScheduleDialog(QDialog):
                     QTimeZone.utc(),
                 )
             )
+            self._follow_first_send(first_local.date())
             self._timezone.setCurrentText(timezone)
+            self._zone_settled = True
+            self._zone_pause.stop()
             pattern = recurrence or {}
             self._exdates = [str(day) for day in pattern.get("exdates") or []]
             kind = pattern.get("type")
@@ -763,6 +780,9 @@ class ScheduleDialog(QDialog):
                 recurrence=values.recurrence,
             )
         except ValidationError as exc:
+            if not self._zone_settled and values.timezone not in self._known_zones:
+                self._show_problem("")  # still typing the zone: OK waits, no red yet
+                return
             self._show_problem(exc.message)
             return
         first = values.first_local
@@ -781,8 +801,40 @@ class ScheduleDialog(QDialog):
         self._preview_model.clear()
         self._sentence.clear()
         self._error.setText(message)
-        self._error.show()
+        self._error.setVisible(bool(message))
         self._ok_button.setEnabled(False)
+
+    # --- following the user's typing -----------------------------------------------------
+
+    @Slot()
+    def _on_first_send_changed(self) -> None:
+        self._follow_first_send(self.first_local().date())
+        self._refresh()
+
+    def _follow_first_send(self, first_day: date) -> None:
+        """The end date can never be before the first send: a first send moved later
+        pushes the end date along (QDateEdit moves a date below its new minimum up)."""
+        self._end_date.setMinimumDate(QDate(first_day.year, first_day.month, first_day.day))
+
+    @Slot(str)
+    def _on_zone_typed(self, text: str) -> None:
+        """A zone being typed shows no error: only once the user leaves the field, presses
+        Enter or picks from the list, or pauses on text that starts no zone's name."""
+        if self._loading:
+            return
+        typed = text.strip().lower()
+        self._zone_settled = text.strip() in self._known_zones
+        self._zone_pause.stop()
+        if not self._zone_settled and not any(typed in zone for zone in self._zone_names):
+            self._zone_pause.start()
+        self._refresh()
+
+    @Slot()
+    def _on_zone_settled(self) -> None:
+        self._zone_pause.stop()
+        if not self._zone_settled:
+            self._zone_settled = True
+            self._refresh()
 
     def _show_rows(self) -> None:
         kind = self._repeat.currentData()

@@ -1,0 +1,123 @@
+"""A date-time field that also takes a whole date-time typed in one go ("2027-03-28 09:30"),
+beside QDateTimeEdit's own section-by-section editing, arrows and calendar pop-up.
+
+QDateTimeEdit only edits one section at a time: with everything selected, typing a full
+date-time loses the year and jumps sections at every separator (issue 17).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimeZone
+from PySide6.QtGui import QFocusEvent, QKeyEvent, QValidator
+from PySide6.QtWidgets import QDateTimeEdit, QWidget
+
+# What a marketer types: ISO ("2027-03-28 09:30", "2027-03-28T09:30", "2027/03/28 9:30") or
+# the words the field shows ("Sun 28 Mar 2027 09:30", "28 Mar 2027 09:30").
+_FORMATS = (
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%Y/%m/%d %H:%M",
+    "%d %b %Y %H:%M",
+    "%a %d %b %Y %H:%M",
+)
+# A time with two minute digits at the end: the typing is complete, take it at once.
+_COMPLETE = re.compile(r"\d{1,2}:\d{2}$")
+_PLAIN_KEYS = Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier
+
+
+def parse_typed_date_time(text: str) -> datetime | None:
+    """The naive wall-clock date-time `text` names in one of the accepted forms, or None."""
+    words = " ".join(text.replace(",", " ").split())
+    for form in _FORMATS:
+        try:
+            return datetime.strptime(words, form)  # noqa: DTZ007  (a wall-clock time, read in the campaign's zone)
+        except ValueError:
+            continue
+    return None
+
+
+class TypedDateTimeEdit(QDateTimeEdit):
+    """A UTC-clocked QDateTimeEdit (wall times kept exactly as typed) that also accepts a
+    whole date-time typed over the selected text.
+
+    Typing over the whole selection starts free typing: the text is taken as typed and read
+    with `parse_typed_date_time` once it ends in a complete time, or on Enter, Tab or
+    leaving the field; text that names no date-time then puts the previous value back.
+    Escape abandons free typing.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTimeZone(QTimeZone.utc())
+        self._typing = False
+
+    @property
+    def typing(self) -> bool:
+        """Whether a whole date-time is being typed (not yet taken)."""
+        return self._typing
+
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
+        if self._typing:
+            state = (
+                QValidator.State.Acceptable
+                if parse_typed_date_time(text)
+                else QValidator.State.Intermediate
+            )
+            return (state, text, pos)
+        return super().validate(text, pos)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802  (a Qt override keeps Qt's name)
+        line = self.lineEdit()
+        key = event.key()
+        printable = bool(event.text()) and event.text().isprintable()
+        plain = not (event.modifiers() & ~_PLAIN_KEYS)
+        everything_selected = line.hasSelectedText() and line.selectedText() == line.text()
+        if printable and plain and (self._typing or everything_selected):
+            self._typing = True
+            self._edit_quietly(lambda: line.insert(event.text()))
+            if _COMPLETE.search(line.text()):
+                self._take_typed()
+            return
+        if self._typing and key == Qt.Key.Key_Backspace:
+            self._edit_quietly(line.backspace)
+            return
+        if self._typing and key == Qt.Key.Key_Escape:
+            self._typing = False
+            self.setDateTime(self.dateTime())  # shows the value again
+            return
+        if self._typing and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Tab):
+            self._take_typed()
+        super().keyPressEvent(event)
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:  # noqa: N802  (a Qt override keeps Qt's name)
+        if self._typing:
+            self._take_typed()
+        super().focusOutEvent(event)
+
+    def _edit_quietly(self, edit: Callable[[], object]) -> None:
+        # QDateTimeEdit reacts to every text and cursor change of its line edit by reading
+        # the text section by section, which would throw the half-typed text away.
+        line = self.lineEdit()
+        line.blockSignals(True)
+        try:
+            edit()
+        finally:
+            line.blockSignals(False)
+
+    def _take_typed(self) -> None:
+        typed = parse_typed_date_time(self.lineEdit().text())
+        self._typing = False
+        if typed is None:
+            self.setDateTime(self.dateTime())  # the previous value, shown again
+            return
+        self.setDateTime(
+            QDateTime(
+                QDate(typed.year, typed.month, typed.day),
+                QTime(typed.hour, typed.minute),
+                QTimeZone.utc(),
+            )
+        )
