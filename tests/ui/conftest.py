@@ -17,7 +17,7 @@ from campaign_desktop.context import AppContext
 from campaign_desktop.domain.clock import ManualClock
 from campaign_desktop.domain.views import CampaignView
 from campaign_desktop.ui.activity.activity_tab import ChooseExportPath
-from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor
+from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor, DiscardChanges
 from campaign_desktop.ui.campaigns.send_test_dialog import SendTestDialog
 from campaign_desktop.ui.common.prompts import ArchiveReason, Confirm, ErrorMessage
 from campaign_desktop.ui.contacts.contact_dialog import ContactDialog
@@ -52,6 +52,7 @@ def no_real_dialogs(monkeypatch: pytest.MonkeyPatch) -> None:
         (ErrorMessage, "show"),
         (ScheduleDialog, "ask"),
         (CampaignEditor, "ask"),
+        (DiscardChanges, "ask"),
         (ImportDialog, "ask"),
         (ChooseCsvFile, "ask"),
         (AddContactDialog, "ask"),

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtWidgets import QLabel, QLineEdit, QPlainTextEdit
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QPlainTextEdit, QPushButton
 from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
-from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor
+from campaign_desktop.ui.campaigns.campaign_editor import (
+    SAMPLE_CONTACT,
+    CampaignEditor,
+    DiscardChanges,
+)
+from tests.ui.conftest import make_campaign
 
 pytestmark = pytest.mark.gui
 
@@ -114,3 +120,136 @@ def test_the_editor_shows_the_services_own_words_for_a_refused_field(
     assert error is not None
     assert error.text() == expected
     assert not editor.save_button.isEnabled()
+
+
+# --- closing with unsaved changes -------------------------------------------------------------
+
+
+class Answers:
+    """DiscardChanges.ask replaced: the names asked about, and the answer to give."""
+
+    def __init__(self, discard: bool) -> None:
+        self.discard = discard
+        self.asked: list[str] = []
+
+    def __call__(self, parent: object, name: str) -> bool:
+        self.asked.append(name)
+        return self.discard
+
+
+@pytest.fixture
+def shown_editor(gui_ctx: AppContext, qtbot: QtBot) -> CampaignEditor:
+    editor = CampaignEditor(gui_ctx, make_campaign(gui_ctx, "Spring news"))
+    qtbot.addWidget(editor)
+    editor.show()
+    qtbot.waitExposed(editor)
+    return editor
+
+
+def _line(editor: CampaignEditor, name: str) -> QLineEdit:
+    edit = editor.findChild(QLineEdit, name)
+    assert edit is not None
+    return edit
+
+
+@pytest.mark.parametrize("how", ["escape", "cancel", "close"])
+def test_closing_with_unsaved_changes_asks_and_keep_editing_keeps_the_editor_open(
+    shown_editor: CampaignEditor, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    editor = shown_editor
+    keep = Answers(discard=False)
+    monkeypatch.setattr(DiscardChanges, "ask", keep)
+    qtbot.keyClicks(_line(editor, "subject"), " again")
+
+    def close() -> None:
+        if how == "escape":
+            qtbot.keyClick(editor, Qt.Key.Key_Escape)
+        elif how == "cancel":
+            cancel = editor.findChild(QPushButton, "cancelCampaign")
+            assert cancel is not None
+            qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]  # pytest-qt leaves mouseClick untyped
+        else:
+            editor.close()
+
+    close()
+    assert keep.asked == ["Spring news"]
+    assert editor.isVisible()
+    assert _line(editor, "subject").text() == "Hi again"
+
+    discard = Answers(discard=True)
+    monkeypatch.setattr(DiscardChanges, "ask", discard)
+    close()
+    assert discard.asked == ["Spring news"]
+    assert not editor.isVisible()
+    assert editor.saved is None
+
+
+def test_closing_an_unchanged_editor_asks_nothing(
+    shown_editor: CampaignEditor, qtbot: QtBot
+) -> None:
+    # DiscardChanges.ask fails the test if called (tests/ui/conftest.py).
+    qtbot.keyClicks(_line(shown_editor, "subject"), "x")
+    qtbot.keyClick(_line(shown_editor, "subject"), Qt.Key.Key_Backspace)  # back as it was
+    qtbot.keyClick(shown_editor, Qt.Key.Key_Escape)
+    assert not shown_editor.isVisible()
+
+
+# --- errors only where the user typed ---------------------------------------------------------
+
+
+def test_a_new_campaign_shows_no_red_error_before_the_user_types_in_a_field(
+    gui_ctx: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    editor = CampaignEditor(gui_ctx)
+    qtbot.addWidget(editor)
+    editor.show()
+    qtbot.waitExposed(editor)
+    labels = {name: editor.findChild(QLabel, f"{name}Error") for name in ("name", "subject")}
+    assert set(editor.problems()) >= {"name", "subject"}
+    assert not editor.save_button.isEnabled()  # still nothing to save
+    assert all(label is not None and label.isHidden() for label in labels.values())
+
+    from_email = _line(editor, "fromEmail")
+    from_email.selectAll()
+    qtbot.keyClicks(from_email, "news at example")
+    qtbot.waitUntil(lambda: not editor._check_timer.isActive())
+    problem = editor.findChild(QLabel, "from_emailError")
+    assert problem is not None and not problem.isHidden()
+    assert "not a valid email address" in problem.text()
+    assert all(label is not None and label.isHidden() for label in labels.values())
+
+    editor.accept()  # Save tried: every problem shows where it is
+    assert all(label is not None and not label.isHidden() for label in labels.values())
+    monkeypatch.setattr(DiscardChanges, "ask", Answers(discard=True))  # closed at the end
+
+
+# --- the preview's contact --------------------------------------------------------------------
+
+
+def test_the_preview_shows_any_real_contact_found_by_typing(
+    gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    for number in range(30):
+        gui_ctx.contacts.add(f"person{number:02}@example.com", first_name=f"Person {number}")
+    gui_ctx.contacts.add("zoe@example.com", first_name="Zoë", last_name="Quinn")
+    editor = CampaignEditor(gui_ctx)
+    qtbot.addWidget(editor)
+    _fill(editor, "Dear {{ full_name }} <{{ email }}>")
+    picker = editor.findChild(QComboBox, "previewContact")
+    assert picker is not None
+    qtbot.waitUntil(lambda: len(editor.contact_choices()) > 1)
+    assert editor.contact_choices()[0] == SAMPLE_CONTACT
+    assert "Zoë Quinn <zoe@example.com>" not in editor.contact_choices()  # not in the first page
+    assert "Dear Ann Example <ann.example@example.com>" in editor._preview.toPlainText()
+
+    line = picker.lineEdit()
+    assert line is not None
+    line.selectAll()
+    qtbot.keyClicks(line, "zoe")
+    qtbot.waitUntil(lambda: "Zoë Quinn <zoe@example.com>" in editor.contact_choices())
+    qtbot.waitUntil(lambda: "Dear Zoë Quinn <zoe@example.com>" in editor._preview.toPlainText())
+    previewed = editor.previewed_contact()
+    assert previewed is not None and previewed.email == "zoe@example.com"
+
+    picker.activated.emit(0)  # back to the sample contact
+    assert "Dear Ann Example <ann.example@example.com>" in editor._preview.toPlainText()

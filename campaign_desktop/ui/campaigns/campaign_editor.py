@@ -1,7 +1,9 @@
 """The campaign editor: content, sender, audience and a live preview with sample data.
 
 Templates are checked as the user types (the same compile step the service runs on save);
-Save stays disabled while something is wrong and the reason shows next to its field.
+Save stays disabled while something is wrong and the reason shows next to its field — once the
+user has typed in it (or tried to save). The preview shows the sample contact or any real one,
+found by typing (searched on the pool). Closing with unsaved changes asks first.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Slot
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -21,6 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListView,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QTabWidget,
@@ -37,19 +41,55 @@ from campaign_desktop.domain.templates import (
     VARIABLE_HELP,
     RenderedMessage,
     available_variables,
+    build_render_context,
     compile_campaign_templates,
     sample_context,
     unsubscribe_link,
 )
-from campaign_desktop.domain.views import CampaignView
+from campaign_desktop.domain.views import CampaignView, ContactView
 from campaign_desktop.services.campaigns import CampaignDraft
 from campaign_desktop.services.feedback import reply_addresses
+from campaign_desktop.ui.common.background import (
+    BackgroundTask,
+    Report,
+    hand_to_crash_handler,
+    run_in_background,
+)
+from campaign_desktop.ui.common.prompts import ask_two_ways
 from campaign_desktop.ui.common.theme import mark_as_error
 
 log = logging.getLogger("campaign_desktop.ui.editor")
 
 ListNameRole = Qt.ItemDataRole.UserRole + 1
 VariableRole = Qt.ItemDataRole.UserRole + 1
+# Contacts offered at once in the preview's picker; typing searches the rest.
+PREVIEW_CONTACTS = 20
+SAMPLE_CONTACT = "Sample contact (made up)"
+LQ, RQ = "\N{LEFT DOUBLE QUOTATION MARK}", "\N{RIGHT DOUBLE QUOTATION MARK}"
+
+
+class DiscardChanges:
+    """Asks before an editor with unsaved changes closes; True to discard. Tests replace it."""
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, name: str) -> bool:
+        what = f"{LQ}{name}{RQ}" if name else "the new campaign"
+        return ask_two_ways(
+            parent,
+            "Unsaved changes",
+            f"Discard changes to {what}?",
+            name="discardBox",
+            action="&Discard",
+            other="&Keep editing",
+            action_role=QMessageBox.ButtonRole.DestructiveRole,
+            default_is_action=False,
+        )
+
+
+def contact_label(contact: ContactView) -> str:
+    """ "Ann Example <ann@example.com>", or the bare address for a contact with no name."""
+    name = " ".join(part for part in (contact.first_name, contact.last_name) if part)
+    return f"{name} <{contact.email}>" if name else contact.email
 
 
 def _list_model(ctx: AppContext, chosen: tuple[str, ...], parent: QObject) -> QStandardItemModel:
@@ -90,14 +130,26 @@ class CampaignEditor(QDialog):
         # Read once: the preview's unsubscribe address is the one sending uses (§11).
         self._settings_values = ctx.settings.all()
         self.saved: CampaignView | None = None
+        # Fields whose problems show: those the user typed in (all of them after a Save).
+        self._touched: set[str] = set()
+        self._preview_for: ContactView | None = None  # None: the made-up sample contact
+        self._contact_search: BackgroundTask | None = None
+        self._search_request = 0
         self.setObjectName("campaignEditor")
         self.setWindowTitle("Edit campaign" if campaign else "New campaign")
         # Typing re-checks the templates; a short pause keeps that off every keystroke.
         self._check_timer = QTimer(self, singleShot=True, interval=150)
         self._check_timer.timeout.connect(self._check)
+        self._search_timer = QTimer(self, singleShot=True, interval=200)
+        self._search_timer.timeout.connect(self._search_contacts)
         self._build()
         self._fill(campaign)
+        if campaign is not None:  # what was saved before was typed before
+            self._touched.update(self._errors)
+        self._unchanged = self.draft()
+        self._watch_typing()
         self._check()
+        self._search_contacts()
 
     @classmethod
     def ask(
@@ -217,8 +269,11 @@ class CampaignEditor(QDialog):
         body_box.addWidget(self._error_label("body_text"))
         body_box.addWidget(self._error_label("body_html"))
         grid.addLayout(body_box, 1, 0)
-        preview_box = QGroupBox("Preview (sample contact)")
-        QVBoxLayout(preview_box).addWidget(self._preview)
+        preview_box = QGroupBox("Preview for the sample contact")
+        self._preview_box = preview_box
+        preview_layout = QVBoxLayout(preview_box)
+        preview_layout.addWidget(self._build_contact_picker())
+        preview_layout.addWidget(self._preview)
         grid.addWidget(preview_box, 1, 1)
         grid.setColumnStretch(0, 3)
         grid.setColumnStretch(1, 2)
@@ -227,6 +282,22 @@ class CampaignEditor(QDialog):
         layout.addWidget(self._general_error)
         layout.addWidget(self._buttons)
         self.resize(900, 640)
+
+    def _build_contact_picker(self) -> QComboBox:
+        """An editable list of contacts to preview for: typing searches them (on the pool)."""
+        self._contact_picker = QComboBox()
+        self._contact_picker.setObjectName("previewContact")
+        self._contact_picker.setAccessibleName("Preview for contact")
+        self._contact_picker.setEditable(True)
+        self._contact_picker.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self._contact_picker.setToolTip("Type a name or an address to preview for that contact.")
+        self._contact_picker.addItem(SAMPLE_CONTACT, None)
+        line = self._contact_picker.lineEdit()
+        assert line is not None  # an editable combo box has one
+        line.setPlaceholderText("Type a name or address")
+        line.textEdited.connect(self._search_timer.start)
+        self._contact_picker.activated.connect(self._on_contact_chosen)
+        return self._contact_picker
 
     @property
     def save_button(self) -> QPushButton:
@@ -249,6 +320,24 @@ class CampaignEditor(QDialog):
         chosen = campaign.lists if campaign else ()
         self._lists.setModel(_list_model(self._ctx, chosen, self))
         self._check_timer.stop()
+
+    def _watch_typing(self) -> None:
+        """From now on an edit marks its field as typed in (the fill above does not)."""
+        for field, edit in (
+            ("name", self._name),
+            ("subject", self._subject),
+            ("from_name", self._from_name),
+            ("from_email", self._from_email),
+            ("reply_to", self._reply_to),
+        ):
+            edit.textChanged.connect(lambda _text, field=field: self._touched.add(field))
+        for field, body in (("body_text", self._body_text), ("body_html", self._body_html)):
+            body.textChanged.connect(lambda field=field: self._touched.add(field))
+        self._lists.model().dataChanged.connect(lambda *_args: self._touched.add("lists"))
+
+    def has_changes(self) -> bool:
+        """Whether the form differs from what was opened (nothing saved since)."""
+        return self.saved is None and self.draft() != self._unchanged
 
     # --- reading the form ----------------------------------------------------------------
 
@@ -296,20 +385,41 @@ class CampaignEditor(QDialog):
                 draft.reply_to or None,
                 draft.from_email,
             )
+            link = unsubscribe_link(replies.unsubscribe, SAMPLE_TOKEN, replies.page_url)
+            campaign_name = draft.name or "Sample campaign"
             preview = templates.render(
-                sample_context(
-                    self._attribute_keys,
-                    draft.name or "Sample campaign",
-                    replies.unsubscribe,
-                    unsubscribe_link(replies.unsubscribe, SAMPLE_TOKEN, replies.page_url),
-                ),
+                sample_context(self._attribute_keys, campaign_name, replies.unsubscribe, link),
                 recipient="the sample contact",
             )
         except ValidationError as exc:
             found.setdefault(exc.field, exc.message)
             self._preview.setPlainText("")
-        else:
+            return found
+        contact = self._preview_for
+        if contact is None:
             self._show_preview(preview)
+            return found
+        # A real contact's preview: what fails for them is said in the preview (saving
+        # checks every recipient and says so under the field).
+        try:
+            self._show_preview(
+                templates.render(
+                    build_render_context(
+                        contact_email=contact.email,
+                        first_name=contact.first_name,
+                        last_name=contact.last_name,
+                        attributes={
+                            key: contact.attributes.get(key, "") for key in self._attribute_keys
+                        },
+                        campaign_name=campaign_name,
+                        unsubscribe_mailto=replies.unsubscribe,
+                        unsubscribe_url=link,
+                    ),
+                    recipient=contact.email,
+                )
+            )
+        except ValidationError as exc:
+            self._preview.setPlainText(exc.message)
         return found
 
     # --- live check and save -------------------------------------------------------------
@@ -321,12 +431,14 @@ class CampaignEditor(QDialog):
         self.save_button.setEnabled(not problems)
 
     def _show_problems(self, problems: dict[str, str]) -> None:
+        """Each field's problem under it, once the user has typed in that field."""
         self._general_error.hide()
         for field, label in self._errors.items():
-            label.setText(problems.get(field, ""))
-            label.setVisible(field in problems)
+            shown = field in problems and field in self._touched
+            label.setText(problems[field] if shown else "")
+            label.setVisible(shown)
         unplaced = [message for field, message in problems.items() if field not in self._errors]
-        if unplaced:
+        if unplaced and self._touched:
             self._general_error.setText("\n".join(unplaced))
             self._general_error.show()
 
@@ -347,6 +459,7 @@ class CampaignEditor(QDialog):
 
     def accept(self) -> None:
         """Save through the service; a refusal shows next to its field and keeps the editor open."""
+        self._touched.update(self._errors)  # a Save tried: every problem says where it is
         self._check()
         if not self.save_button.isEnabled():
             return
@@ -361,3 +474,73 @@ class CampaignEditor(QDialog):
             self.save_button.setEnabled(False)
             return
         super().accept()
+
+    def reject(self) -> None:
+        """Cancel, Esc and closing the window: with unsaved changes, ask first."""
+        if self.has_changes() and not DiscardChanges.ask(self, self._name.text().strip()):
+            return
+        super().reject()
+
+    # --- the preview's contact -----------------------------------------------------------
+
+    @Slot()
+    def _search_contacts(self) -> None:
+        """Find contacts for the picker on the pool; only the latest request's answer shows."""
+        line = self._contact_picker.lineEdit()
+        text = line.text().strip() if line is not None else ""
+        shown = SAMPLE_CONTACT if self._preview_for is None else contact_label(self._preview_for)
+        if text == shown:
+            text = ""  # the choice shown, not a search
+        self._search_request += 1
+        request, contacts = self._search_request, self._ctx.contacts
+
+        def work(_report: Report) -> tuple[int, list[ContactView]]:
+            return request, contacts.search(text, limit=PREVIEW_CONTACTS)
+
+        self._contact_search = run_in_background(
+            "editor-preview-contacts", work, self._on_contacts_found
+        )
+
+    @Slot(object, object)
+    def _on_contacts_found(self, result: object, error: BaseException | None) -> None:
+        if error is not None:
+            hand_to_crash_handler(error)
+            return
+        assert isinstance(result, tuple)
+        request, found = result
+        if request != self._search_request:
+            return  # a later search is under way
+        picker = self._contact_picker
+        line = picker.lineEdit()
+        typed = line.text() if line is not None else ""
+        picker.blockSignals(True)
+        try:
+            while picker.count() > 1:
+                picker.removeItem(1)
+            for contact in found:
+                picker.addItem(contact_label(contact), contact)
+        finally:
+            picker.blockSignals(False)
+        if line is not None:
+            line.setText(typed)  # the list changed under what is being typed
+        if found and typed.strip() and typed != SAMPLE_CONTACT:
+            self.preview_for(found[0])  # the preview follows the typing; the list has the rest
+
+    @Slot(int)
+    def _on_contact_chosen(self, index: int) -> None:
+        contact = self._contact_picker.itemData(index)
+        self.preview_for(contact if isinstance(contact, ContactView) else None)
+
+    def preview_for(self, contact: ContactView | None) -> None:
+        """Show the preview for `contact` (None: the sample contact)."""
+        self._preview_for = contact
+        who = "the sample contact" if contact is None else contact_label(contact)
+        self._preview_box.setTitle(f"Preview for {who}")
+        self._check()
+
+    def previewed_contact(self) -> ContactView | None:
+        return self._preview_for
+
+    def contact_choices(self) -> list[str]:
+        """What the picker offers now, the sample contact first."""
+        return [self._contact_picker.itemText(i) for i in range(self._contact_picker.count())]
