@@ -18,6 +18,7 @@ from campaign_desktop.domain.events import (
 )
 from campaign_desktop.domain.status import RunStatus, RunTrigger
 from campaign_desktop.domain.views import RunView
+from campaign_desktop.ui.common.formatting import on_this_machine
 from campaign_desktop.ui.shell.notifications import (
     Kind,
     Level,
@@ -185,3 +186,24 @@ def test_notifier_gathers_what_arrives_together_into_one(qtbot: QtBot) -> None:
     assert shown[0].kind == Kind.CATCH_UP
     with qtbot.assertNotEmitted(notifier.notify, wait=100):
         notifier.on_event(_event(RunPhase.STARTED, status="sending"))
+
+
+def test_a_send_caught_up_late_says_which_and_when_it_was_due_as_it_starts() -> None:
+    started = _event(RunPhase.STARTED, trigger=RunTrigger.CATCH_UP, status="sending")
+    note = notification_for(started)
+    when = on_this_machine(AT).removesuffix(" (this computer)")
+    assert note == Notification(
+        Kind.SENDING_LATE,
+        "Sending \u201cNews\u201d late",
+        f"It was due {when}. See the Activity tab.",
+    )
+    # The start-up report of that one late send adds nothing to the notice that names it…
+    report = notification_for(CatchUpReport(((3, AT),), ()))
+    assert report is not None
+    assert combine([note, report]) == note
+    # …but one with missed sends too is kept, and the notices are gathered with it.
+    missed_too = notification_for(CatchUpReport(((3, AT),), ((4, AT),)))
+    assert missed_too is not None
+    combined = combine([note, missed_too])
+    assert combined is not None and combined.kind == Kind.SUMMARY
+    assert combined.text == f"{note.title}\n{missed_too.title}"

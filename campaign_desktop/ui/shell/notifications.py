@@ -1,4 +1,4 @@
-"""What Campaign Desktop tells the user when a send ends, pauses, fails or was missed.
+"""What Campaign Desktop tells the user when a send ends, pauses, fails, was missed or starts late.
 
 `notification_for(event)` decides the words (plain Python, tested without a tray);
 `Notifier` gathers the notifications that arrive together (start-up catch-up publishes a
@@ -45,6 +45,7 @@ class Kind(StrEnum):
     PAUSED = "paused"
     MISSED = "missed"
     CATCH_UP = "catch_up"
+    SENDING_LATE = "sending_late"  # a catch-up send has started: which one, and when it was due
     SUMMARY = "summary"
     TRAY_HINT = "tray_hint"  # "still running in the tray", told once
     MAILBOX = "mailbox"  # bounces and unsubscribes read from the reply mailbox
@@ -112,6 +113,20 @@ def _paused(event: RunEvent) -> Notification:
     return Notification(Kind.PAUSED, title, so_far)
 
 
+def _started(event: RunEvent) -> Notification | None:
+    """Only a send caught up late is worth a balloon as it starts: it goes out at an hour
+    nobody chose ("Sending “News” late: it was due Mon 04 Jan 2027 09:00 EST")."""
+    run = event.run
+    if run.trigger != RunTrigger.CATCH_UP:
+        return None
+    when = formatting.on_this_machine(run.occurrence_at).removesuffix(" (this computer)")
+    return Notification(
+        Kind.SENDING_LATE,
+        f"Sending {_quoted(event.campaign_name)} late",
+        f"It was due {when}. See the Activity tab.",
+    )
+
+
 def _missed(event: RunEvent) -> Notification:
     when = formatting.on_this_machine(event.run.occurrence_at).removesuffix(" (this computer)")
     return Notification(
@@ -122,9 +137,11 @@ def _missed(event: RunEvent) -> Notification:
     )
 
 
-# Started, progress, resumed and cancelled are missing on purpose: they are the user's own
-# doing or shown live in the window's status bar, so a balloon would only be noise.
-_RUN_WORDING: dict[RunPhase, Callable[[RunEvent], Notification]] = {
+# Progress, resumed and cancelled are missing on purpose, and a start says nothing unless the
+# send is late: they are the user's own doing or shown live in the window's status bar, so a
+# balloon would only be noise.
+_RUN_WORDING: dict[RunPhase, Callable[[RunEvent], Notification | None]] = {
+    RunPhase.STARTED: _started,
     RunPhase.FINISHED: _finished,
     RunPhase.FAILED: _failed,
     RunPhase.PAUSED: _paused,
@@ -191,11 +208,16 @@ def notification_for(event: Event) -> Notification | None:
 def combine(notifications: Sequence[Notification]) -> Notification | None:
     """One notification for several that arrived together (a balloon shows one at a time).
 
-    A catch-up report already counts the missed sends, so those are left out beside it.
+    A catch-up report already counts the missed sends, so those are left out beside it; a
+    report of late sends only is left out beside the notices that name them.
     """
     items = list(notifications)
-    if any(n.kind == Kind.CATCH_UP for n in items):
+    reports = [n for n in items if n.kind == Kind.CATCH_UP]
+    if reports:
         items = [n for n in items if n.kind != Kind.MISSED]
+        named = any(n.kind == Kind.SENDING_LATE for n in items)
+        if named and all(report.level == Level.INFO for report in reports):  # nothing missed
+            items = [n for n in items if n.kind != Kind.CATCH_UP]
     if not items:
         return None
     if len(items) == 1:
