@@ -159,11 +159,11 @@ def test_closing_with_unsaved_changes_asks_and_keep_editing_keeps_the_editor_ope
     editor = shown_editor
     keep = Answers(discard=False)
     monkeypatch.setattr(DiscardChanges, "ask", keep)
-    qtbot.keyClicks(_line(editor, "subject"), " again")
+    qtbot.keyClicks(_line(editor, "subject"), " again")  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
 
     def close() -> None:
         if how == "escape":
-            qtbot.keyClick(editor, Qt.Key.Key_Escape)
+            qtbot.keyClick(editor, Qt.Key.Key_Escape)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
         elif how == "cancel":
             cancel = editor.findChild(QPushButton, "cancelCampaign")
             assert cancel is not None
@@ -188,9 +188,10 @@ def test_closing_an_unchanged_editor_asks_nothing(
     shown_editor: CampaignEditor, qtbot: QtBot
 ) -> None:
     # DiscardChanges.ask fails the test if called (tests/ui/conftest.py).
-    qtbot.keyClicks(_line(shown_editor, "subject"), "x")
-    qtbot.keyClick(_line(shown_editor, "subject"), Qt.Key.Key_Backspace)  # back as it was
-    qtbot.keyClick(shown_editor, Qt.Key.Key_Escape)
+    qtbot.keyClicks(_line(shown_editor, "subject"), "x")  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    # Back as it was:
+    qtbot.keyClick(_line(shown_editor, "subject"), Qt.Key.Key_Backspace)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    qtbot.keyClick(shown_editor, Qt.Key.Key_Escape)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
     assert not shown_editor.isVisible()
 
 
@@ -211,7 +212,7 @@ def test_a_new_campaign_shows_no_red_error_before_the_user_types_in_a_field(
 
     from_email = _line(editor, "fromEmail")
     from_email.selectAll()
-    qtbot.keyClicks(from_email, "news at example")
+    qtbot.keyClicks(from_email, "news at example")  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
     qtbot.waitUntil(lambda: not editor._check_timer.isActive())
     problem = editor.findChild(QLabel, "from_emailError")
     assert problem is not None and not problem.isHidden()
@@ -245,7 +246,7 @@ def test_the_preview_shows_any_real_contact_found_by_typing(
     line = picker.lineEdit()
     assert line is not None
     line.selectAll()
-    qtbot.keyClicks(line, "zoe")
+    qtbot.keyClicks(line, "zoe")  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
     qtbot.waitUntil(lambda: "Zoë Quinn <zoe@example.com>" in editor.contact_choices())
     qtbot.waitUntil(lambda: "Dear Zoë Quinn <zoe@example.com>" in editor._preview.toPlainText())
     previewed = editor.previewed_contact()

@@ -36,7 +36,7 @@ def _section(title: str) -> str:
 
 def _bold_labels(text: str) -> set[str]:
     """ "**File → Settings…**" gives "File" and "Settings…"."""
-    labels = set()
+    labels: set[str] = set()
     for bold in re.findall(r"\*\*(.+?)\*\*", text):
         labels.update(part.strip() for part in bold.split("\N{RIGHTWARDS ARROW}"))
     return labels

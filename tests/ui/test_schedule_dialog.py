@@ -94,9 +94,9 @@ def test_typing_a_whole_date_time_in_first_send_gives_that_date_time(
     first_send = dialog.findChild(QDateTimeEdit, "firstSend")
     assert first_send is not None
     first_send.setFocus()
-    qtbot.keyClick(first_send, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
-    qtbot.keyClicks(first_send, typed)
-    qtbot.keyClick(first_send, Qt.Key.Key_Tab)
+    qtbot.keyClick(first_send, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    qtbot.keyClicks(first_send, typed)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    qtbot.keyClick(first_send, Qt.Key.Key_Tab)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
     assert dialog.first_local() == datetime(2027, 3, 28, 9, 30)
     assert "28 Mar 2027" in first_send.text()
     assert dialog._ok_button.isEnabled()
@@ -110,8 +110,8 @@ def test_typing_no_date_time_puts_the_first_send_back(dialog: ScheduleDialog, qt
     assert first_send is not None
     first_send.setFocus()
     first_send.selectAll()
-    qtbot.keyClicks(first_send, "next tuesday")
-    qtbot.keyClick(first_send, Qt.Key.Key_Tab)
+    qtbot.keyClicks(first_send, "next tuesday")  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    qtbot.keyClick(first_send, Qt.Key.Key_Tab)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
     assert dialog.first_local() == datetime(2027, 2, 1, 9, 0)
     assert "1 Feb 2027" in first_send.text()
 
@@ -135,12 +135,13 @@ def test_the_timezone_shows_no_error_while_it_is_being_typed(
     zone = dialog.findChild(QComboBox, "timezone")
     assert zone is not None
     line = zone.lineEdit()
+    assert line is not None
     line.selectAll()
     for part in ("Eur", "ope/Pa"):
-        qtbot.keyClicks(line, part)
+        qtbot.keyClicks(line, part)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
         assert _error_label(dialog).isHidden()  # a name still being typed
         assert not dialog._ok_button.isEnabled()
-    qtbot.keyClicks(line, "ris")
+    qtbot.keyClicks(line, "ris")  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
     assert dialog.timezone() == "Europe/Paris"
     assert dialog._ok_button.isEnabled()
     assert _error_label(dialog).isHidden()
@@ -156,14 +157,16 @@ def test_a_timezone_no_zone_starts_with_is_refused_after_a_pause_or_on_enter(
     zone = dialog.findChild(QComboBox, "timezone")
     assert zone is not None
     line = zone.lineEdit()
+    assert line is not None
     line.selectAll()
-    qtbot.keyClicks(line, "Mars/Oly")
+    qtbot.keyClicks(line, "Mars/Oly")  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
     assert _error_label(dialog).isHidden()
     qtbot.waitUntil(lambda: not _error_label(dialog).isHidden())
     assert "not a timezone" in _error_label(dialog).text()
 
     line.selectAll()
-    qtbot.keyClicks(line, "Europe/Pa")  # a valid start: no error, however long the pause
+    # A valid start: no error, however long the pause.
+    qtbot.keyClicks(line, "Europe/Pa")  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
     assert _error_label(dialog).isHidden()
     line.editingFinished.emit()  # what Enter or leaving the field does
     assert "not a timezone" in _error_label(dialog).text()
