@@ -102,6 +102,19 @@ def test_typing_a_whole_date_time_in_first_send_gives_that_date_time(
     assert dialog._ok_button.isEnabled()
 
 
+def test_typing_a_date_alone_keeps_the_time_of_day(dialog: ScheduleDialog, qtbot: QtBot) -> None:
+    dialog.set_values(datetime(2027, 2, 1, 9, 15), "Europe/Paris")
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    first_send = dialog.findChild(QDateTimeEdit, "firstSend")
+    assert first_send is not None
+    first_send.setFocus()
+    first_send.selectAll()
+    qtbot.keyClicks(first_send, "2027-04-02")  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    qtbot.keyClick(first_send, Qt.Key.Key_Return)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    assert dialog.first_local() == datetime(2027, 4, 2, 9, 15)
+
+
 def test_typing_no_date_time_puts_the_first_send_back(dialog: ScheduleDialog, qtbot: QtBot) -> None:
     dialog.set_values(datetime(2027, 2, 1, 9, 0), "Europe/Paris")
     dialog.show()

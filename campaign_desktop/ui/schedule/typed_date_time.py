@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, time
 
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimeZone
 from PySide6.QtGui import QFocusEvent, QKeyEvent, QValidator
@@ -24,19 +24,28 @@ _FORMATS = (
     "%d %b %Y %H:%M",
     "%a %d %b %Y %H:%M",
 )
+# A date alone keeps the time already set.
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d %b %Y", "%a %d %b %Y")
 # A time with two minute digits at the end: the typing is complete, take it at once.
 _COMPLETE = re.compile(r"\d{1,2}:\d{2}$")
 _PLAIN_KEYS = Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier
 
 
-def parse_typed_date_time(text: str) -> datetime | None:
-    """The naive wall-clock date-time `text` names in one of the accepted forms, or None."""
+def parse_typed_date_time(text: str, time_of_day: time | None = None) -> datetime | None:
+    """The naive wall-clock date-time `text` names in one of the accepted forms, or None.
+
+    With `time_of_day`, a date alone ("2027-03-28") is taken at that time.
+    """
     words = " ".join(text.replace(",", " ").split())
-    for form in _FORMATS:
+    forms = _FORMATS + (_DATE_FORMATS if time_of_day is not None else ())
+    for form in forms:
         try:
-            return datetime.strptime(words, form)  # noqa: DTZ007  (a wall-clock time, read in the campaign's zone)
+            parsed = datetime.strptime(words, form)  # noqa: DTZ007  (a wall-clock time, read in the campaign's zone)
         except ValueError:
             continue
+        if form in _DATE_FORMATS and time_of_day is not None:
+            return datetime.combine(parsed.date(), time_of_day)
+        return parsed
     return None
 
 
@@ -46,7 +55,8 @@ class TypedDateTimeEdit(QDateTimeEdit):
 
     Typing over the whole selection starts free typing: the text is taken as typed and read
     with `parse_typed_date_time` once it ends in a complete time, or on Enter, Tab or
-    leaving the field; text that names no date-time then puts the previous value back.
+    leaving the field (a date alone keeps the time set before); text that names no
+    date-time then puts the previous value back.
     Escape abandons free typing.
     """
 
@@ -109,7 +119,8 @@ class TypedDateTimeEdit(QDateTimeEdit):
             line.blockSignals(False)
 
     def _take_typed(self) -> None:
-        typed = parse_typed_date_time(self.lineEdit().text())
+        shown = self.time()
+        typed = parse_typed_date_time(self.lineEdit().text(), time(shown.hour(), shown.minute()))
         self._typing = False
         if typed is None:
             self.setDateTime(self.dateTime())  # the previous value, shown again
