@@ -102,6 +102,22 @@ def test_typing_a_whole_date_time_in_first_send_gives_that_date_time(
     assert dialog._ok_button.isEnabled()
 
 
+def test_tabbing_into_first_send_and_typing_a_whole_date_time_gives_it(
+    dialog: ScheduleDialog, qtbot: QtBot
+) -> None:
+    dialog.set_values(datetime(2027, 2, 1, 9, 0), "Europe/Paris")
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    first_send = dialog.findChild(QDateTimeEdit, "firstSend")
+    assert first_send is not None
+    first_send.setFocus(Qt.FocusReason.TabFocusReason)  # selects the day name, as Tab does
+    line = first_send.lineEdit()
+    line.setSelection(0, 3)
+    assert line.selectedText() == "Mon"
+    qtbot.keyClicks(first_send, "2027-03-28 09:30")  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    assert dialog.first_local() == datetime(2027, 3, 28, 9, 30)
+
+
 def test_typing_a_date_alone_keeps_the_time_of_day(dialog: ScheduleDialog, qtbot: QtBot) -> None:
     dialog.set_values(datetime(2027, 2, 1, 9, 15), "Europe/Paris")
     dialog.show()

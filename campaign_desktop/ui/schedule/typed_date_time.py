@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime, time
 
-from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimeZone
+from PySide6.QtCore import QDate, QDateTime, QEvent, Qt, QTime, QTimeZone
 from PySide6.QtGui import QFocusEvent, QKeyEvent, QValidator
 from PySide6.QtWidgets import QDateTimeEdit, QWidget
 
@@ -53,7 +53,8 @@ class TypedDateTimeEdit(QDateTimeEdit):
     """A UTC-clocked QDateTimeEdit (wall times kept exactly as typed) that also accepts a
     whole date-time typed over the selected text.
 
-    Typing over the whole selection starts free typing: the text is taken as typed and read
+    Typing over the whole selection (or a digit over the selected day name, where Tab puts
+    the cursor) starts free typing: the text is taken as typed and read
     with `parse_typed_date_time` once it ends in a complete time, or on Enter, Tab or
     leaving the field (a date alone keeps the time set before); text that names no
     date-time then puts the previous value back.
@@ -86,7 +87,14 @@ class TypedDateTimeEdit(QDateTimeEdit):
         printable = bool(event.text()) and event.text().isprintable()
         plain = not (event.modifiers() & ~_PLAIN_KEYS)
         everything_selected = line.hasSelectedText() and line.selectedText() == line.text()
-        if printable and plain and (self._typing or everything_selected):
+        # A digit over the selected day name (what Tab into the field selects) can only be
+        # the start of a date typed in full.
+        over_day_name = (
+            line.hasSelectedText() and line.selectionStart() == 0 and event.text().isdigit()
+        )
+        if printable and plain and (self._typing or everything_selected or over_day_name):
+            if not self._typing:
+                line.selectAll()
             self._typing = True
             self._edit_quietly(lambda: line.insert(event.text()))
             if _COMPLETE.search(line.text()):
@@ -97,11 +105,22 @@ class TypedDateTimeEdit(QDateTimeEdit):
             return
         if self._typing and key == Qt.Key.Key_Escape:
             self._typing = False
-            self.setDateTime(self.dateTime())  # shows the value again
+            self._show_value()
             return
-        if self._typing and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Tab):
+        if self._typing and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self._take_typed()
         super().keyPressEvent(event)
+
+    def event(self, event: QEvent) -> bool:
+        # Tab and Backtab move the focus before keyPressEvent sees them: take the text first.
+        if (
+            self._typing
+            and isinstance(event, QKeyEvent)
+            and event.type() == QEvent.Type.KeyPress
+            and event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab)
+        ):
+            self._take_typed()
+        return super().event(event)
 
     def focusOutEvent(self, event: QFocusEvent) -> None:  # noqa: N802  (a Qt override keeps Qt's name)
         if self._typing:
@@ -118,12 +137,17 @@ class TypedDateTimeEdit(QDateTimeEdit):
         finally:
             line.blockSignals(False)
 
+    def _show_value(self) -> None:
+        """The value in the display format again (setting an unchanged value shows nothing)."""
+        line = self.lineEdit()
+        self._edit_quietly(lambda: line.setText(self.textFromDateTime(self.dateTime())))
+
     def _take_typed(self) -> None:
         shown = self.time()
         typed = parse_typed_date_time(self.lineEdit().text(), time(shown.hour(), shown.minute()))
         self._typing = False
         if typed is None:
-            self.setDateTime(self.dateTime())  # the previous value, shown again
+            self._show_value()
             return
         self.setDateTime(
             QDateTime(
