@@ -131,6 +131,25 @@ def test_typing_a_date_alone_keeps_the_time_of_day(dialog: ScheduleDialog, qtbot
     assert dialog.first_local() == datetime(2027, 4, 2, 9, 15)
 
 
+def test_a_date_time_being_typed_can_be_corrected_in_place(
+    dialog: ScheduleDialog, qtbot: QtBot
+) -> None:
+    dialog.set_values(datetime(2027, 2, 1, 9, 0), "Europe/Paris")
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    first_send = dialog.findChild(QDateTimeEdit, "firstSend")
+    assert first_send is not None
+    first_send.selectAll()
+    qtbot.keyClicks(first_send, "2027-03-29")  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    qtbot.keyClick(first_send, Qt.Key.Key_Backspace)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    qtbot.keyClicks(first_send, "8 0930")  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    for _ in range(2):  # back before the minutes, to add the colon
+        qtbot.keyClick(first_send, Qt.Key.Key_Left)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    qtbot.keyClicks(first_send, ":")  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    qtbot.keyClick(first_send, Qt.Key.Key_Return)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    assert dialog.first_local() == datetime(2027, 3, 28, 9, 30)
+
+
 def test_typing_no_date_time_puts_the_first_send_back(dialog: ScheduleDialog, qtbot: QtBot) -> None:
     dialog.set_values(datetime(2027, 2, 1, 9, 0), "Europe/Paris")
     dialog.show()

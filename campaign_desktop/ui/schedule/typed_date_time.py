@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime, time
 
-from PySide6.QtCore import QDate, QDateTime, QEvent, Qt, QTime, QTimeZone
+from PySide6.QtCore import QCoreApplication, QDate, QDateTime, QEvent, Qt, QTime, QTimeZone
 from PySide6.QtGui import QFocusEvent, QKeyEvent, QValidator
 from PySide6.QtWidgets import QDateTimeEdit, QWidget
 
@@ -29,6 +29,16 @@ _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d %b %Y", "%a %d %b %Y")
 # A time with two minute digits at the end: the typing is complete, take it at once.
 _COMPLETE = re.compile(r"\d{1,2}:\d{2}$")
 _PLAIN_KEYS = Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier
+_LINE_KEYS = frozenset(
+    {
+        Qt.Key.Key_Backspace,
+        Qt.Key.Key_Delete,
+        Qt.Key.Key_Left,
+        Qt.Key.Key_Right,
+        Qt.Key.Key_Home,
+        Qt.Key.Key_End,
+    }
+)
 
 
 def parse_typed_date_time(text: str, time_of_day: time | None = None) -> datetime | None:
@@ -100,8 +110,9 @@ class TypedDateTimeEdit(QDateTimeEdit):
             if _COMPLETE.search(line.text()):
                 self._take_typed()
             return
-        if self._typing and key == Qt.Key.Key_Backspace:
-            self._edit_quietly(line.backspace)
+        if self._typing and key in _LINE_KEYS:
+            # Moving and deleting within the typed text, not from section to section.
+            self._edit_quietly(lambda: QCoreApplication.sendEvent(line, event))
             return
         if self._typing and key == Qt.Key.Key_Escape:
             self._typing = False
