@@ -145,6 +145,14 @@ def test_list_usage_names_the_campaigns_and_counts_the_members(
     assert usage.campaigns == ("Autumn news", "Spring sale")
 
 
+def test_ids_are_the_ids_of_search_in_its_order(contacts: ContactService) -> None:
+    for name in ("dee", "ann", "cid", "bob", "eve"):
+        contacts.add(f"{name}@example.com", lists=("VIP",) if name != "cid" else ())
+    everyone = contacts.search(list_name="VIP")
+    assert contacts.ids(list_name="VIP", offset=1, limit=2) == [c.id for c in everyone[1:3]]
+    assert contacts.ids("e", offset=0, limit=10) == [c.id for c in contacts.search("e")]
+
+
 # --- custom-field names ------------------------------------------------------------------
 
 

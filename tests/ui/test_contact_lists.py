@@ -404,6 +404,8 @@ def test_a_cancelled_export_leaves_no_file(
     tab.action_export.trigger()  # no filter: no question which contacts
     qtbot.waitUntil(started.is_set)
     assert tab.bulk_progress.label.text() == "Exporting contacts to contacts.csv…"
+    qtbot.waitUntil(lambda: tab.bulk_progress.bar.value() == 1)  # one page of one
+    assert tab.bulk_progress.bar.maximum() == 2
     with qtbot.waitSignal(tab.bulk_finished):
         qtbot.mouseClick(tab.bulk_progress.cancel_button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]  # pytest-qt leaves mouseClick untyped
     assert messages == ["Export cancelled: contacts.csv was not written."]

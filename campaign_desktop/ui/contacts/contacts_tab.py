@@ -53,6 +53,7 @@ from campaign_desktop.services.contacts import (
     BulkOutcome,
     BulkProgress,
     CancelFlag,
+    ContactService,
     ExportReport,
     ListChange,
     ListUsage,
@@ -64,6 +65,7 @@ from campaign_desktop.ui.common.background import (
     hand_to_crash_handler,
     run_in_background,
 )
+from campaign_desktop.ui.common.paged_model import runs
 from campaign_desktop.ui.common.prompts import Confirm, ErrorMessage, call_service
 from campaign_desktop.ui.common.widgets import (
     action_toolbar,
@@ -137,6 +139,23 @@ def _membership_message(change: ListChange, *, adding: bool) -> str:
     if gone:
         text += f" {_contacts(gone)} had been deleted meanwhile."
     return f"Stopped: {text[0].lower()}{text[1:]}" if change.cancelled else text
+
+
+def _ids_at_rows(contacts: ContactService, shown: ContactFilter, rows: list[int]) -> list[int]:
+    """The ids of the contacts at the sorted table `rows` under the filter `shown`: one
+    query per run of consecutive rows (Ctrl+A is one run), for a pool thread."""
+    found: list[int] = []
+    for first, count in runs(rows):
+        found.extend(
+            contacts.ids(
+                shown.text,
+                list_name=shown.list_name,
+                status=shown.status,
+                offset=first,
+                limit=count,
+            )
+        )
+    return found
 
 
 def csv_file_in(mime: QMimeData) -> Path | None:
@@ -917,16 +936,19 @@ class ContactsTab(QWidget):
         )
         if name is None:
             return
-        ids = [contact.id for contact in self.selected_contacts()]
         contacts = self._ctx.contacts
+        shown = self.model.current_filter
         if adding:
-            title, doing = "Add to list", f"Adding {_contacts(len(ids))} to {_quoted(name)}…"
+            title, doing = "Add to list", f"Adding {_contacts(len(rows))} to {_quoted(name)}…"
         else:
             title = "Remove from list"
-            doing = f"Taking {_contacts(len(ids))} out of {_quoted(name)}…"
+            doing = f"Taking {_contacts(len(rows))} out of {_quoted(name)}…"
         change_lists = contacts.add_to_list if adding else contacts.remove_from_list
 
         def run(report: Report, cancel: CancelFlag) -> tuple[ListChange, list[ContactView]]:
+            # The selected rows' ids, read here: selecting all of a million rows must not
+            # read them on the GUI thread.
+            ids = _ids_at_rows(contacts, shown, rows)
             change = change_lists(
                 ids, name, progress=lambda done, _asked: report(done), cancel=cancel
             )
@@ -934,7 +956,7 @@ class ContactsTab(QWidget):
             few = len(ids) <= MAX_INSPECTED_ROWS
             return change, contacts.get_many(ids[: change.handled]) if few else []
 
-        self._start_background_bulk(title, doing, len(ids), run, self._on_membership_changed)
+        self._start_background_bulk(title, doing, len(rows), run, self._on_membership_changed)
 
     def _start_background_bulk(
         self,
@@ -943,6 +965,8 @@ class ContactsTab(QWidget):
         total: int,
         run: Callable[[Report, CancelFlag], Any],
         finished: Callable[[Any, BaseException | None], None],
+        *,
+        progress: Callable[[Any], None] | None = None,
     ) -> None:
         """Run `run(report, cancel)` on the pool with the progress bar and Cancel, as
         `_run_bulk` does; `finished` calls `_end_background_bulk` first."""
@@ -954,7 +978,7 @@ class ContactsTab(QWidget):
             f"contacts: {title.lower()}",
             lambda report: run(report, cancel),
             finished,
-            self._on_bulk_progress,
+            progress or self._on_bulk_progress,
         )
         self._update_actions()
 
@@ -1040,7 +1064,6 @@ class ContactsTab(QWidget):
         if self._bulk is not None:
             return
         contacts = self._ctx.contacts
-        total = self.model.total() if wanted == self.model.current_filter else 0
 
         def run(report: Report, cancel: CancelFlag) -> tuple[ExportReport, Path]:
             done = contacts.export_csv(
@@ -1048,14 +1071,26 @@ class ContactsTab(QWidget):
                 wanted.text,
                 list_name=wanted.list_name,
                 status=wanted.status,
-                progress=lambda written, _total: report(written),
+                progress=lambda written, total: report((written, total)),
                 cancel=cancel,
             )
             return done, path
 
         self._start_background_bulk(
-            "Export", f"Exporting contacts to {path.name}…", total, run, self._on_exported
+            "Export",
+            f"Exporting contacts to {path.name}…",
+            0,  # the service counts them: `_on_export_progress` sets the bar's end
+            run,
+            self._on_exported,
+            progress=self._on_export_progress,
         )
+
+    @Slot(object)
+    def _on_export_progress(self, value: object) -> None:
+        if isinstance(value, tuple):
+            written, total = value
+            self.bulk_progress.bar.setMaximum(max(total, 1))
+            self.bulk_progress.advance(written)
 
     @Slot(object, object)
     def _on_exported(self, result: Any, error: BaseException | None) -> None:
