@@ -102,6 +102,10 @@ def test_add_to_list_says_how_many_were_added_and_already_in_it(
     assert tab.model.index(row, ContactColumn.LISTS).data() == "Customers, VIP"
     qtbot.waitUntil(lambda: "VIP (2)" in list_labels(tab))
     assert gui_ctx.contacts.count(list_name="VIP") == 2
+    with qtbot.waitSignal(tab.bulk_finished):
+        tab.action_add_to_list.trigger()  # the next time, the list used last is offered
+    assert asked[1][-1] == {"adding": True, "current": "VIP"}
+    assert messages[1] == "0 contacts added to “VIP”; 2 were already in it."
 
 
 def test_add_to_a_new_list_typed_in_makes_it(
@@ -123,12 +127,19 @@ def test_remove_from_the_list_shown_takes_the_rows_away(
     tab: ContactsTab, gui_ctx: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     filter_on(tab, qtbot, "VIP")
-    monkeypatch.setattr(ChooseListDialog, "ask", lambda *args, **kwargs: "VIP")
+    offered: list[Any] = []
+
+    def choose(*args: Any, **kwargs: Any) -> str:
+        offered.append(kwargs)
+        return "VIP"
+
+    monkeypatch.setattr(ChooseListDialog, "ask", choose)
     messages = messages_of(tab)
     select_emails(tab, "bob@example.com")
     with qtbot.waitSignal(tab.bulk_finished):
         tab.action_remove_from_list.trigger()
     qtbot.waitUntil(lambda: tab.model.rowCount() == 0)
+    assert offered == [{"adding": False, "current": "VIP"}]  # the list shown
     assert messages == ["1 contact taken out of “VIP”."]
     assert gui_ctx.contacts.find("bob@example.com") is not None  # still a contact
     qtbot.waitUntil(lambda: "VIP (0)" in list_labels(tab))

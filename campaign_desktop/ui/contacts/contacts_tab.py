@@ -864,6 +864,7 @@ class ContactsTab(QWidget):
     # --- lists and exports (issue 17) ------------------------------------------------------
 
     def _build_list_actions(self) -> None:
+        self._last_list_added: str | None = None
         self.action_add_to_list = named_action(
             self,
             "actionAddToList",
@@ -930,12 +931,19 @@ class ContactsTab(QWidget):
         rows = self.selected_rows()
         if not rows or self._bulk is not None:
             return
-        current = self.list_filter.currentData()
+        shown_list = self.list_filter.currentData()
+        # Adding offers the list last added to (not the one shown: they are in it);
+        # removing offers the list shown.
+        current = self._last_list_added if adding else shown_list
+        if current == shown_list and adding:
+            current = None
         name = ChooseListDialog.ask(
             self, self._list_names(), len(rows), adding=adding, current=current
         )
         if name is None:
             return
+        if adding:
+            self._last_list_added = name
         contacts = self._ctx.contacts
         shown = self.model.current_filter
         if adding:
