@@ -424,6 +424,21 @@ def test_a_cancelled_export_leaves_no_file(
     assert list(tmp_path.glob("*.part")) == []
 
 
+def test_an_export_that_cannot_be_written_says_why(
+    tab: ContactsTab, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "gone" / "contacts.csv"
+    monkeypatch.setattr(ChooseContactsExportPath, "ask", lambda *args: target)
+    shown: list[str] = []
+    monkeypatch.setattr(ErrorMessage, "show", lambda *args: shown.append(args[2]))
+    with qtbot.waitSignal(tab.bulk_finished):
+        tab.action_export.trigger()
+    assert len(shown) == 1
+    assert shown[0].startswith("“contacts.csv” could not be saved in")
+    assert not tab.bulk_progress.isVisibleTo(tab)
+    assert tab.action_export.isEnabled()
+
+
 def test_export_and_the_list_actions_are_in_the_window(
     gui_ctx: AppContext, qtbot: QtBot, settings: QSettings
 ) -> None:

@@ -1141,6 +1141,8 @@ class ContactsTab(QWidget):
             return
         names, where = result
         shown = self.model.attribute_columns
+        if self.field_menu is not None:
+            self.field_menu.deleteLater()  # the one shown last time: one menu at a time
         menu = QMenu(self)
         menu.setObjectName("fieldColumnsMenu")
         if not names and not shown:
