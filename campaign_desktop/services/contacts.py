@@ -574,17 +574,20 @@ class ContactService:
         def add_chunk(session: Session, chunk: Sequence[int]) -> tuple[int, int]:
             list_id = self._list_id(session, name)
             present = _existing_among(session, chunk)
-            already = _members_among(session, list_id, chunk)
-            session.execute(
-                insert_or_ignore(session, list_membership).from_select(
+            # Only contacts still there are selected; RETURNING gives the rows inserted, not
+            # those ON CONFLICT DO NOTHING left out (members already), on both engines.
+            added = session.execute(
+                insert_or_ignore(session, list_membership)
+                .from_select(
                     ["list_id", "contact_id"],
                     select(bindparam("list_id", type_=Integer), Contact.id).where(
                         Contact.id.in_(_ids_parameter())
                     ),
-                ),
+                )
+                .returning(list_membership.c.contact_id),
                 {"list_id": list_id, **_ids(chunk)},
-            )
-            return present - already, already
+            ).all()
+            return len(added), present - len(added)
 
         return self._list_chunks(name, ids, add_chunk, progress, cancel)
 
