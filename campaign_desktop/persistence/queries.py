@@ -291,8 +291,9 @@ def _pattern(campaign_id: int, stored: dict[str, Any] | None) -> RecurrencePatte
         return None
 
 
-def attribute_keys(session: Session) -> list[str]:
-    """Every key that appears in any contact's free attributes, sorted (by code point).
+def attribute_keys(session: Session, *conditions: ColumnElement[bool]) -> list[str]:
+    """Every key that appears in the free attributes of the contacts meeting `conditions`
+    (of every contact when none is given), sorted (by code point).
 
     The JSON object's keys as a table: SQLite's ``json_each``, PostgreSQL's
     ``jsonb_object_keys`` (the one place that picks by dialect for it).
@@ -301,11 +302,13 @@ def attribute_keys(session: Session) -> list[str]:
         each = func.json_each(Contact.attributes).table_valued("key")
         # A table-valued function sees the row before it: joined on nothing but that.
         query = select(each.c.key).select_from(Contact).join(each, true())
+        # json_each of a JSON scalar (a null written by hand) yields one row with a NULL key.
+        query = query.where(each.c.key.is_not(None))
     else:
         key = func.jsonb_object_keys(Contact.attributes)
         # A scalar (a JSON null written by hand) has no keys, and would make the function fail.
         query = select(key).where(func.jsonb_typeof(Contact.attributes) == "object")
-    return sorted(str(key) for key in session.scalars(query.distinct()))
+    return sorted(str(key) for key in session.scalars(query.where(*conditions).distinct()))
 
 
 def sample_audience(

@@ -9,6 +9,9 @@ Decisions, recorded here because the design leaves them open:
 - List names are exact (case-sensitive), as the database's unique constraint and the
   campaign service read them. `add`, `add_to_list` and `import_csv` create a list they
   name when it is missing; `remove_from_list` and the filters never do.
+- Adding to and removing from a list are bulk actions like `delete_many`: a transaction
+  per chunk, cancellable; contacts deleted meanwhile are skipped, not an error.
+- The CSV export's format (UTF-8 with BOM, commas) is argued in `export_csv`.
 - `update(attributes=...)` replaces the whole attribute set (the edit form shows them
   all); an import merges into it instead.
 - An unsubscribe outranks a bounce: `mark_bounced` leaves an unsubscribed contact
@@ -21,12 +24,17 @@ Decisions, recorded here because the design leaves them open:
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import os
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
 
 from sqlalchemy import (
     BindParameter,
@@ -45,7 +53,7 @@ from sqlalchemy.orm import Session
 
 from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.emails import normalize_email
-from campaign_desktop.domain.errors import NotFoundError, ValidationError
+from campaign_desktop.domain.errors import ValidationError
 from campaign_desktop.domain.status import ContactStatus
 from campaign_desktop.domain.views import ContactListView, ContactView, ImportReport
 from campaign_desktop.persistence import queries
@@ -67,6 +75,7 @@ from campaign_desktop.services.csv_import import (
     preview,
     sharing_the_gil,
 )
+from campaign_desktop.services.runs import spreadsheet_safe
 
 #: Rows per import transaction: big enough for executemany to pay, small enough that the
 #: scheduler's and sender's writes wait well under SQLite's busy timeout.
@@ -90,6 +99,16 @@ BulkProgress = Callable[[int, int], None]
 #: Contacts per statement (and per transaction) of a bulk action: one DELETE or UPDATE of
 #: this many ids takes milliseconds, so the scheduler's and sender's writes never wait long.
 BULK_CHUNK = queries.IN_LIMIT
+#: Contacts per read of a CSV export: each page is its own short read (keyset by email), so
+#: a long export never holds one read transaction open, nor more than a page in memory.
+EXPORT_PAGE = 5000
+#: The export's own columns, before one column per custom field.
+EXPORT_COLUMNS = ("email", "first_name", "last_name", "status", "lists")
+#: How the export joins a contact's lists in its one "lists" cell.
+LIST_SEPARATOR = "; "
+
+ExportTarget = str | os.PathLike[str] | BinaryIO
+"""A path (written whole or not at all), or an open binary stream the caller keeps."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +119,41 @@ class BulkOutcome:
 
     handled: tuple[int, ...]
     changed: int
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class ListChange:
+    """What adding contacts to a list (or taking them out of one) did.
+
+    Of the `handled` contacts (all those asked for unless `cancelled`), `changed` were
+    added (removed) and `unchanged` were in the list already (were not in it); the rest
+    had been deleted meanwhile.
+    """
+
+    list_name: str
+    handled: int
+    changed: int
+    unchanged: int
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class ListUsage:
+    """A list with what deleting it would touch: its counts, and the campaigns (by name)
+    whose audience it is (any of them makes `delete_list` refuse)."""
+
+    list: ContactListView
+    campaigns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What a CSV export wrote: `rows` contacts under `columns` (header order); a
+    `cancelled` export to a path left no file behind."""
+
+    rows: int
+    columns: tuple[str, ...]
     cancelled: bool = False
 
 
@@ -163,6 +217,31 @@ class ContactService:
             ).all()
             return _contact_views(session, contacts)
 
+    def ids(
+        self,
+        text: str = "",
+        *,
+        list_name: str | None = None,
+        status: str | None = None,
+        offset: int = 0,
+        limit: int = 200,
+    ) -> list[int]:
+        """The ids of the contacts `search` would give with the same arguments, in its
+        order, without loading them: what a bulk action on a selection of rows (all of
+        a million, say) reads on a pool thread."""
+        if offset < 0 or limit < 1:
+            raise ValueError(f"offset must be >= 0 and limit >= 1, got {offset}, {limit}")
+        with self._db.read() as session:
+            return list(
+                session.scalars(
+                    select(Contact.id)
+                    .where(*_contact_filters(session, text, list_name, status))
+                    .order_by(Contact.email)
+                    .offset(offset)
+                    .limit(limit)
+                )
+            )
+
     def count(
         self, text: str = "", *, list_name: str | None = None, status: str | None = None
     ) -> int:
@@ -171,6 +250,12 @@ class ContactService:
             query = select(func.count()).select_from(Contact)
             query = query.where(*_contact_filters(session, text, list_name, status))
             return session.scalar(query) or 0
+
+    def attribute_names(self) -> list[str]:
+        """Every custom-field name (a key of some contact's `attributes`), sorted by code
+        point: the Contacts tab's optional columns. One query (SQL JSON functions)."""
+        with self._db.read() as session:
+            return queries.attribute_keys(session)
 
     # --- writing -------------------------------------------------------------------------
 
@@ -447,12 +532,7 @@ class ContactService:
         """Delete a list but not its contacts; refused while a campaign sends to it."""
         with self._db.write() as session:
             item = _load_list(session, list_id)
-            users = session.scalars(
-                select(Campaign.name)
-                .join(campaign_audience, campaign_audience.c.campaign_id == Campaign.id)
-                .where(campaign_audience.c.list_id == list_id)
-                .order_by(Campaign.name)
-            ).all()
+            users = _campaigns_using(session, list_id)
             if users:
                 noun, which = ("campaign", "that campaign")
                 if len(users) > 1:
@@ -464,38 +544,109 @@ class ContactService:
                 )
             session.execute(delete(ContactList).where(ContactList.id == list_id))
 
-    def add_to_list(self, contact_ids: Iterable[int], list_name: str) -> int:
-        """Put contacts in a list (created when missing); returns how many were not in it."""
-        name = _list_name(list_name, "list_name")
-        ids = list(dict.fromkeys(contact_ids))
-        if not ids:
-            return 0
-        with self._db.write() as session:
-            found: set[int] = set()
-            for chunk in queries.in_chunks(ids):
-                found.update(session.scalars(select(Contact.id).where(Contact.id.in_(chunk))))
-            missing = [contact_id for contact_id in ids if contact_id not in found]
-            if missing:
-                raise NotFoundError(f"Contact {missing[0]} does not exist (any more).")
-            return self._add_memberships(session, ids, [name])
+    def list_usage(self, list_id: int) -> ListUsage:
+        """The list's counts and the campaigns whose audience it is, by name (what the
+        Contacts tab says before deleting it). NotFoundError for a list no longer there."""
+        with self._db.read() as session:
+            _load_list(session, list_id)
+            return ListUsage(_list_views(session, list_id)[0], _campaigns_using(session, list_id))
 
-    def remove_from_list(self, contact_ids: Iterable[int], list_name: str) -> int:
-        """Take contacts out of a list (they stay contacts); returns how many were in it."""
+    def add_to_list(
+        self,
+        contact_ids: Iterable[int],
+        list_name: str,
+        *,
+        progress: BulkProgress | None = None,
+        cancel: CancelFlag | None = None,
+    ) -> ListChange:
+        """Put contacts in the list called `list_name`, created (in the first chunk's
+        transaction) when there is none.
+
+        One INSERT per `BULK_CHUNK` ids, each its own transaction; contacts deleted
+        meanwhile are skipped. Cancel and progress as in `delete_many`: the chunks done stay
+        done, and a list created by the first chunk stays. Raises ValidationError("list_name")
+        for an empty or overlong name and ValidationError("contacts") for no contacts,
+        before anything is written.
+        """
         name = _list_name(list_name, "list_name")
-        ids = list(dict.fromkeys(contact_ids))
-        with self._db.write() as session:
-            list_id = session.scalar(select(ContactList.id).where(ContactList.name == name))
-            if list_id is None:
-                raise ValidationError("list_name", f"There is no contact list called “{name}”.")
-            removed = _members_among(session, list_id, ids)
-            for chunk in queries.in_chunks(ids):
+        ids = _chosen_ids(contact_ids, "Choose the contacts to add to the list first.")
+
+        def add_chunk(session: Session, chunk: Sequence[int]) -> tuple[int, int]:
+            list_id = self._list_id(session, name)
+            present = _existing_among(session, chunk)
+            # Only contacts still there are selected; RETURNING gives the rows inserted, not
+            # those ON CONFLICT DO NOTHING left out (members already), on both engines.
+            added = session.execute(
+                insert_or_ignore(session, list_membership)
+                .from_select(
+                    ["list_id", "contact_id"],
+                    select(bindparam("list_id", type_=Integer), Contact.id).where(
+                        Contact.id.in_(_ids_parameter())
+                    ),
+                )
+                .returning(list_membership.c.contact_id),
+                {"list_id": list_id, **_ids(chunk)},
+            ).all()
+            return len(added), present - len(added)
+
+        return self._list_chunks(name, ids, add_chunk, progress, cancel)
+
+    def remove_from_list(
+        self,
+        contact_ids: Iterable[int],
+        list_name: str,
+        *,
+        progress: BulkProgress | None = None,
+        cancel: CancelFlag | None = None,
+    ) -> ListChange:
+        """Take contacts out of the list called `list_name` (they stay contacts).
+
+        One DELETE per `BULK_CHUNK` ids, each its own transaction; cancel and progress as
+        in `add_to_list`. Raises ValidationError("list_name") when there is no such list
+        (also when it is deleted meanwhile: the chunks done stay done) and
+        ValidationError("contacts") for no contacts.
+        """
+        name = _list_name(list_name, "list_name")
+        ids = _chosen_ids(contact_ids, "Choose the contacts to take out of the list first.")
+        with self._db.read() as session:
+            _list_id_named(session, name)  # refused before the first chunk, not during it
+
+        def remove_chunk(session: Session, chunk: Sequence[int]) -> tuple[int, int]:
+            list_id = _list_id_named(session, name)
+            present = _existing_among(session, chunk)
+            removed = _rows_matched(
                 session.execute(
                     delete(list_membership).where(
                         list_membership.c.list_id == list_id,
-                        list_membership.c.contact_id.in_(chunk),
-                    )
+                        list_membership.c.contact_id.in_(_ids_parameter()),
+                    ),
+                    _ids(chunk),
                 )
-            return removed
+            )
+            return removed, present - removed
+
+        return self._list_chunks(name, ids, remove_chunk, progress, cancel)
+
+    def _list_chunks(
+        self,
+        name: str,
+        ids: Sequence[int],
+        action: Callable[[Session, Sequence[int]], tuple[int, int]],
+        progress: BulkProgress | None,
+        cancel: CancelFlag | None,
+    ) -> ListChange:
+        changed = unchanged = done = 0
+        for chunk in queries.in_chunks(ids):
+            if cancel is not None and cancel.is_set():
+                return ListChange(name, done, changed, unchanged, cancelled=True)
+            with self._db.write() as session:
+                chunk_changed, chunk_unchanged = action(session, chunk)
+            changed += chunk_changed
+            unchanged += chunk_unchanged
+            done += len(chunk)
+            if progress is not None:
+                progress(done, len(ids))
+        return ListChange(name, done, changed, unchanged)
 
     def _add_memberships(
         self, session: Session, contact_ids: Sequence[int], names: Sequence[str]
@@ -670,6 +821,115 @@ class ContactService:
         result.updated = len(accepted) - len(new_contacts)
         return result
 
+    # --- CSV export ----------------------------------------------------------------------
+
+    def export_csv(
+        self,
+        target: ExportTarget,
+        text: str = "",
+        *,
+        list_name: str | None = None,
+        status: str | None = None,
+        progress: BulkProgress | None = None,
+        cancel: CancelFlag | None = None,
+    ) -> ExportReport:
+        """Write the contacts `search` would list with the same filters to a CSV file.
+
+        Columns: `EXPORT_COLUMNS` (status as stored: subscribed, unsubscribed, bounced; the
+        lists joined by `LIST_SEPARATOR`), then one column per custom field that any of
+        these contacts has, by name; an empty cell for a field a contact lacks. The file
+        reads back through `import_csv` to the same addresses, names and custom fields
+        (`csv_import` leaves the "status" and "lists" columns out, and undoes the quote
+        that keeps a cell from running as a formula).
+
+        Format: UTF-8 with a byte-order mark, commas, CRLF line ends, cells quoted only
+        when needed (RFC 4180). The BOM is what makes Excel (Windows and Mac) read the
+        file as UTF-8 when it is opened by double-click; without it Excel takes the
+        system's ANSI code page and "Zoë" shows as "ZoÃ«". LibreOffice and the app's own
+        import recognise the BOM too. No ``sep=`` line: with one, Excel ignores the BOM.
+        A cell starting with = + - @ tab or CR gets a leading apostrophe (OWASP CSV
+        injection: `runs.spreadsheet_safe`).
+
+        Streams: `EXPORT_PAGE` contacts per read, keyset by email (the search's order),
+        each page its own short read. `progress(written, total)` follows each page;
+        `cancel.is_set()` is read before each. A path is written to a temporary file
+        beside it and renamed into place at the end: a cancelled or failed export leaves
+        no file (and an older file of that name as it was). A stream is written as it
+        goes and left open. Raises ValidationError("status") for an unknown status and
+        ValidationError("file") when the file cannot be written.
+        """
+        if status is not None:
+            _status(status)
+        if isinstance(target, str | os.PathLike):
+            return self._export_to_path(Path(target), text, list_name, status, progress, cancel)
+        writer = io.TextIOWrapper(target, encoding="utf-8-sig", newline="", write_through=True)
+        try:
+            return self._export_rows(writer, text, list_name, status, progress, cancel)
+        finally:
+            writer.flush()
+            writer.detach()  # the caller's stream stays open
+
+    def _export_to_path(  # noqa: PLR0917  (the arguments of `export_csv`)
+        self,
+        path: Path,
+        text: str,
+        list_name: str | None,
+        status: str | None,
+        progress: BulkProgress | None,
+        cancel: CancelFlag | None,
+    ) -> ExportReport:
+        try:
+            handle, temporary = tempfile.mkstemp(
+                dir=path.parent, prefix=f".{path.stem}-", suffix=".part"
+            )
+        except OSError as exc:
+            raise _unwritable(path, exc) from None
+        done = False
+        try:
+            with open(handle, "w", encoding="utf-8-sig", newline="") as writer:
+                report = self._export_rows(writer, text, list_name, status, progress, cancel)
+            if not report.cancelled:
+                os.replace(temporary, path)
+                done = True
+            return report
+        except OSError as exc:
+            raise _unwritable(path, exc) from None
+        finally:
+            if not done:
+                Path(temporary).unlink(missing_ok=True)
+
+    def _export_rows(  # noqa: PLR0917  (the arguments of `export_csv`)
+        self,
+        writer: io.TextIOBase | Any,
+        text: str,
+        list_name: str | None,
+        status: str | None,
+        progress: BulkProgress | None,
+        cancel: CancelFlag | None,
+    ) -> ExportReport:
+        with self._db.read() as session:
+            conditions = _contact_filters(session, text, list_name, status)
+            total = session.scalar(select(func.count()).select_from(Contact).where(*conditions))
+            keys = queries.attribute_keys(session, *conditions)
+        columns = (*EXPORT_COLUMNS, *keys)
+        rows = csv.writer(writer)
+        rows.writerow(columns)
+        written = 0
+        after: str | None = None
+        while True:
+            if cancel is not None and cancel.is_set():
+                return ExportReport(written, columns, cancelled=True)
+            with self._db.read() as session:
+                page = _export_page(session, text, list_name, status, after)
+            if not page:
+                break
+            rows.writerows(sharing_the_gil(_export_cells(contact, keys) for contact in page))
+            written += len(page)
+            after = page[-1].email
+            if progress is not None:
+                progress(written, max(total or 0, written))
+        return ExportReport(written, columns)
+
 
 # --- bulk helpers ------------------------------------------------------------------------
 
@@ -693,6 +953,83 @@ def _ids(ids: Sequence[int]) -> dict[str, list[int]]:
 
 def _rows_matched(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- export helpers ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _ExportedContact:
+    email: str
+    first_name: str
+    last_name: str
+    status: str
+    attributes: dict[str, Any]
+    lists: tuple[str, ...]
+
+
+def _export_page(
+    session: Session, text: str, list_name: str | None, status: str | None, after: str | None
+) -> list[_ExportedContact]:
+    """The next `EXPORT_PAGE` matching contacts after the address `after`, by email."""
+    query = select(
+        Contact.id,
+        Contact.email,
+        Contact.first_name,
+        Contact.last_name,
+        Contact.status,
+        Contact.attributes,
+    ).where(*_contact_filters(session, text, list_name, status))
+    if after is not None:
+        query = query.where(Contact.email > after)
+    found = session.execute(query.order_by(Contact.email).limit(EXPORT_PAGE)).all()
+    names: dict[int, list[str]] = {row.id: [] for row in found}
+    for chunk in queries.in_chunks(list(names)):
+        memberships = session.execute(
+            select(list_membership.c.contact_id, ContactList.name)
+            .join(ContactList, ContactList.id == list_membership.c.list_id)
+            .where(list_membership.c.contact_id.in_(_ids_parameter()))
+            .order_by(ContactList.name),
+            _ids(chunk),
+        )
+        for contact_id, name in memberships:
+            names[contact_id].append(name)
+    return [
+        _ExportedContact(
+            email=row.email,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            status=str(ContactStatus(row.status).value),
+            attributes=row.attributes if isinstance(row.attributes, dict) else {},
+            lists=tuple(names[row.id]),
+        )
+        for row in found
+    ]
+
+
+def _export_cells(contact: _ExportedContact, keys: Sequence[str]) -> list[str]:
+    values = [
+        contact.email,
+        contact.first_name,
+        contact.last_name,
+        contact.status,
+        LIST_SEPARATOR.join(contact.lists),
+        *(_cell_text(contact.attributes.get(key)) for key in keys),
+    ]
+    return [spreadsheet_safe(value) for value in values]
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):  # JSON's spelling, as a template shows it
+        return "true" if value else "false"
+    return str(value)
+
+
+def _unwritable(path: Path, error: OSError) -> ValidationError:
+    reason = error.strerror or str(error)
+    return ValidationError("file", f"“{path.name}” could not be saved in {path.parent}: {reason}.")
 
 
 # --- import helpers ----------------------------------------------------------------------
@@ -792,6 +1129,31 @@ def _load_contact(session: Session, contact_id: int) -> Contact:
 
 def _load_list(session: Session, list_id: int) -> ContactList:
     return queries.load(session, ContactList, list_id, "Contact list")
+
+
+def _campaigns_using(session: Session, list_id: int) -> tuple[str, ...]:
+    """The names of the campaigns (archived ones too) whose audience includes the list."""
+    return tuple(
+        session.scalars(
+            select(Campaign.name)
+            .join(campaign_audience, campaign_audience.c.campaign_id == Campaign.id)
+            .where(campaign_audience.c.list_id == list_id)
+            .order_by(Campaign.name)
+        )
+    )
+
+
+def _list_id_named(session: Session, name: str) -> int:
+    list_id = session.scalar(select(ContactList.id).where(ContactList.name == name))
+    if list_id is None:
+        raise ValidationError("list_name", f"There is no contact list called “{name}”.")
+    return list_id
+
+
+def _existing_among(session: Session, contact_ids: Sequence[int]) -> int:
+    """How many of `contact_ids` (at most `IN_LIMIT`) are still contacts."""
+    query = select(func.count()).select_from(Contact).where(Contact.id.in_(_ids_parameter()))
+    return session.scalar(query, _ids(contact_ids)) or 0
 
 
 def _members_among(session: Session, list_id: int, contact_ids: Sequence[int]) -> int:
@@ -918,6 +1280,15 @@ def _list_names(values: Iterable[str], field_name: str) -> list[str]:
     if isinstance(values, str):
         values = (values,)
     return list(dict.fromkeys(_list_name(value, field_name) for value in values))
+
+
+def _chosen_ids(contact_ids: Iterable[int], message: str) -> list[int]:
+    ids = list(dict.fromkeys(contact_ids))
+    if not ids:
+        raise ValidationError("contacts", message)
+    if not all(isinstance(contact_id, int) for contact_id in ids):
+        raise ValueError(f"contact ids must be integers, got {ids[:5]!r}")
+    return ids
 
 
 def _description(value: object) -> str:

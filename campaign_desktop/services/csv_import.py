@@ -27,6 +27,13 @@ Decisions, recorded here because the design leaves them open:
   ``attr:<key>``) wins for the headers it names; the others are mapped automatically.
   When two columns would fill the same target automatically, the first keeps it; when an
   explicit mapping does that, it is a `ValidationError`. A repeated header is ignored.
+- The columns "status" and "lists" (what the app's own export writes besides the fields)
+  are left out by the automatic mapping, with the reason: an import never changes a
+  contact's status (consent is not re-given by a file), and its contacts go to the list
+  chosen for the import. An explicit mapping can still take them as attributes.
+- A cell starting with an apostrophe followed by = + - @ tab or CR loses the apostrophe:
+  it is the quote that keeps a spreadsheet from running the cell as a formula, which the
+  export adds (`runs.spreadsheet_safe`) and spreadsheets do not show.
 """
 
 from __future__ import annotations
@@ -103,6 +110,13 @@ _NOT_KEY_CHARS = re.compile(r"[^0-9a-z]+")
 _KEY = re.compile(r"[a-z][a-z0-9_]*")
 # Names Jinja reads as constants or operators ({{ true }}, {{ not }}) or binds itself.
 _TEMPLATE_WORDS = frozenset({"true", "false", "none", "not", "self"})
+# The export's columns that are no contact field an import fills (see the module docstring).
+_NOT_IMPORTED = {
+    "status": "An import never changes whether a contact gets mail; change it in Contacts.",
+    "lists": "The contacts go into the list chosen for this import.",
+}
+# What `runs.spreadsheet_safe` quotes with an apostrophe.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- attribute keys ----------------------------------------------------------------------
@@ -166,6 +180,9 @@ def auto_target(header: str) -> tuple[str, str]:
     field = _FIELD_ALIASES.get(_HEADER_NOISE.sub("", header.casefold()))
     if field is not None:
         return field, ""
+    not_imported = _NOT_IMPORTED.get(_HEADER_NOISE.sub("", header.casefold()))
+    if not_imported is not None:
+        return IGNORE, not_imported
     if not header.strip():
         return IGNORE, "The column has no name."
     key = normalize_attribute_key(header)
@@ -543,7 +560,10 @@ class ContactCsv:
         count = len(cells)
 
         def cell(index: int | None) -> str:
-            return cells[index].strip() if index is not None and index < count else ""
+            text = cells[index].strip() if index is not None and index < count else ""
+            if text.startswith("'") and text[1:2].startswith(_FORMULA_STARTS):
+                return text[1:]
+            return text
 
         return CsvRow(
             row=self._row,

@@ -430,22 +430,21 @@ def test_delete_list_is_refused_while_a_campaign_sends_to_it(
 def test_add_to_list_and_remove_from_list_count_what_changed(contacts: ContactService) -> None:
     ann = contacts.add("ann@example.com", lists=("VIP",))
     bob = contacts.add("bob@example.com")
-    assert contacts.add_to_list([ann.id, bob.id, bob.id], "VIP") == 1
-    assert contacts.add_to_list([ann.id], "New list") == 1
+    added = contacts.add_to_list([ann.id, bob.id, bob.id], "VIP")
+    assert (added.list_name, added.handled, added.changed, added.unchanged) == ("VIP", 2, 1, 1)
+    assert contacts.add_to_list([ann.id], "New list").changed == 1
     assert contacts.count(list_name="VIP") == 2
-    assert contacts.remove_from_list([ann.id, bob.id], "VIP") == 2
-    assert contacts.remove_from_list([ann.id], "VIP") == 0
+    removed = contacts.remove_from_list([ann.id, bob.id], "VIP")
+    assert (removed.changed, removed.unchanged) == (2, 0)
+    assert contacts.remove_from_list([ann.id], "VIP").unchanged == 1
     assert contacts.get(ann.id).lists == ("New list",)
 
 
-def test_add_to_list_with_an_unknown_contact_changes_nothing(
-    contacts: ContactService, snapshot: TakeSnapshot
-) -> None:
+def test_add_to_list_skips_a_contact_deleted_meanwhile(contacts: ContactService) -> None:
     ann = contacts.add("ann@example.com")
-    before = snapshot()
-    with pytest.raises(NotFoundError):
-        contacts.add_to_list([ann.id, 999], "VIP")
-    assert snapshot() == before
+    added = contacts.add_to_list([ann.id, 999], "VIP")
+    assert (added.handled, added.changed, added.unchanged) == (2, 1, 0)
+    assert [view.email for view in contacts.search(list_name="VIP")] == ["ann@example.com"]
 
 
 def test_remove_from_an_unknown_list_is_a_validation_error(contacts: ContactService) -> None:

@@ -23,6 +23,12 @@ from campaign_desktop.ui.common.prompts import ArchiveReason, Confirm, ErrorMess
 from campaign_desktop.ui.contacts.contact_dialog import ContactDialog
 from campaign_desktop.ui.contacts.contacts_tab import AddContactDialog, NewListName
 from campaign_desktop.ui.contacts.import_dialog import ChooseCsvFile, ImportDialog
+from campaign_desktop.ui.contacts.list_dialogs import (
+    ChooseContactsExportPath,
+    ChooseListDialog,
+    ExportScope,
+    RenameListDialog,
+)
 from campaign_desktop.ui.schedule.schedule_dialog import ScheduleDialog
 from campaign_desktop.ui.settings.settings_dialog import ChooseCaFile, SettingsDialog
 from campaign_desktop.ui.shell.start_at_login_offer import OfferStartAtLogin
@@ -58,6 +64,10 @@ def no_real_dialogs(monkeypatch: pytest.MonkeyPatch) -> None:
         (AddContactDialog, "ask"),
         (ContactDialog, "ask"),
         (NewListName, "ask"),
+        (ChooseListDialog, "ask"),
+        (RenameListDialog, "ask"),
+        (ChooseContactsExportPath, "ask"),
+        (ExportScope, "ask"),
         (ChooseExportPath, "ask"),
         (SettingsDialog, "ask"),
         (ChooseCaFile, "ask"),

@@ -329,7 +329,8 @@ def test_new_list_then_delete_it(
     assert tab.model.total() == 0
     assert tab.action_delete_list.isEnabled()
     monkeypatch.setattr(Confirm, "ask", lambda *args: True)
-    tab.action_delete_list.trigger()
+    with qtbot.waitSignal(tab.contacts_changed):
+        tab.action_delete_list.trigger()
     assert [item.name for item in gui_ctx.contacts.lists()] == ["Customers", "VIP"]
     assert tab.list_filter.currentData() is None
     assert not tab.action_delete_list.isEnabled()
@@ -352,15 +353,15 @@ def test_a_refused_new_list_changes_nothing_and_says_why(
 
 
 def test_deleting_a_list_a_campaign_uses_shows_why_not(
-    tab: ContactsTab, gui_ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+    tab: ContactsTab, gui_ctx: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_campaign(gui_ctx, "Spring news")  # sends to Customers
     tab.list_filter.setCurrentIndex(tab.list_filter.findData("Customers"))
-    monkeypatch.setattr(Confirm, "ask", lambda *args: True)
     shown: list[str] = []
     monkeypatch.setattr(ErrorMessage, "show", lambda *args: shown.append(args[2]))
-    tab.action_delete_list.trigger()
-    assert "audience of campaign “Spring news”" in shown[0]
+    tab.action_delete_list.trigger()  # no question first: it cannot be deleted
+    qtbot.waitUntil(lambda: len(shown) == 1)
+    assert "audience of the campaign “Spring news”" in shown[0]
     assert "Customers" in [item.name for item in gui_ctx.contacts.lists()]
 
 

@@ -12,6 +12,7 @@ from campaign_desktop.ui.activity.activity_tab import ChooseExportPath
 from campaign_desktop.ui.calendar.ics_export import ChooseIcsPath
 from campaign_desktop.ui.common.widgets import documents_folder
 from campaign_desktop.ui.contacts.import_dialog import ChooseCsvFile
+from campaign_desktop.ui.contacts.list_dialogs import ChooseContactsExportPath
 from campaign_desktop.ui.settings.inbound_page import ChooseUnsubscribeCsv
 from campaign_desktop.ui.settings.settings_dialog import ChooseCaFile
 
@@ -20,7 +21,14 @@ pytestmark = pytest.mark.gui
 # The real `ask`s, taken before tests/ui/conftest.py replaces them with "unexpected dialog".
 _ASK: dict[type, Any] = {
     cls: cls.__dict__["ask"].__func__
-    for cls in (ChooseCsvFile, ChooseCaFile, ChooseUnsubscribeCsv, ChooseExportPath, ChooseIcsPath)
+    for cls in (
+        ChooseCsvFile,
+        ChooseCaFile,
+        ChooseUnsubscribeCsv,
+        ChooseExportPath,
+        ChooseIcsPath,
+        ChooseContactsExportPath,
+    )
 }
 
 
@@ -46,5 +54,8 @@ def test_every_file_dialog_opens_in_the_documents_folder(
     assert _ASK[ChooseUnsubscribeCsv](ChooseUnsubscribeCsv, None) is None
     assert _ASK[ChooseExportPath](ChooseExportPath, None, "run.csv") is None
     assert _ASK[ChooseIcsPath](ChooseIcsPath, None, "news.ics") is None
+    assert _ASK[ChooseContactsExportPath](ChooseContactsExportPath, None, "contacts.csv") is None
     assert opened[:3] == [folder] * 3
-    assert opened[3:] == [str(Path(folder) / "run.csv"), str(Path(folder) / "news.ics")]
+    assert opened[3:] == [
+        str(Path(folder) / name) for name in ("run.csv", "news.ics", "contacts.csv")
+    ]

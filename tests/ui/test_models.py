@@ -123,6 +123,8 @@ def _contacts(ctx: AppContext, tmp: Path) -> Filled:
         for contact in doomed:
             ctx.contacts.delete(contact.id)
         model.remove_contacts(contact.id for contact in doomed)
+        model.set_attribute_columns(["company", "city"])  # custom fields as columns
+        model.set_attribute_columns(["city"])
         model.set_filter(ContactFilter(text="person1"))
 
     return model, change

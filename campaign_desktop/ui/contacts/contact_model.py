@@ -3,6 +3,10 @@
 A `PagedTableModel`: as many rows as contacts match (`contacts.count`), but only the pages
 the view painted lately are held, each read with one `contacts.search(offset=…,
 limit=PAGE_SIZE)`; 100,000 contacts never cost more than `CACHED_PAGES * PAGE_SIZE` objects.
+
+Custom fields (the contacts' `attributes`) can be shown as extra columns after the fixed
+ones (`set_attribute_columns`); they are not sortable, as no column is: the rows are paged
+in the email order SQL gives.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt
 
 from campaign_desktop.domain.status import ContactStatus
 from campaign_desktop.domain.views import ContactView
@@ -21,6 +25,7 @@ from campaign_desktop.ui.common import formatting
 from campaign_desktop.ui.common.paged_model import PagedTableModel
 
 PAGE_SIZE = 200
+_NO_INDEX = QModelIndex()
 CACHED_PAGES = 10  # a screen shows at most two pages; the rest is for scrolling back
 
 
@@ -62,6 +67,7 @@ class ContactTableModel(PagedTableModel[ContactView]):
         super().__init__(parent)
         self._contacts = contacts
         self._filter = ContactFilter()
+        self._attribute_columns: tuple[str, ...] = ()
 
     # --- the query (what PagedTableModel asks) -------------------------------------------
 
@@ -78,6 +84,45 @@ class ContactTableModel(PagedTableModel[ContactView]):
     def _row_id(self, contact: ContactView) -> int:
         return contact.id
 
+    # --- custom-field columns ------------------------------------------------------------
+
+    @property
+    def attribute_columns(self) -> tuple[str, ...]:
+        """The custom fields shown as columns, in column order after the fixed ones."""
+        return self._attribute_columns
+
+    def set_attribute_columns(self, keys: Iterable[str]) -> None:
+        """Show these custom fields as columns (after the fixed ones, in the order given),
+        and no others: columns removed and inserted as Qt's begin/end calls say."""
+        wanted = tuple(dict.fromkeys(keys))
+        if wanted == self._attribute_columns:
+            return
+        first = len(self.headers)
+        if self._attribute_columns:
+            self.beginRemoveColumns(_NO_INDEX, first, first + len(self._attribute_columns) - 1)
+            self._attribute_columns = ()
+            self.endRemoveColumns()
+        if wanted:
+            self.beginInsertColumns(_NO_INDEX, first, first + len(wanted) - 1)
+            self._attribute_columns = wanted
+            self.endInsertColumns()
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _NO_INDEX) -> int:  # noqa: N802  (a Qt override keeps Qt's name)
+        return 0 if parent.isValid() else len(self.headers) + len(self._attribute_columns)
+
+    def headerData(  # noqa: N802  (a Qt override keeps Qt's name)
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        extra = section - len(self.headers)
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and 0 <= extra < len(self._attribute_columns)
+            and role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole)
+        ):
+            key = self._attribute_columns[extra]
+            return key if role == Qt.ItemDataRole.DisplayRole else f"Custom field “{key}”"
+        return super().headerData(section, orientation, role)
+
     # --- the cells -----------------------------------------------------------------------
 
     def _cell(self, contact: ContactView, column: int, role: int) -> Any:
@@ -85,11 +130,20 @@ class ContactTableModel(PagedTableModel[ContactView]):
             return contact
         if role == ContactRole.ContactIdRole:
             return contact.id
+        if column >= len(self.headers):
+            return self._field_cell(contact, column, role)
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(contact, column)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(contact, column)
         return None
+
+    def _field_cell(self, contact: ContactView, column: int, role: int) -> str | None:
+        extra = column - len(self.headers)
+        shown = role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole)
+        if not shown or not 0 <= extra < len(self._attribute_columns):
+            return None
+        return _field_text(contact.attributes.get(self._attribute_columns[extra]))
 
     @staticmethod
     def _display(contact: ContactView, column: int) -> str | None:  # noqa: PLR0911  (one return per column)
@@ -176,3 +230,12 @@ class ContactTableModel(PagedTableModel[ContactView]):
     def remove_contacts(self, contact_ids: Iterable[int]) -> None:
         """Take deleted contacts out of the table, keeping the rest (and the scroll) as is."""
         self._remove_rows(contact_ids)
+
+
+def _field_text(value: object) -> str:
+    """A custom field's value as a cell shows it (and the CSV export writes it)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

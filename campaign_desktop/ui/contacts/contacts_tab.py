@@ -9,6 +9,12 @@ Off the GUI thread (issue 16, a million contacts): searches and filters are read
 (`background.py`), and only the newest one is shown, whatever order they finish in; deleting
 and (un)subscribing a selection runs on the pool a chunk at a time
 (`ContactService.delete_many` / `set_status_many`), with a progress bar and Cancel.
+
+Lists and exports (issue 17): "Add to list…" / "Remove from list…" for the selection and the
+CSV export run on the pool the same way (one bulk action at a time, the same progress bar
+and Cancel); "Rename list…" and "Delete list…" act on the list chosen in the filter, and
+what a delete would touch is read on the pool before asking. The table's header menu shows
+custom fields as extra columns, remembered in the window settings (`window.ini`).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QMimeData, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QMimeData, QPoint, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -31,6 +37,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QLineEdit,
+    QMenu,
     QProgressBar,
     QPushButton,
     QStackedWidget,
@@ -42,7 +49,15 @@ from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import DomainError, ValidationError
 from campaign_desktop.domain.status import ContactStatus
 from campaign_desktop.domain.views import ContactListView, ContactView
-from campaign_desktop.services.contacts import BulkOutcome, BulkProgress, CancelFlag
+from campaign_desktop.services.contacts import (
+    BulkOutcome,
+    BulkProgress,
+    CancelFlag,
+    ContactService,
+    ExportReport,
+    ListChange,
+    ListUsage,
+)
 from campaign_desktop.ui.common.accessibility import name_toolbar_buttons
 from campaign_desktop.ui.common.background import (
     BackgroundTask,
@@ -50,6 +65,7 @@ from campaign_desktop.ui.common.background import (
     hand_to_crash_handler,
     run_in_background,
 )
+from campaign_desktop.ui.common.paged_model import runs
 from campaign_desktop.ui.common.prompts import Confirm, ErrorMessage, call_service
 from campaign_desktop.ui.common.widgets import (
     action_toolbar,
@@ -66,6 +82,12 @@ from campaign_desktop.ui.contacts.contact_model import (
     ContactTableModel,
 )
 from campaign_desktop.ui.contacts.import_dialog import ChooseCsvFile, ImportDialog
+from campaign_desktop.ui.contacts.list_dialogs import (
+    ChooseContactsExportPath,
+    ChooseListDialog,
+    ExportScope,
+    RenameListDialog,
+)
 
 log = logging.getLogger("campaign_desktop.ui.contacts")
 
@@ -88,6 +110,9 @@ _STATUS_FILTERS = (
     ("Bounced", ContactStatus.BOUNCED.value),
 )
 _Q = ("\N{LEFT DOUBLE QUOTATION MARK}", "\N{RIGHT DOUBLE QUOTATION MARK}")
+#: Where the chosen custom-field columns are remembered (`window.ini`, beside the database).
+FIELD_COLUMNS_KEY = "contacts/field_columns"
+_LIST_ID = Qt.ItemDataRole.UserRole + 1  # the list filter's items: the list's id
 
 
 def _quoted(text: str) -> str:
@@ -96,6 +121,41 @@ def _quoted(text: str) -> str:
 
 def _contacts(count: int) -> str:
     return f"{count:,} contact{'' if count == 1 else 's'}"
+
+
+def _membership_message(change: ListChange, *, adding: bool) -> str:
+    """ "12 contacts added to “VIP”; 3 were already in it." and the like."""
+    name = _quoted(change.list_name)
+    unchanged = change.unchanged
+    was = "was" if unchanged == 1 else "were"
+    if adding:
+        text = f"{_contacts(change.changed)} added to {name}"
+        rest = f"; {unchanged:,} {was} already in it" if unchanged else ""
+    else:
+        text = f"{_contacts(change.changed)} taken out of {name}"
+        rest = f"; {unchanged:,} {was} not in it" if unchanged else ""
+    text += rest + "."
+    gone = change.handled - change.changed - unchanged
+    if gone:
+        text += f" {_contacts(gone)} had been deleted meanwhile."
+    return f"Stopped: {text[0].lower()}{text[1:]}" if change.cancelled else text
+
+
+def _ids_at_rows(contacts: ContactService, shown: ContactFilter, rows: list[int]) -> list[int]:
+    """The ids of the contacts at the sorted table `rows` under the filter `shown`: one
+    query per run of consecutive rows (Ctrl+A is one run), for a pool thread."""
+    found: list[int] = []
+    for first, count in runs(rows):
+        found.extend(
+            contacts.ids(
+                shown.text,
+                list_name=shown.list_name,
+                status=shown.status,
+                offset=first,
+                limit=count,
+            )
+        )
+    return found
 
 
 def csv_file_in(mime: QMimeData) -> Path | None:
@@ -258,10 +318,17 @@ class ContactsTab(QWidget):
     status_message = Signal(str)
     filter_applied = Signal()
     bulk_finished = Signal()
+    field_menu_ready = Signal(QMenu)  # the header's custom-field menu, as it pops up
 
-    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, ctx: AppContext, settings: QSettings | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self._ctx = ctx
+        # The window's settings store when the window hands it in (tests keep their own).
+        self._settings = settings or QSettings(
+            str(ctx.data_dir / "window.ini"), QSettings.Format.IniFormat
+        )
         self.setObjectName("contactsTab")
         self.setAcceptDrops(True)
         self.model = ContactTableModel(ctx.contacts, self)
@@ -274,8 +341,10 @@ class ContactsTab(QWidget):
         self._bulk_title = ""
         self._select_when_shown: int | None = None  # a contact to select once shown
         self._build_actions()
+        self._build_list_actions()
         self._build()
         self._connect()
+        self._build_field_columns()
 
     # --- building ------------------------------------------------------------------------
 
@@ -359,14 +428,15 @@ class ContactsTab(QWidget):
         toolbar = action_toolbar(
             "Contact actions",
             "contactToolbar",
-            (self.action_add, self.action_import),
+            (self.action_add, self.action_import, self.action_export),
             (
                 self.action_edit,
                 self.action_unsubscribe,
                 self.action_resubscribe,
                 self.action_delete,
             ),
-            (self.action_new_list, self.action_delete_list),
+            (self.action_add_to_list, self.action_remove_from_list),
+            (self.action_new_list, self.action_rename_list, self.action_delete_list),
         )
 
         self.search = named(QLineEdit(), "contactSearch", "Search contacts")
@@ -391,6 +461,8 @@ class ContactsTab(QWidget):
             self.action_unsubscribe,
             self.action_resubscribe,
             self.action_delete,
+            self.action_add_to_list,
+            self.action_remove_from_list,
         ):
             self.view.addAction(action)
         self.view.doubleClicked.connect(self._on_edit)
@@ -498,6 +570,8 @@ class ContactsTab(QWidget):
             self.list_filter.addItem("All lists", None)
             for item in lists:
                 self.list_filter.addItem(f"{item.name} ({item.member_count:,})", item.name)
+                # The id beside the name: renaming and deleting act on the list, not a name.
+                self.list_filter.setItemData(self.list_filter.count() - 1, item.id, _LIST_ID)
             position = self.list_filter.findData(chosen) if chosen is not None else 0
             self.list_filter.setCurrentIndex(max(position, 0))
         finally:
@@ -545,6 +619,7 @@ class ContactsTab(QWidget):
         self.action_delete.setEnabled(bool(rows))
         self.action_edit.setEnabled(len(rows) == 1)
         self.action_delete_list.setEnabled(not busy and self.list_filter.currentData() is not None)
+        self._update_list_actions(busy, rows)
 
     def _call(self, title: str, call: Callable[[], T]) -> T | None:
         """The call's result, or None when it was refused (the user was told why).
@@ -731,30 +806,365 @@ class ContactsTab(QWidget):
 
     @Slot()
     def _on_delete_list(self) -> None:
-        name = self.list_filter.currentData()
-        if name is None:
+        """Read what deleting the chosen list would touch (on the pool), then ask."""
+        list_id = self._chosen_list_id()
+        if list_id is None or self._bulk is not None:
             return
-        chosen = next((item for item in self._ctx.contacts.lists() if item.name == name), None)
-        if chosen is None:
-            self.reload()
+        contacts = self._ctx.contacts
+        run_in_background(
+            "contacts: list usage",
+            lambda _report: contacts.list_usage(list_id),
+            self._on_list_usage_read,
+        )
+
+    @Slot(object, object)
+    def _on_list_usage_read(self, usage: Any, error: BaseException | None) -> None:
+        if error is not None:
+            if isinstance(error, DomainError):  # gone meanwhile: show what is there now
+                self.reload()
+            else:
+                hand_to_crash_handler(error)
             return
+        assert isinstance(usage, ListUsage)
+        chosen = usage.list
+        name = _quoted(chosen.name)
+        if usage.campaigns:
+            # The service refuses (docs/design.md §2: a campaign's audience is its lists):
+            # say so, and which campaigns, instead of asking first.
+            names = ", ".join(_quoted(campaign) for campaign in usage.campaigns)
+            noun = "campaign" if len(usage.campaigns) == 1 else "campaigns"
+            ErrorMessage.show(
+                self,
+                "Delete list",
+                f"{name} is the audience of the {noun} {names}, so it cannot be deleted. "
+                f"Remove it from the {noun} first, or rename the list instead.",
+            )
+            return
+        holds = (
+            f"It holds {_contacts(chosen.member_count)}; they stay in your contacts."
+            if chosen.member_count
+            else "It is empty."
+        )
         if not Confirm.ask(
             self,
             "Delete list",
-            f"Delete the list {_quoted(chosen.name)}? Its {chosen.member_count:,} contacts "
-            "stay in your contacts.",
+            f"Delete the list {name}? {holds} No campaign sends to this list.",
             "Delete list",
         ):
             return
-        try:
-            self._ctx.contacts.delete_list(chosen.id)
-        except DomainError as exc:
-            ErrorMessage.show(self, "Delete list", exc.message)
+        contacts = self._ctx.contacts
+        outcome = call_service(self, "Delete list", lambda: contacts.delete_list(chosen.id))
+        if not outcome:
+            self.reload()
             return
-        self._fill_lists(self._ctx.contacts.lists(), select="")
         self.list_filter.setCurrentIndex(0)
-        self.apply_filter()
-        self._changed(f"Deleted the list {_quoted(chosen.name)}.", lists_too=True)
+        self.reload()
+        self._changed(f"Deleted the list {name} (its contacts stay).")
+
+    # --- lists and exports (issue 17) ------------------------------------------------------
+
+    def _build_list_actions(self) -> None:
+        self._last_list_added: str | None = None
+        self.action_add_to_list = named_action(
+            self,
+            "actionAddToList",
+            "Add to l&ist\N{HORIZONTAL ELLIPSIS}",
+            self._on_add_to_list,
+            icon_name="list-add",
+            tip="Put the selected contacts in a list, or in a new one",
+            shortcuts=["Ctrl+L"],
+        )
+        self.action_remove_from_list = named_action(
+            self,
+            "actionRemoveFromList",
+            "Remove from lis&t\N{HORIZONTAL ELLIPSIS}",
+            self._on_remove_from_list,
+            tip="Take the selected contacts out of a list (they stay contacts)",
+            shortcuts=["Ctrl+Shift+L"],
+        )
+        self.action_rename_list = named_action(
+            self,
+            "actionRenameList",
+            "Rena&me list\N{HORIZONTAL ELLIPSIS}",
+            self._on_rename_list,
+            icon_name="edit",
+            tip="Rename the list chosen in the filter (its campaigns keep sending to it)",
+        )
+        self.action_export = named_action(
+            self,
+            "actionExportContacts",
+            "E&xport contacts\N{HORIZONTAL ELLIPSIS}",
+            self._on_export,
+            icon_name="export",
+            tip="Save the contacts (all of them, or those shown) as a CSV file",
+            shortcuts=["Ctrl+E"],
+        )
+        for action in (self.action_add_to_list, self.action_remove_from_list, self.action_export):
+            # Only while the Contacts tab is the one in use: Activity has its own Ctrl+E.
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(action)
+
+    def _update_list_actions(self, busy: bool, rows: list[int]) -> None:
+        self.action_add_to_list.setEnabled(bool(rows))
+        self.action_remove_from_list.setEnabled(bool(rows) and self.list_filter.count() > 1)
+        self.action_rename_list.setEnabled(not busy and self.list_filter.currentData() is not None)
+        self.action_export.setEnabled(not busy)
+
+    def _list_names(self) -> list[str]:
+        return [str(self.list_filter.itemData(i)) for i in range(1, self.list_filter.count())]
+
+    def _chosen_list_id(self) -> int | None:
+        """The id of the list chosen in the filter (kept beside its name), or None."""
+        position = self.list_filter.currentIndex()
+        list_id = self.list_filter.itemData(position, _LIST_ID)
+        return list_id if isinstance(list_id, int) and position > 0 else None
+
+    @Slot()
+    def _on_add_to_list(self) -> None:
+        self._change_membership(adding=True)
+
+    @Slot()
+    def _on_remove_from_list(self) -> None:
+        self._change_membership(adding=False)
+
+    def _change_membership(self, *, adding: bool) -> None:
+        rows = self.selected_rows()
+        if not rows or self._bulk is not None:
+            return
+        shown_list = self.list_filter.currentData()
+        # Adding offers the list last added to (not the one shown: they are in it);
+        # removing offers the list shown.
+        current = self._last_list_added if adding else shown_list
+        if current == shown_list and adding:
+            current = None
+        name = ChooseListDialog.ask(
+            self, self._list_names(), len(rows), adding=adding, current=current
+        )
+        if name is None:
+            return
+        if adding:
+            self._last_list_added = name
+        contacts = self._ctx.contacts
+        shown = self.model.current_filter
+        if adding:
+            title, doing = "Add to list", f"Adding {_contacts(len(rows))} to {_quoted(name)}…"
+        else:
+            title = "Remove from list"
+            doing = f"Taking {_contacts(len(rows))} out of {_quoted(name)}…"
+        change_lists = contacts.add_to_list if adding else contacts.remove_from_list
+
+        def run(report: Report, cancel: CancelFlag) -> tuple[ListChange, list[ContactView]]:
+            # The selected rows' ids, read here: selecting all of a million rows must not
+            # read them on the GUI thread.
+            ids = _ids_at_rows(contacts, shown, rows)
+            change = change_lists(
+                ids, name, progress=lambda done, _asked: report(done), cancel=cancel
+            )
+            # The rows' lists column changed: few enough are replaced in place.
+            few = len(ids) <= MAX_INSPECTED_ROWS
+            return change, contacts.get_many(ids[: change.handled]) if few else []
+
+        self._start_background_bulk(title, doing, len(rows), run, self._on_membership_changed)
+
+    def _start_background_bulk(
+        self,
+        title: str,
+        doing: str,
+        total: int,
+        run: Callable[[Report, CancelFlag], Any],
+        finished: Callable[[Any, BaseException | None], None],
+        *,
+        progress: Callable[[Any], None] | None = None,
+    ) -> None:
+        """Run `run(report, cancel)` on the pool with the progress bar and Cancel, as
+        `_run_bulk` does; `finished` calls `_end_background_bulk` first."""
+        cancel = threading.Event()
+        self._bulk_cancel = cancel
+        self._bulk_title = title
+        self.bulk_progress.begin(doing, total)
+        self._bulk = run_in_background(
+            f"contacts: {title.lower()}",
+            lambda report: run(report, cancel),
+            finished,
+            progress or self._on_bulk_progress,
+        )
+        self._update_actions()
+
+    def _end_background_bulk(self, error: BaseException | None) -> bool:
+        """Hide the progress bar; True when the work succeeded (else the user was told)."""
+        title = self._bulk_title
+        self._bulk = None
+        self.bulk_progress.hide()
+        self._update_actions()
+        if error is None:
+            return True
+        if isinstance(error, DomainError):
+            ErrorMessage.show(self, title, error.message)
+        else:
+            hand_to_crash_handler(error)
+        return False
+
+    @Slot(object, object)
+    def _on_membership_changed(self, result: Any, error: BaseException | None) -> None:
+        adding = self._bulk_title == "Add to list"
+        if not self._end_background_bulk(error):
+            self.reload()  # some chunks may be done: show what the database holds
+            self.bulk_finished.emit()
+            return
+        change, shown = result
+        assert isinstance(change, ListChange)
+        if self.model.current_filter.list_name == change.list_name or not shown:
+            self.reload()  # rows join or leave the list shown, or too many to replace
+        else:
+            for contact in shown:
+                self.model.replace_contact(contact)
+            self._refresh_lists()
+        self.status_message.emit(_membership_message(change, adding=adding))
+        if change.changed:
+            self.contacts_changed.emit()
+        self.bulk_finished.emit()
+
+    @Slot()
+    def _on_rename_list(self) -> None:
+        name = self.list_filter.currentData()
+        list_id = self._chosen_list_id()
+        if name is None or list_id is None:
+            return
+        current = ContactListView(list_id, name, "", member_count=0, subscribed_count=0)
+        renamed = RenameListDialog.ask(self, self._ctx, current)
+        if renamed is None:
+            return
+        self._rename_in_filter(name, renamed.name)
+        self.reload()
+        self._changed(
+            f"Renamed the list {_quoted(name)} to {_quoted(renamed.name)}; its campaigns "
+            "keep sending to it."
+        )
+
+    def _rename_in_filter(self, old: str, new: str) -> None:
+        """Keep the renamed list chosen in the filter until the lists are read again."""
+        position = self.list_filter.findData(old)
+        if position > 0:
+            self.list_filter.blockSignals(True)
+            self.list_filter.setItemData(position, new)
+            self.list_filter.blockSignals(False)
+
+    # --- export --------------------------------------------------------------------------
+
+    @Slot()
+    def _on_export(self) -> None:
+        if self._bulk is not None:
+            return
+        wanted = self.model.current_filter
+        if not wanted.is_empty:
+            only_shown = ExportScope.ask(self, self.model.total())
+            if only_shown is None:
+                return
+            if not only_shown:
+                wanted = ContactFilter()
+        path = ChooseContactsExportPath.ask(self, "contacts.csv")
+        if path is not None:
+            self.export_contacts(path, wanted)
+
+    def export_contacts(self, path: Path, wanted: ContactFilter) -> None:
+        """Write the contacts matching `wanted` to `path` on the pool, with progress and
+        Cancel; a cancelled or failed export leaves no file (`ContactService.export_csv`)."""
+        if self._bulk is not None:
+            return
+        contacts = self._ctx.contacts
+
+        def run(report: Report, cancel: CancelFlag) -> tuple[ExportReport, Path]:
+            done = contacts.export_csv(
+                path,
+                wanted.text,
+                list_name=wanted.list_name,
+                status=wanted.status,
+                progress=lambda written, total: report((written, total)),
+                cancel=cancel,
+            )
+            return done, path
+
+        self._start_background_bulk(
+            "Export",
+            f"Exporting contacts to {path.name}…",
+            0,  # the service counts them: `_on_export_progress` sets the bar's end
+            run,
+            self._on_exported,
+            progress=self._on_export_progress,
+        )
+
+    @Slot(object)
+    def _on_export_progress(self, value: object) -> None:
+        if isinstance(value, tuple):
+            written, total = value
+            self.bulk_progress.bar.setMaximum(max(total, 1))
+            self.bulk_progress.advance(written)
+
+    @Slot(object, object)
+    def _on_exported(self, result: Any, error: BaseException | None) -> None:
+        if self._end_background_bulk(error):
+            report, path = result
+            if report.cancelled:
+                self.status_message.emit(f"Export cancelled: {path.name} was not written.")
+            else:
+                self.status_message.emit(f"Exported {_contacts(report.rows)} to {path}.")
+        self.bulk_finished.emit()
+
+    # --- custom fields as columns --------------------------------------------------------
+
+    def _build_field_columns(self) -> None:
+        header = self.view.horizontalHeader()
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._on_header_menu)
+        self.field_menu: QMenu | None = None
+        saved = self._settings.value(FIELD_COLUMNS_KEY, [])
+        # An INI file gives one value back as a string, several as a list.
+        keys = [saved] if isinstance(saved, str) else saved if isinstance(saved, list) else []
+        self.model.set_attribute_columns(str(key) for key in keys if key)
+
+    @Slot(QPoint)
+    def _on_header_menu(self, pos: QPoint) -> None:
+        """Read the custom-field names on the pool, then offer them as columns."""
+        where = self.view.horizontalHeader().mapToGlobal(pos)
+        contacts = self._ctx.contacts
+        run_in_background(
+            "contacts: field names",
+            lambda _report: (contacts.attribute_names(), where),
+            self._on_field_names_read,
+        )
+
+    @Slot(object, object)
+    def _on_field_names_read(self, result: Any, error: BaseException | None) -> None:
+        if error is not None:
+            if not isinstance(error, DomainError):
+                hand_to_crash_handler(error)
+            return
+        names, where = result
+        shown = self.model.attribute_columns
+        if self.field_menu is not None:
+            self.field_menu.deleteLater()  # the one shown last time: one menu at a time
+        menu = QMenu(self)
+        menu.setObjectName("fieldColumnsMenu")
+        if not names and not shown:
+            empty = menu.addAction("No custom fields yet (import a CSV with more columns)")
+            empty.setEnabled(False)
+        for key in sorted({*names, *shown}):
+            action = menu.addAction(key)
+            action.setObjectName(f"fieldColumn_{key}")
+            action.setCheckable(True)
+            action.setChecked(key in shown)
+            action.toggled.connect(lambda on, key=key: self.show_field_column(key, on))
+        self.field_menu = menu
+        self.field_menu_ready.emit(menu)
+        menu.popup(where)
+
+    def show_field_column(self, key: str, shown: bool) -> None:
+        """Show (or hide) the custom field `key` as a column; remembered for next time."""
+        keys = [k for k in self.model.attribute_columns if k != key]
+        if shown:
+            keys.append(key)
+        self.model.set_attribute_columns(keys)
+        self._settings.setValue(FIELD_COLUMNS_KEY, keys)
 
     # --- importing -----------------------------------------------------------------------
 

@@ -350,7 +350,7 @@ class MainWindow(QMainWindow):
         return page
 
     def _build_contacts_tab(self) -> QWidget:
-        self.contacts_tab = ContactsTab(self._ctx)
+        self.contacts_tab = ContactsTab(self._ctx, self._settings)
         self.contact_model = self.contacts_tab.model
         self.contact_view = self.contacts_tab.view
         return self.contacts_tab
@@ -768,6 +768,8 @@ class MainWindow(QMainWindow):
             lambda _path, message: self._show_status_message(message)
         )
         self.file_menu.insertAction(self.action_settings, self.action_export_all)
+        # The Contacts tab's export (Ctrl+E there), from any tab.
+        self.file_menu.insertAction(self.action_settings, self.contacts_tab.action_export)
         self.file_menu.insertSeparator(self.action_settings)
         self._update_schedule_control(None)
 
