@@ -68,7 +68,7 @@ log = logging.getLogger("campaign_desktop.db")
 DATABASE_FILENAME = "campaigns.sqlite3"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The newest revision in migrations/versions; a test checks it against Alembic's head.
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 #: The SQLAlchemy driver for PostgreSQL URLs that name none (psycopg 3, docs/design.md §10).
 POSTGRESQL_DRIVER = "postgresql+psycopg"
 #: Where `Database.path` points for a server database: a name in the data folder that is
