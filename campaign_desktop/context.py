@@ -28,6 +28,7 @@ from campaign_desktop.services.campaigns import CampaignService
 from campaign_desktop.services.contacts import ContactService
 from campaign_desktop.services.credentials import CredentialStore
 from campaign_desktop.services.inbound import InboundService
+from campaign_desktop.services.retention import HistoryRetention
 from campaign_desktop.services.runs import RunService
 from campaign_desktop.services.sending import ConnectionFactory, SendingEngine
 from campaign_desktop.services.settings import SettingsService
@@ -79,6 +80,7 @@ class AppContext:
     scheduler: CampaignScheduler
     inbound: InboundService
     autostart: AutostartService
+    retention: HistoryRetention
 
     @classmethod
     def open(
@@ -155,6 +157,7 @@ class AppContext:
         )
         campaigns = CampaignService(db, events, clock, sending)
         inbound = InboundService(db, clock, events, settings, credentials)
+        retention = HistoryRetention(db, clock, settings)
         scheduler = CampaignScheduler(
             campaigns,
             events,
@@ -168,6 +171,7 @@ class AppContext:
             reconcile_seconds=reconcile_seconds,
             heartbeat_seconds=heartbeat_seconds,
             check_mailbox=inbound.check_if_configured,
+            compact_history=retention.compact,
         )
         log.info("opened the %s", db.description)
         return cls(
@@ -184,6 +188,7 @@ class AppContext:
             scheduler=scheduler,
             inbound=inbound,
             autostart=autostart,
+            retention=retention,
         )
 
     def close(self) -> None:
