@@ -335,3 +335,31 @@ def test_connections_have_a_one_line_explanation(dialog: SettingsDialog) -> None
         "allow only a few."
     )
     assert dialog.retry_after.specialValueText() == "At once"  # 0 s: retry straight away
+
+
+def test_history_is_kept_forever_until_a_number_of_months_is_saved(
+    dialog: SettingsDialog, gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    assert dialog.keep_months.value() == 0
+    assert dialog.keep_months.text() == "Forever"
+    assert "counts" in dialog.keep_months_hint.text()
+    dialog.tabs.setCurrentWidget(dialog.database_page)
+    assert dialog.keep_months.isVisibleTo(dialog)
+    dialog.keep_months.setValue(18)
+    assert saved(dialog, qtbot)
+    assert gui_ctx.settings.snapshot().history_keep_months == 18
+    reopened = SettingsDialog(gui_ctx)
+    qtbot.addWidget(reopened)
+    assert reopened.keep_months.value() == 18
+
+
+def test_months_out_of_range_are_refused_inline_and_nothing_is_saved(
+    dialog: SettingsDialog, gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    dialog.keep_months.lineEdit().setText("5000")
+    dialog.keep_months.interpretText()
+    error = dialog._errors["history.keep_months"]
+    assert not error.isHidden()
+    assert "between 0 and 1200" in error.text()
+    assert not saved(dialog, qtbot)
+    assert gui_ctx.settings.get("history.keep_months") == 0
