@@ -8,6 +8,7 @@ import csv
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,11 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import text
 
 from campaign_desktop.context import AppContext
+from campaign_desktop.domain.clock import ManualClock
 from campaign_desktop.domain.events import RunEvent, RunPhase
 from campaign_desktop.domain.status import RunStatus
 from campaign_desktop.domain.views import RunView
+from campaign_desktop.services.retention import HistoryRetention
 from campaign_desktop.ui.activity.activity_tab import ActivityTab, ChooseExportPath
 from campaign_desktop.ui.activity.run_models import (
     DELIVERY_PAGE_SIZE,
@@ -150,6 +153,26 @@ def test_selecting_a_run_shows_its_deliveries(
     assert tab.unconfirmed_banner.isHidden()
     tab.delivery_filter.setCurrentIndex(tab.delivery_filter.findData("failed"))
     assert model.rowCount() == 0
+
+
+def test_a_run_whose_details_were_removed_says_so_and_keeps_its_counts(
+    gui_ctx: AppContext, tab: ActivityTab, server: SmtpServer, qtbot: QtBot
+) -> None:
+    kept = _sent_run(gui_ctx, tab, qtbot)
+    tab.select_run(kept.id)
+    assert tab.details_removed.isHidden() and tab.delivery_view.isVisibleTo(tab)
+    later = ManualClock(datetime.now(UTC) + timedelta(days=400))
+    assert HistoryRetention(gui_ctx.db, later, gui_ctx.settings).compact(months=12).deliveries == 2
+    tab.reload()
+    tab.select_run(kept.id)
+
+    assert not tab.details_removed.isHidden()
+    assert "details were removed on" in tab.details_removed.text()
+    assert not tab.delivery_view.isVisibleTo(tab)
+    assert "2 recipients: 2 sent" in tab.delivery_counts.text()
+    assert _cells(tab)["Sent"] == "2"
+    assert not tab.action_export.isEnabled()
+    assert not tab.delivery_filter.isEnabled()
 
 
 def test_an_unconfirmed_delivery_is_highlighted_and_explained(
