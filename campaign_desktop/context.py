@@ -17,7 +17,12 @@ from sqlalchemy import URL
 from campaign_desktop.channels.smtp import SmtpConnection
 from campaign_desktop.domain.clock import Clock, SystemClock
 from campaign_desktop.domain.events import EventBus
-from campaign_desktop.persistence.db import Database, open_database, parse_database_url
+from campaign_desktop.persistence.db import (
+    BackupProgress,
+    Database,
+    open_database,
+    parse_database_url,
+)
 from campaign_desktop.scheduling.scheduler import CampaignScheduler
 from campaign_desktop.services.autostart import (
     AutostartService,
@@ -93,6 +98,7 @@ class AppContext:
         reconcile_seconds: float = 30.0,
         busy_timeout: float = 5.0,
         heartbeat_seconds: float = 10.0,
+        backup_progress: BackupProgress | None = None,
     ) -> AppContext:
         """Open (creating and migrating) the database in `data_dir` and wire everything.
 
@@ -106,6 +112,7 @@ class AppContext:
         damaged file, locked by another program for longer than `busy_timeout` seconds; a
         server that cannot be reached, refuses the login or has no such database): see
         `open_database`, which also offers the way back for a damaged file.
+        `backup_progress(pages copied, pages in all)` follows the backup before a migration.
         """
         data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         clock = clock or SystemClock()
@@ -117,7 +124,12 @@ class AppContext:
             database_url = CredentialStore().database_login(parse_database_url(database_url))
             team = database_url.set(password=None).render_as_string(hide_password=False)
             start_command += ["--database-url", team]
-        db = open_database(data_dir, database_url=database_url, busy_timeout=busy_timeout)
+        db = open_database(
+            data_dir,
+            database_url=database_url,
+            busy_timeout=busy_timeout,
+            backup_progress=backup_progress,
+        )
         try:
             return cls._wire(
                 data_dir,
