@@ -169,7 +169,7 @@ class AppContext:
         )
         campaigns = CampaignService(db, events, clock, sending)
         inbound = InboundService(db, clock, events, settings, credentials)
-        retention = HistoryRetention(db, clock, settings)
+        retention = HistoryRetention(db, clock, settings, events)
         scheduler = CampaignScheduler(
             campaigns,
             events,

@@ -25,6 +25,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import delete, exists, func, select, update
 
 from campaign_desktop.domain.clock import Clock
+from campaign_desktop.domain.events import EventBus, HistoryCompacted
 from campaign_desktop.domain.status import DeliveryStatus, RunStatus
 from campaign_desktop.persistence.db import Database
 from campaign_desktop.persistence.models import CampaignRun, Delivery
@@ -78,6 +79,7 @@ class HistoryRetention:
         db: Database,
         clock: Clock,
         settings: SettingsService,
+        events: EventBus | None = None,
         *,
         chunk_rows: int = CHUNK_ROWS,
         pause_seconds: float = PAUSE_SECONDS,
@@ -87,6 +89,7 @@ class HistoryRetention:
         self._db = db
         self._clock = clock
         self._settings = settings
+        self._events = events
         self._chunk_rows = chunk_rows
         self._pause_seconds = pause_seconds
 
@@ -126,6 +129,7 @@ class HistoryRetention:
         (feedback arriving later then leaves its counts alone). Between chunks it rests
         `pause_seconds` and returns early, `complete=False`, once `stop` is set. Raises
         StorageError when the database fails; what was removed until then stays removed.
+        When rows were removed, a `HistoryCompacted` event says so (Activity reads again).
         """
         stop = stop or threading.Event()
         runs = deliveries = 0
@@ -144,6 +148,8 @@ class HistoryRetention:
                 break
             stop.wait(self._pause_seconds)
         report = CompactionReport(runs, deliveries, complete=not stop.is_set())
+        if deliveries and self._events is not None:
+            self._events.publish(HistoryCompacted(runs, deliveries))
         if deliveries or not report.complete:
             log.info(
                 "history retention: removed %d delivery rows of %d runs%s",

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import DomainError
-from campaign_desktop.domain.events import MailboxChecked, RunEvent, RunPhase
+from campaign_desktop.domain.events import HistoryCompacted, MailboxChecked, RunEvent, RunPhase
 from campaign_desktop.domain.status import DeliveryStatus, RunStatus
 from campaign_desktop.domain.views import RunView
 from campaign_desktop.ui.activity.run_models import (
@@ -128,6 +128,7 @@ class ActivityTab(QWidget):
         self._build()
         bridge.run_event.connect(self._on_run_event)
         bridge.mailbox_checked.connect(self._on_mailbox_checked)
+        bridge.history_compacted.connect(self._on_history_compacted)
         self.run_view.selectionModel().selectionChanged.connect(self._on_run_selected)
         self.delivery_filter.currentIndexChanged.connect(self._on_delivery_filter)
         for signal in (self.run_model.modelReset, self.run_model.rowsInserted):
@@ -349,6 +350,11 @@ class ActivityTab(QWidget):
         """Bounces and unsubscribes read from the mailbox change finished runs' counts."""
         if event.bounced or event.unsubscribed:
             self.reload()
+
+    @Slot(object)
+    def _on_history_compacted(self, _event: HistoryCompacted) -> None:
+        """Old runs lost their recipient lists: the selected one may be among them."""
+        self.reload()
 
     @Slot()
     def _on_run_selected(self, *_args: QItemSelection) -> None:
