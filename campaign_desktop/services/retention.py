@@ -33,8 +33,9 @@ from campaign_desktop.services.settings import SettingsService
 
 log = logging.getLogger("campaign_desktop.retention")
 
-#: Delivery rows removed per transaction: a few milliseconds of work on either engine
-#: (docs/performance.md, issue 16), so a send's next commit waits at most that long.
+#: Delivery rows removed per transaction: tens of milliseconds of SQLite's work (median
+#: 78 ms on the loaded 2-core machine; docs/performance.md, issue 16), so a send's next
+#: commit waits at most that long, where one DELETE of the same rows holds it for seconds.
 CHUNK_ROWS = 2000
 #: The rest between two chunks (seconds): lets a waiting writer (a send) take the lock.
 PAUSE_SECONDS = 0.02
