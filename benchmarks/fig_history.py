@@ -13,6 +13,7 @@ import os
 import shutil
 import sqlite3
 import time
+from functools import partial
 from pathlib import Path
 
 from benchmarks.harness import Bench, Row, Target, emit_note, emit_row, median, stopwatch
@@ -43,17 +44,27 @@ def _database_before_migration(folder: Path, size: int) -> Path:
     engine.dispose()
     connection = sqlite3.connect(path, isolation_level=None)
     try:
-        connection.execute("BEGIN")
-        connection.execute(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
-            "INSERT INTO setting (key, value) SELECT 'filler' || i, hex(randomblob(?)) FROM n",
-            (max(1, size // _ROW_BYTES), _ROW_BYTES // 2),
-        )
-        connection.execute("COMMIT")
+        page_size = int(connection.execute("PRAGMA page_size").fetchone()[0])
+        batch, number = 10_000, 0
+        # Batches until the file holds `size` bytes of pages (the rows' overhead varies).
+        while int(connection.execute("PRAGMA page_count").fetchone()[0]) * page_size < size:
+            connection.execute("BEGIN")
+            connection.execute(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+                "INSERT INTO setting (key, value) "
+                "SELECT 'filler' || (? + i), hex(randomblob(?)) FROM n",
+                (min(batch, max(1, size // _ROW_BYTES)), number, _ROW_BYTES // 2),
+            )
+            connection.execute("COMMIT")
+            number += batch
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         connection.close()
     return path
+
+
+def _record(steps: list[tuple[int, int]], copied: int, total: int) -> None:
+    steps.append((copied, total))
 
 
 def migration_backup(bench: Bench) -> None:
@@ -71,9 +82,7 @@ def migration_backup(bench: Bench) -> None:
     for _round in range(3):  # alternated, so both see the same load and page cache
         steps: list[tuple[int, int]] = []
         with stopwatch() as took:
-            copy = backup_database(
-                path, lambda copied, total, seen=steps: seen.append((copied, total))
-            )
+            copy = backup_database(path, partial(_record, steps))
         ours.append(took())
         reports.append(len(steps))
         assert copy is not None and steps[-1][0] == steps[-1][1]
