@@ -299,3 +299,21 @@ def test_the_setting_refuses_what_is_not_a_whole_number_of_months(app: AppContex
     assert "whole number" in found["history.keep_months"]
     with app.db.read() as session:
         assert session.scalar(select(func.count()).select_from(CampaignRun)) == 0
+
+
+@pytest.mark.slow
+def test_stopping_the_scheduler_ends_a_long_compaction_between_chunks(
+    app: AppContext, clock: ManualClock
+) -> None:
+    run_id = make_run(app, "completed", START - timedelta(days=800), {"sent": 30_000})
+    app.settings.set("history.keep_months", 12)
+    app.scheduler.start()
+    app.scheduler.compact_history_soon()
+    assert wait_until(lambda: len(delivery_rows(app, run_id)) < 30_000, timeout=20)
+
+    app.scheduler.stop()  # returns once the job ended: between two chunks
+
+    left = len(delivery_rows(app, run_id))
+    assert 0 < left < 30_000 and left % 2_000 == 0
+    assert app.runs.get(run_id).details_removed_at is not None
+    assert app.retention.compact().deliveries == left  # the next pass goes on
