@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 
 import keyring
 import pytest
@@ -18,7 +19,9 @@ from campaign_desktop.services.credentials import SERVICE_NAME, keyring_help
 from campaign_desktop.ui.common.accessibility import unnamed_controls
 from campaign_desktop.ui.settings.settings_dialog import SettingsDialog
 from tests.memory_keyring import MemoryKeyring
+from tests.services.test_retention import make_run
 from tests.smtp_server import free_port, running_smtp_server
+from tests.ui.conftest import NOW
 
 pytestmark = pytest.mark.gui
 
@@ -363,3 +366,17 @@ def test_months_out_of_range_are_refused_inline_and_nothing_is_saved(
     assert "between 0 and 1200" in error.text()
     assert not saved(dialog, qtbot)
     assert gui_ctx.settings.get("history.keep_months") == 0
+
+
+def test_saving_a_shorter_history_removes_the_old_details_in_the_background(
+    dialog: SettingsDialog, gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    old = make_run(gui_ctx, "completed", NOW - timedelta(days=800), {"sent": 3})
+    recent = make_run(gui_ctx, "completed", NOW - timedelta(days=30), {"sent": 2})
+    gui_ctx.scheduler.start()
+    dialog.keep_months.setValue(12)
+    assert saved(dialog, qtbot)
+    qtbot.waitUntil(lambda: gui_ctx.runs.get(old).details_removed_at is not None, timeout=10_000)
+    assert gui_ctx.runs.deliveries(old) == []
+    assert gui_ctx.runs.get(old).total == 3
+    assert len(gui_ctx.runs.deliveries(recent)) == 2
