@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
@@ -16,7 +16,7 @@ from campaign_desktop.app import open_context
 from campaign_desktop.persistence import db as db_module
 from campaign_desktop.persistence.db import HEAD_REVISION, current_revision, list_backups
 from campaign_desktop.ui.shell import start_up_progress
-from campaign_desktop.ui.shell.start_up_progress import UPDATING, StartUpProgress
+from campaign_desktop.ui.shell.start_up_progress import BACKING_UP, UPDATING, StartUpProgress
 from tests.persistence.test_backup_progress import database_at_previous_revision, dump
 
 pytestmark = pytest.mark.gui
@@ -90,3 +90,17 @@ def test_a_small_or_current_database_opens_without_a_dialog(
         ctx.close()
     assert RecordingProgress.shown == []
     assert len(list_backups(data)) == 1
+
+
+def test_the_progress_dialog_cannot_be_closed_while_the_backup_runs(qtbot: QtBot) -> None:
+    dialog = StartUpProgress()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert dialog.isVisible()
+    dialog.close()  # the window's close button
+    assert dialog.isVisible()
+    assert dialog.labelText() == BACKING_UP
+    dialog.on_progress((50, 200))
+    assert dialog.value() == 25
+    dialog.hide()

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QEventLoop, Qt, Slot
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from campaign_desktop.services.backups import BackupProgress
@@ -43,6 +44,14 @@ class StartUpProgress(QProgressDialog):
         self.setWindowModality(Qt.WindowModality.ApplicationModal)
         self.setMinimumWidth(420)
         self.setValue(0)
+
+    def reject(self) -> None:
+        """Escape does nothing: the backup cannot be stopped (the start waits for it), and
+        a hidden dialog would only leave the user wondering."""
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802  (a Qt override keeps Qt's name)
+        # The window's close button, likewise (QProgressDialog would cancel and hide).
+        event.ignore()
 
     @Slot(object)
     def on_progress(self, step: object) -> None:
@@ -79,7 +88,7 @@ def open_with_progress(work: Callable[[BackupProgress], T], title: str = "open t
     task.start()
     if "error" not in outcome:
         loop.exec()
-    dialog.close()
+    dialog.hide()  # not close(): `closeEvent` refuses it
     dialog.deleteLater()
     error = outcome["error"]
     if isinstance(error, BaseException):
