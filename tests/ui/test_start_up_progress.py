@@ -96,7 +96,7 @@ def test_the_progress_dialog_cannot_be_closed_while_the_backup_runs(qtbot: QtBot
     dialog = StartUpProgress()
     qtbot.addWidget(dialog)
     dialog.show()
-    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)  # type: ignore[no-untyped-call]  # pytest-qt leaves keyClick untyped
     assert dialog.isVisible()
     dialog.close()  # the window's close button
     assert dialog.isVisible()
