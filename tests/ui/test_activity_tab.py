@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QModelIndex
+from PySide6.QtCore import QModelIndex, Qt
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 from sqlalchemy import text
@@ -175,6 +175,10 @@ def test_a_run_whose_details_were_removed_says_so_and_keeps_its_counts(
     assert not tab.delivery_view.isVisibleTo(tab)
     assert "2 recipients: 2 sent" in tab.delivery_counts.text()
     assert _cells(tab)["Sent"] == "2"
+    row = tab.run_model.row_of(kept.id)
+    assert row is not None
+    tooltip = tab.run_model.index(row, RunColumn.STATUS).data(Qt.ItemDataRole.ToolTipRole)
+    assert "details removed on" in tooltip
     assert not tab.action_export.isEnabled()
     assert not tab.delivery_filter.isEnabled()
 
