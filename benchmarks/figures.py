@@ -43,5 +43,7 @@ FIGURES: tuple[Figure, ...] = (
     Figure("ledger", "fig_ledger", "ledger", 900, "deletes, long run scroll and export"),
     Figure("search", "fig_ledger", "contact_search", 600, "contact search at 1 M contacts"),
     Figure("big-import", "fig_ledger", "big_import", 900, "1 M-row CSV import vs csv+sqlite3"),
+    Figure("migration-backup", "fig_history", "migration_backup", 600, "backup before a migration"),
+    Figure("compaction", "fig_history", "compaction", 900, "history retention vs one DELETE"),
 )
 BY_NAME = {figure.name: figure for figure in FIGURES}

@@ -28,7 +28,12 @@ from campaign_desktop.context import (
 )
 from campaign_desktop.domain.errors import DomainError, SchedulerLockedError, StorageError
 from campaign_desktop.domain.views import Backup
-from campaign_desktop.services.backups import list_backups, restore_backup, set_aside_database
+from campaign_desktop.services.backups import (
+    list_backups,
+    migration_backup_size,
+    restore_backup,
+    set_aside_database,
+)
 from campaign_desktop.ui.common.background import freeze_start_up_objects
 from campaign_desktop.ui.common.icons import app_icon
 from campaign_desktop.ui.shell.crash_handler import (
@@ -43,6 +48,7 @@ from campaign_desktop.ui.shell.restore_dialog import RestoreChoice, RestoreDialo
 from campaign_desktop.ui.shell.self_test import run_self_test
 from campaign_desktop.ui.shell.single_instance import SingleInstance
 from campaign_desktop.ui.shell.start_at_login_offer import StartAtLoginOffer
+from campaign_desktop.ui.shell.start_up_progress import SHOW_PROGRESS_BYTES, open_with_progress
 from campaign_desktop.ui.shell.tray import AppTray
 
 log = logging.getLogger("campaign_desktop.app")
@@ -195,6 +201,9 @@ def open_context(
     to restore a backup, start with an empty database (the damaged file set aside) or
     quit, and opens again after either of the first two.
 
+    A migration due on a big SQLite file shows the backup's progress (`open_with_progress`:
+    the backup and the update run on the pool, the window stays responsive).
+
     `check(ctx)` runs the start-up's first reads (the app builds its main window there):
     damage that the file's header and the migration check cannot see shows up in them as a
     "corrupt" StorageError, and gets the same offer instead of ending the app.
@@ -202,7 +211,13 @@ def open_context(
     ask = ask_restore if ask_restore is not None else RestoreDialog.ask
     while True:
         try:
-            ctx = AppContext.open(data_dir, database_url)
+            size = migration_backup_size(data_dir, database_url)
+            if size is not None and size >= SHOW_PROGRESS_BYTES:
+                ctx = open_with_progress(
+                    lambda report: AppContext.open(data_dir, database_url, backup_progress=report)
+                )
+            else:
+                ctx = AppContext.open(data_dir, database_url)
             try:
                 if check is not None:
                     check(ctx)

@@ -17,7 +17,12 @@ from sqlalchemy import URL
 from campaign_desktop.channels.smtp import SmtpConnection
 from campaign_desktop.domain.clock import Clock, SystemClock
 from campaign_desktop.domain.events import EventBus
-from campaign_desktop.persistence.db import Database, open_database, parse_database_url
+from campaign_desktop.persistence.db import (
+    BackupProgress,
+    Database,
+    open_database,
+    parse_database_url,
+)
 from campaign_desktop.scheduling.scheduler import CampaignScheduler
 from campaign_desktop.services.autostart import (
     AutostartService,
@@ -28,6 +33,7 @@ from campaign_desktop.services.campaigns import CampaignService
 from campaign_desktop.services.contacts import ContactService
 from campaign_desktop.services.credentials import CredentialStore
 from campaign_desktop.services.inbound import InboundService
+from campaign_desktop.services.retention import HistoryRetention
 from campaign_desktop.services.runs import RunService
 from campaign_desktop.services.sending import ConnectionFactory, SendingEngine
 from campaign_desktop.services.settings import SettingsService
@@ -79,6 +85,7 @@ class AppContext:
     scheduler: CampaignScheduler
     inbound: InboundService
     autostart: AutostartService
+    retention: HistoryRetention
 
     @classmethod
     def open(
@@ -91,6 +98,7 @@ class AppContext:
         reconcile_seconds: float = 30.0,
         busy_timeout: float = 5.0,
         heartbeat_seconds: float = 10.0,
+        backup_progress: BackupProgress | None = None,
     ) -> AppContext:
         """Open (creating and migrating) the database in `data_dir` and wire everything.
 
@@ -104,6 +112,7 @@ class AppContext:
         damaged file, locked by another program for longer than `busy_timeout` seconds; a
         server that cannot be reached, refuses the login or has no such database): see
         `open_database`, which also offers the way back for a damaged file.
+        `backup_progress(pages copied, pages in all)` follows the backup before a migration.
         """
         data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         clock = clock or SystemClock()
@@ -115,7 +124,12 @@ class AppContext:
             database_url = CredentialStore().database_login(parse_database_url(database_url))
             team = database_url.set(password=None).render_as_string(hide_password=False)
             start_command += ["--database-url", team]
-        db = open_database(data_dir, database_url=database_url, busy_timeout=busy_timeout)
+        db = open_database(
+            data_dir,
+            database_url=database_url,
+            busy_timeout=busy_timeout,
+            backup_progress=backup_progress,
+        )
         try:
             return cls._wire(
                 data_dir,
@@ -155,6 +169,7 @@ class AppContext:
         )
         campaigns = CampaignService(db, events, clock, sending)
         inbound = InboundService(db, clock, events, settings, credentials)
+        retention = HistoryRetention(db, clock, settings, events)
         scheduler = CampaignScheduler(
             campaigns,
             events,
@@ -168,6 +183,7 @@ class AppContext:
             reconcile_seconds=reconcile_seconds,
             heartbeat_seconds=heartbeat_seconds,
             check_mailbox=inbound.check_if_configured,
+            compact_history=retention.compact,
         )
         log.info("opened the %s", db.description)
         return cls(
@@ -184,6 +200,7 @@ class AppContext:
             scheduler=scheduler,
             inbound=inbound,
             autostart=autostart,
+            retention=retention,
         )
 
     def close(self) -> None:

@@ -88,7 +88,22 @@ class MailboxChecked:
     error: str = ""  # why the mailbox could not be read ("" when it was)
 
 
-Event = CampaignChanged | RunEvent | CatchUpReport | SchedulerStateChanged | MailboxChecked
+@dataclass(frozen=True)
+class HistoryCompacted:
+    """The history retention removed old runs' recipient details (docs/design.md §15)."""
+
+    runs: int  # runs whose details were removed (wholly or in part)
+    deliveries: int  # delivery rows removed
+
+
+Event = (
+    CampaignChanged
+    | RunEvent
+    | CatchUpReport
+    | SchedulerStateChanged
+    | MailboxChecked
+    | HistoryCompacted
+)
 Subscriber = Callable[[Event], None]
 
 

@@ -75,6 +75,8 @@ class RunView:
     # What came back afterwards: contacts this run's messages bounced or unsubscribed.
     bounced: int = 0
     unsubscribed: int = 0
+    # When the history retention removed its recipients' details (None: they are kept).
+    details_removed_at: datetime | None = None
 
     @property
     def pending(self) -> int:

@@ -36,7 +36,7 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -68,7 +68,7 @@ log = logging.getLogger("campaign_desktop.db")
 DATABASE_FILENAME = "campaigns.sqlite3"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The newest revision in migrations/versions; a test checks it against Alembic's head.
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 #: The SQLAlchemy driver for PostgreSQL URLs that name none (psycopg 3, docs/design.md §10).
 POSTGRESQL_DRIVER = "postgresql+psycopg"
 #: Where `Database.path` points for a server database: a name in the data folder that is
@@ -414,6 +414,11 @@ def _rollback(connection: sqlite3.Connection) -> None:
 BACKUP_DIRNAME = "backups"
 #: How many backup copies are kept; the oldest goes when a new one is taken.
 BACKUPS_KEPT = 3
+#: Pages SQLite's online backup copies per step (4 MB at the default 4 KB page size): a
+#: progress report per step, and another connection may write between two steps.
+BACKUP_STEP_PAGES = 1024
+BackupProgress = Callable[[int, int], None]
+"""Called after each step of a backup with (pages copied, pages in all)."""
 LEGACY_BACKUP_SUFFIX = ".bak"  # the single backup of versions before issue 12
 _SQLITE_HEADER = b"SQLite format 3\x00"  # https://sqlite.org/fileformat.html §1.3
 _BACKUP_NAME = re.compile(r"campaigns-(\d{8}T\d{6}Z)(?:-(\d+))?\.sqlite3")
@@ -531,15 +536,21 @@ def check_database_file(path: Path) -> None:
             raise StorageError("corrupt", _startup_words("corrupt", path, detail))
 
 
-def _copy_database(source: Path, target: Path) -> None:
-    """`source` into a new file `target` with SQLite's online backup API (WAL included)."""
+def _copy_database(source: Path, target: Path, progress: BackupProgress | None = None) -> None:
+    """`source` into a new file `target` with SQLite's online backup API (WAL included),
+    `BACKUP_STEP_PAGES` pages a step, calling `progress(copied, total)` after each."""
     tmp = target.with_name(target.name + ".tmp")
     tmp.unlink(missing_ok=True)
+
+    def step(_status: int, remaining: int, total: int) -> None:
+        if progress is not None:
+            progress(total - remaining, total)
+
     reader = sqlite3.connect(source)
     try:
         writer = sqlite3.connect(tmp)
         try:
-            reader.backup(writer)
+            reader.backup(writer, pages=BACKUP_STEP_PAGES, progress=step)
         finally:
             writer.close()
     finally:
@@ -547,13 +558,15 @@ def _copy_database(source: Path, target: Path) -> None:
     os.replace(tmp, target)
 
 
-def backup_database(path: Path) -> Path | None:
+def backup_database(path: Path, progress: BackupProgress | None = None) -> Path | None:
     """Copy the database into `backups/` beside it; keep the newest `BACKUPS_KEPT` copies.
 
     The copy is made with SQLite's online backup API (a WAL holding the newest pages is
-    included) into ``backups/campaigns-<UTC time>.sqlite3``, and only after the file
-    passed `check_database_file`: a damaged file raises StorageError and displaces no
-    good backup. Returns the copy's path, or None when there is no database yet.
+    included), `BACKUP_STEP_PAGES` pages a step, into ``backups/campaigns-<UTC
+    time>.sqlite3``, and only after the file passed `check_database_file`: a damaged file
+    raises StorageError and displaces no good backup. `progress(pages copied, pages in
+    all)` is called after each step (on this thread), the last time with both equal.
+    Returns the copy's path, or None when there is no database yet.
     """
     if not path.exists():
         return None
@@ -571,7 +584,7 @@ def backup_database(path: Path) -> Path | None:
             else f"campaigns-{stamp}-{number + 1}.sqlite3"
         )
         target = folder / name
-        _copy_database(path, target)
+        _copy_database(path, target, progress)
         for old in [b for b in list_backups(path.parent) if b.path.parent == folder][BACKUPS_KEPT:]:
             old.path.unlink()
     return target
@@ -665,8 +678,37 @@ def _refuse_foreign(engine: Engine, path: Path) -> None:
         )
 
 
+def migration_backup_size(data_dir: Path, database_url: str | URL | None = None) -> int | None:
+    """The size in bytes of the SQLite file `open_database` would back up before migrating
+    it now; None when it would not (team mode, no file yet, already at the newest version,
+    or a file it will refuse anyway). Reads one row, read-only: the start-up asks it to
+    decide whether to show the backup's progress."""
+    path = data_dir / DATABASE_FILENAME
+    if database_url is not None or not path.is_file():
+        return None
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            if size == 0 or handle.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
+                return None
+        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=1.0)
+        try:
+            row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        finally:
+            connection.close()
+    except (OSError, sqlite3.Error):
+        return None  # opening says what is wrong, in words
+    if row is None or row[0] == HEAD_REVISION:
+        return None
+    return size
+
+
 def open_database(
-    data_dir: Path, *, database_url: str | URL | None = None, busy_timeout: float = 5.0
+    data_dir: Path,
+    *,
+    database_url: str | URL | None = None,
+    busy_timeout: float = 5.0,
+    backup_progress: BackupProgress | None = None,
 ) -> Database:
     """Open (or create) the database, backed up and migrated to head.
 
@@ -676,7 +718,8 @@ def open_database(
     damaged file ("corrupt": empty when it had data, not SQLite, not ours, or failing its
     check before a migration) — never recreated, never backed up over a good backup; the
     app then offers `restore_backup` or `set_aside_database`. Before a migration the file
-    is backed up (`backup_database`).
+    is backed up (`backup_database`, which calls `backup_progress(copied, total)` after
+    each step: the start-up's progress dialog).
 
     With a `database_url` (team mode), that PostgreSQL database: see `open_server_database`.
     """
@@ -694,7 +737,7 @@ def open_database(
                 if revision is None:
                     _refuse_foreign(engine, path)
                 else:
-                    backup = backup_database(path)
+                    backup = backup_database(path, backup_progress)
                     log.info("backed up %s to %s before migrating", path, backup)
                 upgrade(engine)
         except BaseException:

@@ -219,6 +219,9 @@ class CampaignRun(Base):
     bounced: Mapped[int] = mapped_column(default=0, server_default="0")
     unsubscribed: Mapped[int] = mapped_column(default=0, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
+    # When the history retention removed the run's delivery rows (its counts stay; migration
+    # 0009, services/retention.py).
+    details_removed_at: Mapped[datetime | None]
 
 
 class Delivery(Base):
@@ -254,6 +257,9 @@ class InboundMessage(Base):
     """One message of the reply mailbox, processed once (its key is UNIQUE; migration 0008)."""
 
     __tablename__ = "inbound_message"
+    # Deleting a delivery sets its inbound messages' delivery_id to NULL: found by index
+    # (migration 0009), not by a scan per delivery row.
+    __table_args__ = (Index("ix_inbound_message_delivery", "delivery_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # "mid:<Message-ID>", or "sha256:<digest of the bytes>" for a message without one.

@@ -109,6 +109,7 @@ def run_view(run: CampaignRun) -> RunView:
         error=run.error,
         bounced=run.bounced or 0,
         unsubscribed=run.unsubscribed or 0,
+        details_removed_at=run.details_removed_at,
     )
 
 

@@ -40,6 +40,9 @@ log = logging.getLogger("campaign_desktop.scheduler")
 #: An occurrence found due no later than this after its time is sent as scheduled, not as a
 #: late catch-up (a reconcile pass runs every 30 s; a busy machine may add a little).
 ON_TIME = timedelta(minutes=2)
+#: The history retention (services/retention.py) runs this long after start, then daily.
+COMPACT_AFTER_START = timedelta(minutes=2)
+COMPACT_EVERY = timedelta(days=1)
 
 
 class CampaignScheduler:
@@ -58,14 +61,22 @@ class CampaignScheduler:
         reconcile_seconds: float = 30.0,
         heartbeat_seconds: float = 10.0,
         check_mailbox: Callable[[], object] | None = None,
+        compact_history: Callable[[threading.Event], object] | None = None,
+        compact_after_start: timedelta = COMPACT_AFTER_START,
     ) -> None:
         """`lock_path`: the lock file that keeps one scheduler per SQLite file.
         `team_changes`: given in team mode (PostgreSQL), where several desktops send from
-        one database and coordinate in it instead of by the lock file."""
+        one database and coordinate in it instead of by the lock file.
+        `compact_history(stop)`: the history retention, run `compact_after_start` after
+        start and then daily; it must return soon after `stop` is set (at shutdown)."""
         self._campaigns = campaigns
         # Reads the reply mailbox (docs/design.md §11): every `inbound.check_minutes` and
         # after each run ends; it logs and reports its own failures.
         self._check_mailbox = check_mailbox
+        self._compact_history = compact_history
+        self._compact_after_start = compact_after_start
+        # Set at stop: a compaction between two chunks ends instead of holding shutdown up.
+        self._stopping = threading.Event()
         self._events = events
         self._clock = clock
         self._sending = sending
@@ -134,6 +145,15 @@ class CampaignScheduler:
                         IntervalTrigger(minutes=self._settings.snapshot().inbound_check_minutes),
                         id="mailbox",
                     )
+                if self._compact_history is not None:
+                    self._stopping.clear()
+                    scheduler.add_job(
+                        self._compact,
+                        IntervalTrigger(seconds=COMPACT_EVERY.total_seconds()),
+                        id="history",
+                        # APScheduler runs on the real clock, so "now" is the real now.
+                        next_run_time=datetime.now(UTC) + self._compact_after_start,
+                    )
                 if self._team_changes is not None:
                     self._team_changes.poll()  # learn the current state; report from now on
                     scheduler.add_job(
@@ -161,6 +181,7 @@ class CampaignScheduler:
             if self._unsubscribe is not None:
                 self._unsubscribe()
                 self._unsubscribe = None
+        self._stopping.set()
         # Not under `_state`: a job still running may need it (sync) before it can end.
         scheduler.shutdown(wait=True)
         if self._team:
@@ -344,6 +365,23 @@ class CampaignScheduler:
             # the scheduler shuts down makes its thread fail (JobLookupError, APScheduler 3).
             # APScheduler runs on the real clock, so "now" is the real now.
             self._scheduler.modify_job("mailbox", next_run_time=datetime.now(UTC))
+
+    def compact_history_soon(self) -> None:
+        """Run the history retention now (off the caller's thread): the setting changed."""
+        with self._state:
+            if self._scheduler is None or self._compact_history is None:
+                return
+            self._scheduler.modify_job("history", next_run_time=datetime.now(UTC))
+
+    def _compact(self) -> None:
+        if self._compact_history is None:
+            return
+        try:
+            self._compact_history(self._stopping)
+        except DomainError as exc:  # the database is busy or failing: the next pass goes on
+            log.warning("history retention stopped: %s", exc.message)
+        except Exception:
+            log.exception("history retention failed")
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, CampaignChanged):

@@ -2,13 +2,26 @@
 
 When `AppContext.open` refuses a damaged database (a "corrupt" StorageError), the restore
 dialog lists `list_backups(data_dir)` and the user restores one (`restore_backup`) or starts
-empty (`set_aside_database`). Nothing is deleted either way. The file work itself (SQLite's
-backup API, the checks, the renames) lives in `persistence/db.py`; this module is where the
-layers above reach it (docs/design.md §1).
+empty (`set_aside_database`). Nothing is deleted either way. Before a migration, the
+start-up asks `migration_backup_size` whether a big backup is coming, to show its progress.
+The file work itself (SQLite's backup API, the checks, the renames) lives in
+`persistence/db.py`; this module is where the layers above reach it (docs/design.md §1).
 """
 
 from __future__ import annotations
 
-from campaign_desktop.persistence.db import list_backups, restore_backup, set_aside_database
+from campaign_desktop.persistence.db import (
+    BackupProgress,
+    list_backups,
+    migration_backup_size,
+    restore_backup,
+    set_aside_database,
+)
 
-__all__ = ["list_backups", "restore_backup", "set_aside_database"]
+__all__ = [
+    "BackupProgress",
+    "list_backups",
+    "migration_backup_size",
+    "restore_backup",
+    "set_aside_database",
+]

@@ -113,8 +113,37 @@ def unsubscribe(session: Session, delivery: Delivery, *, reason: str, now: datet
     return Effect(contact.email, words, unsubscribed=became)
 
 
+def bounce_contact(session: Session, contact: Contact, *, reason: str, now: datetime) -> Effect:
+    """A hard bounce for `contact` whose message is no longer in the ledger (the history
+    retention removed its details): the contact is bounced; no run's counts change."""
+    became = contact.status == ContactStatus.SUBSCRIBED
+    if became:
+        contact.status = ContactStatus.BOUNCED
+        contact.bounced_at = now
+        contact.status_reason = reason[:2000]
+        contact.updated_at = now
+    words = "Marked bounced: never mailed again." if became else f"Already {contact.status}."
+    return Effect(contact.email, words, bounced=became)
+
+
+def unsubscribe_contact(
+    session: Session, contact: Contact, *, reason: str, now: datetime
+) -> Effect:
+    """`contact` asked to unsubscribe from a message no longer in the ledger (the history
+    retention removed its details): the contact is unsubscribed; no run's counts change."""
+    became = contact.status == ContactStatus.SUBSCRIBED
+    if became:
+        contact.status = ContactStatus.UNSUBSCRIBED
+        contact.unsubscribed_at = now
+        contact.status_reason = reason[:2000]
+        contact.updated_at = now
+    words = "Unsubscribed." if became else f"Already {contact.status}."
+    return Effect(contact.email, words, unsubscribed=became)
+
+
 def refresh_run_counts(session: Session, run_id: int) -> None:
-    """Set the run's `bounced` and `unsubscribed` from its rows' feedback (rows are the truth)."""
+    """Set the run's `bounced` and `unsubscribed` from its rows' feedback (rows are the truth),
+    unless the run's details were removed (then its counts stay as they were)."""
     counts = dict(
         session.execute(
             select(Delivery.feedback, func.count())
@@ -124,7 +153,9 @@ def refresh_run_counts(session: Session, run_id: int) -> None:
     )
     session.execute(
         update(CampaignRun)
-        .where(CampaignRun.id == run_id)
+        # A run whose details the history retention removed keeps the counts it had: its
+        # remaining rows no longer hold the truth (services/retention.py).
+        .where(CampaignRun.id == run_id, CampaignRun.details_removed_at.is_(None))
         .values(
             bounced=counts.get(DeliveryFeedback.BOUNCED, 0),
             unsubscribed=counts.get(DeliveryFeedback.UNSUBSCRIBED, 0),

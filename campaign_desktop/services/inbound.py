@@ -30,6 +30,7 @@ from datetime import datetime
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import HeaderParser
+from email.utils import parseaddr
 from pathlib import Path
 
 from flufl.bounce import all_failures
@@ -155,6 +156,7 @@ class _Reading:
     failures: list[_Failure] = field(default_factory=list)
     message_ids: list[str] = field(default_factory=list)
     why: str = ""
+    sender: str = ""  # the From address ("" when it has none)
 
 
 class InboundService:
@@ -316,6 +318,9 @@ class InboundService:
             return InboundResult(kind, "", words, forged_tokens=forged)
         delivery = _find_delivery(session, reading, delivery_ids)
         if delivery is None:
+            removed = _without_details(session, reading, delivery_ids, now)
+            if removed is not None:
+                return removed
             if forged:
                 return InboundResult(
                     InboundKind.IGNORED,
@@ -492,7 +497,13 @@ def _unsubscribe_one(
     delivery_id = tokens.delivery_id(value)
     delivery = session.get(Delivery, delivery_id) if delivery_id is not None else None
     if delivery is None:
-        return "Not an email address or a token of this database.", False
+        why = (
+            "Not an email address or a token of this database."
+            if delivery_id is None
+            else "The message of this token was removed from the history (the history "
+            "setting); export email addresses instead."
+        )
+        return why, False
     effect = feedback.unsubscribe(
         session, delivery, reason="Unsubscribed on the unsubscribe page (imported).", now=now
     )
@@ -516,6 +527,7 @@ def _read(raw: bytes) -> _Reading:
         if _MESSAGE_ID.fullmatch(message_id) and len(message_id) <= 190:
             key = "mid:" + message_id
         reading = _Reading(InboundKind.OTHER, key, subject=_header(msg, "Subject"))
+        reading.sender = parseaddr(_header(msg, "From"))[1]
         reading.text = _all_text(msg)
         reading.message_ids = _referenced_ids(msg)
         reading.failures = _dsn_failures(msg) or _detected_failures(msg, reading.text)
@@ -705,6 +717,57 @@ def _find_delivery(session: Session, reading: _Reading, delivery_ids: list[int])
         if delivery is not None:
             return delivery
     return None
+
+
+def _without_details(
+    session: Session, reading: _Reading, delivery_ids: list[int], now: datetime
+) -> InboundResult | None:
+    """Feedback about a message whose delivery row the history retention removed
+    (docs/design.md §15), applied to the contact found by address; None when none is.
+
+    A hard bounce names the failed address. An unsubscribe needs a valid token of this
+    database (the delivery it names is gone, but the token proves the person got a message
+    of ours) and is applied to the contact that sent it (its From address). A temporary
+    bounce needs the delivery rows it would be counted with: without them it changes
+    nothing. No run's counts change: the run's details are gone.
+    """
+    if reading.kind == InboundKind.HARD_BOUNCE:
+        for failure in reading.failures:
+            contact = _contact_by_address(session, failure.address)
+            if contact is not None:
+                effect = feedback.bounce_contact(session, contact, reason=_reason(failure), now=now)
+                return InboundResult(
+                    reading.kind,
+                    effect.email,
+                    f"{effect.words} (The message's details were removed by the history "
+                    "setting; the contact was found by address.)",
+                    bounced=effect.bounced,
+                )
+    elif reading.kind == InboundKind.UNSUBSCRIBE and delivery_ids:
+        contact = _contact_by_address(session, reading.sender)
+        if contact is not None:
+            effect = feedback.unsubscribe_contact(
+                session,
+                contact,
+                reason=f"Asked to unsubscribe by email ({_clip(reading.subject)}).",
+                now=now,
+            )
+            return InboundResult(
+                reading.kind,
+                effect.email,
+                f"{effect.words} (The message's details were removed by the history "
+                "setting; the contact was found by the sender's address.)",
+                unsubscribed=effect.unsubscribed,
+            )
+    return None
+
+
+def _contact_by_address(session: Session, address: str) -> Contact | None:
+    try:
+        normalized = normalize_email(address)
+    except ValidationError:
+        return None
+    return session.scalar(select(Contact).where(Contact.email == normalized))
 
 
 def _contact_id(session: Session, delivery_id: int | None) -> int | None:

@@ -146,6 +146,13 @@ SPECS: dict[str, SettingSpec] = {
             _number(0, 24 * 14, "The grace window"),
             "Send missed runs late if at most this many hours late",
         ),
+        # History retention (docs/design.md §15): 0 keeps every recipient's details forever.
+        SettingSpec(
+            "history.keep_months",
+            0,
+            _whole_number(0, 1200, "Months to keep delivery details"),
+            "Keep each recipient's delivery details for … months (0 = forever)",
+        ),
         SettingSpec(
             "ui.close_to_tray", True, _flag, "Closing the window keeps the app in the tray"
         ),
@@ -235,6 +242,7 @@ class SettingsSnapshot:
     throttle_per_minute: int
     throttle_per_hour: int
     schedule_grace_hours: float
+    history_keep_months: int
     ui_close_to_tray: bool
     sending_connections: int
     sending_max_attempts: int

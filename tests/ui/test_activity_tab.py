@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,9 +19,11 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import text
 
 from campaign_desktop.context import AppContext
+from campaign_desktop.domain.clock import ManualClock
 from campaign_desktop.domain.events import RunEvent, RunPhase
 from campaign_desktop.domain.status import RunStatus, RunTrigger
 from campaign_desktop.domain.views import RunView
+from campaign_desktop.services.retention import HistoryRetention
 from campaign_desktop.ui.activity.activity_tab import ActivityTab, ChooseExportPath
 from campaign_desktop.ui.activity.run_models import (
     DELIVERY_PAGE_SIZE,
@@ -152,6 +154,34 @@ def test_selecting_a_run_shows_its_deliveries(
     assert tab.unconfirmed_banner.isHidden()
     tab.delivery_filter.setCurrentIndex(tab.delivery_filter.findData("failed"))
     assert model.rowCount() == 0
+
+
+def test_a_run_whose_details_were_removed_says_so_and_keeps_its_counts(
+    gui_ctx: AppContext, tab: ActivityTab, server: SmtpServer, qtbot: QtBot
+) -> None:
+    kept = _sent_run(gui_ctx, tab, qtbot)
+    tab.select_run(kept.id)
+    assert tab.details_removed.isHidden() and tab.delivery_view.isVisibleTo(tab)
+    later = ManualClock(datetime.now(UTC) + timedelta(days=400))
+    retention = HistoryRetention(gui_ctx.db, later, gui_ctx.settings, gui_ctx.events)
+
+    # As the scheduler's job does it: off the GUI thread; the tab hears of it and reads again.
+    worker = threading.Thread(target=retention.compact, kwargs={"months": 12})
+    worker.start()
+    qtbot.waitUntil(lambda: not tab.details_removed.isHidden(), timeout=10_000)
+    worker.join()
+
+    assert tab.selected_run() is not None and tab.selected_run().id == kept.id  # type: ignore[union-attr]
+    assert "details were removed on" in tab.details_removed.text()
+    assert not tab.delivery_view.isVisibleTo(tab)
+    assert "2 recipients: 2 sent" in tab.delivery_counts.text()
+    assert _cells(tab)["Sent"] == "2"
+    row = tab.run_model.row_of(kept.id)
+    assert row is not None
+    tooltip = tab.run_model.index(row, RunColumn.STATUS).data(Qt.ItemDataRole.ToolTipRole)
+    assert "details removed on" in tooltip
+    assert not tab.action_export.isEnabled()
+    assert not tab.delivery_filter.isEnabled()
 
 
 def test_an_unconfirmed_delivery_is_highlighted_and_explained(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 
 import keyring
 import pytest
@@ -18,7 +19,9 @@ from campaign_desktop.services.credentials import SERVICE_NAME, keyring_help
 from campaign_desktop.ui.common.accessibility import unnamed_controls
 from campaign_desktop.ui.settings.settings_dialog import SettingsDialog
 from tests.memory_keyring import MemoryKeyring
+from tests.services.test_retention import make_run
 from tests.smtp_server import free_port, running_smtp_server
+from tests.ui.conftest import NOW
 
 pytestmark = pytest.mark.gui
 
@@ -335,3 +338,45 @@ def test_connections_have_a_one_line_explanation(dialog: SettingsDialog) -> None
         "allow only a few."
     )
     assert dialog.retry_after.specialValueText() == "At once"  # 0 s: retry straight away
+
+
+def test_history_is_kept_forever_until_a_number_of_months_is_saved(
+    dialog: SettingsDialog, gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    assert dialog.keep_months.value() == 0
+    assert dialog.keep_months.text() == "Forever"
+    assert "counts" in dialog.keep_months_hint.text()
+    dialog.tabs.setCurrentWidget(dialog.database_page)
+    assert dialog.keep_months.isVisibleTo(dialog)
+    dialog.keep_months.setValue(18)
+    assert saved(dialog, qtbot)
+    assert gui_ctx.settings.snapshot().history_keep_months == 18
+    reopened = SettingsDialog(gui_ctx)
+    qtbot.addWidget(reopened)
+    assert reopened.keep_months.value() == 18
+
+
+def test_months_out_of_range_are_refused_inline_and_nothing_is_saved(
+    dialog: SettingsDialog, gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    dialog.keep_months.lineEdit().setText("5000")
+    dialog.keep_months.interpretText()
+    error = dialog._errors["history.keep_months"]
+    assert not error.isHidden()
+    assert "between 0 and 1200" in error.text()
+    assert not saved(dialog, qtbot)
+    assert gui_ctx.settings.get("history.keep_months") == 0
+
+
+def test_saving_a_shorter_history_removes_the_old_details_in_the_background(
+    dialog: SettingsDialog, gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    old = make_run(gui_ctx, "completed", NOW - timedelta(days=800), {"sent": 3})
+    recent = make_run(gui_ctx, "completed", NOW - timedelta(days=30), {"sent": 2})
+    gui_ctx.scheduler.start()
+    dialog.keep_months.setValue(12)
+    assert saved(dialog, qtbot)
+    qtbot.waitUntil(lambda: gui_ctx.runs.get(old).details_removed_at is not None, timeout=10_000)
+    assert gui_ctx.runs.deliveries(old) == []
+    assert gui_ctx.runs.get(old).total == 3
+    assert len(gui_ctx.runs.deliveries(recent)) == 2

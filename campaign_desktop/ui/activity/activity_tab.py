@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import DomainError
-from campaign_desktop.domain.events import MailboxChecked, RunEvent, RunPhase
+from campaign_desktop.domain.events import HistoryCompacted, MailboxChecked, RunEvent, RunPhase
 from campaign_desktop.domain.status import DeliveryStatus, RunStatus
 from campaign_desktop.domain.views import RunView
 from campaign_desktop.ui.activity.run_models import (
@@ -128,6 +128,7 @@ class ActivityTab(QWidget):
         self._build()
         bridge.run_event.connect(self._on_run_event)
         bridge.mailbox_checked.connect(self._on_mailbox_checked)
+        bridge.history_compacted.connect(self._on_history_compacted)
         self.run_view.selectionModel().selectionChanged.connect(self._on_run_selected)
         self.delivery_filter.currentIndexChanged.connect(self._on_delivery_filter)
         for signal in (self.run_model.modelReset, self.run_model.rowsInserted):
@@ -248,6 +249,8 @@ class ActivityTab(QWidget):
         banner_palette.setColor(QPalette.ColorRole.Window, unconfirmed_background())
         self.unconfirmed_banner.setPalette(banner_palette)
         self.export_label = message_label("exportResult", "Export result")
+        # A run whose recipients' details the history setting removed: why the list is empty.
+        self.details_removed = message_label("detailsRemoved", "Recipient details removed")
         self.delivery_view = data_table("deliveryTable", "Deliveries of the selected run")
         self.delivery_view.setModel(self.delivery_model)
         self.delivery_view.horizontalHeader().resizeSection(DeliveryColumn.EMAIL, 260)
@@ -258,6 +261,7 @@ class ActivityTab(QWidget):
         lower_layout.addLayout(heading)
         lower_layout.addWidget(self.run_state)
         lower_layout.addWidget(self.unconfirmed_banner)
+        lower_layout.addWidget(self.details_removed)
         lower_layout.addWidget(self.delivery_view, 1)
         lower_layout.addWidget(self.export_label)
         return lower
@@ -347,6 +351,11 @@ class ActivityTab(QWidget):
         if event.bounced or event.unsubscribed:
             self.reload()
 
+    @Slot(object)
+    def _on_history_compacted(self, _event: HistoryCompacted) -> None:
+        """Old runs lost their recipient lists: the selected one may be among them."""
+        self.reload()
+
     @Slot()
     def _on_run_selected(self, *_args: QItemSelection) -> None:
         self._show_selected_run(reload_deliveries=True)
@@ -369,6 +378,7 @@ class ActivityTab(QWidget):
             self.delivery_counts.setText("")
             show_note(self.run_state, "")
             self._set_banner("")
+            self._show_details_removed(None)
             return
         if reload_deliveries or self.delivery_model.run_id != run.id:
             self.delivery_model.set_run(
@@ -391,6 +401,7 @@ class ActivityTab(QWidget):
             f"\N{LEFT DOUBLE QUOTATION MARK}{name}\N{RIGHT DOUBLE QUOTATION MARK}</b>, "
             f"due {when}: {formatting.status_text(run.status).lower()}"
         )
+        self._show_details_removed(run)
         self.delivery_counts.setText(
             f"{run.total:,} recipient{'' if run.total == 1 else 's'}: {run.sent:,} sent, "
             f"{run.failed:,} failed, {run.skipped:,} skipped, "
@@ -407,6 +418,25 @@ class ActivityTab(QWidget):
             )
         else:
             self._set_banner("")
+
+    def _show_details_removed(self, run: RunView | None) -> None:
+        """Say that (and when) the history setting removed the run's recipient list; the
+        empty list then gives way to the words, and there is nothing to export."""
+        removed = run is not None and run.details_removed_at is not None
+        if run is not None and run.details_removed_at is not None:
+            when = formatting.in_zone(run.details_removed_at, self._zone_of(run.campaign_id))
+            show_note(
+                self.details_removed,
+                f"Each recipient's details were removed on {when}, as the history setting "
+                "asks (Settings \N{BLACK RIGHT-POINTING SMALL TRIANGLE} Database). The counts "
+                "above are kept.",
+            )
+        else:
+            show_note(self.details_removed, "")
+        self.delivery_view.setVisible(not removed or self.delivery_model.rowCount() > 0)
+        self.delivery_filter.setEnabled(run is not None and not removed)
+        if removed:
+            self.action_export.setEnabled(False)
 
     def _set_banner(self, text: str) -> None:
         # Not show_note(): the banner keeps its own amber palette.

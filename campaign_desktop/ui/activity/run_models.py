@@ -211,7 +211,14 @@ class RunTableModel(RowTableModel[RunRow]):
         if column == RunColumn.FINISHED and run.finished_at is not None:
             return formatting.on_this_machine(run.finished_at)
         if column == RunColumn.STATUS:
-            return row.progress_text() or run.error or None
+            removed = ""
+            if run.details_removed_at is not None:
+                when = formatting.in_zone(run.details_removed_at, row.timezone)
+                removed = (
+                    f"Recipient details removed on {when} (the history setting); "
+                    "the counts are kept."
+                )
+            return "\n".join(filter(None, (row.progress_text() or run.error, removed))) or None
         if column == RunColumn.UNCONFIRMED and run.unconfirmed:
             return UNCONFIRMED_TEXT
         return None

@@ -16,6 +16,7 @@ from campaign_desktop.domain.events import (
     CatchUpReport,
     Event,
     EventBus,
+    HistoryCompacted,
     MailboxChecked,
     RunEvent,
     SchedulerStateChanged,
@@ -37,6 +38,7 @@ class EventBridge(QObject):
     catch_up = Signal(object)  # CatchUpReport
     scheduler_state = Signal(object)  # SchedulerStateChanged
     mailbox_checked = Signal(object)  # MailboxChecked (the reply mailbox was read)
+    history_compacted = Signal(object)  # HistoryCompacted (old runs' details removed)
 
     _received = Signal(object)
 
@@ -70,5 +72,7 @@ class EventBridge(QObject):
             self.scheduler_state.emit(event)
         elif isinstance(event, MailboxChecked):
             self.mailbox_checked.emit(event)
+        elif isinstance(event, HistoryCompacted):
+            self.history_compacted.emit(event)
         else:  # pragma: no cover - a new event type without a signal is a bug to notice
             log.warning("no signal for event %r", event)

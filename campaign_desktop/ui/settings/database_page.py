@@ -95,7 +95,9 @@ def heartbeat_text(desktop: DesktopInfo) -> str:
 
 
 class DatabasePage(QWidget):
-    """Says which database this desktop uses and who else sends from it; changes nothing."""
+    """Says which database this desktop uses and who else sends from it; changes nothing
+    itself (the dialog's own sections, such as the history setting, go in with
+    `add_section`)."""
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -154,9 +156,17 @@ class DatabasePage(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.in_use_box)
+        self._sections = layout.count()
         layout.addWidget(self.team_box)
         layout.addWidget(switch_box)
         layout.addStretch(1)
+
+    def add_section(self, box: QGroupBox) -> None:
+        """Show `box` after the database's location (a setting of the dialog's own)."""
+        layout = self.layout()
+        assert isinstance(layout, QVBoxLayout)
+        layout.insertWidget(self._sections, box)
+        self._sections += 1
 
     # --- loading -------------------------------------------------------------------------
 

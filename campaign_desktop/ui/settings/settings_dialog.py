@@ -1,8 +1,9 @@
 """The Settings dialog: the SMTP server (with "Test connection"), the default sender, sending
 limits and connections, retries, the missed-run grace window, closing to the tray and
 starting at login (`ui/settings/start_at_login.py`); the reply mailbox on its own tab
-(`ui/settings/inbound_page.py`); and, read-only on its own tab, which database this desktop
-uses (`ui/settings/database_page.py`).
+(`ui/settings/inbound_page.py`); and on the Database tab, how long each recipient's delivery
+details are kept (`history.keep_months`, docs/design.md §15) beside which database this
+desktop uses, read-only (`ui/settings/database_page.py`).
 
 Every value is checked by its declared `SPECS` check before anything is stored, so one bad
 value saves nothing. The password goes to the keyring through `set_smtp`, never elsewhere.
@@ -364,6 +365,33 @@ class SettingsDialog(QDialog):
         box.setLayout(form)
         return box
 
+    def _build_history(self) -> QGroupBox:
+        self.keep_months = named(
+            SettingSpinBox(0, 1200), "historyKeepMonths", "Keep delivery details for months"
+        )
+        self.keep_months.setSpecialValueText("Forever")
+        self.keep_months.setSuffix(" months")
+        self.keep_months.setMaximumWidth(160)
+        self.keep_months.setToolTip("0 to 1,200 months; 0 keeps them forever")
+        self.keep_months_hint = _hint(
+            "historyKeepMonthsHint",
+            "About keeping delivery details",
+            "Older sends stay in Activity with their counts; only the list of who got each "
+            "message is removed, in the background, to keep the database small.",
+        )
+        form = QFormLayout()
+        self._row(
+            form,
+            "Keep each recipient's deli&very details for:",
+            self.keep_months,
+            "history.keep_months",
+        )
+        form.addRow("", self.keep_months_hint)
+        box = QGroupBox("History")
+        box.setObjectName("historyBox")
+        box.setLayout(form)
+        return box
+
     def _build(self) -> None:
         self.general_error = message_label("settingsError", "Problem saving the settings")
         self._buttons = QDialogButtonBox(
@@ -385,6 +413,7 @@ class SettingsDialog(QDialog):
         mail.addStretch(1)
         self.mail_page = self._scrolling_page("mailPage", mail_fields)
         self.database_page = DatabasePage(self._ctx)
+        self.database_page.add_section(self._build_history())
         self.inbound_page = InboundPage(self._ctx)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("settingsTabs")
@@ -416,6 +445,7 @@ class SettingsDialog(QDialog):
             self.grace,
             self.close_to_tray,
             self.start_at_login.checkbox,
+            self.keep_months,
             self.database_page.desktops,
             self.database_page.refresh_button,
             self._buttons,
@@ -469,10 +499,12 @@ class SettingsDialog(QDialog):
         self.retry_after.setValue(round(float(s["sending.retry_base_seconds"])))
         self.max_attempts.setValue(int(s["sending.max_attempts"]))
         self.grace.setValue(float(s["schedule.grace_hours"]))
+        self.keep_months.setValue(int(s["history.keep_months"]))
         for key, spin in (
             ("sending.connections", self.connections),
             ("sending.retry_base_seconds", self.retry_after),
             ("sending.max_attempts", self.max_attempts),
+            ("history.keep_months", self.keep_months),
         ):
             # Connected after filling: only what the user types is checked as it changes.
             spin.valueChanged.connect(lambda value, key=key: self._on_number_typed(key, value))
@@ -526,6 +558,7 @@ class SettingsDialog(QDialog):
             "sending.retry_base_seconds": self.retry_after.value(),
             "sending.max_attempts": self.max_attempts.value(),
             "schedule.grace_hours": self.grace.value(),
+            "history.keep_months": self.keep_months.value(),
             "ui.close_to_tray": self.close_to_tray.isChecked(),
         }
 
@@ -622,6 +655,11 @@ class SettingsDialog(QDialog):
         elif error is not None:
             show_error(self.general_error, "The settings could not be saved.")
             hand_to_crash_handler(error)
+        if error is None and self.keep_months.value() != self._stored["history.keep_months"]:
+            self._stored["history.keep_months"] = self.keep_months.value()
+            if self.keep_months.value():
+                # Remove what the new setting no longer keeps now, on the scheduler's thread.
+                self._ctx.scheduler.compact_history_soon()
         if error is None and self._inbound_saving is not None:
             self.inbound_page.stored(self._inbound_saving)
         self._inbound_saving = None
