@@ -29,6 +29,7 @@ from campaign_desktop.services.contacts import ContactService
 from campaign_desktop.services.credentials import CredentialStore
 from campaign_desktop.services.inbound import InboundService
 from campaign_desktop.services.runs import RunService
+from campaign_desktop.services.segments import SegmentService
 from campaign_desktop.services.sending import ConnectionFactory, SendingEngine
 from campaign_desktop.services.settings import SettingsService
 from campaign_desktop.services.team import TeamChanges
@@ -73,6 +74,7 @@ class AppContext:
     credentials: CredentialStore
     settings: SettingsService
     contacts: ContactService
+    segments: SegmentService
     campaigns: CampaignService
     runs: RunService
     sending: SendingEngine
@@ -178,6 +180,7 @@ class AppContext:
             credentials=credentials,
             settings=settings,
             contacts=ContactService(db, clock),
+            segments=SegmentService(db, clock),
             campaigns=campaigns,
             runs=RunService(db, sending),
             sending=sending,
