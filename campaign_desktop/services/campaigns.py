@@ -102,6 +102,15 @@ class CampaignDraft:
             object.__setattr__(self, name, (names,) if isinstance(names, str) else tuple(names))
 
 
+#: A campaign's audience as names: (its lists, its segments). Campaigns with the same key
+#: reach the same contacts.
+AudienceKey = tuple[frozenset[str], frozenset[str]]
+
+
+def audience_key(view: CampaignView) -> AudienceKey:
+    return frozenset(view.lists), frozenset(view.segments)
+
+
 #: The fields `update` can change: every field of a draft.
 CONTENT_FIELDS = tuple(field.name for field in fields(CampaignDraft))
 
@@ -228,6 +237,19 @@ class CampaignService:
             }
             sizes = queries.list_set_sizes(session, set(by_ids.values()))
         return {names: sizes[key] for names, key in by_ids.items()}
+
+    def audience_sizes_of(self, keys: Iterable[AudienceKey]) -> dict[AudienceKey, int]:
+        """Subscribed contacts reached by each (list names, segment names) pair, each contact
+        once (docs/design.md §17): what the campaign table shows. Pairs without segments are
+        counted together as `audience_sizes` does; each other pair costs one query."""
+        wanted = set(keys)
+        plain = {lists for lists, segments in wanted if not segments}
+        sizes: dict[AudienceKey, int] = {
+            (lists, frozenset()): size for lists, size in self.audience_sizes(plain).items()
+        }
+        for lists, segments in wanted - sizes.keys():
+            sizes[lists, segments] = self.audience_size(lists, segments)
+        return {key: sizes[key] for key in wanted}
 
     def audience_size(self, lists: Iterable[str], segments: Iterable[str] = ()) -> int:
         """Subscribed contacts a campaign to these lists and saved segments (by name) would
