@@ -23,6 +23,7 @@ from campaign_desktop.ui.common.prompts import ArchiveReason, Confirm, ErrorMess
 from campaign_desktop.ui.contacts.contact_dialog import ContactDialog
 from campaign_desktop.ui.contacts.contacts_tab import AddContactDialog, NewListName
 from campaign_desktop.ui.contacts.import_dialog import ChooseCsvFile, ImportDialog
+from campaign_desktop.ui.contacts.segment_panel import SegmentName
 from campaign_desktop.ui.schedule.schedule_dialog import ScheduleDialog
 from campaign_desktop.ui.settings.settings_dialog import ChooseCaFile, SettingsDialog
 from campaign_desktop.ui.shell.start_at_login_offer import OfferStartAtLogin
@@ -57,6 +58,7 @@ def no_real_dialogs(monkeypatch: pytest.MonkeyPatch) -> None:
         (AddContactDialog, "ask"),
         (ContactDialog, "ask"),
         (NewListName, "ask"),
+        (SegmentName, "ask"),
         (ChooseExportPath, "ask"),
         (SettingsDialog, "ask"),
         (ChooseCaFile, "ask"),
