@@ -147,11 +147,12 @@ def test_save_as_segment_then_open_replace_and_delete_it(
 
     # Saving under the same name asks, then replaces the conditions.
     questions: list[str] = []
-    monkeypatch.setattr(
-        Confirm,
-        "ask",
-        classmethod(lambda cls, parent, title, text, action: questions.append(text) or True),
-    )
+
+    def confirm(_cls: object, _parent: object, _title: str, text: str, _action: str) -> bool:
+        questions.append(text)
+        return True
+
+    monkeypatch.setattr(Confirm, "ask", classmethod(confirm))
     _filter(qtbot, tab, panel.rows()[0], "custom:city", Operator.IS, "lyon")
     with qtbot.waitSignal(panel.segments_read):
         panel.save_button.click()
