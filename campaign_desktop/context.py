@@ -156,6 +156,7 @@ class AppContext:
             heartbeat_seconds=heartbeat_seconds,
         )
         campaigns = CampaignService(db, events, clock, sending)
+        contacts = ContactService(db, clock)
         inbound = InboundService(db, clock, events, settings, credentials)
         scheduler = CampaignScheduler(
             campaigns,
@@ -179,8 +180,8 @@ class AppContext:
             clock=clock,
             credentials=credentials,
             settings=settings,
-            contacts=ContactService(db, clock),
-            segments=SegmentService(db, clock),
+            contacts=contacts,
+            segments=SegmentService(db, clock, contacts),
             campaigns=campaigns,
             runs=RunService(db, sending),
             sending=sending,

@@ -20,11 +20,12 @@ from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.errors import NotFoundError, ValidationError
 from campaign_desktop.domain.segments import Segment
 from campaign_desktop.domain.status import ContactStatus
-from campaign_desktop.domain.views import SegmentView
+from campaign_desktop.domain.views import ContactView, SegmentView
 from campaign_desktop.persistence import queries
 from campaign_desktop.persistence.db import Database
 from campaign_desktop.persistence.models import Campaign, Contact, SavedSegment, campaign_segment
 from campaign_desktop.persistence.segment_sql import segment_sql
+from campaign_desktop.services.contacts import ContactService
 
 MAX_NAME_LENGTH = 200
 
@@ -39,9 +40,10 @@ class SegmentCount:
 
 
 class SegmentService:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, contacts: ContactService) -> None:
         self._db = db
         self._clock = clock
+        self._contacts = contacts
 
     # --- reading -------------------------------------------------------------------------
 
@@ -67,6 +69,10 @@ class SegmentService:
                 .where(segment_sql(segment))
             ).one()
         return SegmentCount(matching=int(row[0]), subscribed=int(row[1]))
+
+    def preview(self, segment: Segment, limit: int = 20) -> builtins.list[ContactView]:
+        """The first `limit` contacts `segment` picks, by email (any status)."""
+        return self._contacts.search(segment=segment, limit=limit)
 
     def subscribed_counts(self, segment_ids: Collection[int]) -> dict[int, int]:
         """Subscribed contacts each saved segment picks (what a campaign to it reaches), by

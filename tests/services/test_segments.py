@@ -113,8 +113,10 @@ def test_the_segment_filter_combines_with_search_list_and_status(people: AppCont
 
 
 def test_count_says_how_many_are_subscribed(people: AppContext) -> None:
-    count = people.segments.count(Segment.of([Condition(CITY, Operator.IS, "paris")]))
+    paris = Segment.of([Condition(CITY, Operator.IS, "paris")])
+    count = people.segments.count(paris)
     assert (count.matching, count.subscribed) == (2, 1)
+    assert [view.email for view in people.segments.preview(paris, limit=1)] == ["ann@example.com"]
 
 
 def test_saved_segments_are_named_uniquely_renamed_changed_and_deleted(people: AppContext) -> None:
