@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
+from sqlalchemy import update
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import ValidationError
 from campaign_desktop.domain.segments import Condition, Operator, Segment, custom_field
+from campaign_desktop.persistence.models import SavedSegment
 from tests.services.sending_support import configure_smtp, received_recipients
 from tests.smtp_server import SmtpServer, running_smtp_server
 
@@ -253,3 +255,27 @@ def test_a_campaign_to_a_segment_sends_exactly_to_its_subscribed_contacts(
     assert [(row.email, row.last_error) for row in skipped] == [
         ("bob@shop.example", "Contact is unsubscribed")
     ]
+
+
+def test_a_stored_segment_that_no_longer_loads_matches_nobody_and_says_so(
+    people: AppContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    saved = people.segments.create("Paris", Segment.of([Condition(CITY, Operator.IS, "paris")]))
+    campaign = people.campaigns.create(
+        name="Both",
+        subject="Hi",
+        body_text="Hello",
+        from_email="news@shop.example",
+        lists=("Customers",),
+        segments=("Paris",),
+    )
+    with people.db.write() as session:  # as a hand edit or a later version might leave it
+        session.execute(
+            update(SavedSegment)
+            .where(SavedSegment.id == saved.id)
+            .values(definition={"conditions": [{"field": "email", "operator": "resembles"}]})
+        )
+    assert people.segments.get(saved.id).segment is None
+    # Customers only (ann, zoe): nobody is added by the broken segment, nothing fails.
+    assert people.campaigns.get(campaign.id).audience_size == 2
+    assert "stored conditions not understood" in caplog.text
