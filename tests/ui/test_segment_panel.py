@@ -89,6 +89,12 @@ def test_conditions_filter_the_table_and_count_matches_and_subscribers(
     with qtbot.waitSignal(tab.filter_applied):
         second.remove.click()
     assert _emails(tab) == ["cy@example.com", "di@example.com"]
+
+    # Unsubscribing one of them in the table is counted again.
+    tab.view.selectRow(0)
+    with qtbot.waitSignal(tab.bulk_finished), qtbot.waitSignal(panel.counted):
+        tab.action_unsubscribe.trigger()
+    qtbot.waitUntil(lambda: panel.count_label.text() == "2 contacts match (0 subscribed)")
     with qtbot.waitSignal(tab.filter_applied):
         tab.field_filter_button.click()
     assert len(_emails(tab)) == 5

@@ -587,6 +587,8 @@ class ContactsTab(QWidget):
             self._update_actions()
         self.status_message.emit(message)
         self.contacts_changed.emit()
+        if self.field_filter_button.isChecked():
+            self.segment_panel.recount()  # the same conditions may now pick others
 
     def _refresh_lists(self) -> None:
         """Recount the lists in the filter on the pool (at a million contacts it takes a

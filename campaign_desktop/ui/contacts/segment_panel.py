@@ -358,6 +358,10 @@ class SegmentPanel(QGroupBox):
         self.delete_button.setEnabled(self.saved_combo.currentIndex() >= 0)
         self.segments_read.emit()
 
+    def recount(self) -> None:
+        """Count the contacts again (they changed), on the pool."""
+        self._count_timer.start()
+
     @Slot()
     def _count(self) -> None:
         self._count_number += 1
