@@ -35,6 +35,7 @@ from campaign_desktop.services.credentials import CredentialStore
 from campaign_desktop.services.inbound import InboundService
 from campaign_desktop.services.retention import HistoryRetention
 from campaign_desktop.services.runs import RunService
+from campaign_desktop.services.segments import SegmentService
 from campaign_desktop.services.sending import ConnectionFactory, SendingEngine
 from campaign_desktop.services.settings import SettingsService
 from campaign_desktop.services.team import TeamChanges
@@ -79,6 +80,7 @@ class AppContext:
     credentials: CredentialStore
     settings: SettingsService
     contacts: ContactService
+    segments: SegmentService
     campaigns: CampaignService
     runs: RunService
     sending: SendingEngine
@@ -168,6 +170,7 @@ class AppContext:
             heartbeat_seconds=heartbeat_seconds,
         )
         campaigns = CampaignService(db, events, clock, sending)
+        contacts = ContactService(db, clock)
         inbound = InboundService(db, clock, events, settings, credentials)
         retention = HistoryRetention(db, clock, settings, events)
         scheduler = CampaignScheduler(
@@ -193,7 +196,8 @@ class AppContext:
             clock=clock,
             credentials=credentials,
             settings=settings,
-            contacts=ContactService(db, clock),
+            contacts=contacts,
+            segments=SegmentService(db, clock, contacts),
             campaigns=campaigns,
             runs=RunService(db, sending),
             sending=sending,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from campaign_desktop.domain.recurrence import RecurrencePattern
+from campaign_desktop.domain.segments import Segment
 from campaign_desktop.domain.status import (
     CampaignStatus,
     ContactStatus,
@@ -55,6 +56,8 @@ class CampaignView:
     updated_at: datetime
     audience_size: int = 0
     last_run: RunView | None = None
+    #: Saved segments the campaign sends to beside its lists, by name (docs/design.md §18).
+    segments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,18 @@ class ContactListView:
     description: str
     member_count: int
     subscribed_count: int
+
+
+@dataclass(frozen=True)
+class SegmentView:
+    """A saved segment; `segment` is None when its stored conditions no longer load (it
+    then matches nobody)."""
+
+    id: int
+    name: str
+    segment: Segment | None
+    created_at: datetime
+    updated_at: datetime
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaign_desktop.domain.errors import StorageError, ValidationError
+from campaign_desktop.domain.segments import as_number
 from campaign_desktop.domain.views import Backup
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ log = logging.getLogger("campaign_desktop.db")
 DATABASE_FILENAME = "campaigns.sqlite3"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The newest revision in migrations/versions; a test checks it against Alembic's head.
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 #: The SQLAlchemy driver for PostgreSQL URLs that name none (psycopg 3, docs/design.md §10).
 POSTGRESQL_DRIVER = "postgresql+psycopg"
 #: Where `Database.path` points for a server database: a name in the data folder that is
@@ -91,10 +92,21 @@ def _on_connect(
         cursor.close()
     # Unicode-aware case folding for searches (SQLite's LIKE folds ASCII only).
     dbapi_connection.create_function("cd_casefold", 1, _casefold, deterministic=True)
+    # A custom field's text as a number, or NULL (segments' greater/less: SQLite's CAST reads
+    # "abc" as 0, which would put every non-number below any positive value).
+    dbapi_connection.create_function("cd_number", 1, _number, deterministic=True)
 
 
 def _casefold(value: str | None) -> str | None:
-    return None if value is None else value.casefold()
+    return None if value is None else str(value).casefold()
+
+
+def _number(value: object) -> float | None:
+    if value is None or isinstance(value, bytes):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    return as_number(str(value))
 
 
 def _on_begin(connection: Connection) -> None:

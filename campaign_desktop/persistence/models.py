@@ -111,6 +111,21 @@ campaign_audience = Table(
 )
 
 
+campaign_segment = Table(
+    "campaign_segment",
+    Base.metadata,
+    Column("campaign_id", ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True),
+    # RESTRICT: a segment a campaign sends to is not deleted under it (SegmentService.delete).
+    Column(
+        "segment_id", ForeignKey("segment.id", ondelete="RESTRICT"), primary_key=True, index=True
+    ),
+    # The order the segments were chosen in, as `campaign_audience.position` (migration 0010).
+    Column(
+        "position", BigInteger, nullable=False, default=next_audience_position, server_default="0"
+    ),
+)
+
+
 class Contact(Base):
     __tablename__ = "contact"
     __table_args__ = (
@@ -146,6 +161,19 @@ class ContactList(Base):
     contacts: Mapped[list[Contact]] = relationship(
         secondary=list_membership, back_populates="lists"
     )
+
+
+class SavedSegment(Base):
+    """A segment saved under a name (docs/design.md §18): `definition` is
+    `domain.segments.Segment.to_dict()` (match and conditions)."""
+
+    __tablename__ = "segment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    definition: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
 
 class Campaign(Base):
@@ -191,6 +219,9 @@ class Campaign(Base):
 
     lists: Mapped[list[ContactList]] = relationship(
         secondary=campaign_audience, order_by=campaign_audience.c.position
+    )
+    segments: Mapped[list[SavedSegment]] = relationship(
+        secondary=campaign_segment, order_by=campaign_segment.c.position
     )
 
 

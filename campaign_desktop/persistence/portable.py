@@ -11,7 +11,7 @@ choice of dialect is made here and nowhere else (docs/architecture.md "Team mode
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Boolean, Connection, Table, or_
 from sqlalchemy.dialects import postgresql, sqlite
@@ -23,7 +23,13 @@ from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import Grouping
 from sqlalchemy.sql.visitors import InternalTraversal
 
-__all__ = ["by_dialect", "contains_ignoring_case", "escape_like", "insert_or_ignore"]
+__all__ = [
+    "by_dialect",
+    "contains_ignoring_case",
+    "escape_like",
+    "insert_or_ignore",
+    "like_ignoring_case",
+]
 
 
 def insert_or_ignore(bind: Session | Connection, table: Table | type[Any]) -> Insert:
@@ -100,6 +106,26 @@ def contains_ignoring_case(columns: Sequence[ColumnElement[str]], text: str) -> 
         sqlite_terms = [func.cd_casefold(column).like(folded, escape="\\") for column in columns]
     server_terms = [column.ilike(pattern, escape="\\") for column in columns]
     condition: ColumnElement[bool] = by_dialect(or_(*sqlite_terms), or_(*server_terms))
+    condition.type = Boolean()
+    return condition
+
+
+def like_ignoring_case(
+    column: ColumnElement[Any], text: str, how: Literal["equals", "starts", "contains"]
+) -> ColumnElement[bool]:
+    """True where `column` equals, starts with or contains `text`, whatever the case of
+    either (NULL where `column` is NULL). Case as `contains_ignoring_case`: LIKE for ASCII
+    text and ``cd_casefold`` beyond it on SQLite, ILIKE on PostgreSQL; wildcards are text.
+    """
+    before = "%" if how == "contains" else ""
+    after = "" if how == "equals" else "%"
+    pattern = before + escape_like(text) + after
+    if text.isascii():
+        on_sqlite = column.like(pattern, escape="\\")
+    else:
+        folded = before + escape_like(text.casefold()) + after
+        on_sqlite = func.cd_casefold(column).like(folded, escape="\\")
+    condition: ColumnElement[bool] = by_dialect(on_sqlite, column.ilike(pattern, escape="\\"))
     condition.type = Boolean()
     return condition
 

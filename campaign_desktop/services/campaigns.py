@@ -45,7 +45,7 @@ from campaign_desktop.domain.timezones import get_zone
 from campaign_desktop.domain.views import CampaignView, DueCampaign, RunView
 from campaign_desktop.persistence import queries
 from campaign_desktop.persistence.db import Database
-from campaign_desktop.persistence.models import Campaign, CampaignRun, ContactList
+from campaign_desktop.persistence.models import Campaign, CampaignRun, ContactList, SavedSegment
 from campaign_desktop.persistence.portable import contains_ignoring_case
 from campaign_desktop.services.sending.ledger import HELD_NOTE, record_unsent
 
@@ -81,7 +81,8 @@ class CampaignSort(StrEnum):
 @dataclass(frozen=True)
 class CampaignDraft:
     """A campaign's content as written (not yet checked): what `create` and `update` take,
-    and what `check_draft` tries. `lists` are contact list names, in the order chosen."""
+    and what `check_draft` tries. `lists` are contact list names, in the order chosen;
+    `segments` saved segment names (docs/design.md §18), sent to beside the lists."""
 
     name: str
     subject: str
@@ -92,11 +93,22 @@ class CampaignDraft:
     reply_to: str | None = None
     body_html: str | None = None
     missed_run_policy: str = MissedRunPolicy.SEND_LATE
+    segments: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        # One list name, or any iterable of them, becomes the tuple the field promises.
-        names: Any = self.lists
-        object.__setattr__(self, "lists", (names,) if isinstance(names, str) else tuple(names))
+        # One name, or any iterable of them, becomes the tuple the field promises.
+        for name in ("lists", "segments"):
+            names: Any = getattr(self, name)
+            object.__setattr__(self, name, (names,) if isinstance(names, str) else tuple(names))
+
+
+#: A campaign's audience as names: (its lists, its segments). Campaigns with the same key
+#: reach the same contacts.
+AudienceKey = tuple[frozenset[str], frozenset[str]]
+
+
+def audience_key(view: CampaignView) -> AudienceKey:
+    return frozenset(view.lists), frozenset(view.segments)
 
 
 #: The fields `update` can change: every field of a draft.
@@ -226,6 +238,33 @@ class CampaignService:
             sizes = queries.list_set_sizes(session, set(by_ids.values()))
         return {names: sizes[key] for names, key in by_ids.items()}
 
+    def audience_sizes_of(self, keys: Iterable[AudienceKey]) -> dict[AudienceKey, int]:
+        """Subscribed contacts reached by each (list names, segment names) pair, each contact
+        once (docs/design.md §18): what the campaign table shows. Pairs without segments are
+        counted together as `audience_sizes` does; each other pair costs one query."""
+        wanted = set(keys)
+        plain = {lists for lists, segments in wanted if not segments}
+        sizes: dict[AudienceKey, int] = {
+            (lists, frozenset()): size for lists, size in self.audience_sizes(plain).items()
+        }
+        for lists, segments in wanted - sizes.keys():
+            sizes[lists, segments] = self.audience_size(lists, segments)
+        return {key: sizes[key] for key in wanted}
+
+    def audience_size(self, lists: Iterable[str], segments: Iterable[str] = ()) -> int:
+        """Subscribed contacts a campaign to these lists and saved segments (by name) would
+        reach, each once (docs/design.md §18); unknown names count nobody."""
+        list_names, segment_names = set(lists), set(segments)
+        with self._db.read() as session:
+            list_ids = set(
+                session.scalars(select(ContactList.id).where(ContactList.name.in_(list_names)))
+            )
+            segment_ids = set(
+                session.scalars(select(SavedSegment.id).where(SavedSegment.name.in_(segment_names)))
+            )
+            stored = queries.stored_segments(session, segment_ids)
+            return queries.count_audience(session, list_ids, list(stored.values()))
+
     def timezones(self, campaign_ids: Collection[int]) -> dict[int, str]:
         """These campaigns' time zones (archived ones too), by id; gone ones are left out."""
         ids = list(campaign_ids)
@@ -312,6 +351,7 @@ class CampaignService:
         reply_to: str | None = None,
         body_html: str | None = None,
         missed_run_policy: str = MissedRunPolicy.SEND_LATE,
+        segments: Iterable[str] = (),
     ) -> CampaignView: ...
 
     def create(self, draft: CampaignDraft | None = None, /, **content: Any) -> CampaignView:
@@ -652,6 +692,7 @@ class CampaignService:
                 missed_run_policy=source.missed_run_policy,
                 parent_campaign_id=source.id,
                 lists=list(source.lists),
+                segments=list(source.segments),
             )
             session.add(copy)
             session.flush()
@@ -756,12 +797,14 @@ class CampaignService:
             field = next(iter(found))
             raise ValidationError(field, found[field])
         lists = self._find_lists(session, draft.lists)
+        segments = _find_segments(session, draft.segments)
         self._try_templates(
             session,
             (content.subject, content.body_text, content.body_html),
             campaign_name=content.name,
             unsubscribe_mailto=content.reply_to or content.from_email,
             list_ids=[item.id for item in lists],
+            segment_ids=[item.id for item in segments],
         )
         campaign.name = content.name
         campaign.subject = content.subject
@@ -771,6 +814,7 @@ class CampaignService:
         campaign.from_email = content.from_email
         campaign.reply_to = content.reply_to
         campaign.lists = lists
+        campaign.segments = segments
         campaign.missed_run_policy = MissedRunPolicy(content.missed_run_policy)
 
     @staticmethod
@@ -788,8 +832,10 @@ class CampaignService:
         return [found[name] for name in wanted]
 
     def _require_sendable(self, campaign: Campaign) -> None:
-        if not campaign.lists:
-            raise ValidationError("lists", "Choose at least one contact list to send to.")
+        if not campaign.lists and not campaign.segments:
+            raise ValidationError(
+                "lists", "Choose at least one contact list or segment to send to."
+            )
 
     def _check_templates(self, session: Session, campaign: Campaign) -> None:
         self._try_templates(
@@ -798,6 +844,7 @@ class CampaignService:
             campaign_name=campaign.name,
             unsubscribe_mailto=campaign.reply_to or campaign.from_email,
             list_ids=[item.id for item in campaign.lists],
+            segment_ids=[item.id for item in campaign.segments],
         )
 
     @staticmethod
@@ -808,6 +855,7 @@ class CampaignService:
         campaign_name: str,
         unsubscribe_mailto: str,
         list_ids: Sequence[int],
+        segment_ids: Sequence[int] = (),
     ) -> None:
         """Compile the templates and fill them in for the sample contact and a sample of
         the audience, as sending would; the first failure is a ValidationError naming the
@@ -819,8 +867,9 @@ class CampaignService:
             sample_context(keys, campaign_name, unsubscribe_mailto),
             recipient="the sample contact",
         )
+        segments = list(queries.stored_segments(session, segment_ids).values())
         for contact in queries.sample_audience(
-            session, list_ids, first=_SAMPLE_FIRST, unusual=_SAMPLE_UNUSUAL
+            session, list_ids, first=_SAMPLE_FIRST, unusual=_SAMPLE_UNUSUAL, segments=segments
         ):
             context = build_render_context(
                 contact_email=contact.email,
@@ -874,6 +923,20 @@ def _required_text(value: Any, field: str, empty_message: str, max_length: int) 
     return text
 
 
+def _find_segments(session: Session, names: Iterable[str]) -> list[SavedSegment]:
+    """The saved segments called `names`, in that order; ValidationError ("segments") for
+    one that does not exist."""
+    wanted = list(dict.fromkeys(name.strip() for name in names))
+    found = {
+        item.name: item
+        for item in session.scalars(select(SavedSegment).where(SavedSegment.name.in_(wanted)))
+    }
+    missing = [name for name in wanted if name not in found]
+    if missing:
+        raise ValidationError("segments", f"There is no segment called “{missing[0]}”.")
+    return [found[name] for name in wanted]
+
+
 def _draft_of(campaign: Campaign) -> CampaignDraft:
     """The campaign's content as stored, as a draft (what `update` changes fields of)."""
     return CampaignDraft(
@@ -885,6 +948,7 @@ def _draft_of(campaign: Campaign) -> CampaignDraft:
         from_email=campaign.from_email,
         reply_to=campaign.reply_to,
         lists=tuple(item.name for item in campaign.lists),
+        segments=tuple(item.name for item in campaign.segments),
         missed_run_policy=campaign.missed_run_policy,
     )
 

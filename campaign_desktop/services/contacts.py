@@ -53,7 +53,8 @@ from sqlalchemy.orm import Session
 
 from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.emails import normalize_email
-from campaign_desktop.domain.errors import ValidationError
+from campaign_desktop.domain.errors import NotFoundError, ValidationError
+from campaign_desktop.domain.segments import Segment
 from campaign_desktop.domain.status import ContactStatus
 from campaign_desktop.domain.views import ContactListView, ContactView, ImportReport
 from campaign_desktop.persistence import queries
@@ -66,6 +67,7 @@ from campaign_desktop.persistence.models import (
     list_membership,
 )
 from campaign_desktop.persistence.portable import insert_or_ignore
+from campaign_desktop.persistence.segment_sql import segment_sql
 from campaign_desktop.services.csv_import import (
     ContactCsv,
     CsvPreview,
@@ -199,8 +201,10 @@ class ContactService:
         status: str | None = None,
         offset: int = 0,
         limit: int = 200,
+        segment: Segment | None = None,
     ) -> list[ContactView]:
-        """One page of contacts matching `text`, in `list_name`, with `status`; by email.
+        """One page of contacts matching `text`, in `list_name`, with `status`, picked by
+        `segment` (docs/design.md §18); by email.
 
         Paged in SQLite, in the email index's order: only the page's rows are loaded
         (on 100,000 contacts a page takes milliseconds). `count` gives the total.
@@ -210,7 +214,7 @@ class ContactService:
         with self._db.read() as session:
             contacts = session.scalars(
                 select(Contact)
-                .where(*_contact_filters(session, text, list_name, status))
+                .where(*_contact_filters(session, text, list_name, status, segment))
                 .order_by(Contact.email)
                 .offset(offset)
                 .limit(limit)
@@ -243,12 +247,17 @@ class ContactService:
             )
 
     def count(
-        self, text: str = "", *, list_name: str | None = None, status: str | None = None
+        self,
+        text: str = "",
+        *,
+        list_name: str | None = None,
+        status: str | None = None,
+        segment: Segment | None = None,
     ) -> int:
         """How many contacts `search` would page through with the same filters."""
         with self._db.read() as session:
             query = select(func.count()).select_from(Contact)
-            query = query.where(*_contact_filters(session, text, list_name, status))
+            query = query.where(*_contact_filters(session, text, list_name, status, segment))
             return session.scalar(query) or 0
 
     def attribute_names(self) -> list[str]:
@@ -1226,9 +1235,15 @@ def _list_views(session: Session, list_id: int | None = None) -> list[ContactLis
 
 
 def _contact_filters(
-    session: Session, text: str, list_name: str | None, status: str | None
+    session: Session,
+    text: str,
+    list_name: str | None,
+    status: str | None,
+    segment: Segment | None = None,
 ) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
+    if segment is not None:
+        conditions.append(segment_sql(segment))
     if status is not None:
         conditions.append(Contact.status == _status(status))
     if list_name is not None:

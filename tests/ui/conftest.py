@@ -29,6 +29,7 @@ from campaign_desktop.ui.contacts.list_dialogs import (
     ExportScope,
     RenameListDialog,
 )
+from campaign_desktop.ui.contacts.segment_panel import SegmentName
 from campaign_desktop.ui.schedule.schedule_dialog import ScheduleDialog
 from campaign_desktop.ui.settings.settings_dialog import ChooseCaFile, SettingsDialog
 from campaign_desktop.ui.shell.start_at_login_offer import OfferStartAtLogin
@@ -68,6 +69,7 @@ def no_real_dialogs(monkeypatch: pytest.MonkeyPatch) -> None:
         (RenameListDialog, "ask"),
         (ChooseContactsExportPath, "ask"),
         (ExportScope, "ask"),
+        (SegmentName, "ask"),
         (ChooseExportPath, "ask"),
         (SettingsDialog, "ask"),
         (ChooseCaFile, "ask"),

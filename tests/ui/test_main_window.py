@@ -201,8 +201,11 @@ def test_a_refused_send_now_starts_nothing_and_says_why(
     window.select_campaign(campaign.id)
     monkeypatch.setattr(Confirm, "ask", lambda *args: True)
     window.action_send_now.trigger()
-    assert errors_shown == [("Send now", "Choose at least one contact list to send to.")]
-    assert window.statusBar().currentMessage() == "Choose at least one contact list to send to."
+    assert errors_shown == [("Send now", "Choose at least one contact list or segment to send to.")]
+    assert (
+        window.statusBar().currentMessage()
+        == "Choose at least one contact list or segment to send to."
+    )
     assert gui_ctx.runs.recent() == []
 
 

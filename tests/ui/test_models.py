@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QAbstractItemModel
+from PySide6.QtCore import QAbstractItemModel, Qt
 from pytestqt.modeltest import ModelTester
 
 import campaign_desktop.ui
@@ -28,6 +28,7 @@ from campaign_desktop.ui.calendar.calendar_model import (
     DaySendsModel,
     calendar_sends,
 )
+from campaign_desktop.ui.campaigns.audience_picker import SegmentChoice, SegmentChoiceModel
 from campaign_desktop.ui.campaigns.campaign_model import (
     ArchiveTableModel,
     CampaignTableModel,
@@ -200,6 +201,23 @@ def _day_sends(ctx: AppContext, _tmp: Path) -> Filled:
     return model, lambda: model.set_sends(sends[1:2])
 
 
+def _segment_choices(_ctx: AppContext, _tmp: Path) -> Filled:
+    model = SegmentChoiceModel()
+    model.set_choices(
+        [
+            SegmentChoice("Parisians", "city is “Paris”", None, True),
+            SegmentChoice("Adults", "age is greater than “17”", 12, False),
+        ]
+    )
+
+    def change() -> None:
+        model.set_counts({"Parisians": 3})
+        model.setData(model.index(1), Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)
+        model.set_choices([SegmentChoice("Adults", "", 12, True)])
+
+    return model, change
+
+
 MODELS: dict[type[QAbstractItemModel], Callable[[AppContext, Path], Filled]] = {
     CampaignTableModel: _campaigns,
     ArchiveTableModel: _archive,
@@ -211,6 +229,7 @@ MODELS: dict[type[QAbstractItemModel], Callable[[AppContext, Path], Filled]] = {
     SkippedRowsModel: _skipped_rows,
     CalendarGridModel: _calendar_grid,
     DaySendsModel: _day_sends,
+    SegmentChoiceModel: _segment_choices,
 }
 
 

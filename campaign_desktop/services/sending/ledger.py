@@ -28,12 +28,17 @@ from typing import Any, ClassVar, Protocol, cast
 from sqlalchemy import (
     Connection,
     CursorResult,
+    Integer,
+    String,
     Table,
     bindparam,
+    case,
     delete,
     func,
+    insert,
+    literal,
+    null,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects import sqlite
@@ -54,7 +59,15 @@ from campaign_desktop.domain.status import (
 from campaign_desktop.domain.views import RunView
 from campaign_desktop.persistence import queries
 from campaign_desktop.persistence.db import Database
-from campaign_desktop.persistence.models import Campaign, CampaignRun, Contact, Delivery, Desktop
+from campaign_desktop.persistence.models import (
+    Campaign,
+    CampaignRun,
+    Contact,
+    Delivery,
+    Desktop,
+    campaign_audience,
+    list_membership,
+)
 from campaign_desktop.persistence.portable import database_utc_now, insert_or_ignore
 
 UNCONFIRMED_NOTE = (
@@ -784,24 +797,30 @@ def advance(campaign: Campaign, *, after: datetime) -> None:
 
 
 def _snapshot_audience(session: Session, run_id: int, campaign_id: int) -> None:
-    # One INSERT…SELECT: each contact once however many of the campaign's lists hold it;
-    # anyone not subscribed is recorded as skipped so the report can say why.
+    # One INSERT…SELECT: each contact once however many of the campaign's lists and segments
+    # hold it (docs/design.md §18); anyone not subscribed is recorded as skipped so the
+    # report can say why.
+    members = (
+        select(list_membership.c.contact_id)
+        .join(campaign_audience, campaign_audience.c.list_id == list_membership.c.list_id)
+        .where(campaign_audience.c.campaign_id == campaign_id)
+    )
+    segments = queries.campaign_segments(session, campaign_id)
+    subscribed = Contact.status == ContactStatus.SUBSCRIBED
+    rows = (
+        select(
+            literal(run_id, Integer),
+            Contact.id,
+            Contact.email,
+            case((subscribed, literal(DeliveryStatus.PENDING.value)), else_=literal("skipped")),
+            literal(0, Integer),
+            case((subscribed, null()), else_=literal("Contact is ", String).concat(Contact.status)),
+        )
+        .where(queries.audience_condition(members, segments))
+        .order_by(Contact.id)
+    )
     session.execute(
-        text(
-            """
-            INSERT INTO delivery (run_id, contact_id, email, status, attempts, last_error)
-            SELECT :run_id, c.id, c.email,
-                   CASE WHEN c.status = :subscribed THEN 'pending' ELSE 'skipped' END,
-                   0,
-                   CASE WHEN c.status = :subscribed THEN NULL
-                        ELSE 'Contact is ' || c.status END
-            FROM contact AS c
-            WHERE c.id IN (
-                SELECT m.contact_id FROM list_membership AS m
-                JOIN campaign_audience AS a ON a.list_id = m.list_id
-                WHERE a.campaign_id = :campaign_id)
-            ORDER BY c.id
-            """
-        ),
-        {"run_id": run_id, "campaign_id": campaign_id, "subscribed": ContactStatus.SUBSCRIBED},
+        insert(Delivery).from_select(
+            ["run_id", "contact_id", "email", "status", "attempts", "last_error"], rows
+        )
     )

@@ -56,6 +56,7 @@ from campaign_desktop.ui.common.background import (
     run_in_background,
 )
 from campaign_desktop.ui.common.prompts import ask_two_ways
+from campaign_desktop.ui.campaigns.audience_picker import AudiencePicker
 from campaign_desktop.ui.common.theme import mark_as_error
 
 log = logging.getLogger("campaign_desktop.ui.editor")
@@ -207,6 +208,12 @@ class CampaignEditor(QDialog):
         self._lists.setMaximumHeight(110)
         form.addRow("&Lists:", self._lists)
         form.addRow("", self._error_label("lists"))
+        # Saved segments beside the lists, with the audience's size (docs/design.md §18).
+        chosen = self._campaign.segments if self._campaign is not None else ()
+        self._audience = AudiencePicker(self._ctx, chosen, self)
+        self._audience.changed.connect(self._check_timer.start)
+        form.addRow("Se&gments:", self._audience)
+        form.addRow("", self._error_label("segments"))
 
         return form
 
@@ -318,7 +325,10 @@ class CampaignEditor(QDialog):
             self._body_text.setPlainText(campaign.body_text)
             self._body_html.setPlainText(campaign.body_html or "")
         chosen = campaign.lists if campaign else ()
-        self._lists.setModel(_list_model(self._ctx, chosen, self))
+        lists = _list_model(self._ctx, chosen, self)
+        self._lists.setModel(lists)
+        lists.itemChanged.connect(self._on_lists_changed)
+        self._audience.set_lists(chosen)
         self._check_timer.stop()
 
     def _watch_typing(self) -> None:
@@ -360,6 +370,7 @@ class CampaignEditor(QDialog):
             from_email=self._from_email.text().strip(),
             reply_to=self._reply_to.text().strip() or None,
             lists=tuple(self.chosen_lists()),
+            segments=tuple(self._audience.chosen_segments()),
             body_text=self._body_text.toPlainText(),
             body_html=html if html.strip() else None,
             # The editor has no field for it: a new campaign gets the default, an edit keeps it.
@@ -449,6 +460,10 @@ class CampaignEditor(QDialog):
             )
         else:
             self._preview.setPlainText(f"Subject: {message.subject}\n\n{message.text}")
+
+    @Slot()
+    def _on_lists_changed(self) -> None:
+        self._audience.set_lists(self.chosen_lists())
 
     @Slot()
     def _on_variable_chosen(self) -> None:

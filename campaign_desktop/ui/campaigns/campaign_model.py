@@ -17,7 +17,13 @@ from PySide6.QtCore import QObject, Qt, Slot
 from campaign_desktop.domain.errors import DomainError
 from campaign_desktop.domain.status import CampaignStatus
 from campaign_desktop.domain.views import CampaignView
-from campaign_desktop.services.campaigns import PAGE_SIZE, CampaignService, CampaignSort
+from campaign_desktop.services.campaigns import (
+    PAGE_SIZE,
+    AudienceKey,
+    CampaignService,
+    CampaignSort,
+    audience_key,
+)
 from campaign_desktop.ui.common import formatting
 from campaign_desktop.ui.common.background import Report, hand_to_crash_handler, run_in_background
 from campaign_desktop.ui.common.table_model import ModelIndex, RowTableModel
@@ -67,9 +73,9 @@ class _CampaignRowsModel(RowTableModel[CampaignView]):
         self._sort_column, self._sort_order = self.default_sort
         self._total = 0
         self._loaded = False  # reload() has run: a sort before that only records the order
-        # Audience per set of list names, while the contacts stay as they were counted.
-        self._sizes: dict[frozenset[str], int] = {}
-        self._counting: set[frozenset[str]] = set()
+        # Audience per set of list and segment names, while the contacts stay as they were counted.
+        self._sizes: dict[AudienceKey, int] = {}
+        self._counting: set[AudienceKey] = set()
         self._waiting: set[int] = set()  # rows (by campaign id) whose audience is not known
         self._generation = 0  # bumped when contacts change: older counts are dropped
 
@@ -192,9 +198,9 @@ class _CampaignRowsModel(RowTableModel[CampaignView]):
         if self.audience_column is None:
             return
         known: list[int] = []
-        wanted: set[frozenset[str]] = set()
+        wanted: set[AudienceKey] = set()
         for view in views:
-            key = frozenset(view.lists)
+            key = audience_key(view)
             if key in self._sizes:
                 known.append(view.id)
                 continue
@@ -209,15 +215,15 @@ class _CampaignRowsModel(RowTableModel[CampaignView]):
         self._counting |= wanted
         campaigns, generation = self._campaigns, self._generation
 
-        def work(_report: Report) -> tuple[int, dict[frozenset[str], int]]:
-            return generation, campaigns.audience_sizes(wanted)
+        def work(_report: Report) -> tuple[int, dict[AudienceKey, int]]:
+            return generation, campaigns.audience_sizes_of(wanted)
 
         run_in_background("count audiences", work, self._on_counted)
 
     @Slot(object, object)
     def _on_counted(
         self,
-        result: tuple[int, dict[frozenset[str], int]] | None,
+        result: tuple[int, dict[AudienceKey, int]] | None,
         error: BaseException | None,
     ) -> None:
         if error is not None:
@@ -240,7 +246,7 @@ class _CampaignRowsModel(RowTableModel[CampaignView]):
         wanted = set(campaign_ids)
         changed: list[int] = []
         for position, view in enumerate(self._rows):
-            size = self._sizes.get(frozenset(view.lists))
+            size = self._sizes.get(audience_key(view))
             if view.id not in wanted or size is None:
                 continue
             self._waiting.discard(view.id)
@@ -277,12 +283,12 @@ class _CampaignRowsModel(RowTableModel[CampaignView]):
         row = self.row_of(view.id)
         count_it = False
         if not audience_counted:
-            known = self._sizes.get(frozenset(view.lists))
+            known = self._sizes.get(audience_key(view))
             if known is None:
                 previous = self._rows[row] if row is not None else None
                 if (
                     previous is not None
-                    and previous.lists == view.lists
+                    and audience_key(previous) == audience_key(view)
                     and self.audience_known(previous)
                 ):
                     known = previous.audience_size  # same lists: the count shown still holds

@@ -18,6 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt
 
+from campaign_desktop.domain.segments import Segment
 from campaign_desktop.domain.status import ContactStatus
 from campaign_desktop.domain.views import ContactView
 from campaign_desktop.services.contacts import ContactService
@@ -50,10 +51,16 @@ class ContactFilter:
     text: str = ""
     list_name: str | None = None
     status: str | None = None
+    segment: Segment | None = None  # conditions on the fields (docs/design.md §18)
 
     @property
     def is_empty(self) -> bool:
-        return not self.text and self.list_name is None and self.status is None
+        return (
+            not self.text
+            and self.list_name is None
+            and self.status is None
+            and self.segment is None
+        )
 
 
 class ContactTableModel(PagedTableModel[ContactView]):
@@ -74,12 +81,19 @@ class ContactTableModel(PagedTableModel[ContactView]):
     def _fetch(self, offset: int, limit: int) -> list[ContactView]:
         f = self._filter
         return self._contacts.search(
-            f.text, list_name=f.list_name, status=f.status, offset=offset, limit=limit
+            f.text,
+            list_name=f.list_name,
+            status=f.status,
+            segment=f.segment,
+            offset=offset,
+            limit=limit,
         )
 
     def _count(self) -> int:
         f = self._filter
-        return self._contacts.count(f.text, list_name=f.list_name, status=f.status)
+        return self._contacts.count(
+            f.text, list_name=f.list_name, status=f.status, segment=f.segment
+        )
 
     def _row_id(self, contact: ContactView) -> int:
         return contact.id
@@ -197,11 +211,15 @@ class ContactTableModel(PagedTableModel[ContactView]):
         the Contacts tab searches off the GUI thread.
         """
         f = contact_filter
-        first = contacts.search(f.text, list_name=f.list_name, status=f.status, limit=PAGE_SIZE)
+        first = contacts.search(
+            f.text, list_name=f.list_name, status=f.status, segment=f.segment, limit=PAGE_SIZE
+        )
         # A short first page is every match: no need to count them again.
         if len(first) < PAGE_SIZE:
             return first, len(first)
-        return first, contacts.count(f.text, list_name=f.list_name, status=f.status)
+        return first, contacts.count(
+            f.text, list_name=f.list_name, status=f.status, segment=f.segment
+        )
 
     def show_filter(
         self, contact_filter: ContactFilter, first: list[ContactView], total: int

@@ -88,6 +88,7 @@ from campaign_desktop.ui.contacts.list_dialogs import (
     ExportScope,
     RenameListDialog,
 )
+from campaign_desktop.ui.contacts.segment_panel import SegmentPanel
 
 log = logging.getLogger("campaign_desktop.ui.contacts")
 
@@ -447,10 +448,21 @@ class ContactsTab(QWidget):
         for text, status in _STATUS_FILTERS:
             self.status_filter.addItem(text, status)
         self.count_label = named(QLabel(), "contactCount", "Number of contacts shown")
+        # Conditions on the fields, saved as segments (docs/design.md §18): shown on demand.
+        self.segment_panel = SegmentPanel(self._ctx)
+        self.segment_panel.hide()
+        self.field_filter_button = named(
+            QPushButton("Filter by &field"), "fieldFilterButton", "Filter by field"
+        )
+        self.field_filter_button.setCheckable(True)
+        self.field_filter_button.setToolTip(
+            "Show contacts whose fields match conditions, and save them as a segment."
+        )
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
         top.addWidget(self.list_filter)
         top.addWidget(self.status_filter)
+        top.addWidget(self.field_filter_button)
         top.addWidget(self.count_label)
 
         self.view = data_table("contactTable", "Contacts", multi_select=True)
@@ -480,6 +492,7 @@ class ContactsTab(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(toolbar)
         layout.addLayout(top)
+        layout.addWidget(self.segment_panel)
         layout.addWidget(self.bulk_progress)
         layout.addWidget(self.stack, 1)
         for first, second in (
@@ -495,6 +508,8 @@ class ContactsTab(QWidget):
         self.search.returnPressed.connect(self.apply_filter)
         self.list_filter.currentIndexChanged.connect(self.apply_filter)
         self.status_filter.currentIndexChanged.connect(self.apply_filter)
+        self.field_filter_button.toggled.connect(self._on_field_filter_toggled)
+        self.segment_panel.changed.connect(self._search_timer.start)
         self.action_find.triggered.connect(self._on_find)
         self.bulk_progress.cancel_button.clicked.connect(self._on_cancel_bulk)
         self.view.selectionModel().selectionChanged.connect(self._update_actions)
@@ -507,13 +522,24 @@ class ContactsTab(QWidget):
         """Read the lists and the contacts again (start-up, or after an import), on the pool:
         the table and the list filter fill in when both are read (`filter_applied`)."""
         self._search(with_lists=True)
+        if self.field_filter_button.isChecked():
+            self.segment_panel.reload()
 
     def current_filter(self) -> ContactFilter:
         return ContactFilter(
             text=self.search.text().strip(),
             list_name=self.list_filter.currentData(),
             status=self.status_filter.currentData(),
+            segment=self.segment_panel.segment() if self.field_filter_button.isChecked() else None,
         )
+
+    @Slot(bool)
+    def _on_field_filter_toggled(self, shown: bool) -> None:
+        self.segment_panel.setVisible(shown)
+        if shown:
+            self.segment_panel.reload()  # custom fields and saved segments, on the pool
+        if self.segment_panel.segment() is not None:
+            self.apply_filter()
 
     @Slot()
     def apply_filter(self) -> None:
@@ -636,6 +662,8 @@ class ContactsTab(QWidget):
             self._update_actions()
         self.status_message.emit(message)
         self.contacts_changed.emit()
+        if self.field_filter_button.isChecked():
+            self.segment_panel.recount()  # the same conditions may now pick others
 
     def _refresh_lists(self) -> None:
         """Recount the lists in the filter on the pool (at a million contacts it takes a
