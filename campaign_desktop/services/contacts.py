@@ -53,7 +53,7 @@ from sqlalchemy.orm import Session
 
 from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.emails import normalize_email
-from campaign_desktop.domain.errors import NotFoundError, ValidationError
+from campaign_desktop.domain.errors import ValidationError
 from campaign_desktop.domain.segments import Segment
 from campaign_desktop.domain.status import ContactStatus
 from campaign_desktop.domain.views import ContactListView, ContactView, ImportReport

@@ -49,6 +49,7 @@ from campaign_desktop.domain.templates import (
 from campaign_desktop.domain.views import CampaignView, ContactView
 from campaign_desktop.services.campaigns import CampaignDraft
 from campaign_desktop.services.feedback import reply_addresses
+from campaign_desktop.ui.campaigns.audience_picker import AudiencePicker
 from campaign_desktop.ui.common.background import (
     BackgroundTask,
     Report,
@@ -56,7 +57,6 @@ from campaign_desktop.ui.common.background import (
     run_in_background,
 )
 from campaign_desktop.ui.common.prompts import ask_two_ways
-from campaign_desktop.ui.campaigns.audience_picker import AudiencePicker
 from campaign_desktop.ui.common.theme import mark_as_error
 
 log = logging.getLogger("campaign_desktop.ui.editor")
