@@ -7,6 +7,11 @@ by another program or damaged) arrive as StorageError from `AppContext.open` or
 database opens the restore dialog (`open_context`). What ends the app otherwise (bugs, fatal
 errors, SIGTERM/SIGINT) is `ui/shell/crash_handler.py`'s; `--self-test` runs
 `ui/shell/self_test.py`.
+
+Cold start (issue 16, docs/design.md §17): what the first paint does not need is imported
+when first used (the self-test, the restore dialog, the tabs not shown, the sending stack),
+and the scheduler starts right after the window's first paint (at once when the window
+starts hidden), followed by the one garbage collection that freezes start-up's objects.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from campaign_desktop.context import (
     AppContext,
@@ -39,11 +46,12 @@ from campaign_desktop.ui.shell.crash_handler import (
 )
 from campaign_desktop.ui.shell.logs import route_qt_messages, setup_logging
 from campaign_desktop.ui.shell.main_window import MainWindow
-from campaign_desktop.ui.shell.restore_dialog import RestoreChoice, RestoreDialog, StartUpAction
-from campaign_desktop.ui.shell.self_test import run_self_test
 from campaign_desktop.ui.shell.single_instance import SingleInstance
 from campaign_desktop.ui.shell.start_at_login_offer import StartAtLoginOffer
 from campaign_desktop.ui.shell.tray import AppTray
+
+if TYPE_CHECKING:
+    from campaign_desktop.ui.shell.restore_dialog import RestoreChoice
 
 log = logging.getLogger("campaign_desktop.app")
 
@@ -74,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.self_test:
         # Headless on purpose: the self-test must run on build machines without a display.
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from campaign_desktop.ui.shell.self_test import run_self_test  # noqa: PLC0415
+
         return run_self_test()
     setup_logging(default_log_dir())
     return _run(args)
@@ -140,15 +150,27 @@ def _run_instance(
         StartAtLoginOffer(ctx, window)
         instance.activation_requested.connect(tray.bring_to_front)
         stop_signals = quit_on_termination_signals(window.quit)
-        try:
+        frozen: list[Callable[[], None]] = []
+
+        def start_scheduler() -> None:
+            """Start sending on schedule; a refusal is told and ends the app (exit code 1)."""
             try:
                 ctx.scheduler.start()
             except SchedulerLockedError as exc:
                 QMessageBox.warning(None, "Campaign Desktop is already running", exc.message)
-                return 1
+                app.exit(1)
+                return
             except DomainError as exc:  # StorageError: locked elsewhere, full, read-only
                 _show_critical(START_FAILED, exc.message)
-                return 1
+                app.exit(1)
+                return
+            # What start-up built lives as long as the app: leave it out of every later
+            # garbage collection, whose full passes would otherwise walk it all while
+            # holding the GIL (the longest pauses of a busy window).
+            frozen.append(freeze_start_up_objects())
+            log.info("running on %s", data_dir)
+
+        try:
             tray.show_window(minimized=args.minimized)
             if fault_log.previous_crash is not None:
                 window.statusBar().showMessage(
@@ -156,19 +178,43 @@ def _run_instance(
                     f"{fault_log.previous_crash}.",
                     30_000,
                 )
-            # What start-up built lives as long as the app: leave it out of every later
-            # garbage collection, whose full passes would otherwise walk it all while
-            # holding the GIL (the longest pauses of a busy window).
-            thaw = freeze_start_up_objects()
-            log.info("running on %s", data_dir)
+            if window.isVisible() and not window.isMinimized():
+                # A send due now still goes out on time: this is the event loop's first
+                # turns, and the scheduler sends anything due within the last 2 minutes
+                # as scheduled (docs/design.md §4).
+                AfterFirstPaint(window, start_scheduler)
+            else:
+                start_scheduler()  # nothing to paint first
             try:
                 return app.exec()
             finally:
-                thaw()
+                for thaw in frozen:
+                    thaw()
         finally:
             stop_signals()
     finally:
         ctx.close()
+
+
+class AfterFirstPaint(QObject):
+    """Calls `then()` once, as soon as `window` has painted for the first time (after that
+    paint has been handled, so the frame is on screen first)."""
+
+    def __init__(self, window: QWidget, then: Callable[[], None]) -> None:
+        super().__init__(window)
+        self._window = window
+        self._then = then
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802  (a Qt override)
+        if watched is self._window and event.type() == QEvent.Type.Paint:
+            self._window.removeEventFilter(self)
+            QTimer.singleShot(0, self._call)
+        return False
+
+    def _call(self) -> None:
+        self._then()
+        self.deleteLater()
 
 
 START_FAILED = "Campaign Desktop cannot start"
@@ -199,7 +245,6 @@ def open_context(
     damage that the file's header and the migration check cannot see shows up in them as a
     "corrupt" StorageError, and gets the same offer instead of ending the app.
     """
-    ask = ask_restore if ask_restore is not None else RestoreDialog.ask
     while True:
         try:
             ctx = AppContext.open(data_dir, database_url)
@@ -215,10 +260,16 @@ def open_context(
                 show(START_FAILED, exc.message)
                 return None
             log.warning("database refused at start-up: %s", exc.message)
+            # The restore dialog's module is imported only for a damaged database.
+            from campaign_desktop.ui.shell.restore_dialog import RestoreDialog  # noqa: PLC0415
+
+            ask = ask_restore if ask_restore is not None else RestoreDialog.ask
             choice = ask(exc.message, list_backups(data_dir))
         except DomainError as exc:
             show(START_FAILED, exc.message)
             return None
+        from campaign_desktop.ui.shell.restore_dialog import StartUpAction  # noqa: PLC0415
+
         try:
             if choice.action is StartUpAction.RESTORE and choice.backup is not None:
                 restore_backup(data_dir, choice.backup)

@@ -11,6 +11,9 @@ processed folder (never deleting); the rest stay where they were, unread.
 Bounce detection: RFC 3464 delivery-status parts first (Status 5.x.x hard, 4.x.x soft;
 Action failed/delayed), then `flufl.bounce`, which knows the non-standard shapes (Postfix,
 Exim, qmail, Exchange, …: permanent → hard, temporary → soft).
+
+The IMAP channel (imapclient), flufl.bounce and the templates' words are imported when a
+mailbox or a message is first handled, not with this module (issue 16: not at start-up).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import csv
 import email
 import email.policy
+import functools
 import hashlib
 import io
 import json
@@ -31,12 +35,11 @@ from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import HeaderParser
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from flufl.bounce import all_failures
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from campaign_desktop.channels.imap import DEFAULT_PORTS, ImapError, ImapMailbox, ImapSettings
 from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.emails import normalize_email
 from campaign_desktop.domain.errors import DomainError, ValidationError
@@ -47,7 +50,6 @@ from campaign_desktop.domain.status import (
     InboundKind,
     SmtpSecurity,
 )
-from campaign_desktop.domain.templates import UNSUBSCRIBE_SUBJECT
 from campaign_desktop.domain.tokens import DeliveryTokens
 from campaign_desktop.persistence.db import Database
 from campaign_desktop.persistence.models import Contact, Delivery, InboundMessage, Setting
@@ -56,8 +58,21 @@ from campaign_desktop.services import feedback
 from campaign_desktop.services.credentials import CredentialStore
 from campaign_desktop.services.settings import SettingsService
 
-#: The usual IMAP port of each security (993 SSL, 143 otherwise), for the Settings page.
-IMAP_PORTS = DEFAULT_PORTS
+if TYPE_CHECKING:
+    from campaign_desktop.channels.imap import ImapSettings
+
+    IMAP_PORTS: dict[SmtpSecurity, int]  # at run time from `__getattr__` below
+
+
+def __getattr__(name: str) -> Any:
+    """`IMAP_PORTS`: the usual IMAP port of each security (993 SSL, 143 otherwise), for the
+    Settings page; read from the IMAP channel when asked (see the module docstring)."""
+    if name == "IMAP_PORTS":
+        from campaign_desktop.channels.imap import DEFAULT_PORTS  # noqa: PLC0415
+
+        return DEFAULT_PORTS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 log = logging.getLogger("campaign_desktop.inbound")
 
@@ -79,7 +94,16 @@ HANDLED = frozenset(
 )
 
 _STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-_UNSUBSCRIBE_SUBJECT = re.compile(rf"^\s*{UNSUBSCRIBE_SUBJECT}\b", re.IGNORECASE)
+
+
+@functools.cache
+def _unsubscribe_subject() -> re.Pattern[str]:
+    """A subject that asks to unsubscribe (the word the app's mailto links put there)."""
+    from campaign_desktop.domain.templates import UNSUBSCRIBE_SUBJECT  # noqa: PLC0415
+
+    return re.compile(rf"^\s*{UNSUBSCRIBE_SUBJECT}\b", re.IGNORECASE)
+
+
 _AUTO_SUBJECT = re.compile(
     r"^\s*(out of (the )?office|automatic reply|auto(matic)?[- ]?(reply|response)|"
     r"autoreply|abwesenheitsnotiz|r[ée]ponse automatique|vacation)",
@@ -232,6 +256,8 @@ class InboundService:
         username = str(values["inbound.username"]).strip()
         if password is None:
             password = self._credentials.get_password(password_key(username, host))
+        from campaign_desktop.channels.imap import ImapSettings  # noqa: PLC0415  (module docstring)
+
         return ImapSettings(
             host=host,
             port=int(str(values["inbound.port"])),
@@ -244,6 +270,8 @@ class InboundService:
 
     def test_connection(self, settings: ImapSettings, folder: str) -> str:
         """Log in and look for `folder`; returns a sentence for the user. Raises ImapError."""
+        from campaign_desktop.channels.imap import ImapError, ImapMailbox  # noqa: PLC0415
+
         with ImapMailbox(settings) as mailbox:
             folders = mailbox.folders()
         if folder not in folders:
@@ -366,6 +394,8 @@ class InboundService:
         (server trouble) or StorageError; whatever was processed before a failure stays
         processed (each message is its own transaction) and is not read again.
         """
+        from campaign_desktop.channels.imap import ImapMailbox  # noqa: PLC0415  (module docstring)
+
         values = self._settings.all()
         folder = values["inbound.folder"]
         processed = values["inbound.processed_folder"]
@@ -527,7 +557,7 @@ def _read(raw: bytes) -> _Reading:
         reading.kind = InboundKind.HARD_BOUNCE if hard else InboundKind.SOFT_BOUNCE
     elif _is_auto_reply(msg, reading.subject):
         reading.kind = InboundKind.AUTO_REPLY
-    elif _UNSUBSCRIBE_SUBJECT.match(reading.subject):
+    elif _unsubscribe_subject().match(reading.subject):
         reading.kind = InboundKind.UNSUBSCRIBE
     return reading
 
@@ -613,6 +643,8 @@ def _dsn_failures(msg: Message) -> list[_Failure]:
 
 def _detected_failures(msg: Message, text: str) -> list[_Failure]:
     """Failures found by flufl.bounce in the non-standard shapes it knows."""
+    from flufl.bounce import all_failures  # noqa: PLC0415  (see the module docstring)
+
     try:
         temporary, permanent = all_failures(msg)
     except Exception as exc:  # its detectors are heuristics over hostile input
