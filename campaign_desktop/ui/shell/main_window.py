@@ -128,7 +128,9 @@ class MainWindow(QMainWindow):
         self.bridge = EventBridge(ctx.events, self)
         # Paged from SQL: search, status filter and sort re-query (no proxy over every row).
         self.campaign_model = CampaignTableModel(ctx.campaigns, self)
-        self.archive_model = ArchiveTableModel(ctx.campaigns, self)
+        # Read when the Archive tab is first shown (or `archive_model` first asked for).
+        self._archive_model = ArchiveTableModel(ctx.campaigns, self)
+        self._archive_loaded = False
 
         self._build_actions()
         self._build_tabs()
@@ -290,11 +292,28 @@ class MainWindow(QMainWindow):
             self._pending_tabs[placeholder] = build
             self.tabs.addTab(placeholder, text)
         # First among the tab slots, so that the others see the built tab.
-        self.tabs.currentChanged.connect(self._build_pending_tab)
+        self.tabs.currentChanged.connect(self._on_tab_shown)
         self.setCentralWidget(self.tabs)
         self.resize(1100, 650)
 
     @Slot(int)
+    def _on_tab_shown(self, index: int) -> None:
+        if index == 1:
+            self._load_archive()
+        else:
+            self._build_pending_tab(index)
+
+    def _load_archive(self) -> None:
+        if not self._archive_loaded:
+            self._archive_loaded = True
+            self._archive_model.reload()
+
+    @property
+    def archive_model(self) -> ArchiveTableModel:
+        """The Archive tab's model, read now if the tab was not yet shown."""
+        self._load_archive()
+        return self._archive_model
+
     def _build_pending_tab(self, index: int) -> None:
         """Put the real tab in place of the placeholder at `index` (if it still is one)."""
         placeholder = self.tabs.widget(index)
@@ -417,8 +436,8 @@ class MainWindow(QMainWindow):
     def _build_archive_tab(self) -> QWidget:
         page = QWidget()
         self.archive_view = _table("archiveTable", "Archived campaigns")
-        self.archive_view.setModel(self.archive_model)
-        self.archive_view.horizontalHeader().setSortIndicator(*self.archive_model.default_sort)
+        self.archive_view.setModel(self._archive_model)
+        self.archive_view.horizontalHeader().setSortIndicator(*self._archive_model.default_sort)
         self.archive_view.setSortingEnabled(True)
         self.archive_view.horizontalHeader().resizeSection(0, 260)
         self.archive_view.horizontalHeader().resizeSection(1, 200)
@@ -508,7 +527,8 @@ class MainWindow(QMainWindow):
     def reload(self) -> None:
         """Read everything again from the services (start-up, or after a big change)."""
         self.campaign_model.reload(recount=True)
-        self.archive_model.reload()
+        if self._archive_loaded:
+            self._archive_model.reload()
         for tab in (self._contacts_tab, self._activity_tab, self._calendar_tab):
             if tab is not None:  # the others read theirs when first shown
                 tab.reload()
@@ -724,7 +744,7 @@ class MainWindow(QMainWindow):
         ):
             return
         if self._call("Delete", lambda: self._ctx.campaigns.delete(campaign.id)):
-            self.archive_model.remove_campaign(campaign.id)
+            self._archive_model.remove_campaign(campaign.id)
 
     @Slot()
     def _on_context_menu(self, pos: object) -> None:
@@ -742,9 +762,9 @@ class MainWindow(QMainWindow):
     def _place(self, campaign: CampaignView, *, audience_counted: bool = True) -> None:
         """Show `campaign` in the table it belongs to, and only there."""
         keep, drop = (
-            (self.archive_model, self.campaign_model)
+            (self._archive_model, self.campaign_model)
             if campaign.archived
-            else (self.campaign_model, self.archive_model)
+            else (self.campaign_model, self._archive_model)
         )
         drop.remove_campaign(campaign.id)
         keep.update_campaign(campaign, audience_counted=audience_counted)
@@ -753,7 +773,7 @@ class MainWindow(QMainWindow):
     def _on_campaign_changed(self, campaign_id: int, change: str) -> None:
         if change == CampaignChange.DELETED:
             self.campaign_model.remove_campaign(campaign_id)
-            self.archive_model.remove_campaign(campaign_id)
+            self._archive_model.remove_campaign(campaign_id)
             return
         try:
             # Without counting its audience: on large lists that takes too long for the GUI
@@ -761,7 +781,7 @@ class MainWindow(QMainWindow):
             campaign = self._ctx.campaigns.get(campaign_id, audience=False)
         except NotFoundError:
             self.campaign_model.remove_campaign(campaign_id)
-            self.archive_model.remove_campaign(campaign_id)
+            self._archive_model.remove_campaign(campaign_id)
             return
         self._place(campaign, audience_counted=False)
 
