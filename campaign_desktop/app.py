@@ -198,23 +198,28 @@ def _run_instance(
 
 class AfterFirstPaint(QObject):
     """Calls `then()` once, as soon as `window` has painted for the first time (after that
-    paint has been handled, so the frame is on screen first)."""
+    paint has been handled, so the frame is on screen first), or after `at_most_ms` if no
+    paint came (a window manager that shows the window somewhere not painted yet): the
+    scheduler must never wait for the screen."""
 
-    def __init__(self, window: QWidget, then: Callable[[], None]) -> None:
+    def __init__(self, window: QWidget, then: Callable[[], None], at_most_ms: int = 2000) -> None:
         super().__init__(window)
         self._window = window
-        self._then = then
+        self._then: Callable[[], None] | None = then
         window.installEventFilter(self)
+        QTimer.singleShot(at_most_ms, self, self._call)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802  (a Qt override)
         if watched is self._window and event.type() == QEvent.Type.Paint:
             self._window.removeEventFilter(self)
-            QTimer.singleShot(0, self._call)
+            QTimer.singleShot(0, self, self._call)
         return False
 
     def _call(self) -> None:
-        self._then()
-        self.deleteLater()
+        then, self._then = self._then, None
+        if then is not None:
+            self._window.removeEventFilter(self)
+            then()
 
 
 START_FAILED = "Campaign Desktop cannot start"

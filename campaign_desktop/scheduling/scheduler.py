@@ -2,9 +2,10 @@
 the database (`campaign.next_run_at` is the only truth), plus a reconcile pass and start-up
 catch-up of what fell due while the app was closed (docs/design.md §4).
 
-APScheduler is imported by `start()`, not with this module: the composition root builds the
-scheduler at every start, and the app starts it only after the first paint (issue 16,
-docs/design.md §17). Every trigger is made while the scheduler runs, so it is loaded then.
+APScheduler and filelock are imported by `start()`, not with this module: the composition
+root builds the scheduler at every start, and the app starts it only after the first paint
+(issue 16, docs/design.md §17). Every trigger is made while the scheduler runs, so it is
+loaded then.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from filelock import FileLock, Timeout
 
 from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.errors import DomainError, SchedulerLockedError
@@ -37,6 +36,7 @@ from campaign_desktop.services.team import TeamChanges
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.background import BackgroundScheduler
+    from filelock import BaseFileLock
 
     from campaign_desktop.services.sending import SendingEngine
 
@@ -79,7 +79,8 @@ class CampaignScheduler:
         self._heartbeat_seconds = heartbeat_seconds
         self._team = team_changes is not None
         self._team_changes = team_changes
-        self._lock_file = FileLock(str(lock_path), is_singleton=False)
+        self._lock_path = lock_path
+        self._lock: BaseFileLock | None = None  # made by `start()` (filelock loads then)
         self._scheduler: BackgroundScheduler | None = None
         self._unsubscribe: Any = None
         self._state = threading.RLock()
@@ -91,7 +92,15 @@ class CampaignScheduler:
 
     @property
     def lock_path(self) -> Path:
-        return Path(self._lock_file.lock_file)
+        return self._lock_path
+
+    @property
+    def _lock_file(self) -> BaseFileLock:
+        if self._lock is None:
+            from filelock import FileLock  # noqa: PLC0415  (see the module docstring)
+
+            self._lock = FileLock(str(self._lock_path), is_singleton=False)
+        return self._lock
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -100,6 +109,8 @@ class CampaignScheduler:
         with self._state:
             if self._scheduler is not None:
                 return CatchUpReport((), ())
+            from filelock import Timeout  # noqa: PLC0415  (see the module docstring)
+
             try:
                 if not self._team:
                     self._lock_file.acquire(timeout=0)

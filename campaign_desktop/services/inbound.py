@@ -19,8 +19,6 @@ mailbox or a message is first handled, not with this module (issue 16: not at st
 from __future__ import annotations
 
 import csv
-import email
-import email.policy
 import functools
 import hashlib
 import io
@@ -33,7 +31,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import decode_header, make_header
 from email.message import Message
-from email.parser import HeaderParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -539,6 +536,8 @@ def _read(raw: bytes) -> _Reading:
         return _Reading(
             InboundKind.IGNORED, key, why="Too large to be a bounce or an unsubscribe: ignored."
         )
+    import email.policy  # noqa: PLC0415  (the parsers load with the first message read)
+
     try:
         # compat32 is the lenient parser: broken MIME still gives a Message (with defects).
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
@@ -597,6 +596,8 @@ def _all_text(msg: Message) -> str:
 def _referenced_ids(msg: Message) -> list[str]:
     """Message-IDs the message refers to: In-Reply-To, References, and those of the
     messages or headers it carries (a bounce's copy of the original)."""
+    from email.parser import HeaderParser  # noqa: PLC0415  (loaded by `_read` already)
+
     found: list[str] = []
     for name in ("In-Reply-To", "References"):
         found += _MESSAGE_ID.findall(_header(msg, name))
@@ -614,6 +615,8 @@ def _referenced_ids(msg: Message) -> list[str]:
 
 def _dsn_failures(msg: Message) -> list[_Failure]:
     """The failed or delayed recipients of RFC 3464 message/delivery-status parts."""
+    from email.parser import HeaderParser  # noqa: PLC0415  (loaded by `_read` already)
+
     failures: list[_Failure] = []
     for part in msg.walk():
         if part.get_content_type() != "message/delivery-status":
