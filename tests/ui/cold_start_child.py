@@ -66,7 +66,7 @@ def main() -> int:
 
             super().__init__(window, report_and_start)
 
-    app_module.AfterFirstPaint = ReportingFirstPaint  # type: ignore[misc]  # this process only
+    setattr(app_module, "AfterFirstPaint", ReportingFirstPaint)  # noqa: B010  (this process only)
     return app_module.main(["--data-dir", sys.argv[1]])
 
 

@@ -65,7 +65,7 @@ def _due_at_start(data_dir: Path, smtp: SmtpServer) -> int:
 def _reports(process: subprocess.Popen[str], count: int) -> list[dict[str, Any]]:
     """The child's first `count` JSON lines (it writes nothing else to stdout)."""
     assert process.stdout is not None
-    reports = []
+    reports: list[dict[str, Any]] = []
     while len(reports) < count:
         line = process.stdout.readline()
         if not line:
