@@ -152,23 +152,27 @@ def _run_instance(
         stop_signals = quit_on_termination_signals(window.quit)
         frozen: list[Callable[[], None]] = []
 
-        def start_scheduler() -> None:
-            """Start sending on schedule; a refusal is told and ends the app (exit code 1)."""
+        def start_scheduler() -> bool:
+            """Start sending on schedule; False once a refusal was told (the app then ends
+            with exit code 1)."""
             try:
                 ctx.scheduler.start()
             except SchedulerLockedError as exc:
                 QMessageBox.warning(None, "Campaign Desktop is already running", exc.message)
-                app.exit(1)
-                return
+                return False
             except DomainError as exc:  # StorageError: locked elsewhere, full, read-only
                 _show_critical(START_FAILED, exc.message)
-                app.exit(1)
-                return
+                return False
             # What start-up built lives as long as the app: leave it out of every later
             # garbage collection, whose full passes would otherwise walk it all while
             # holding the GIL (the longest pauses of a busy window).
             frozen.append(freeze_start_up_objects())
             log.info("running on %s", data_dir)
+            return True
+
+        def start_scheduler_in_loop() -> None:
+            if not start_scheduler():
+                app.exit(1)
 
         try:
             tray.show_window(minimized=args.minimized)
@@ -182,9 +186,9 @@ def _run_instance(
                 # A send due now still goes out on time: this is the event loop's first
                 # turns, and the scheduler sends anything due within the last 2 minutes
                 # as scheduled (docs/design.md §4).
-                AfterFirstPaint(window, start_scheduler)
-            else:
-                start_scheduler()  # nothing to paint first
+                AfterFirstPaint(window, start_scheduler_in_loop)
+            elif not start_scheduler():  # nothing to paint first
+                return 1
             try:
                 return app.exec()
             finally:
