@@ -7,6 +7,11 @@ by another program or damaged) arrive as StorageError from `AppContext.open` or
 database opens the restore dialog (`open_context`). What ends the app otherwise (bugs, fatal
 errors, SIGTERM/SIGINT) is `ui/shell/crash_handler.py`'s; `--self-test` runs
 `ui/shell/self_test.py`.
+
+Cold start (issue 16, docs/design.md §19): what the first paint does not need is imported
+when first used (the self-test, the restore dialog, the tabs not shown, the sending stack),
+and the scheduler starts right after the window's first paint (at once when the window
+starts hidden), followed by the one garbage collection that freezes start-up's objects.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from campaign_desktop.context import (
     AppContext,
@@ -44,12 +51,13 @@ from campaign_desktop.ui.shell.crash_handler import (
 )
 from campaign_desktop.ui.shell.logs import route_qt_messages, setup_logging
 from campaign_desktop.ui.shell.main_window import MainWindow
-from campaign_desktop.ui.shell.restore_dialog import RestoreChoice, RestoreDialog, StartUpAction
-from campaign_desktop.ui.shell.self_test import run_self_test
 from campaign_desktop.ui.shell.single_instance import SingleInstance
 from campaign_desktop.ui.shell.start_at_login_offer import StartAtLoginOffer
 from campaign_desktop.ui.shell.start_up_progress import SHOW_PROGRESS_BYTES, open_with_progress
 from campaign_desktop.ui.shell.tray import AppTray
+
+if TYPE_CHECKING:
+    from campaign_desktop.ui.shell.restore_dialog import RestoreChoice
 
 log = logging.getLogger("campaign_desktop.app")
 
@@ -80,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.self_test:
         # Headless on purpose: the self-test must run on build machines without a display.
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from campaign_desktop.ui.shell.self_test import run_self_test  # noqa: PLC0415
+
         return run_self_test()
     setup_logging(default_log_dir())
     return _run(args)
@@ -146,15 +156,31 @@ def _run_instance(
         StartAtLoginOffer(ctx, window)
         instance.activation_requested.connect(tray.bring_to_front)
         stop_signals = quit_on_termination_signals(window.quit)
-        try:
+        frozen: list[Callable[[], None]] = []
+
+        def start_scheduler() -> bool:
+            """Start sending on schedule; False once a refusal was told (the app then ends
+            with exit code 1)."""
             try:
                 ctx.scheduler.start()
             except SchedulerLockedError as exc:
                 QMessageBox.warning(None, "Campaign Desktop is already running", exc.message)
-                return 1
+                return False
             except DomainError as exc:  # StorageError: locked elsewhere, full, read-only
                 _show_critical(START_FAILED, exc.message)
-                return 1
+                return False
+            # What start-up built lives as long as the app: leave it out of every later
+            # garbage collection, whose full passes would otherwise walk it all while
+            # holding the GIL (the longest pauses of a busy window).
+            frozen.append(freeze_start_up_objects())
+            log.info("running on %s", data_dir)
+            return True
+
+        def start_scheduler_in_loop() -> None:
+            if not start_scheduler():
+                app.exit(1)
+
+        try:
             tray.show_window(minimized=args.minimized)
             if fault_log.previous_crash is not None:
                 window.statusBar().showMessage(
@@ -162,19 +188,48 @@ def _run_instance(
                     f"{fault_log.previous_crash}.",
                     30_000,
                 )
-            # What start-up built lives as long as the app: leave it out of every later
-            # garbage collection, whose full passes would otherwise walk it all while
-            # holding the GIL (the longest pauses of a busy window).
-            thaw = freeze_start_up_objects()
-            log.info("running on %s", data_dir)
+            if window.isVisible() and not window.isMinimized():
+                # A send due now still goes out on time: this is the event loop's first
+                # turns, and the scheduler sends anything due within the last 2 minutes
+                # as scheduled (docs/design.md §4).
+                AfterFirstPaint(window, start_scheduler_in_loop)
+            elif not start_scheduler():  # nothing to paint first
+                return 1
             try:
                 return app.exec()
             finally:
-                thaw()
+                for thaw in frozen:
+                    thaw()
         finally:
             stop_signals()
     finally:
         ctx.close()
+
+
+class AfterFirstPaint(QObject):
+    """Calls `then()` once, as soon as `window` has painted for the first time (after that
+    paint has been handled, so the frame is on screen first), or after `at_most_ms` if no
+    paint came (a window manager that shows the window somewhere not painted yet): the
+    scheduler must never wait for the screen."""
+
+    def __init__(self, window: QWidget, then: Callable[[], None], at_most_ms: int = 2000) -> None:
+        super().__init__(window)
+        self._window = window
+        self._then: Callable[[], None] | None = then
+        window.installEventFilter(self)
+        QTimer.singleShot(at_most_ms, self, self._call)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802  (a Qt override)
+        if watched is self._window and event.type() == QEvent.Type.Paint:
+            self._window.removeEventFilter(self)
+            QTimer.singleShot(0, self, self._call)
+        return False
+
+    def _call(self) -> None:
+        then, self._then = self._then, None
+        if then is not None:
+            self._window.removeEventFilter(self)
+            then()
 
 
 START_FAILED = "Campaign Desktop cannot start"
@@ -208,7 +263,6 @@ def open_context(
     damage that the file's header and the migration check cannot see shows up in them as a
     "corrupt" StorageError, and gets the same offer instead of ending the app.
     """
-    ask = ask_restore if ask_restore is not None else RestoreDialog.ask
     while True:
         try:
             size = migration_backup_size(data_dir, database_url)
@@ -230,10 +284,16 @@ def open_context(
                 show(START_FAILED, exc.message)
                 return None
             log.warning("database refused at start-up: %s", exc.message)
+            # The restore dialog's module is imported only for a damaged database.
+            from campaign_desktop.ui.shell.restore_dialog import RestoreDialog  # noqa: PLC0415
+
+            ask = ask_restore if ask_restore is not None else RestoreDialog.ask
             choice = ask(exc.message, list_backups(data_dir))
         except DomainError as exc:
             show(START_FAILED, exc.message)
             return None
+        from campaign_desktop.ui.shell.restore_dialog import StartUpAction  # noqa: PLC0415
+
         try:
             if choice.action is StartUpAction.RESTORE and choice.backup is not None:
                 restore_backup(data_dir, choice.backup)

@@ -10,11 +10,11 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 from sqlalchemy import URL
 
-from campaign_desktop.channels.smtp import SmtpConnection
 from campaign_desktop.domain.clock import Clock, SystemClock
 from campaign_desktop.domain.events import EventBus
 from campaign_desktop.persistence.db import (
@@ -36,9 +36,12 @@ from campaign_desktop.services.inbound import InboundService
 from campaign_desktop.services.retention import HistoryRetention
 from campaign_desktop.services.runs import RunService
 from campaign_desktop.services.segments import SegmentService
-from campaign_desktop.services.sending import ConnectionFactory, SendingEngine
+from campaign_desktop.services.sending import SendingEngine
 from campaign_desktop.services.settings import SettingsService
 from campaign_desktop.services.team import TeamChanges
+
+if TYPE_CHECKING:
+    from campaign_desktop.services.sending.delivery import ConnectionFactory
 
 log = logging.getLogger("campaign_desktop")
 
@@ -166,7 +169,7 @@ class AppContext:
             events,
             clock,
             settings,
-            connect=connect or SmtpConnection,
+            connect=connect,
             heartbeat_seconds=heartbeat_seconds,
         )
         campaigns = CampaignService(db, events, clock, sending)

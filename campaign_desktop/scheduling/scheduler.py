@@ -1,6 +1,11 @@
 """The background scheduler: one APScheduler date job per scheduled campaign, derived from
 the database (`campaign.next_run_at` is the only truth), plus a reconcile pass and start-up
 catch-up of what fell due while the app was closed (docs/design.md §4).
+
+APScheduler and filelock are imported by `start()`, not with this module: the composition
+root builds the scheduler at every start, and the app starts it only after the first paint
+(issue 16, docs/design.md §19). Every trigger is made while the scheduler runs, so it is
+loaded then.
 """
 
 from __future__ import annotations
@@ -11,12 +16,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.date import DateTrigger
-from apscheduler.triggers.interval import IntervalTrigger
-from filelock import FileLock, Timeout
+from typing import TYPE_CHECKING, Any
 
 from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.errors import DomainError, SchedulerLockedError
@@ -31,9 +31,14 @@ from campaign_desktop.domain.events import (
 )
 from campaign_desktop.domain.status import MissedRunPolicy, RunTrigger
 from campaign_desktop.services.campaigns import CampaignService
-from campaign_desktop.services.sending import SendingEngine
 from campaign_desktop.services.settings import SettingsService
 from campaign_desktop.services.team import TeamChanges
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from filelock import BaseFileLock
+
+    from campaign_desktop.services.sending import SendingEngine
 
 log = logging.getLogger("campaign_desktop.scheduler")
 
@@ -85,7 +90,8 @@ class CampaignScheduler:
         self._heartbeat_seconds = heartbeat_seconds
         self._team = team_changes is not None
         self._team_changes = team_changes
-        self._lock_file = FileLock(str(lock_path), is_singleton=False)
+        self._lock_path = lock_path
+        self._lock: BaseFileLock | None = None  # made by `start()` (filelock loads then)
         self._scheduler: BackgroundScheduler | None = None
         self._unsubscribe: Any = None
         self._state = threading.RLock()
@@ -97,7 +103,15 @@ class CampaignScheduler:
 
     @property
     def lock_path(self) -> Path:
-        return Path(self._lock_file.lock_file)
+        return self._lock_path
+
+    @property
+    def _lock_file(self) -> BaseFileLock:
+        if self._lock is None:
+            from filelock import FileLock  # noqa: PLC0415  (see the module docstring)
+
+            self._lock = FileLock(str(self._lock_path), is_singleton=False)
+        return self._lock
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -106,6 +120,8 @@ class CampaignScheduler:
         with self._state:
             if self._scheduler is not None:
                 return CatchUpReport((), ())
+            from filelock import Timeout  # noqa: PLC0415  (see the module docstring)
+
             try:
                 if not self._team:
                     self._lock_file.acquire(timeout=0)
@@ -115,6 +131,9 @@ class CampaignScheduler:
                     "Use that window, or close it first."
                 ) from None
             try:
+                from apscheduler.schedulers.background import BackgroundScheduler  # noqa: PLC0415
+                from apscheduler.triggers.interval import IntervalTrigger  # noqa: PLC0415
+
                 self._sending.heartbeat()
                 self._sending.resume_interrupted()
                 report = self.catch_up()
@@ -234,6 +253,8 @@ class CampaignScheduler:
                 if self._scheduler.get_job(_job_id(campaign_id)) is not None:
                     self._scheduler.remove_job(_job_id(campaign_id))
                 return
+            from apscheduler.triggers.date import DateTrigger  # noqa: PLC0415  (loaded by start)
+
             self._scheduler.add_job(
                 self._fire,
                 DateTrigger(run_date=due),
@@ -248,6 +269,8 @@ class CampaignScheduler:
         with self._state:
             if self._scheduler is None:
                 return
+            from apscheduler.triggers.date import DateTrigger  # noqa: PLC0415  (loaded by start)
+
             for job in self._scheduler.get_jobs():
                 if job.id.startswith("campaign-") and job.id not in wanted:
                     job.remove()
@@ -360,6 +383,8 @@ class CampaignScheduler:
             if self._scheduler is None or self._check_mailbox is None:
                 return
             if minutes is not None:
+                from apscheduler.triggers.interval import IntervalTrigger  # noqa: PLC0415
+
                 self._scheduler.reschedule_job("mailbox", trigger=IntervalTrigger(minutes=minutes))
             # The interval job brought forward, not a one-shot job: a one-shot job due while
             # the scheduler shuts down makes its thread fail (JobLookupError, APScheduler 3).

@@ -10,11 +10,9 @@ executable, or this Python with ``-m campaign_desktop`` from a source install.
 
 from __future__ import annotations
 
-import configparser
 import contextlib
 import logging
 import os
-import plistlib
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -154,6 +152,8 @@ class XdgAutostart:
             return False
         except OSError as exc:
             raise _refused("read", self.path, exc) from exc
+        import configparser  # noqa: PLC0415  (read on the pool when Settings opens, not at start)
+
         entry = configparser.ConfigParser(interpolation=None, strict=False)
         entry.optionxform = str  # type: ignore[assignment,method-assign]  # keys are case-sensitive
         try:
@@ -291,6 +291,8 @@ def launch_agent_plist(command: Sequence[str]) -> bytes:
         "ProcessType": "Interactive",
         "LimitLoadToSessionType": "Aqua",
     }
+    import plistlib  # noqa: PLC0415  (macOS only, when the entry is written)
+
     return plistlib.dumps(agent, fmt=plistlib.FMT_XML, sort_keys=False)
 
 

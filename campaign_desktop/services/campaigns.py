@@ -2,6 +2,10 @@
 
 Each public method is one transaction; it validates first and raises `ValidationError`
 with a field and plain words, so a refused call leaves the database as it was.
+
+Message headers (`channels/message.py`), Jinja2 templates and the iCalendar writer are
+imported by the methods that use them (a save, a send, an export), not with this module:
+the first paint lists campaigns and needs none of them (issue 16).
 """
 
 from __future__ import annotations
@@ -16,12 +20,10 @@ from typing import TYPE_CHECKING, Any, overload
 from sqlalchemy import ColumnElement, Row, Select, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from campaign_desktop.channels.message import check_header_text
 from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.emails import normalize_email
 from campaign_desktop.domain.errors import NotFoundError, ValidationError
 from campaign_desktop.domain.events import CampaignChange, CampaignChanged, EventBus
-from campaign_desktop.domain.ics import CalendarEntry, ics_document
 from campaign_desktop.domain.recurrence import (
     RecurrencePattern,
     next_occurrence_after,
@@ -35,11 +37,6 @@ from campaign_desktop.domain.status import (
     MissedRunPolicy,
     RunStatus,
     RunTrigger,
-)
-from campaign_desktop.domain.templates import (
-    build_render_context,
-    compile_campaign_templates,
-    sample_context,
 )
 from campaign_desktop.domain.timezones import get_zone
 from campaign_desktop.domain.views import CampaignView, DueCampaign, RunView
@@ -642,6 +639,8 @@ class CampaignService:
         Campaigns without a schedule are left out; ValidationError("campaigns") when none of
         them has one. See domain/ics.py for what the file holds.
         """
+        from campaign_desktop.domain.ics import CalendarEntry, ics_document  # noqa: PLC0415
+
         wanted = list(dict.fromkeys(ids))
         views = self._views(queries.select_campaigns().where(Campaign.id.in_(wanted)))
         entries = [
@@ -861,6 +860,12 @@ class CampaignService:
         the audience, as sending would; the first failure is a ValidationError naming the
         contact. Runtime faults (1/0, a bound reached, an object printed) show here rather
         than once per recipient at send time (docs/design.md §9)."""
+        from campaign_desktop.domain.templates import (  # noqa: PLC0415  (module docstring)
+            build_render_context,
+            compile_campaign_templates,
+            sample_context,
+        )
+
         keys = queries.attribute_keys(session)
         templates = compile_campaign_templates(*sources, keys)
         templates.render(
@@ -985,6 +990,8 @@ def _check_content(draft: CampaignDraft) -> tuple[CampaignDraft, dict[str, str]]
 
 def _header(field: str, value: Any) -> Any:
     if isinstance(value, str):
+        from campaign_desktop.channels.message import check_header_text  # noqa: PLC0415
+
         check_header_text(field, value)
     return value
 
@@ -1006,6 +1013,8 @@ def _from_name(value: Any) -> str:
     text = value or ""
     if not isinstance(text, str) or len(text) > 200:
         raise ValidationError("from_name", "Keep the sender name under 200 characters.")
+    from campaign_desktop.channels.message import check_header_text  # noqa: PLC0415
+
     check_header_text("from_name", text)
     return text.strip()
 

@@ -3,6 +3,9 @@
 The SMTP password under its username; a team database's (PostgreSQL) under
 ``database:<user>@<host>:<port>/<database>``. No keyring, no password: the error says what
 to install instead of falling back to a file.
+
+`keyring` is imported when a password is first read or written, not with this module: the
+first paint needs no password, and keyring pulls in its backends' metadata (issue 16).
 """
 
 from __future__ import annotations
@@ -10,8 +13,6 @@ from __future__ import annotations
 import logging
 import sys
 
-import keyring
-from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
 from sqlalchemy import URL
 
 from campaign_desktop.domain.errors import CredentialsError
@@ -42,10 +43,15 @@ class CredentialStore:
 
     def available(self) -> bool:
         """True when a real (non-failing) keyring backend is configured."""
+        import keyring  # noqa: PLC0415  (see the module docstring)
+
         backend = keyring.get_keyring()
         return float(getattr(backend, "priority", 0)) > 0
 
     def set_password(self, username: str, password: str) -> None:
+        import keyring  # noqa: PLC0415  (see the module docstring)
+        from keyring.errors import KeyringError, NoKeyringError  # noqa: PLC0415
+
         try:
             if password:
                 keyring.set_password(self._service, self._key(username), password)
@@ -58,6 +64,9 @@ class CredentialStore:
             raise CredentialsError(f"The keyring refused to store the password ({exc}).") from None
 
     def get_password(self, username: str) -> str:
+        import keyring  # noqa: PLC0415  (see the module docstring)
+        from keyring.errors import KeyringError, NoKeyringError  # noqa: PLC0415
+
         try:
             return keyring.get_password(self._service, self._key(username)) or ""
         except NoKeyringError:
@@ -66,6 +75,9 @@ class CredentialStore:
             raise CredentialsError(f"The keyring refused to give the password ({exc}).") from None
 
     def delete_password(self, username: str) -> None:
+        import keyring  # noqa: PLC0415  (see the module docstring)
+        from keyring.errors import NoKeyringError, PasswordDeleteError  # noqa: PLC0415
+
         try:
             keyring.delete_password(self._service, self._key(username))
         except PasswordDeleteError:
@@ -81,6 +93,9 @@ class CredentialStore:
         is used, if it has one. Without a working keyring, a password in the URL still
         serves this session (with a warning); none is ever written to a file or logged.
         """
+        import keyring  # noqa: PLC0415  (see the module docstring)
+        from keyring.errors import KeyringError  # noqa: PLC0415
+
         key = database_key(url)
         if url.password:
             try:
@@ -99,6 +114,9 @@ class CredentialStore:
     def has_database_password(self, url: URL) -> bool:
         """True when the keyring holds a password for the team database at `url` (False
         without a working keyring). Never returns the password itself."""
+        import keyring  # noqa: PLC0415  (see the module docstring)
+        from keyring.errors import KeyringError  # noqa: PLC0415
+
         try:
             return bool(keyring.get_password(self._service, database_key(url)))
         except KeyringError:  # NoKeyringError too
@@ -106,6 +124,9 @@ class CredentialStore:
 
     def forget_database_login(self, url: URL) -> None:
         """Remove the team database's password from the keyring (nothing stored: no error)."""
+        import keyring  # noqa: PLC0415  (see the module docstring)
+        from keyring.errors import NoKeyringError, PasswordDeleteError  # noqa: PLC0415
+
         try:
             keyring.delete_password(self._service, database_key(url))
         except PasswordDeleteError:

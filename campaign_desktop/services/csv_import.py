@@ -52,7 +52,6 @@ from types import TracebackType
 from typing import BinaryIO, TypeVar
 
 from campaign_desktop.domain.errors import ValidationError
-from campaign_desktop.domain.templates import BUILTIN_VARIABLES
 
 CsvSource = str | os.PathLike[str] | BinaryIO
 """A path, or an open binary file object that can seek (the caller keeps it open)."""
@@ -142,6 +141,10 @@ def attribute_key_problem(key: str) -> str | None:
         return "it must start with a letter a-z."
     if not _KEY.fullmatch(key):
         return "use only lower-case letters a-z, digits and “_”."
+    # Here, not at the top: domain.templates brings Jinja2, which the first paint (and an
+    # import, which asks this once per column) need not load with this module (issue 16).
+    from campaign_desktop.domain.templates import BUILTIN_VARIABLES  # noqa: PLC0415
+
     if key in BUILTIN_VARIABLES:
         return f"{{{{ {key} }}}} is a built-in template variable."
     if key in _TEMPLATE_WORDS:

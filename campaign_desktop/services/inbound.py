@@ -11,13 +11,15 @@ processed folder (never deleting); the rest stay where they were, unread.
 Bounce detection: RFC 3464 delivery-status parts first (Status 5.x.x hard, 4.x.x soft;
 Action failed/delayed), then `flufl.bounce`, which knows the non-standard shapes (Postfix,
 Exim, qmail, Exchange, …: permanent → hard, temporary → soft).
+
+The IMAP channel (imapclient), flufl.bounce and the templates' words are imported when a
+mailbox or a message is first handled, not with this module (issue 16: not at start-up).
 """
 
 from __future__ import annotations
 
 import csv
-import email
-import email.policy
+import functools
 import hashlib
 import io
 import json
@@ -29,15 +31,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import decode_header, make_header
 from email.message import Message
-from email.parser import HeaderParser
-from email.utils import parseaddr
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from flufl.bounce import all_failures
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from campaign_desktop.channels.imap import DEFAULT_PORTS, ImapError, ImapMailbox, ImapSettings
 from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.emails import normalize_email
 from campaign_desktop.domain.errors import DomainError, ValidationError
@@ -48,7 +47,6 @@ from campaign_desktop.domain.status import (
     InboundKind,
     SmtpSecurity,
 )
-from campaign_desktop.domain.templates import UNSUBSCRIBE_SUBJECT
 from campaign_desktop.domain.tokens import DeliveryTokens
 from campaign_desktop.persistence.db import Database
 from campaign_desktop.persistence.models import Contact, Delivery, InboundMessage, Setting
@@ -57,8 +55,21 @@ from campaign_desktop.services import feedback
 from campaign_desktop.services.credentials import CredentialStore
 from campaign_desktop.services.settings import SettingsService
 
-#: The usual IMAP port of each security (993 SSL, 143 otherwise), for the Settings page.
-IMAP_PORTS = DEFAULT_PORTS
+if TYPE_CHECKING:
+    from campaign_desktop.channels.imap import ImapSettings
+
+    IMAP_PORTS: dict[SmtpSecurity, int]  # at run time from `__getattr__` below
+
+
+def __getattr__(name: str) -> Any:
+    """`IMAP_PORTS`: the usual IMAP port of each security (993 SSL, 143 otherwise), for the
+    Settings page; read from the IMAP channel when asked (see the module docstring)."""
+    if name == "IMAP_PORTS":
+        from campaign_desktop.channels.imap import DEFAULT_PORTS  # noqa: PLC0415
+
+        return DEFAULT_PORTS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 log = logging.getLogger("campaign_desktop.inbound")
 
@@ -80,7 +91,16 @@ HANDLED = frozenset(
 )
 
 _STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-_UNSUBSCRIBE_SUBJECT = re.compile(rf"^\s*{UNSUBSCRIBE_SUBJECT}\b", re.IGNORECASE)
+
+
+@functools.cache
+def _unsubscribe_subject() -> re.Pattern[str]:
+    """A subject that asks to unsubscribe (the word the app's mailto links put there)."""
+    from campaign_desktop.domain.templates import UNSUBSCRIBE_SUBJECT  # noqa: PLC0415
+
+    return re.compile(rf"^\s*{UNSUBSCRIBE_SUBJECT}\b", re.IGNORECASE)
+
+
 _AUTO_SUBJECT = re.compile(
     r"^\s*(out of (the )?office|automatic reply|auto(matic)?[- ]?(reply|response)|"
     r"autoreply|abwesenheitsnotiz|r[ée]ponse automatique|vacation)",
@@ -234,6 +254,8 @@ class InboundService:
         username = str(values["inbound.username"]).strip()
         if password is None:
             password = self._credentials.get_password(password_key(username, host))
+        from campaign_desktop.channels.imap import ImapSettings  # noqa: PLC0415  (module docstring)
+
         return ImapSettings(
             host=host,
             port=int(str(values["inbound.port"])),
@@ -246,6 +268,8 @@ class InboundService:
 
     def test_connection(self, settings: ImapSettings, folder: str) -> str:
         """Log in and look for `folder`; returns a sentence for the user. Raises ImapError."""
+        from campaign_desktop.channels.imap import ImapError, ImapMailbox  # noqa: PLC0415
+
         with ImapMailbox(settings) as mailbox:
             folders = mailbox.folders()
         if folder not in folders:
@@ -371,6 +395,8 @@ class InboundService:
         (server trouble) or StorageError; whatever was processed before a failure stays
         processed (each message is its own transaction) and is not read again.
         """
+        from campaign_desktop.channels.imap import ImapMailbox  # noqa: PLC0415  (module docstring)
+
         values = self._settings.all()
         folder = values["inbound.folder"]
         processed = values["inbound.processed_folder"]
@@ -520,6 +546,9 @@ def _read(raw: bytes) -> _Reading:
         return _Reading(
             InboundKind.IGNORED, key, why="Too large to be a bounce or an unsubscribe: ignored."
         )
+    import email.policy  # noqa: PLC0415  (the parsers load with the first message read)
+    from email.utils import parseaddr  # noqa: PLC0415  (likewise)
+
     try:
         # compat32 is the lenient parser: broken MIME still gives a Message (with defects).
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
@@ -539,7 +568,7 @@ def _read(raw: bytes) -> _Reading:
         reading.kind = InboundKind.HARD_BOUNCE if hard else InboundKind.SOFT_BOUNCE
     elif _is_auto_reply(msg, reading.subject):
         reading.kind = InboundKind.AUTO_REPLY
-    elif _UNSUBSCRIBE_SUBJECT.match(reading.subject):
+    elif _unsubscribe_subject().match(reading.subject):
         reading.kind = InboundKind.UNSUBSCRIBE
     return reading
 
@@ -579,6 +608,8 @@ def _all_text(msg: Message) -> str:
 def _referenced_ids(msg: Message) -> list[str]:
     """Message-IDs the message refers to: In-Reply-To, References, and those of the
     messages or headers it carries (a bounce's copy of the original)."""
+    from email.parser import HeaderParser  # noqa: PLC0415  (loaded by `_read` already)
+
     found: list[str] = []
     for name in ("In-Reply-To", "References"):
         found += _MESSAGE_ID.findall(_header(msg, name))
@@ -596,6 +627,8 @@ def _referenced_ids(msg: Message) -> list[str]:
 
 def _dsn_failures(msg: Message) -> list[_Failure]:
     """The failed or delayed recipients of RFC 3464 message/delivery-status parts."""
+    from email.parser import HeaderParser  # noqa: PLC0415  (loaded by `_read` already)
+
     failures: list[_Failure] = []
     for part in msg.walk():
         if part.get_content_type() != "message/delivery-status":
@@ -625,6 +658,8 @@ def _dsn_failures(msg: Message) -> list[_Failure]:
 
 def _detected_failures(msg: Message, text: str) -> list[_Failure]:
     """Failures found by flufl.bounce in the non-standard shapes it knows."""
+    from flufl.bounce import all_failures  # noqa: PLC0415  (see the module docstring)
+
     try:
         temporary, permanent = all_failures(msg)
     except Exception as exc:  # its detectors are heuristics over hostile input

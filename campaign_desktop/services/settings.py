@@ -11,18 +11,20 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from campaign_desktop.channels.smtp import SmtpSettings, check_connection
 from campaign_desktop.domain.emails import normalize_email
 from campaign_desktop.domain.errors import ValidationError
 from campaign_desktop.domain.status import SmtpSecurity
 from campaign_desktop.persistence.db import Database
 from campaign_desktop.persistence.models import Setting
 from campaign_desktop.services.credentials import CredentialStore
+
+if TYPE_CHECKING:
+    from campaign_desktop.channels.smtp import SmtpSettings
 
 Check = Callable[[Any], Any]  # returns the cleaned value or raises ValidationError
 
@@ -342,6 +344,9 @@ class SettingsService:
         username = cleaned["smtp.username"]
         if not password and username:
             password = self._credentials.get_password(username) or ""
+        # The SMTP channel is imported when it is used, not at start (issue 16).
+        from campaign_desktop.channels.smtp import SmtpSettings, check_connection  # noqa: PLC0415
+
         settings = SmtpSettings(
             host=cleaned["smtp.host"],
             port=cleaned["smtp.port"],
@@ -397,6 +402,8 @@ class SettingsService:
         if not snapshot.smtp_host:
             raise ValidationError("smtp.host", "Set up the SMTP server in Settings first.")
         username = snapshot.smtp_username
+        from campaign_desktop.channels.smtp import SmtpSettings  # noqa: PLC0415  (as above)
+
         return SmtpSettings(
             host=snapshot.smtp_host,
             port=snapshot.smtp_port,

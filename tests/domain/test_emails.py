@@ -43,7 +43,7 @@ def _answer(address: str) -> str:
 
 
 def test_the_memoized_domain_check_is_the_one_email_validator_uses() -> None:
-    module = emails._validator_module
+    module = emails.validator_module()
     assert module.validate_email_domain_name is emails.remembered_domain_check
 
 
@@ -52,7 +52,7 @@ def test_every_answer_is_the_librarys_own(monkeypatch: pytest.MonkeyPatch) -> No
     memoized = [_answer(address) for address in ADDRESSES]
     again = [_answer(address) for address in ADDRESSES]  # from the memo this time
     monkeypatch.setattr(
-        emails._validator_module, "validate_email_domain_name", validate_email_domain_name
+        emails.validator_module(), "validate_email_domain_name", validate_email_domain_name
     )
     assert memoized == again == [_answer(address) for address in ADDRESSES]
     assert any(answer.startswith("refused") for answer in memoized)

@@ -444,8 +444,8 @@ def test_export_and_the_list_actions_are_in_the_window(
 ) -> None:
     window = MainWindow(gui_ctx, settings)
     qtbot.addWidget(window)
+    assert window.action_export_contacts in window.file_menu.actions()
     tab = window.contacts_tab
-    assert tab.action_export in window.file_menu.actions()
     assert tab.action_export.shortcut().toString() == "Ctrl+E"
     assert tab.action_add_to_list.shortcut().toString() == "Ctrl+L"
     assert tab.action_remove_from_list.shortcut().toString() == "Ctrl+Shift+L"

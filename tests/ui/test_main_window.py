@@ -338,3 +338,48 @@ def test_the_toolbar_shows_only_the_current_tabs_actions(window: MainWindow, qtb
         assert window.app_toolbar.isVisible()  # Settings belong to the whole app
     window.tabs.setCurrentIndex(0)
     assert window.campaign_toolbar.isVisible()
+
+
+def test_tabs_other_than_campaigns_are_built_when_first_shown(
+    window: MainWindow, gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    """Start-up shows the Campaigns tab only (docs/design.md §19): the Archive is read and
+    the other tabs built when first shown."""
+    gui_ctx.contacts.add("anna@example.com", first_name="Anna", lists=("Customers",))
+    gui_ctx.campaigns.archive(make_campaign(gui_ctx, "Old news").id)
+    window.show()
+    assert window.archive_view.model().rowCount() == 0  # not read yet
+    window.tabs.setCurrentIndex(1)
+    assert [c.name for c in window.archive_model.campaigns()] == ["Old news"]
+    assert window.archive_view.model().rowCount() == 1
+    placeholder = window.tabs.widget(2)
+    assert window._contacts_tab is None
+    assert [window.tabs.tabText(index) for index in range(window.tabs.count())] == [
+        "&Campaigns",
+        "A&rchive",
+        "C&ontacts",
+        "Ac&tivity",
+        "Ca&lendar",
+    ]
+
+    show_contacts = window.tab_actions[2]
+    assert show_contacts.shortcut().toString() == "Ctrl+3"
+    show_contacts.trigger()
+
+    assert window.tabs.currentIndex() == 2
+    assert window.tabs.currentWidget() is window.contacts_tab
+    assert window.tabs.currentWidget() is not placeholder
+    assert window.tabs.tabText(2) == "C&ontacts"
+    assert window.contacts_tab.isVisible()
+    assert not window.campaign_toolbar.isVisible()  # the tab change reached the other slots
+    model = window.contact_model
+    qtbot.waitUntil(  # its data are read when it is first shown
+        lambda: (
+            "anna@example.com" in [model.contact_at(row).email for row in range(model.rowCount())]
+        )
+    )
+    # Asking for a tab builds it without showing it.
+    assert window._calendar_tab is None
+    calendar = window.calendar_tab
+    assert window.tabs.indexOf(calendar) == 4
+    assert window.tabs.currentIndex() == 2

@@ -32,9 +32,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from enum import StrEnum
 from typing import TypeVar
 
 from campaign_desktop.channels.message import MessageTemplate, OutgoingMessage
@@ -58,6 +57,7 @@ from campaign_desktop.domain.templates import (
     unsubscribe_link,
 )
 from campaign_desktop.domain.tokens import DeliveryTokens
+from campaign_desktop.services.sending.control import RunControl, Stop
 from campaign_desktop.services.sending.ledger import (
     UNCONFIRMED_NOTE,
     Begin,
@@ -86,33 +86,6 @@ _RETRIED_STORAGE = frozenset({"busy", "full", "io"})
 #: in a 5xx reply: the address will never work, the contact is bounced at once.
 _NO_SUCH_USER = re.compile(r"(?<![\d.])5\.1\.\d{1,3}(?![\d.])")
 _PAGE = 200
-
-
-class Stop(StrEnum):
-    PAUSE = "pause"
-    CANCEL = "cancel"
-    SHUTDOWN = "shutdown"
-
-
-@dataclass
-class RunControl:
-    """How the GUI, shutdown or a connection asks a run to stop; the first reason wins,
-    except shutdown, which always wins (the run then stays `sending` to resume at start)."""
-
-    stop: threading.Event = field(default_factory=threading.Event)
-    shutdown: threading.Event = field(default_factory=threading.Event)
-    reason: Stop | None = None
-    message: str | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def request(self, reason: Stop, message: str | None = None) -> None:
-        with self._lock:
-            if reason is Stop.SHUTDOWN:
-                self.reason, self.message = reason, message
-                self.shutdown.set()
-            elif self.reason is None:
-                self.reason, self.message = reason, message
-        self.stop.set()
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,11 @@
 the `Ledger`, runs a `_RunWorker` thread per run — which starts `sending.connections`
 `ConnectionSender` threads and reports progress — and publishes every run event, after
 the commit it reports, from here only.
+
+The SMTP channel, message building and Jinja2 templates (`delivery.py` and what it uses)
+are imported when a run is first prepared, not with this module: the engine is built at
+every start, most starts send nothing for a while, and the first paint must not wait for
+them (issue 16, docs/design.md §19).
 """
 
 from __future__ import annotations
@@ -18,13 +23,12 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from campaign_desktop.channels.message import MessageTemplate
-from campaign_desktop.channels.smtp import SmtpConnection
 from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.errors import DomainError, StorageError, ValidationError
 from campaign_desktop.domain.events import (
@@ -35,11 +39,6 @@ from campaign_desktop.domain.events import (
     RunPhase,
 )
 from campaign_desktop.domain.status import ContactStatus, RunStatus, RunTrigger
-from campaign_desktop.domain.templates import (
-    build_render_context,
-    compile_campaign_templates,
-    sample_context,
-)
 from campaign_desktop.domain.tokens import DeliveryTokens
 from campaign_desktop.domain.views import RunView
 from campaign_desktop.persistence import queries
@@ -51,18 +50,14 @@ from campaign_desktop.persistence.models import (
     list_membership,
 )
 from campaign_desktop.services.feedback import bounced_at_send, load_tokens, reply_addresses
-from campaign_desktop.services.sending.delivery import (
-    ConnectionFactory,
-    ConnectionSender,
-    Job,
-    RetryPolicy,
-    RunControl,
-    RunShared,
-    Stop,
-)
+from campaign_desktop.services.sending.control import RunControl, Stop
 from campaign_desktop.services.sending.ledger import Ledger, Outcome
 from campaign_desktop.services.sending.throttle import SendThrottle
 from campaign_desktop.services.settings import SettingsService
+
+if TYPE_CHECKING:
+    from campaign_desktop.channels.smtp import SmtpConnection, SmtpSettings
+    from campaign_desktop.services.sending.delivery import ConnectionFactory, Job, RunShared
 
 log = logging.getLogger("campaign_desktop.sending")
 
@@ -85,7 +80,7 @@ class SendingEngine:
         clock: Clock,
         settings: SettingsService,
         *,
-        connect: ConnectionFactory = SmtpConnection,
+        connect: ConnectionFactory | None = None,
         desktop_id: str | None = None,
         heartbeat_seconds: float = 10.0,
     ) -> None:
@@ -93,7 +88,7 @@ class SendingEngine:
         self._events = events
         self._clock = clock
         self._settings = settings
-        self._connect = connect
+        self._connect: ConnectionFactory = connect or smtp_connection
         self.desktop_id = desktop_id or uuid.uuid4().hex
         #: A desktop whose heartbeat is older than this is gone (team mode).
         self.lease = timedelta(seconds=3 * heartbeat_seconds)
@@ -287,6 +282,11 @@ class SendingEngine:
             self._idle.notify_all()
 
     def _prepare(self, run_id: int) -> Job:
+        # The sending stack, loaded by the first run (see the module docstring).
+        from campaign_desktop.channels.message import MessageTemplate  # noqa: PLC0415
+        from campaign_desktop.domain.templates import compile_campaign_templates  # noqa: PLC0415
+        from campaign_desktop.services.sending.delivery import Job  # noqa: PLC0415
+
         tokens = self._delivery_tokens()  # before the read: it may write the secret once
         settings = self._settings.all()
         with self._db.read() as session:
@@ -329,6 +329,8 @@ class SendingEngine:
         bounced_at_send(self._db, delivery_id, reason, self._clock.now())
 
     def _shared(self, job: Job, control: RunControl) -> tuple[RunShared, int]:
+        from campaign_desktop.services.sending.delivery import RetryPolicy, RunShared  # noqa: PLC0415
+
         settings = self._settings.snapshot()
         self.throttle.configure(
             per_minute=settings.throttle_per_minute, per_hour=settings.throttle_per_hour
@@ -386,6 +388,8 @@ class _RunWorker(threading.Thread):
         except DomainError as exc:  # no password, no keyring, a template gone bad, …
             self._end(Stop.PAUSE, exc.message, [])
             return
+        from campaign_desktop.services.sending.delivery import ConnectionSender  # noqa: PLC0415
+
         senders = [ConnectionSender(shared) for _ in range(connections)]
         threads = [
             threading.Thread(target=sender.run, name=f"send-{self.run_id}-{index}", daemon=True)
@@ -469,9 +473,19 @@ class _RunWorker(threading.Thread):
                 delay = min(delay * 2, 5.0)
 
 
+def smtp_connection(settings: SmtpSettings) -> SmtpConnection:
+    """The engine's default `ConnectionFactory`: a real SMTP connection (`channels/smtp.py`,
+    imported here, on the first connection)."""
+    from campaign_desktop.channels.smtp import SmtpConnection  # noqa: PLC0415
+
+    return SmtpConnection(settings)
+
+
 def _test_context(
     session: Session, campaign: Campaign, keys: list[str], unsubscribe: str
 ) -> dict[str, object]:
+    from campaign_desktop.domain.templates import build_render_context, sample_context  # noqa: PLC0415
+
     first = session.scalars(
         select(Contact)
         .join(list_membership, list_membership.c.contact_id == Contact.id)

@@ -1,7 +1,13 @@
-"""The main window: Campaigns, Archive, Contacts and Activity tabs, actions and status bar.
+"""The main window: Campaigns, Archive, Contacts, Activity and Calendar tabs, actions and
+status bar.
 
 Slots stay thin (read the selection, call one service, show the result); the table updates
 itself from the event bridge, so scheduler-driven changes appear without a reload.
+
+Start-up paints the Campaigns tab only (issue 16, docs/design.md §19): the Contacts,
+Activity and Calendar tabs are built (their modules imported, their data read) when first
+shown or first asked for (`contacts_tab`, `activity_tab`, `calendar_tab`), and the dialogs'
+modules are imported when a dialog first opens.
 """
 
 from __future__ import annotations
@@ -9,9 +15,17 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from PySide6.QtCore import QItemSelection, QModelIndex, QSettings, Qt, Signal, Slot
+from PySide6.QtCore import (
+    QItemSelection,
+    QModelIndex,
+    QSettings,
+    QSignalBlocker,
+    Qt,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -34,28 +48,27 @@ from campaign_desktop.domain.errors import NotFoundError
 from campaign_desktop.domain.events import CampaignChange, SchedulerStateChanged
 from campaign_desktop.domain.status import BUSY_STATUSES, CampaignStatus
 from campaign_desktop.domain.views import CampaignView
-from campaign_desktop.ui.activity.activity_tab import ActivityTab
 from campaign_desktop.ui.activity.run_progress import RunProgressIndicator
-from campaign_desktop.ui.calendar.calendar_tab import CalendarTab
 from campaign_desktop.ui.calendar.ics_export import SCHEDULED_STATUSES, IcsExporter
-from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor
 from campaign_desktop.ui.campaigns.campaign_model import (
     ArchiveTableModel,
     CampaignTableModel,
     Column,
     Role,
 )
-from campaign_desktop.ui.campaigns.send_test_dialog import SendTestDialog
 from campaign_desktop.ui.common import formatting
 from campaign_desktop.ui.common.accessibility import name_toolbar_buttons
 from campaign_desktop.ui.common.bridge import EventBridge
 from campaign_desktop.ui.common.icons import app_icon, icon
 from campaign_desktop.ui.common.prompts import ArchiveReason, Confirm, Outcome, call_service
 from campaign_desktop.ui.common.widgets import action_toolbar, named_action
-from campaign_desktop.ui.contacts.contacts_tab import ContactsTab
-from campaign_desktop.ui.schedule.schedule_dialog import ScheduleDialog
-from campaign_desktop.ui.settings.settings_dialog import SettingsDialog
-from campaign_desktop.ui.shell.about_dialog import AboutDialog
+
+if TYPE_CHECKING:
+    from campaign_desktop.ui.activity.activity_tab import ActivityTab
+    from campaign_desktop.ui.activity.run_models import RunTableModel
+    from campaign_desktop.ui.calendar.calendar_tab import CalendarTab
+    from campaign_desktop.ui.contacts.contact_model import ContactTableModel
+    from campaign_desktop.ui.contacts.contacts_tab import ContactsTab
 
 log = logging.getLogger("campaign_desktop.ui.shell.main_window")
 
@@ -115,7 +128,9 @@ class MainWindow(QMainWindow):
         self.bridge = EventBridge(ctx.events, self)
         # Paged from SQL: search, status filter and sort re-query (no proxy over every row).
         self.campaign_model = CampaignTableModel(ctx.campaigns, self)
-        self.archive_model = ArchiveTableModel(ctx.campaigns, self)
+        # Read when the Archive tab is first shown (or `archive_model` first asked for).
+        self._archive_model = ArchiveTableModel(ctx.campaigns, self)
+        self._archive_loaded = False
 
         self._build_actions()
         self._build_tabs()
@@ -263,11 +278,103 @@ class MainWindow(QMainWindow):
         # Access keys (Alt+letter) beside Ctrl+1…9 (_build_tab_shortcuts).
         self.tabs.addTab(self._build_campaigns_tab(), "&Campaigns")
         self.tabs.addTab(self._build_archive_tab(), "A&rchive")
-        self.tabs.addTab(self._build_contacts_tab(), "C&ontacts")
-        self.tabs.addTab(self._build_activity_tab(), "Ac&tivity")
-        self.tabs.addTab(self._build_calendar_tab(), "Ca&lendar")
+        # Built when first shown (the module docstring): an empty page holds the place.
+        self._contacts_tab: ContactsTab | None = None
+        self._activity_tab: ActivityTab | None = None
+        self._calendar_tab: CalendarTab | None = None
+        self._pending_tabs: dict[QWidget, Callable[[], QWidget]] = {}
+        for build, text in (
+            (self._build_contacts_tab, "C&ontacts"),
+            (self._build_activity_tab, "Ac&tivity"),
+            (self._build_calendar_tab, "Ca&lendar"),
+        ):
+            placeholder = QWidget()
+            self._pending_tabs[placeholder] = build
+            self.tabs.addTab(placeholder, text)
+        # First among the tab slots, so that the others see the built tab.
+        self.tabs.currentChanged.connect(self._on_tab_shown)
         self.setCentralWidget(self.tabs)
         self.resize(1100, 650)
+
+    @Slot(int)
+    def _on_tab_shown(self, index: int) -> None:
+        if index == 1:
+            self._load_archive()
+        else:
+            self._build_pending_tab(index)
+
+    def _load_archive(self) -> None:
+        if not self._archive_loaded:
+            self._archive_loaded = True
+            self._archive_model.reload()
+
+    @property
+    def archive_model(self) -> ArchiveTableModel:
+        """The Archive tab's model, read now if the tab was not yet shown."""
+        self._load_archive()
+        return self._archive_model
+
+    def _build_pending_tab(self, index: int) -> None:
+        """Put the real tab in place of the placeholder at `index` (if it still is one)."""
+        placeholder = self.tabs.widget(index)
+        build = self._pending_tabs.pop(placeholder, None) if placeholder is not None else None
+        if placeholder is None or build is None:
+            return
+        tab = build()
+        current = self.tabs.currentIndex()
+        text = self.tabs.tabText(index)
+        # The swap is not a change of tab: nobody is told (the slot that asked is running).
+        with QSignalBlocker(self.tabs):
+            self.tabs.removeTab(index)
+            self.tabs.insertTab(index, tab, text)
+            self.tabs.setCurrentIndex(current)
+        placeholder.deleteLater()
+
+    def _pending_index(self, build: Callable[[], QWidget]) -> int:
+        for placeholder, pending in self._pending_tabs.items():
+            if pending == build:
+                return self.tabs.indexOf(placeholder)
+        raise LookupError("that tab is built already")
+
+    @property
+    def contacts_tab(self) -> ContactsTab:
+        """The Contacts tab, built now if it was not yet shown."""
+        if self._contacts_tab is None:
+            self._build_pending_tab(self._pending_index(self._build_contacts_tab))
+        assert self._contacts_tab is not None
+        return self._contacts_tab
+
+    @property
+    def contact_model(self) -> ContactTableModel:
+        return self.contacts_tab.model
+
+    @property
+    def contact_view(self) -> QTableView:
+        return self.contacts_tab.view
+
+    @property
+    def activity_tab(self) -> ActivityTab:
+        """The Activity tab, built now if it was not yet shown."""
+        if self._activity_tab is None:
+            self._build_pending_tab(self._pending_index(self._build_activity_tab))
+        assert self._activity_tab is not None
+        return self._activity_tab
+
+    @property
+    def run_model(self) -> RunTableModel:
+        return self.activity_tab.run_model
+
+    @property
+    def run_view(self) -> QTableView:
+        return self.activity_tab.run_view
+
+    @property
+    def calendar_tab(self) -> CalendarTab:
+        """The Calendar tab, built now if it was not yet shown."""
+        if self._calendar_tab is None:
+            self._build_pending_tab(self._pending_index(self._build_calendar_tab))
+        assert self._calendar_tab is not None
+        return self._calendar_tab
 
     def _build_tab_shortcuts(self) -> None:
         """Ctrl+1 … Ctrl+9 show the tabs in order, as in browsers and mail apps."""
@@ -336,8 +443,8 @@ class MainWindow(QMainWindow):
     def _build_archive_tab(self) -> QWidget:
         page = QWidget()
         self.archive_view = _table("archiveTable", "Archived campaigns")
-        self.archive_view.setModel(self.archive_model)
-        self.archive_view.horizontalHeader().setSortIndicator(*self.archive_model.default_sort)
+        self.archive_view.setModel(self._archive_model)
+        self.archive_view.horizontalHeader().setSortIndicator(*self._archive_model.default_sort)
         self.archive_view.setSortingEnabled(True)
         self.archive_view.horizontalHeader().resizeSection(0, 260)
         self.archive_view.horizontalHeader().resizeSection(1, 200)
@@ -350,16 +457,23 @@ class MainWindow(QMainWindow):
         return page
 
     def _build_contacts_tab(self) -> QWidget:
-        self.contacts_tab = ContactsTab(self._ctx, self._settings)
-        self.contact_model = self.contacts_tab.model
-        self.contact_view = self.contacts_tab.view
-        return self.contacts_tab
+        from campaign_desktop.ui.contacts.contacts_tab import ContactsTab  # noqa: PLC0415
+
+        tab = ContactsTab(self._ctx, self._settings)
+        tab.contacts_changed.connect(self._on_contacts_changed)
+        tab.status_message.connect(self._show_status_message)
+        tab.reload()
+        self._contacts_tab = tab
+        return tab
 
     def _build_activity_tab(self) -> QWidget:
-        self.activity_tab = ActivityTab(self._ctx, self.bridge)
-        self.run_model = self.activity_tab.run_model
-        self.run_view = self.activity_tab.run_view
-        return self.activity_tab
+        from campaign_desktop.ui.activity.activity_tab import ActivityTab  # noqa: PLC0415
+
+        tab = ActivityTab(self._ctx, self.bridge)
+        tab.status_message.connect(self._show_status_message)
+        tab.reload()
+        self._activity_tab = tab
+        return tab
 
     def _build_status_bar(self) -> None:
         self.scheduler_label = QLabel()
@@ -392,6 +506,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_about(self) -> None:
+        from campaign_desktop.ui.shell.about_dialog import AboutDialog  # noqa: PLC0415
+
         AboutDialog.ask(self, self._ctx.data_dir)
 
     def _connect(self) -> None:
@@ -399,9 +515,6 @@ class MainWindow(QMainWindow):
         self.bridge.scheduler_state.connect(self._on_scheduler_state)
         self.search.textChanged.connect(self.campaign_model.set_text)
         self.status_filter.currentIndexChanged.connect(self._on_status_filter)
-        self.contacts_tab.contacts_changed.connect(self._on_contacts_changed)
-        self.contacts_tab.status_message.connect(self._show_status_message)
-        self.activity_tab.status_message.connect(self._show_status_message)
         self.campaign_view.doubleClicked.connect(self._on_edit)
         self.campaign_view.customContextMenuRequested.connect(self._on_context_menu)
         self.campaign_view.selectionModel().selectionChanged.connect(self._on_selection)
@@ -421,10 +534,11 @@ class MainWindow(QMainWindow):
     def reload(self) -> None:
         """Read everything again from the services (start-up, or after a big change)."""
         self.campaign_model.reload(recount=True)
-        self.archive_model.reload()
-        self.contacts_tab.reload()
-        self.activity_tab.reload()
-        self.calendar_tab.reload()
+        if self._archive_loaded:
+            self._archive_model.reload()
+        for tab in (self._contacts_tab, self._activity_tab, self._calendar_tab):
+            if tab is not None:  # the others read theirs when first shown
+                tab.reload()
         self._on_scheduler_state(self.scheduler_state())
         self._update_empty_state()
         self._on_selection()
@@ -467,6 +581,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_new(self) -> None:
+        from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor  # noqa: PLC0415
+
         created = CampaignEditor.ask(self, self._ctx)
         if created is not None:
             self.tabs.setCurrentIndex(0)
@@ -479,6 +595,8 @@ class MainWindow(QMainWindow):
         campaign = self.selected_campaign()
         if campaign is None or campaign.archived:
             return
+        from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor  # noqa: PLC0415
+
         saved = CampaignEditor.ask(self, self._ctx, campaign)
         if saved is not None:
             self.campaign_model.update_campaign(saved)
@@ -490,6 +608,8 @@ class MainWindow(QMainWindow):
             self.schedule(campaign)
 
     def schedule(self, campaign: CampaignView) -> CampaignView | None:
+        from campaign_desktop.ui.schedule.schedule_dialog import ScheduleDialog  # noqa: PLC0415
+
         values = ScheduleDialog.ask(self, self._ctx, campaign)
         if values is None:
             return None
@@ -540,6 +660,8 @@ class MainWindow(QMainWindow):
         campaign = self.selected_campaign()
         if campaign is None or campaign.archived:
             return
+        from campaign_desktop.ui.campaigns.send_test_dialog import SendTestDialog  # noqa: PLC0415
+
         run = SendTestDialog.ask(self, self._ctx, campaign)
         if run is not None:
             self.statusBar().showMessage(
@@ -548,6 +670,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_settings(self) -> None:
+        from campaign_desktop.ui.settings.settings_dialog import SettingsDialog  # noqa: PLC0415
+
         if SettingsDialog.ask(self, self._ctx):
             self.statusBar().showMessage("Settings saved.", 5000)
 
@@ -627,7 +751,7 @@ class MainWindow(QMainWindow):
         ):
             return
         if self._call("Delete", lambda: self._ctx.campaigns.delete(campaign.id)):
-            self.archive_model.remove_campaign(campaign.id)
+            self._archive_model.remove_campaign(campaign.id)
 
     @Slot()
     def _on_context_menu(self, pos: object) -> None:
@@ -645,9 +769,9 @@ class MainWindow(QMainWindow):
     def _place(self, campaign: CampaignView, *, audience_counted: bool = True) -> None:
         """Show `campaign` in the table it belongs to, and only there."""
         keep, drop = (
-            (self.archive_model, self.campaign_model)
+            (self._archive_model, self.campaign_model)
             if campaign.archived
-            else (self.campaign_model, self.archive_model)
+            else (self.campaign_model, self._archive_model)
         )
         drop.remove_campaign(campaign.id)
         keep.update_campaign(campaign, audience_counted=audience_counted)
@@ -656,7 +780,7 @@ class MainWindow(QMainWindow):
     def _on_campaign_changed(self, campaign_id: int, change: str) -> None:
         if change == CampaignChange.DELETED:
             self.campaign_model.remove_campaign(campaign_id)
-            self.archive_model.remove_campaign(campaign_id)
+            self._archive_model.remove_campaign(campaign_id)
             return
         try:
             # Without counting its audience: on large lists that takes too long for the GUI
@@ -664,7 +788,7 @@ class MainWindow(QMainWindow):
             campaign = self._ctx.campaigns.get(campaign_id, audience=False)
         except NotFoundError:
             self.campaign_model.remove_campaign(campaign_id)
-            self.archive_model.remove_campaign(campaign_id)
+            self._archive_model.remove_campaign(campaign_id)
             return
         self._place(campaign, audience_counted=False)
 
@@ -730,10 +854,14 @@ class MainWindow(QMainWindow):
     # --- calendar, hold/release, unschedule, export (docs/design.md §12) --------------------
 
     def _build_calendar_tab(self) -> QWidget:
-        self.calendar_tab = CalendarTab(self._ctx, self.bridge)
-        self.calendar_tab.open_campaign.connect(self._on_open_campaign)
-        self.calendar_tab.status_message.connect(self._show_status_message)
-        return self.calendar_tab
+        from campaign_desktop.ui.calendar.calendar_tab import CalendarTab  # noqa: PLC0415
+
+        tab = CalendarTab(self._ctx, self.bridge)
+        tab.open_campaign.connect(self._on_open_campaign)
+        tab.status_message.connect(self._show_status_message)
+        tab.reload()
+        self._calendar_tab = tab
+        return tab
 
     def _build_schedule_control(self) -> None:
         self.action_hold = named_action(
@@ -768,10 +896,21 @@ class MainWindow(QMainWindow):
             lambda _path, message: self._show_status_message(message)
         )
         self.file_menu.insertAction(self.action_settings, self.action_export_all)
-        # The Contacts tab's export (Ctrl+E there), from any tab.
-        self.file_menu.insertAction(self.action_settings, self.contacts_tab.action_export)
+        # The Contacts tab's export (Ctrl+E there), from any tab: the tab is built when this
+        # is first used, not for the menu (the cold start shows only Campaigns).
+        self.action_export_contacts = named_action(
+            self,
+            "actionExportContactsMenu",
+            "E&xport contacts\N{HORIZONTAL ELLIPSIS}",
+            self._on_export_contacts,
+            tip="Save the contacts (all of them, or those shown) as a CSV file",
+        )
+        self.file_menu.insertAction(self.action_settings, self.action_export_contacts)
         self.file_menu.insertSeparator(self.action_settings)
         self._update_schedule_control(None)
+
+    def _on_export_contacts(self) -> None:
+        self.contacts_tab.action_export.trigger()  # builds the Contacts tab if not yet shown
 
     def _add_schedule_control(self, menu: QMenu) -> None:
         menu.addSeparator()
@@ -838,6 +977,8 @@ class MainWindow(QMainWindow):
             campaign = outcome.value
         if campaign.archived:
             return
+        from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor  # noqa: PLC0415
+
         saved = CampaignEditor.ask(self, self._ctx, campaign)
         if saved is not None:
             self.campaign_model.update_campaign(saved)
