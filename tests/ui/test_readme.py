@@ -63,6 +63,9 @@ def test_every_bold_label_in_the_readme_steps_is_one_the_app_shows(
     )
     campaign = gui_ctx.campaigns.get(campaign.id)
     window = MainWindow(gui_ctx)
+    # Every tab, also those built only when first shown (docs/design.md §19).
+    tabs: list[QWidget] = [window.contacts_tab, window.activity_tab, window.calendar_tab]
+    assert all(tab.window() is window for tab in tabs)
     widgets: list[QWidget] = [
         window,
         SettingsDialog(gui_ctx),
