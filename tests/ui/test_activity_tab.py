@@ -29,8 +29,11 @@ from campaign_desktop.ui.activity.run_models import (
     RunColumn,
     RunRow,
     RunTableModel,
+    failed_background,
+    machine_time,
     unconfirmed_background,
 )
+from campaign_desktop.ui.common import formatting
 from campaign_desktop.ui.common.accessibility import unnamed_controls
 from campaign_desktop.ui.common.bridge import EventBridge
 from campaign_desktop.ui.common.prompts import Confirm
@@ -378,3 +381,38 @@ def test_scrolling_a_long_run_reads_each_delivery_once_in_order(
         model.fetchMore(QModelIndex())
     statuses = {model.index(row, DeliveryColumn.STATUS).data() for row in range(model.rowCount())}
     assert model.rowCount() == model.counts()["failed"] and statuses == {"Failed"}
+
+
+def test_delivery_cells_show_each_value_as_the_view_does(
+    gui_ctx: AppContext, qtmodeltester: ModelTester
+) -> None:
+    run_id = make_run(gui_ctx, 12)
+    _set_sql(
+        gui_ctx,
+        "UPDATE delivery SET sent_at = NULL, status = 'pending', feedback = 'bounced' "
+        "WHERE run_id = :run AND email = 'person00001@example.com'",
+        run=run_id,
+    )
+    model = DeliveryTableModel(gui_ctx.runs)
+    model.set_run(run_id)
+    qtmodeltester.check(model)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    views = gui_ctx.runs.deliveries(run_id)
+    assert [model.index(r, 0).data(DeliveryRole.DeliveryRole) for r in range(12)] == views
+    for row, view in enumerate(views):
+        shown = [model.index(row, column).data() for column in DeliveryColumn]
+        assert shown == [
+            view.email,
+            formatting.status_text(view.status),
+            str(view.attempts),
+            machine_time(view.sent_at),
+            view.last_error or "",
+            view.smtp_message_id or "",
+            formatting.status_text(view.feedback) if view.feedback else "",
+        ]
+    # The time in this computer's zone, as every other time in the app.
+    assert model.index(0, DeliveryColumn.SENT_AT).data() == machine_time(views[0].sent_at) != ""
+    assert model.index(1, DeliveryColumn.SENT_AT).data() == "—"  # never sent
+    assert model.index(1, DeliveryColumn.CAME_BACK).data() == "Bounced"
+    failed = model.index(2, DeliveryColumn.EMAIL)  # STATUSES in tests/services/test_runs.py
+    assert failed.data(8) == failed_background()  # Qt.BackgroundRole
+    assert model.index(7, DeliveryColumn.ERROR).data(3) == "=cmd|' /C calc'!A0"  # tooltip
