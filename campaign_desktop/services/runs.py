@@ -19,7 +19,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, func, select, type_coerce
+from sqlalchemy import Integer, Select, String, bindparam, func, select, type_coerce
 from sqlalchemy.types import NullType
 
 from campaign_desktop.domain.status import DeliveryStatus
@@ -142,8 +142,16 @@ class RunService:
         rows it paints. Raises ValueError for a `limit` below 1."""
         if limit < 1:
             raise ValueError(f"limit must be >= 1, got {limit}")
+        query = _DELIVERY_PAGE if status is None else _STATUS_PAGE
+        params = {"run_id": run_id, "status": status, "after_id": after_id or 0, "limit": limit}
         with self._db.read() as session:
-            return list(session.execute(_delivery_page(run_id, status, after_id, limit)))
+            # A Core statement built once, on the session's connection; the driver's own
+            # tuples (nothing to process: `_DELIVERY_COLUMNS` are untyped), no Row objects.
+            result = session.connection().execute(query, params)
+            try:
+                return list(result.cursor.fetchall())
+            finally:
+                result.close()
 
     def delivery_view(self, row: DeliveryRow) -> DeliveryView:
         """The view of a stored delivery row (from `delivery_rows`)."""
@@ -178,34 +186,46 @@ class RunService:
             )
 
     def export_csv(self, run_id: int, path: Path) -> int:
-        """Write the run's deliveries to `path` as CSV; returns the number of rows written."""
+        """Write the run's deliveries to `path` as CSV; returns the number of rows written.
+
+        Columns: email, status, attempts, sent_at (ISO 8601 in UTC, "" if never sent),
+        error, message_id; cells a spreadsheet would run as a formula are quoted
+        (`spreadsheet_safe`). Read a keyset page of `EXPORT_PAGE` rows at a time.
+        """
         written = 0
         last_id: int | None = None
-        instant = self._instant
+        iso = self._iso_instant
+        safe = spreadsheet_safe
         with path.open("w", newline="", encoding="utf-8-sig") as handle:
             writer = csv.writer(handle)
             writer.writerow(["email", "status", "attempts", "sent_at", "error", "message_id"])
-            while True:
-                with self._db.read() as session:
-                    batch = session.execute(
-                        _delivery_page(run_id, None, last_id, EXPORT_PAGE)
-                    ).all()
-                if not batch:
-                    break
+            while batch := self.delivery_rows(run_id, after_id=last_id, limit=EXPORT_PAGE):
+                # Per row only what a value needs: most errors and ids are empty.
                 writer.writerows(
                     [
-                        spreadsheet_safe(email),
+                        safe(email),
                         status,
                         attempts,
-                        _iso(instant(sent_at)),
-                        spreadsheet_safe(error),
-                        spreadsheet_safe(message_id),
+                        iso(sent_at) if sent_at is not None else "",
+                        safe(error) if error else "",
+                        safe(message_id) if message_id else "",
                     ]
                     for _, _, _, email, status, attempts, error, message_id, sent_at, _ in batch
                 )
                 written += len(batch)
-                last_id = batch[-1][0]
+                last_id = batch[-1][DeliveryField.ID]
         return written
+
+    def _iso_instant(self, stored: Any) -> str:
+        """A stored `sent_at` (not None) as ISO 8601 in UTC, as `delivery_sent_at(...)
+        .isoformat()` writes it, without building an aware datetime per row: the
+        column holds naive UTC (SQLite: SQLAlchemy's text, which `fromisoformat` reads;
+        PostgreSQL: a naive datetime), and UTC's offset is always "+00:00"."""
+        naive = datetime.fromisoformat(stored) if isinstance(stored, str) else stored
+        if isinstance(naive, datetime) and naive.tzinfo is None:
+            return naive.isoformat() + "+00:00"
+        instant = self._instant(stored)  # anything else: SQLAlchemy's own conversion
+        return instant.isoformat() if instant is not None else ""
 
     def pause(self, run_id: int) -> None:
         self._sending.pause(run_id)
@@ -217,17 +237,17 @@ class RunService:
         self._sending.cancel(run_id)
 
 
-def _iso(instant: datetime | None) -> str:
-    return instant.isoformat() if instant else ""
+def _page_of_deliveries(*, by_status: bool) -> Select[*tuple[Any, ...]]:
+    """One keyset page of a run's deliveries (`_DELIVERY_COLUMNS`, by id) after the id
+    `:after_id` (0 for the first: ids start at 1), `:limit` rows, of `:status` if
+    `by_status`. Built once: the statement's cache key is then computed once too."""
+    query = select(*_DELIVERY_COLUMNS).where(
+        Delivery.run_id == bindparam("run_id"), Delivery.id > bindparam("after_id")
+    )
+    if by_status:
+        query = query.where(Delivery.status == bindparam("status", type_=String))
+    return query.order_by(Delivery.id).limit(bindparam("limit", type_=Integer))
 
 
-def _delivery_page(
-    run_id: int, status: str | None, after_id: int | None, limit: int
-) -> Select[*tuple[Any, ...]]:
-    """The SELECT of one keyset page of a run's deliveries (`_DELIVERY_COLUMNS`, by id)."""
-    query = select(*_DELIVERY_COLUMNS).where(Delivery.run_id == run_id)
-    if status is not None:
-        query = query.where(Delivery.status == status)
-    if after_id is not None:
-        query = query.where(Delivery.id > after_id)
-    return query.order_by(Delivery.id).limit(limit)
+_DELIVERY_PAGE = _page_of_deliveries(by_status=False)
+_STATUS_PAGE = _page_of_deliveries(by_status=True)

@@ -128,3 +128,27 @@ def test_stored_rows_convert_to_the_views_the_orm_reads(ctx: AppContext) -> None
 def test_a_limit_below_one_is_refused(ctx: AppContext) -> None:
     with pytest.raises(ValueError, match="limit"):
         ctx.runs.delivery_rows(make_run(ctx, 1), limit=0)
+
+
+def test_export_writes_each_time_as_the_view_reads_it(ctx: AppContext, tmp_path: Path) -> None:
+    run_id = make_run(ctx, 4)
+    times = [
+        None,  # never sent
+        datetime(2027, 3, 28, 1, 30, tzinfo=UTC),  # whole seconds: no fraction written
+        datetime(2027, 10, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(1999, 12, 31, 0, 0, 0, 7, tzinfo=UTC),
+    ]
+    with ctx.db.write() as session:
+        deliveries = session.scalars(
+            select(Delivery).where(Delivery.run_id == run_id).order_by(Delivery.id)
+        ).all()
+        for delivery, sent_at in zip(deliveries, times, strict=True):
+            delivery.sent_at = sent_at
+    path = tmp_path / "run.csv"
+    ctx.runs.export_csv(run_id, path)
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        written = [row[3] for row in list(csv.reader(handle))[1:]]
+    assert written == [
+        view.sent_at.isoformat() if view.sent_at else "" for view in ctx.runs.deliveries(run_id)
+    ]
+    assert written[1:3] == ["2027-03-28T01:30:00+00:00", "2027-10-31T23:59:59.999999+00:00"]
