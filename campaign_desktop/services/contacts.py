@@ -145,23 +145,36 @@ class ContactService:
         status: str | None = None,
         offset: int = 0,
         limit: int = 200,
+        after_email: str | None = None,
+        before_email: str | None = None,
     ) -> list[ContactView]:
         """One page of contacts matching `text`, in `list_name`, with `status`; by email.
 
-        Paged in SQLite, in the email index's order: only the page's rows are loaded
-        (on 100,000 contacts a page takes milliseconds). `count` gives the total.
+        Where the page starts: `offset` rows into the matches, or (keyset paging, issue
+        16) right after the address `after_email` or, read backwards, the `limit` matches
+        right before `before_email` (still returned in email order). An address is unique,
+        so a keyset page neither repeats nor skips a row when contacts were added or
+        deleted since the page next to it was read, and costs the same at any depth (the
+        email index); an OFFSET page can do both when rows before it changed.
+        `count` gives the total. Raises ValueError for a negative offset, a limit below 1,
+        or more than one starting point.
         """
-        if offset < 0 or limit < 1:
-            raise ValueError(f"offset must be >= 0 and limit >= 1, got {offset}, {limit}")
+        starts = (offset != 0) + (after_email is not None) + (before_email is not None)
+        if offset < 0 or limit < 1 or starts > 1:
+            raise ValueError(
+                f"one of offset >= 0, after_email, before_email, and limit >= 1, got "
+                f"{offset}, {after_email!r}, {before_email!r}, {limit}"
+            )
         with self._db.read() as session:
-            contacts = session.scalars(
-                select(Contact)
-                .where(*_contact_filters(session, text, list_name, status))
-                .order_by(Contact.email)
-                .offset(offset)
-                .limit(limit)
-            ).all()
-            return _contact_views(session, contacts)
+            query = select(Contact).where(*_contact_filters(session, text, list_name, status))
+            if before_email is not None:
+                query = query.where(Contact.email < before_email).order_by(Contact.email.desc())
+                contacts = list(reversed(session.scalars(query.limit(limit)).all()))
+                return _contact_views(session, contacts)
+            if after_email is not None:
+                query = query.where(Contact.email > after_email)
+            query = query.order_by(Contact.email).offset(offset).limit(limit)
+            return _contact_views(session, session.scalars(query).all())
 
     def count(
         self, text: str = "", *, list_name: str | None = None, status: str | None = None

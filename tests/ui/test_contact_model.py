@@ -65,3 +65,68 @@ def test_a_page_that_lost_rows_reads_the_rest_from_the_database(
     everyone = [c.email for c in gui_ctx.contacts.search(limit=10 * PAGE_SIZE)]
     assert model.rowCount() == len(everyone) == 2 * PAGE_SIZE
     assert _emails(model) == everyone
+
+
+def _read_all(model: ContactTableModel) -> list[str]:
+    """Every row, read top to bottom as a scrolling view does."""
+    return [model.index(row, ContactColumn.EMAIL).data() for row in range(model.rowCount())]
+
+
+def test_a_page_read_after_a_contact_was_added_above_repeats_no_row(
+    model: ContactTableModel, gui_ctx: AppContext
+) -> None:
+    assert model.rows_held() == PAGE_SIZE  # the first page only
+    last_shown = model.index(PAGE_SIZE - 1, ContactColumn.EMAIL).data()
+    # Added elsewhere (another window, another desktop) after the first page was read,
+    # sorting before its last row: by OFFSET, row PAGE_SIZE would show that row again.
+    gui_ctx.contacts.add("aaron@example.com")
+    emails = _read_all(model)
+    assert len(emails) == len(set(emails)), "a row shown twice"
+    assert emails[PAGE_SIZE - 1 : PAGE_SIZE + 1] == [
+        last_shown,
+        gui_ctx.contacts.search(after_email=last_shown, limit=1)[0].email,
+    ]
+
+
+def test_a_page_read_after_a_contact_was_deleted_above_skips_no_row(
+    model: ContactTableModel, gui_ctx: AppContext
+) -> None:
+    everyone = _read_all(model)  # as the table showed them; then only page 0 is kept
+    model.set_filter(ContactFilter())
+    gui_ctx.contacts.delete(model.contact_at(5).id)  # elsewhere: the table is not told
+    emails = _read_all(model)
+    # By OFFSET, the row after the first page's last one would be missing.
+    assert emails[PAGE_SIZE] == everyone[PAGE_SIZE]
+    assert emails[: PAGE_SIZE + 1] == everyone[: PAGE_SIZE + 1]
+
+
+def test_scrolling_back_up_reads_the_page_that_ends_right_before_the_one_held(
+    gui_ctx: AppContext, tmp_path: Path
+) -> None:
+    gui_ctx.contacts.import_csv(people_csv(tmp_path / "people.csv", 4 * PAGE_SIZE), "Customers")
+    model = ContactTableModel(gui_ctx.contacts)
+    model.set_filter(ContactFilter())
+    everyone = [c.email for c in gui_ctx.contacts.search(limit=10 * PAGE_SIZE)]
+    # Jump to the fourth page (no neighbour held: read by offset), then scroll back up.
+    assert model.index(3 * PAGE_SIZE, ContactColumn.EMAIL).data() == everyone[3 * PAGE_SIZE]
+    added = "person00500a@example.com"  # sorts inside the third page
+    gui_ctx.contacts.add(added)
+    third = [
+        model.index(row, ContactColumn.EMAIL).data()
+        for row in range(3 * PAGE_SIZE - 1, 2 * PAGE_SIZE - 1, -1)
+    ][::-1]
+    # It ends right before the first row held below it: no row skipped or repeated there.
+    assert third[-1] == everyone[3 * PAGE_SIZE - 1]
+    assert added in third
+    assert third == sorted(third)
+
+
+def test_keyset_pages_agree_with_offset_pages_on_an_unchanged_table(
+    gui_ctx: AppContext, tmp_path: Path
+) -> None:
+    gui_ctx.contacts.import_csv(people_csv(tmp_path / "people.csv", 2 * PAGE_SIZE + 1), "Customers")
+    by_offset = [c.email for c in gui_ctx.contacts.search(limit=10 * PAGE_SIZE)]
+    model = ContactTableModel(gui_ctx.contacts)
+    model.set_filter(ContactFilter(text="example.com"))
+    assert model.total() == len(by_offset) == 2 * PAGE_SIZE + 3
+    assert _read_all(model) == by_offset

@@ -1,8 +1,11 @@
 """The Contacts table model: contacts matching a search, a list and a status, paged from SQL.
 
 A `PagedTableModel`: as many rows as contacts match (`contacts.count`), but only the pages
-the view painted lately are held, each read with one `contacts.search(offset=…,
-limit=PAGE_SIZE)`; 100,000 contacts never cost more than `CACHED_PAGES * PAGE_SIZE` objects.
+the view painted lately are held; 100,000 contacts never cost more than
+`CACHED_PAGES * PAGE_SIZE` objects. A page next to a held one is read from that one's edge
+(keyset paging: `search(after_email=…)` / `search(before_email=…)`), so scrolling costs the
+same at any depth and shows no row twice, nor skips one, when contacts were added or
+deleted meanwhile; a jump to a page with no neighbour held reads with `offset=…`.
 """
 
 from __future__ import annotations
@@ -67,6 +70,24 @@ class ContactTableModel(PagedTableModel[ContactView]):
 
     def _fetch(self, offset: int, limit: int) -> list[ContactView]:
         f = self._filter
+        before = self._held_row(offset - 1) if offset > 0 else None
+        if before is not None:  # scrolling down: the rows after the last one shown
+            return self._contacts.search(
+                f.text,
+                list_name=f.list_name,
+                status=f.status,
+                after_email=before.email,
+                limit=limit,
+            )
+        after = self._held_row(offset + limit)
+        if after is not None:  # scrolling back up: the rows before the first one shown
+            return self._contacts.search(
+                f.text,
+                list_name=f.list_name,
+                status=f.status,
+                before_email=after.email,
+                limit=limit,
+            )
         return self._contacts.search(
             f.text, list_name=f.list_name, status=f.status, offset=offset, limit=limit
         )

@@ -1,0 +1,75 @@
+"""ContactService.search's keyset pages (issue 16): after or before an address, in email
+order, with the filters, at page boundaries (``both_backends``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from campaign_desktop.context import AppContext
+
+pytestmark = pytest.mark.both_backends
+
+ADDRESSES = [f"p{n:03d}@example.com" for n in range(25)]
+
+
+@pytest.fixture
+def people(ctx: AppContext) -> list[str]:
+    for n, address in enumerate(ADDRESSES):
+        ctx.contacts.add(address, first_name=f"Name{n % 3}", lists=("Even",) if n % 2 == 0 else ())
+    return ADDRESSES
+
+
+def _emails(ctx: AppContext, **where: object) -> list[str]:
+    return [c.email for c in ctx.contacts.search(**where)]  # type: ignore[arg-type]
+
+
+def test_pages_after_the_last_address_cover_every_match_once(
+    ctx: AppContext, people: list[str]
+) -> None:
+    seen: list[str] = []
+    last = None
+    while page := _emails(ctx, limit=10, **({} if last is None else {"after_email": last})):
+        seen.extend(page)
+        last = page[-1]
+    assert seen == people
+    assert _emails(ctx, after_email=people[-1]) == []  # past the end: nothing
+
+
+def test_a_page_before_an_address_ends_right_before_it_in_email_order(
+    ctx: AppContext, people: list[str]
+) -> None:
+    assert _emails(ctx, before_email=people[12], limit=5) == people[7:12]
+    assert _emails(ctx, before_email=people[3], limit=5) == people[:3]  # the start: short
+    # The address need not exist (deleted since): the page still ends where it would be.
+    assert _emails(ctx, before_email="p0125@example.com", limit=2) == people[10:12]
+
+
+def test_keyset_pages_keep_the_search_list_and_status_filters(
+    ctx: AppContext, people: list[str]
+) -> None:
+    ctx.contacts.unsubscribe(people[4])
+    even = [a for n, a in enumerate(people) if n % 2 == 0]
+    assert _emails(ctx, list_name="Even", after_email=even[2], limit=3) == even[3:6]
+    named = [a for n, a in enumerate(people) if n % 3 == 1]
+    assert _emails(ctx, text="name1", before_email=named[4], limit=2) == named[2:4]
+    subscribed_even = [a for a in even if a != people[4]]
+    assert (
+        _emails(ctx, list_name="Even", status="subscribed", after_email=people[0], limit=2)
+        == subscribed_even[1:3]
+    )
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"offset": 5, "after_email": "a@example.com"},
+        {"after_email": "a@example.com", "before_email": "b@example.com"},
+        {"offset": -1},
+        {"limit": 0, "before_email": "b@example.com"},
+    ],
+)
+def test_a_page_with_more_than_one_start_or_no_rows_is_refused(
+    ctx: AppContext, where: dict[str, object]
+) -> None:
+    with pytest.raises(ValueError, match="one of offset"):
+        ctx.contacts.search(**where)  # type: ignore[arg-type]
