@@ -57,7 +57,7 @@ from campaign_desktop.persistence.models import (
     campaign_audience,
     list_membership,
 )
-from campaign_desktop.persistence.portable import insert_or_ignore
+from campaign_desktop.persistence.portable import contains_ignoring_case, insert_or_ignore
 from campaign_desktop.services.csv_import import (
     ContactCsv,
     CsvPreview,
@@ -159,6 +159,41 @@ class ContactService:
         `count` gives the total. Raises ValueError for a negative offset, a limit below 1,
         or more than one starting point.
         """
+        return self._search(text, list_name, status, offset, limit, after_email, before_email)[0]
+
+    def first_page(
+        self,
+        text: str = "",
+        *,
+        list_name: str | None = None,
+        status: str | None = None,
+        limit: int = 200,
+    ) -> tuple[list[ContactView], int | None]:
+        """`search`'s first page and how many contacts match, or None for "many: ask
+        `count`, it takes a while": when the page came from the first contacts in email
+        order (a text that a large share of contacts contain), counting them costs
+        seconds at a million contacts while the page took milliseconds (issue 16), so a
+        table shows the page first and counts off the GUI thread.
+        """
+        page, near_the_start = self._search(text, list_name, status, 0, limit, None, None)
+        if len(page) < limit:
+            return page, len(page)  # a short first page is every match
+        if near_the_start:
+            return page, None
+        return page, self.count(text, list_name=list_name, status=status)
+
+    def _search(  # noqa: PLR0917  (search's arguments, passed on)
+        self,
+        text: str,
+        list_name: str | None,
+        status: str | None,
+        offset: int,
+        limit: int,
+        after_email: str | None,
+        before_email: str | None,
+    ) -> tuple[list[ContactView], bool]:
+        """`search`'s page, and whether it came from the first contacts from where it
+        starts (`_page_near_the_start`)."""
         starts = (offset != 0) + (after_email is not None) + (before_email is not None)
         if offset < 0 or limit < 1 or starts > 1:
             raise ValueError(
@@ -170,11 +205,15 @@ class ContactService:
             if before_email is not None:
                 query = query.where(Contact.email < before_email).order_by(Contact.email.desc())
                 contacts = list(reversed(session.scalars(query.limit(limit)).all()))
-                return _contact_views(session, contacts)
+                return _contact_views(session, contacts), False
             if after_email is not None:
                 query = query.where(Contact.email > after_email)
+            if offset == 0:
+                found = _page_near_the_start(session, text, list_name, status, after_email, limit)
+                if found is not None:
+                    return _contact_views(session, found), True
             query = query.order_by(Contact.email).offset(offset).limit(limit)
-            return _contact_views(session, session.scalars(query).all())
+            return _contact_views(session, session.scalars(query).all()), False
 
     def count(
         self, text: str = "", *, list_name: str | None = None, status: str | None = None
@@ -874,6 +913,54 @@ def _list_views(session: Session, list_id: int | None = None) -> list[ContactLis
         for item_id, name, description, members, subscribed in session.execute(query)
     ]
     return sorted(views, key=lambda view: (view.name.casefold(), view.name))
+
+
+#: Contacts walked in email order, from where a page starts, before a search asks the
+#: full-text index (`_page_near_the_start`).
+NEAR_THE_START = 1000
+
+
+def _page_near_the_start(  # noqa: PLR0917  (search's filters and start, passed on)
+    session: Session,
+    text: str,
+    list_name: str | None,
+    status: str | None,
+    after_email: str | None,
+    limit: int,
+) -> list[Contact] | None:
+    """The page, if the first `NEAR_THE_START` contacts from where it starts (in email
+    order) hold `limit` matches; None otherwise (the caller asks the index).
+
+    A text that nearly everyone contains ("example.com") costs the SQLite trigram index
+    the most: each of its trigrams lists every contact, and the page must sort them all
+    by email (5.4 s at a million; docs/performance.md, issue 16). Walking the email index
+    and testing each contact stops after a page's worth. The answer is the same: those
+    contacts are the first in email order, so the first `limit` matches among them are
+    the first `limit` of all. Only for ASCII text, where LIKE and the trigram index fold
+    case alike; on PostgreSQL the planner already chooses between the trigram index and
+    a walk of the email index.
+    """
+    needle = (text or "").strip()
+    if (
+        session.get_bind().dialect.name != "sqlite"
+        or len(needle) < queries.SEARCH_INDEX_MIN_CHARS
+        or not needle.isascii()
+    ):
+        return None
+    window = select(Contact.id).order_by(Contact.email).limit(NEAR_THE_START)
+    if after_email is not None:
+        window = window.where(Contact.email > after_email)
+    conditions = _contact_filters(session, "", list_name, status)
+    matching = contains_ignoring_case(
+        [Contact.email.expression, queries.contact_name_text()], needle
+    )
+    found = session.scalars(
+        select(Contact)
+        .where(Contact.id.in_(window), matching, *conditions)
+        .order_by(Contact.email)
+        .limit(limit)
+    ).all()
+    return list(found) if len(found) == limit else None
 
 
 def _contact_filters(

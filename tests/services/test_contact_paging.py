@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from campaign_desktop.context import AppContext
+from campaign_desktop.services import contacts as contacts_module
 
 pytestmark = pytest.mark.both_backends
 
@@ -73,3 +74,23 @@ def test_a_page_with_more_than_one_start_or_no_rows_is_refused(
 ) -> None:
     with pytest.raises(ValueError, match="one of offset"):
         ctx.contacts.search(**where)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("near", [3, 10, 2000])
+def test_a_search_answers_the_same_however_near_the_start_its_matches_are(
+    ctx: AppContext, people: list[str], monkeypatch: pytest.MonkeyPatch, near: int
+) -> None:
+    # Broad text (everyone), sparse text (every third), and text found once far down:
+    # whether the page comes from the first contacts in email order or from the index.
+    monkeypatch.setattr(contacts_module, "NEAR_THE_START", near)
+    ctx.contacts.add("zed@example.com", first_name="Far", last_name="Down")
+    everyone = [*people, "zed@example.com"]
+    assert _emails(ctx, text="EXAMPLE.com", limit=4) == everyone[:4]
+    assert _emails(ctx, text="example.com", after_email=everyone[20], limit=4) == everyone[21:25]
+    named = [a for n, a in enumerate(people) if n % 3 == 2]
+    assert _emails(ctx, text="name2", limit=4) == named[:4]
+    assert (
+        _emails(ctx, text="ame2", list_name="Even", limit=3)
+        == [a for n, a in enumerate(people) if n % 6 == 2][:3]
+    )
+    assert _emails(ctx, text="far down", limit=4) == ["zed@example.com"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.ui.contacts.contact_model import (
@@ -122,11 +123,37 @@ def test_scrolling_back_up_reads_the_page_that_ends_right_before_the_one_held(
 
 
 def test_keyset_pages_agree_with_offset_pages_on_an_unchanged_table(
-    gui_ctx: AppContext, tmp_path: Path
+    gui_ctx: AppContext, tmp_path: Path, qtbot: QtBot
 ) -> None:
     gui_ctx.contacts.import_csv(people_csv(tmp_path / "people.csv", 2 * PAGE_SIZE + 1), "Customers")
     by_offset = [c.email for c in gui_ctx.contacts.search(limit=10 * PAGE_SIZE)]
     model = ContactTableModel(gui_ctx.contacts)
     model.set_filter(ContactFilter(text="example.com"))
+    qtbot.waitUntil(lambda: not model.is_counting())
     assert model.total() == len(by_offset) == 2 * PAGE_SIZE + 3
     assert _read_all(model) == by_offset
+
+
+def test_a_search_everyone_matches_shows_a_page_at_once_and_counts_afterwards(
+    model: ContactTableModel, gui_ctx: AppContext, qtbot: QtBot, qtmodeltester: ModelTester
+) -> None:
+    everyone = [c.email for c in gui_ctx.contacts.search(limit=10 * PAGE_SIZE)]
+    with qtbot.waitSignal(model.counted, timeout=10_000) as counted:
+        model.set_filter(ContactFilter(text="EXAMPLE.COM"))
+        assert model.is_counting()
+        assert model.total() == PAGE_SIZE  # the first page, shown before the count
+        qtmodeltester.check(model)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    assert counted.args == [len(everyone)]
+    assert not model.is_counting() and model.rowCount() == len(everyone)
+    assert _read_all(model) == everyone
+
+
+def test_a_count_that_comes_back_after_a_newer_search_is_dropped(
+    model: ContactTableModel, qtbot: QtBot
+) -> None:
+    with qtbot.assertNotEmitted(model.counted):
+        model.set_filter(ContactFilter(text="example.com"))  # counted on the pool
+        model.set_filter(ContactFilter(text="person0001"))  # ten matches: counted at once
+        assert not model.is_counting() and model.total() == 10
+        qtbot.waitUntil(lambda: model._count_task is None)  # the old count came back
+    assert model.total() == 10 and not model.is_counting()

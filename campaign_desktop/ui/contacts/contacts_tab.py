@@ -428,6 +428,7 @@ class ContactsTab(QWidget):
         self.view.selectionModel().selectionChanged.connect(self._update_actions)
         for signal in (self.model.modelReset, self.model.rowsRemoved, self.model.dataChanged):
             signal.connect(self._update_actions)
+        self.model.counted.connect(self._update_count)  # a broad search, counted later
 
     # --- state ---------------------------------------------------------------------------
 
@@ -506,7 +507,9 @@ class ContactsTab(QWidget):
     def _update_count(self) -> None:
         total = self.model.total()
         everything = self.model.current_filter.is_empty
-        if everything:
+        if self.model.is_counting():
+            text = f"{total:,}+ contacts match (counting…)"
+        elif everything:
             text = f"{total:,} contact{'' if total == 1 else 's'}"
         else:
             text = f"{total:,} {'contact matches' if total == 1 else 'contacts match'}"
