@@ -159,7 +159,26 @@ class ContactService:
         `count` gives the total. Raises ValueError for a negative offset, a limit below 1,
         or more than one starting point.
         """
-        return self._search(text, list_name, status, offset, limit, after_email, before_email)[0]
+        starts = (offset != 0) + (after_email is not None) + (before_email is not None)
+        if offset < 0 or limit < 1 or starts > 1:
+            raise ValueError(
+                f"one of offset >= 0, after_email, before_email, and limit >= 1, got "
+                f"{offset}, {after_email!r}, {before_email!r}, {limit}"
+            )
+        with self._db.read() as session:
+            query = select(Contact).where(*_contact_filters(session, text, list_name, status))
+            if before_email is not None:
+                query = query.where(Contact.email < before_email).order_by(Contact.email.desc())
+                contacts = list(reversed(session.scalars(query.limit(limit)).all()))
+                return _contact_views(session, contacts)
+            if after_email is not None:
+                query = query.where(Contact.email > after_email)
+            if offset == 0:
+                found = _page_near_the_start(session, text, list_name, status, after_email, limit)
+                if found is not None:
+                    return _contact_views(session, found)
+            query = query.order_by(Contact.email).offset(offset).limit(limit)
+            return _contact_views(session, session.scalars(query).all())
 
     def first_page(
         self,
@@ -175,45 +194,28 @@ class ContactService:
         seconds at a million contacts while the page took milliseconds (issue 16), so a
         table shows the page first and counts off the GUI thread.
         """
-        page, near_the_start = self._search(text, list_name, status, 0, limit, None, None)
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        with self._db.read() as session:
+            near = _page_near_the_start(session, text, list_name, status, None, limit)
+            if near is not None:
+                return _contact_views(session, near), None
+            if queries.text_uses_search_index(session, text):
+                # The page and the count in one statement (a window count over every
+                # match): the trigram index is asked once, not once for each.
+                rows = session.execute(
+                    select(Contact, func.count().over())
+                    .where(*_contact_filters(session, text, list_name, status))
+                    .order_by(Contact.email)
+                    .limit(limit)
+                ).all()
+                total = rows[0][1] if rows else 0
+                return _contact_views(session, [row[0] for row in rows]), total
+        # Otherwise the page walks the email index and stops early; the count is apart.
+        page = self.search(text, list_name=list_name, status=status, limit=limit)
         if len(page) < limit:
             return page, len(page)  # a short first page is every match
-        if near_the_start:
-            return page, None
         return page, self.count(text, list_name=list_name, status=status)
-
-    def _search(  # noqa: PLR0917  (search's arguments, passed on)
-        self,
-        text: str,
-        list_name: str | None,
-        status: str | None,
-        offset: int,
-        limit: int,
-        after_email: str | None,
-        before_email: str | None,
-    ) -> tuple[list[ContactView], bool]:
-        """`search`'s page, and whether it came from the first contacts from where it
-        starts (`_page_near_the_start`)."""
-        starts = (offset != 0) + (after_email is not None) + (before_email is not None)
-        if offset < 0 or limit < 1 or starts > 1:
-            raise ValueError(
-                f"one of offset >= 0, after_email, before_email, and limit >= 1, got "
-                f"{offset}, {after_email!r}, {before_email!r}, {limit}"
-            )
-        with self._db.read() as session:
-            query = select(Contact).where(*_contact_filters(session, text, list_name, status))
-            if before_email is not None:
-                query = query.where(Contact.email < before_email).order_by(Contact.email.desc())
-                contacts = list(reversed(session.scalars(query.limit(limit)).all()))
-                return _contact_views(session, contacts), False
-            if after_email is not None:
-                query = query.where(Contact.email > after_email)
-            if offset == 0:
-                found = _page_near_the_start(session, text, list_name, status, after_email, limit)
-                if found is not None:
-                    return _contact_views(session, found), True
-            query = query.order_by(Contact.email).offset(offset).limit(limit)
-            return _contact_views(session, session.scalars(query).all()), False
 
     def count(
         self, text: str = "", *, list_name: str | None = None, status: str | None = None
@@ -941,11 +943,7 @@ def _page_near_the_start(  # noqa: PLR0917  (search's filters and start, passed 
     a walk of the email index.
     """
     needle = (text or "").strip()
-    if (
-        session.get_bind().dialect.name != "sqlite"
-        or len(needle) < queries.SEARCH_INDEX_MIN_CHARS
-        or not needle.isascii()
-    ):
+    if not needle.isascii() or not queries.text_uses_search_index(session, needle):
         return None
     window = select(Contact.id).order_by(Contact.email).limit(NEAR_THE_START)
     if after_email is not None:

@@ -94,3 +94,29 @@ def test_a_search_answers_the_same_however_near_the_start_its_matches_are(
         == [a for n, a in enumerate(people) if n % 6 == 2][:3]
     )
     assert _emails(ctx, text="far down", limit=4) == ["zed@example.com"]
+
+
+def test_the_first_page_comes_with_its_count_unless_counting_costs_more_than_it(
+    ctx: AppContext, people: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(contacts_module, "NEAR_THE_START", 10)
+    named = [a for n, a in enumerate(people) if n % 3 == 1]
+    # Three in the first ten contacts, not a page: the page and its count together.
+    assert ctx.contacts.first_page("name1", limit=4) == (
+        ctx.contacts.search("name1", limit=4),
+        len(named),
+    )
+    assert ctx.contacts.first_page("name1", list_name="Even", limit=2)[1] == ctx.contacts.count(
+        "name1", list_name="Even"
+    )
+    # No text: the page walks the email index, the count is apart.
+    assert ctx.contacts.first_page(limit=5)[1] == len(people)
+    assert ctx.contacts.first_page("nobody-has-this") == ([], 0)
+    page, total = ctx.contacts.first_page("example.com", limit=4)
+    assert [c.email for c in page] == people[:4]
+    if ctx.db.is_sqlite:  # everyone matches: the page at once, the count asked later
+        assert total is None
+    else:
+        assert total == len(people)
+    with pytest.raises(ValueError, match="limit"):
+        ctx.contacts.first_page("x", limit=0)
