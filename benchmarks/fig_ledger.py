@@ -330,9 +330,7 @@ def contact_search(bench: Bench) -> None:
                     _, total = ContactTableModel.read_filter(ctx.contacts, ContactFilter(text=text))
                 app[text].append(elapsed())
                 if total is None:
-                    with stopwatch() as elapsed:
-                        ctx.contacts.count(text)
-                    later.setdefault(text, []).append(elapsed())
+                    later[text] = []
                 phrase = '"' + text + '"'
                 with stopwatch() as elapsed:
                     ids = "SELECT rowid FROM contact_search WHERE contact_search MATCH ?"
@@ -343,6 +341,13 @@ def contact_search(bench: Bench) -> None:
                         (phrase,),
                     ).fetchall()
                 fts[text].append(elapsed())
+        # Apart from the loop above: a count over every contact evicts the pages the next
+        # text would find cached, which no user's next keystroke follows.
+        for text, times in later.items():
+            for _ in range(bench.sizes.repeats):
+                with stopwatch() as elapsed:
+                    ctx.contacts.count(text)
+                times.append(elapsed())
         for text in _SEARCHES:
             pattern = f"%{text}%"
             with stopwatch() as elapsed:
