@@ -10,6 +10,7 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
+from campaign_desktop.domain.errors import StorageError
 from campaign_desktop.ui.contacts.contact_model import (
     PAGE_SIZE,
     ContactColumn,
@@ -157,3 +158,16 @@ def test_a_count_that_comes_back_after_a_newer_search_is_dropped(
         assert not model.is_counting() and model.total() == 10
         qtbot.waitUntil(lambda: model._count_task is None)  # the old count came back
     assert model.total() == 10 and not model.is_counting()
+
+
+def test_a_count_the_database_refuses_leaves_the_rows_read_and_stops_counting(
+    model: ContactTableModel, gui_ctx: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def count(*_args: object, **_kwargs: object) -> int:
+        raise StorageError("busy", "The database is busy: another program is writing to it.")
+
+    monkeypatch.setattr(gui_ctx.contacts, "count", count)  # as when another program holds it
+    with qtbot.waitSignal(model.counted, timeout=10_000) as counted:
+        model.set_filter(ContactFilter(text="example.com"))
+    assert counted.args == [PAGE_SIZE]
+    assert not model.is_counting() and model.rowCount() == PAGE_SIZE

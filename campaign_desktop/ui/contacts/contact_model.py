@@ -14,6 +14,7 @@ page's rows and `is_counting()`; the count then adds the other rows (rowsInserte
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -21,6 +22,7 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, QObject, Qt, Signal, Slot
 
+from campaign_desktop.domain.errors import DomainError
 from campaign_desktop.domain.status import ContactStatus
 from campaign_desktop.domain.views import ContactView
 from campaign_desktop.services.contacts import ContactService
@@ -32,6 +34,8 @@ from campaign_desktop.ui.common.background import (
     run_in_background,
 )
 from campaign_desktop.ui.common.paged_model import PagedTableModel
+
+log = logging.getLogger("campaign_desktop.ui.contacts")
 
 PAGE_SIZE = 200
 CACHED_PAGES = 10  # a screen shows at most two pages; the rest is for scrolling back
@@ -219,7 +223,13 @@ class ContactTableModel(PagedTableModel[ContactView]):
         self._count_task = None
         if error is not None:
             self._counting = False
-            hand_to_crash_handler(error)
+            if not isinstance(error, DomainError):
+                hand_to_crash_handler(error)
+                return
+            # The database could not be read (busy, gone): the rows read so far stay, and
+            # the label stops saying "counting"; the next search counts again.
+            log.warning("contacts: counting the matches failed: %s", error)
+            self.counted.emit(self._total)
             return
         assert result is not None
         generation, total = result
