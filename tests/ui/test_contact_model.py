@@ -171,3 +171,13 @@ def test_a_count_the_database_refuses_leaves_the_rows_read_and_stops_counting(
         model.set_filter(ContactFilter(text="example.com"))
     assert counted.args == [PAGE_SIZE]
     assert not model.is_counting() and model.rowCount() == PAGE_SIZE
+
+
+def test_reading_again_starts_at_the_first_contact_whatever_pages_were_held(
+    model: ContactTableModel, gui_ctx: AppContext
+) -> None:
+    _read_all(model)  # every page held
+    gui_ctx.contacts.add("aaron@example.com")  # before the first row shown
+    model.reload()
+    assert model.index(0, ContactColumn.EMAIL).data() == "aaron@example.com"
+    assert _read_all(model) == [c.email for c in gui_ctx.contacts.search(limit=10 * PAGE_SIZE)]

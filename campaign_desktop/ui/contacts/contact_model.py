@@ -101,7 +101,9 @@ class ContactTableModel(PagedTableModel[ContactView]):
                 after_email=before.email,
                 limit=limit,
             )
-        after = self._held_row(offset + limit)
+        # Not for the first page: it starts at the start, and is read again (`reload`)
+        # while the pages of before are still held.
+        after = self._held_row(offset + limit) if offset > 0 else None
         if after is not None:  # scrolling back up: the rows before the first one shown
             return self._contacts.search(
                 f.text,
