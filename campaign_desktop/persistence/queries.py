@@ -503,6 +503,14 @@ def contact_name_text() -> ColumnElement[str]:
     return Contact.first_name + literal_column("' '", String) + Contact.last_name
 
 
+def text_uses_search_index(session: Session, text: str) -> bool:
+    """True when `contact_text_filter` looks `text` up in SQLite's FTS5 trigram table (a
+    text of `SEARCH_INDEX_MIN_CHARS` or more on SQLite) rather than scanning."""
+    return (
+        session.get_bind().dialect.name == "sqlite" and len(text.strip()) >= SEARCH_INDEX_MIN_CHARS
+    )
+
+
 def contact_text_filter(session: Session, text: str) -> ColumnElement[bool]:
     """Contacts whose email or "first last" contains `text`, whatever the case.
 
@@ -513,7 +521,7 @@ def contact_text_filter(session: Session, text: str) -> ColumnElement[bool]:
     the pg_trgm indexes of migration 0007 where they exist. Same rows either way.
     """
     needle = text.strip()
-    if session.get_bind().dialect.name == "sqlite" and len(needle) >= SEARCH_INDEX_MIN_CHARS:
+    if text_uses_search_index(session, needle):
         phrase = '"' + needle.replace('"', '""') + '"'
         matching: Select[int] = (
             select(literal_column("rowid", Integer))

@@ -66,7 +66,7 @@ from campaign_desktop.persistence.models import (
     campaign_audience,
     list_membership,
 )
-from campaign_desktop.persistence.portable import insert_or_ignore
+from campaign_desktop.persistence.portable import contains_ignoring_case, insert_or_ignore
 from campaign_desktop.persistence.segment_sql import segment_sql
 from campaign_desktop.services.csv_import import (
     ContactCsv,
@@ -202,24 +202,83 @@ class ContactService:
         offset: int = 0,
         limit: int = 200,
         segment: Segment | None = None,
+        after_email: str | None = None,
+        before_email: str | None = None,
     ) -> list[ContactView]:
         """One page of contacts matching `text`, in `list_name`, with `status`, picked by
         `segment` (docs/design.md §18); by email.
 
-        Paged in SQLite, in the email index's order: only the page's rows are loaded
-        (on 100,000 contacts a page takes milliseconds). `count` gives the total.
+        Where the page starts: `offset` rows into the matches, or (keyset paging, issue
+        16) right after the address `after_email` or, read backwards, the `limit` matches
+        right before `before_email` (still returned in email order). An address is unique,
+        so a keyset page neither repeats nor skips a row when contacts were added or
+        deleted since the page next to it was read, and costs the same at any depth (the
+        email index); an OFFSET page can do both when rows before it changed.
+        `count` gives the total. Raises ValueError for a negative offset, a limit below 1,
+        or more than one starting point.
         """
-        if offset < 0 or limit < 1:
-            raise ValueError(f"offset must be >= 0 and limit >= 1, got {offset}, {limit}")
+        starts = (offset != 0) + (after_email is not None) + (before_email is not None)
+        if offset < 0 or limit < 1 or starts > 1:
+            raise ValueError(
+                f"one of offset >= 0, after_email, before_email, and limit >= 1, got "
+                f"{offset}, {after_email!r}, {before_email!r}, {limit}"
+            )
         with self._db.read() as session:
-            contacts = session.scalars(
-                select(Contact)
-                .where(*_contact_filters(session, text, list_name, status, segment))
-                .order_by(Contact.email)
-                .offset(offset)
-                .limit(limit)
-            ).all()
-            return _contact_views(session, contacts)
+            query = select(Contact).where(
+                *_contact_filters(session, text, list_name, status, segment)
+            )
+            if before_email is not None:
+                query = query.where(Contact.email < before_email).order_by(Contact.email.desc())
+                contacts = list(reversed(session.scalars(query.limit(limit)).all()))
+                return _contact_views(session, contacts)
+            if after_email is not None:
+                query = query.where(Contact.email > after_email)
+            if offset == 0:
+                found = _page_near_the_start(
+                    session, text, list_name, status, segment, after_email, limit
+                )
+                if found is not None:
+                    return _contact_views(session, found)
+            query = query.order_by(Contact.email).offset(offset).limit(limit)
+            return _contact_views(session, session.scalars(query).all())
+
+    def first_page(
+        self,
+        text: str = "",
+        *,
+        list_name: str | None = None,
+        status: str | None = None,
+        segment: Segment | None = None,
+        limit: int = 200,
+    ) -> tuple[list[ContactView], int | None]:
+        """`search`'s first page and how many contacts match, or None for "many: ask
+        `count`, it takes a while": when the page came from the first contacts in email
+        order (a text that a large share of contacts contain), counting them costs
+        seconds at a million contacts while the page took milliseconds (issue 16), so a
+        table shows the page first and counts off the GUI thread.
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        with self._db.read() as session:
+            near = _page_near_the_start(session, text, list_name, status, segment, None, limit)
+            if near is not None:
+                return _contact_views(session, near), None
+            if queries.text_uses_search_index(session, text):
+                # The page and the count in one statement (a window count over every
+                # match): the trigram index is asked once, not once for each.
+                rows = session.execute(
+                    select(Contact, func.count().over())
+                    .where(*_contact_filters(session, text, list_name, status, segment))
+                    .order_by(Contact.email)
+                    .limit(limit)
+                ).all()
+                total = rows[0][1] if rows else 0
+                return _contact_views(session, [row[0] for row in rows]), total
+        # Otherwise the page walks the email index and stops early; the count is apart.
+        page = self.search(text, list_name=list_name, status=status, segment=segment, limit=limit)
+        if len(page) < limit:
+            return page, len(page)  # a short first page is every match
+        return page, self.count(text, list_name=list_name, status=status, segment=segment)
 
     def ids(
         self,
@@ -227,6 +286,7 @@ class ContactService:
         *,
         list_name: str | None = None,
         status: str | None = None,
+        segment: Segment | None = None,
         offset: int = 0,
         limit: int = 200,
     ) -> list[int]:
@@ -239,7 +299,7 @@ class ContactService:
             return list(
                 session.scalars(
                     select(Contact.id)
-                    .where(*_contact_filters(session, text, list_name, status))
+                    .where(*_contact_filters(session, text, list_name, status, segment))
                     .order_by(Contact.email)
                     .offset(offset)
                     .limit(limit)
@@ -839,6 +899,7 @@ class ContactService:
         *,
         list_name: str | None = None,
         status: str | None = None,
+        segment: Segment | None = None,
         progress: BulkProgress | None = None,
         cancel: CancelFlag | None = None,
     ) -> ExportReport:
@@ -870,10 +931,12 @@ class ContactService:
         if status is not None:
             _status(status)
         if isinstance(target, str | os.PathLike):
-            return self._export_to_path(Path(target), text, list_name, status, progress, cancel)
+            return self._export_to_path(
+                Path(target), text, list_name, status, segment, progress, cancel
+            )
         writer = io.TextIOWrapper(target, encoding="utf-8-sig", newline="", write_through=True)
         try:
-            return self._export_rows(writer, text, list_name, status, progress, cancel)
+            return self._export_rows(writer, text, list_name, status, segment, progress, cancel)
         finally:
             writer.flush()
             writer.detach()  # the caller's stream stays open
@@ -884,6 +947,7 @@ class ContactService:
         text: str,
         list_name: str | None,
         status: str | None,
+        segment: Segment | None,
         progress: BulkProgress | None,
         cancel: CancelFlag | None,
     ) -> ExportReport:
@@ -896,7 +960,9 @@ class ContactService:
         done = False
         try:
             with open(handle, "w", encoding="utf-8-sig", newline="") as writer:
-                report = self._export_rows(writer, text, list_name, status, progress, cancel)
+                report = self._export_rows(
+                    writer, text, list_name, status, segment, progress, cancel
+                )
             if not report.cancelled:
                 os.replace(temporary, path)
                 done = True
@@ -913,11 +979,12 @@ class ContactService:
         text: str,
         list_name: str | None,
         status: str | None,
+        segment: Segment | None,
         progress: BulkProgress | None,
         cancel: CancelFlag | None,
     ) -> ExportReport:
         with self._db.read() as session:
-            conditions = _contact_filters(session, text, list_name, status)
+            conditions = _contact_filters(session, text, list_name, status, segment)
             total = session.scalar(select(func.count()).select_from(Contact).where(*conditions))
             keys = queries.attribute_keys(session, *conditions)
         columns = (*EXPORT_COLUMNS, *keys)
@@ -929,7 +996,7 @@ class ContactService:
             if cancel is not None and cancel.is_set():
                 return ExportReport(written, columns, cancelled=True)
             with self._db.read() as session:
-                page = _export_page(session, text, list_name, status, after)
+                page = _export_page(session, text, list_name, status, segment, after)
             if not page:
                 break
             rows.writerows(sharing_the_gil(_export_cells(contact, keys) for contact in page))
@@ -977,8 +1044,13 @@ class _ExportedContact:
     lists: tuple[str, ...]
 
 
-def _export_page(
-    session: Session, text: str, list_name: str | None, status: str | None, after: str | None
+def _export_page(  # noqa: PLR0917  (the filters of `export_csv`, passed on)
+    session: Session,
+    text: str,
+    list_name: str | None,
+    status: str | None,
+    segment: Segment | None,
+    after: str | None,
 ) -> list[_ExportedContact]:
     """The next `EXPORT_PAGE` matching contacts after the address `after`, by email."""
     query = select(
@@ -988,7 +1060,7 @@ def _export_page(
         Contact.last_name,
         Contact.status,
         Contact.attributes,
-    ).where(*_contact_filters(session, text, list_name, status))
+    ).where(*_contact_filters(session, text, list_name, status, segment))
     if after is not None:
         query = query.where(Contact.email > after)
     found = session.execute(query.order_by(Contact.email).limit(EXPORT_PAGE)).all()
@@ -1232,6 +1304,51 @@ def _list_views(session: Session, list_id: int | None = None) -> list[ContactLis
         for item_id, name, description, members, subscribed in session.execute(query)
     ]
     return sorted(views, key=lambda view: (view.name.casefold(), view.name))
+
+
+#: Contacts walked in email order, from where a page starts, before a search asks the
+#: full-text index (`_page_near_the_start`).
+NEAR_THE_START = 1000
+
+
+def _page_near_the_start(  # noqa: PLR0917  (search's filters and start, passed on)
+    session: Session,
+    text: str,
+    list_name: str | None,
+    status: str | None,
+    segment: Segment | None,
+    after_email: str | None,
+    limit: int,
+) -> list[Contact] | None:
+    """The page, if the first `NEAR_THE_START` contacts from where it starts (in email
+    order) hold `limit` matches; None otherwise (the caller asks the index).
+
+    A text that nearly everyone contains ("example.com") costs the SQLite trigram index
+    the most: each of its trigrams lists every contact, and the page must sort them all
+    by email (5.4 s at a million; docs/performance.md, issue 16). Walking the email index
+    and testing each contact stops after a page's worth. The answer is the same: those
+    contacts are the first in email order, so the first `limit` matches among them are
+    the first `limit` of all. Only for ASCII text, where LIKE and the trigram index fold
+    case alike; on PostgreSQL the planner already chooses between the trigram index and
+    a walk of the email index.
+    """
+    needle = (text or "").strip()
+    if not needle.isascii() or not queries.text_uses_search_index(session, needle):
+        return None
+    window = select(Contact.id).order_by(Contact.email).limit(NEAR_THE_START)
+    if after_email is not None:
+        window = window.where(Contact.email > after_email)
+    conditions = _contact_filters(session, "", list_name, status, segment)
+    matching = contains_ignoring_case(
+        [Contact.email.expression, queries.contact_name_text()], needle
+    )
+    found = session.scalars(
+        select(Contact)
+        .where(Contact.id.in_(window), matching, *conditions)
+        .order_by(Contact.email)
+        .limit(limit)
+    ).all()
+    return list(found) if len(found) == limit else None
 
 
 def _contact_filters(

@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from campaign_desktop.context import AppContext
+from campaign_desktop.domain.status import DeliveryStatus
+from campaign_desktop.domain.views import DeliveryView
 from campaign_desktop.persistence.models import Campaign, CampaignRun, Delivery
 from campaign_desktop.services import runs as runs_module
 
@@ -87,3 +89,66 @@ def test_export_writes_every_delivery_in_order_a_page_at_a_time(
     assert [row[0] for row in rows[1:]] == [f"person{n:05d}@example.com" for n in range(1_050)]
     assert rows[8][4] == "'=cmd|' /C calc'!A0"  # a spreadsheet shows it, never runs it
     assert rows[1][3] == SENT_AT.isoformat()
+
+
+def test_stored_rows_convert_to_the_views_the_orm_reads(ctx: AppContext) -> None:
+    run_id = make_run(ctx, 6)
+    with ctx.db.write() as session:
+        first = session.scalars(select(Delivery).where(Delivery.run_id == run_id)).first()
+        assert first is not None
+        # A row never sent (sent_at NULL), with what came back and microseconds elsewhere.
+        first.sent_at, first.feedback, first.status = None, "bounced", DeliveryStatus.PENDING
+    with ctx.db.read() as session:
+        expected = [
+            DeliveryView(
+                id=d.id,
+                run_id=d.run_id,
+                contact_id=d.contact_id,
+                email=d.email,
+                status=d.status,
+                attempts=d.attempts,
+                last_error=d.last_error,
+                smtp_message_id=d.smtp_message_id,
+                sent_at=d.sent_at,
+                feedback=d.feedback,
+            )
+            for d in session.scalars(
+                select(Delivery).where(Delivery.run_id == run_id).order_by(Delivery.id)
+            )
+        ]
+    rows = ctx.runs.delivery_rows(run_id)
+    views = [ctx.runs.delivery_view(row) for row in rows]
+    assert views == expected
+    assert views[0].sent_at is None and views[0].status is DeliveryStatus.PENDING
+    assert views[1].sent_at == SENT_AT + timedelta(seconds=1)
+    assert views[1].sent_at is not None and views[1].sent_at.tzinfo is UTC
+    assert [ctx.runs.delivery_sent_at(row) for row in rows] == [v.sent_at for v in views]
+
+
+def test_a_limit_below_one_is_refused(ctx: AppContext) -> None:
+    with pytest.raises(ValueError, match="limit"):
+        ctx.runs.delivery_rows(make_run(ctx, 1), limit=0)
+
+
+def test_export_writes_each_time_as_the_view_reads_it(ctx: AppContext, tmp_path: Path) -> None:
+    run_id = make_run(ctx, 4)
+    times = [
+        None,  # never sent
+        datetime(2027, 3, 28, 1, 30, tzinfo=UTC),  # whole seconds: no fraction written
+        datetime(2027, 10, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(1999, 12, 31, 0, 0, 0, 7, tzinfo=UTC),
+    ]
+    with ctx.db.write() as session:
+        deliveries = session.scalars(
+            select(Delivery).where(Delivery.run_id == run_id).order_by(Delivery.id)
+        ).all()
+        for delivery, sent_at in zip(deliveries, times, strict=True):
+            delivery.sent_at = sent_at
+    path = tmp_path / "run.csv"
+    ctx.runs.export_csv(run_id, path)
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        written = [row[3] for row in list(csv.reader(handle))[1:]]
+    assert written == [
+        view.sent_at.isoformat() if view.sent_at else "" for view in ctx.runs.deliveries(run_id)
+    ]
+    assert written[1:3] == ["2027-03-28T01:30:00+00:00", "2027-10-31T23:59:59.999999+00:00"]

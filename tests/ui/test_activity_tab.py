@@ -33,8 +33,10 @@ from campaign_desktop.ui.activity.run_models import (
     RunColumn,
     RunRow,
     RunTableModel,
+    failed_background,
     unconfirmed_background,
 )
+from campaign_desktop.ui.common import formatting
 from campaign_desktop.ui.common.accessibility import unnamed_controls
 from campaign_desktop.ui.common.bridge import EventBridge
 from campaign_desktop.ui.common.prompts import Confirm
@@ -455,3 +457,40 @@ def test_a_send_caught_up_late_says_so_in_its_row_while_it_sends() -> None:
     )
     on_time = RunRow(replace(late, trigger=RunTrigger.SCHEDULED), "News", "America/New_York")
     assert on_time.state_text() == "Sending"
+
+
+def test_delivery_cells_show_each_value_as_the_view_does(
+    gui_ctx: AppContext, qtmodeltester: ModelTester
+) -> None:
+    run_id = make_run(gui_ctx, 12)
+    _set_sql(
+        gui_ctx,
+        "UPDATE delivery SET sent_at = NULL, status = 'pending', feedback = 'bounced' "
+        "WHERE run_id = :run AND email = 'person00001@example.com'",
+        run=run_id,
+    )
+    model = DeliveryTableModel(gui_ctx.runs)
+    model.set_run(run_id)
+    qtmodeltester.check(model)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
+    views = gui_ctx.runs.deliveries(run_id)
+    assert [model.index(r, 0).data(DeliveryRole.DeliveryRole) for r in range(12)] == views
+    for row, view in enumerate(views):
+        shown = [model.index(row, column).data() for column in DeliveryColumn]
+        assert shown == [
+            view.email,
+            formatting.status_text(view.status),
+            str(view.attempts),
+            formatting.in_zone(view.sent_at, "UTC"),
+            view.last_error or "",
+            view.smtp_message_id or "",
+            formatting.status_text(view.feedback) if view.feedback else "",
+        ]
+    # On the campaign's clock (UTC: `set_run` was given no zone), as every time in Activity.
+    sent = model.index(0, DeliveryColumn.SENT_AT)
+    assert sent.data() == formatting.in_zone(views[0].sent_at, "UTC") != ""
+    assert sent.data(Qt.ItemDataRole.ToolTipRole) == formatting.on_this_machine(views[0].sent_at)
+    assert model.index(1, DeliveryColumn.SENT_AT).data() == "—"  # never sent
+    assert model.index(1, DeliveryColumn.CAME_BACK).data() == "Bounced"
+    failed = model.index(2, DeliveryColumn.EMAIL)  # STATUSES in tests/services/test_runs.py
+    assert failed.data(8) == failed_background()  # Qt.BackgroundRole
+    assert model.index(7, DeliveryColumn.ERROR).data(3) == "=cmd|' /C calc'!A0"  # tooltip

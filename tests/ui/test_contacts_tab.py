@@ -457,19 +457,19 @@ def test_every_interactive_widget_is_named(
 def test_searches_run_off_the_gui_thread_and_only_the_newest_is_shown(
     tab: ContactsTab, gui_ctx: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_search = gui_ctx.contacts.search
+    real_first_page = gui_ctx.contacts.first_page
     threads: list[threading.Thread] = []
     release_ann = threading.Event()
     ann_read = threading.Event()
 
-    def search(text: str = "", **kwargs: Any) -> Any:
+    def first_page(text: str = "", **kwargs: Any) -> Any:
         threads.append(threading.current_thread())
         if text == "ann":
             release_ann.wait(10)  # the slow, older search
             ann_read.set()
-        return real_search(text, **kwargs)
+        return real_first_page(text, **kwargs)
 
-    monkeypatch.setattr(gui_ctx.contacts, "search", search)
+    monkeypatch.setattr(gui_ctx.contacts, "first_page", first_page)
     tab.search.setText("ann")
     tab.apply_filter()
     tab.search.setText("bob")
@@ -530,3 +530,33 @@ def test_a_bulk_delete_shows_progress_and_cancel_keeps_what_is_done(
     assert _emails(widget.model) == [c.email for c in gui_ctx.contacts.search(limit=2_000)]
     assert f"Stopped: deleted {BULK_CHUNK:,} contacts." in messages
     assert widget.action_add.isEnabled()  # the next action may start
+
+
+def test_a_search_everyone_matches_shows_rows_first_and_the_count_when_known(
+    tab: ContactsTab,
+    gui_ctx: AppContext,
+    qtbot: QtBot,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gui_ctx.contacts.import_csv(people_csv(tmp_path / "people.csv", 500), "Customers")
+    real_count = gui_ctx.contacts.count
+    release = threading.Event()
+    counting_threads: list[threading.Thread] = []
+
+    def count(*args: Any, **kwargs: Any) -> int:
+        counting_threads.append(threading.current_thread())
+        release.wait(10)  # a million contacts: the count takes a while
+        return real_count(*args, **kwargs)
+
+    monkeypatch.setattr(gui_ctx.contacts, "count", count)
+    tab.search.setText("example.com")
+    with qtbot.waitSignal(tab.filter_applied):
+        tab.apply_filter()
+    assert tab.model.rowCount() == PAGE_SIZE  # the first page, before the count
+    assert tab.count_label.text() == f"{PAGE_SIZE}+ contacts match (counting…)"
+    with qtbot.waitSignal(tab.model.counted, timeout=10_000):
+        release.set()
+    assert tab.count_label.text() == "502 contacts match"
+    assert tab.model.rowCount() == 502
+    assert threading.main_thread() not in counting_threads

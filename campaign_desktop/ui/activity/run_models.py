@@ -1,5 +1,9 @@
 """Qt models for the Activity tab: recent runs (updated in place from run events) and the
 deliveries of one run (paged from SQLite, `unconfirmed` ones highlighted and explained).
+
+The deliveries model holds each row as stored (`DeliveryRow`) and converts a value only
+when a cell asks for it: a 50,000-recipient run scrolled to its end costs about what a bare
+cursor does, however few rows are painted (docs/performance.md, issue 16).
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QGuiApplication
 
 from campaign_desktop.domain.status import DeliveryStatus, RunStatus, RunTrigger
-from campaign_desktop.domain.views import DeliveryView, RunView
-from campaign_desktop.services.runs import RunService
+from campaign_desktop.domain.views import RunView
+from campaign_desktop.services.runs import DeliveryField, DeliveryRow, RunService
 from campaign_desktop.ui.common import formatting
 from campaign_desktop.ui.common.table_model import ModelIndex, RowTableModel
 from campaign_desktop.ui.common.theme import attention_background, is_dark
@@ -266,8 +270,12 @@ class DeliveryColumn(IntEnum):
     CAME_BACK = 6  # bounced / unsubscribed afterwards (the contacts behind the run's counts)
 
 
-class DeliveryTableModel(RowTableModel[DeliveryView]):
-    """One run's deliveries (optionally of one status), fetched a page at a time."""
+class DeliveryTableModel(RowTableModel[DeliveryRow]):
+    """One run's deliveries (optionally of one status), fetched a page at a time.
+
+    Rows are `DeliveryRow`s as the database returned them; `DeliveryRole` gives the
+    `DeliveryView` of a row, built when asked for.
+    """
 
     headers = ("Email", "Status", "Attempts", "Sent", "Error", "Message-ID", "Came back")
 
@@ -291,8 +299,8 @@ class DeliveryTableModel(RowTableModel[DeliveryView]):
         if self._run_id is None or self._fetching or not self.canFetchMore(parent):
             return
         # Keyset paging: after the last id shown (no OFFSET; services/runs.py).
-        last_id = self._rows[-1].id if self._rows else None
-        page = self._runs.deliveries(
+        last_id = self._rows[-1][DeliveryField.ID] if self._rows else None
+        page = self._runs.delivery_rows(
             self._run_id, status=self._status, after_id=last_id, limit=DELIVERY_PAGE_SIZE
         )
         if not page:
@@ -308,47 +316,50 @@ class DeliveryTableModel(RowTableModel[DeliveryView]):
 
     # --- the cells -----------------------------------------------------------------------
 
-    def _cell(self, delivery: DeliveryView, column: int, role: int) -> Any:  # noqa: PLR0911  (one return per role)
-        unconfirmed = delivery.status == DeliveryStatus.UNCONFIRMED
+    def _cell(self, row: DeliveryRow, column: int, role: int) -> Any:  # noqa: PLR0911  (one return per role)
+        status = row[DeliveryField.STATUS]
+        unconfirmed = status == DeliveryStatus.UNCONFIRMED
         if role == DeliveryRole.DeliveryRole:
-            return delivery
+            return self._runs.delivery_view(row)
         if role == DeliveryRole.UnconfirmedRole:
             return unconfirmed
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(delivery, column)
+            return self._display(row, column)
         if role == Qt.ItemDataRole.BackgroundRole:
             if unconfirmed:
                 return unconfirmed_background()
-            if delivery.status == DeliveryStatus.FAILED:
+            if status == DeliveryStatus.FAILED:
                 return failed_background()
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
             if unconfirmed:
                 return UNCONFIRMED_TEXT
             if column == DeliveryColumn.ERROR:
-                return delivery.last_error or None
-            if column == DeliveryColumn.SENT_AT and delivery.sent_at is not None:
-                return formatting.on_this_machine(delivery.sent_at)
+                return row[DeliveryField.LAST_ERROR] or None
+            if column == DeliveryColumn.SENT_AT:
+                sent_at = self._runs.delivery_sent_at(row)
+                return formatting.on_this_machine(sent_at) if sent_at else None
         if role == Qt.ItemDataRole.TextAlignmentRole and column == DeliveryColumn.ATTEMPTS:
             return _RIGHT
         return None
 
-    def _display(self, delivery: DeliveryView, column: int) -> str | None:  # noqa: PLR0911  (one return per column)
+    def _display(self, row: DeliveryRow, column: int) -> str | None:  # noqa: PLR0911  (one return per column)
         match column:
             case DeliveryColumn.EMAIL:
-                return delivery.email
+                return str(row[DeliveryField.EMAIL])
             case DeliveryColumn.STATUS:
-                return formatting.status_text(delivery.status)
+                return formatting.status_text(row[DeliveryField.STATUS])
             case DeliveryColumn.ATTEMPTS:
-                return str(delivery.attempts)
+                return str(row[DeliveryField.ATTEMPTS])
             case DeliveryColumn.SENT_AT:
-                return formatting.in_zone(delivery.sent_at, self._timezone)
+                return formatting.in_zone(self._runs.delivery_sent_at(row), self._timezone)
             case DeliveryColumn.ERROR:
-                return delivery.last_error or ""
+                return row[DeliveryField.LAST_ERROR] or ""
             case DeliveryColumn.MESSAGE_ID:
-                return delivery.smtp_message_id or ""
+                return row[DeliveryField.MESSAGE_ID] or ""
             case DeliveryColumn.CAME_BACK:
-                return formatting.status_text(delivery.feedback) if delivery.feedback else ""
+                feedback = row[DeliveryField.FEEDBACK]
+                return formatting.status_text(feedback) if feedback else ""
         return None
 
     # --- the rows ------------------------------------------------------------------------
@@ -384,7 +395,7 @@ class DeliveryTableModel(RowTableModel[DeliveryView]):
             self._total = (
                 sum(self._counts.values()) if status is None else self._counts.get(status, 0)
             )
-            self._rows = self._runs.deliveries(run_id, status=status, limit=DELIVERY_PAGE_SIZE)
+            self._rows = self._runs.delivery_rows(run_id, status=status, limit=DELIVERY_PAGE_SIZE)
         self.endResetModel()
 
     def reload(self) -> None:

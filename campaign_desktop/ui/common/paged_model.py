@@ -99,6 +99,18 @@ class PagedTableModel(TableModel[RowT]):
             self._pages.move_to_end(number)
         return page[offset] if offset < len(page) else None
 
+    def _held_row(self, position: int) -> RowT | None:
+        """The row at `position` if a cached page holds it, else None; never reads.
+
+        For a subclass's `_fetch` that starts a page from the row next to it (keyset
+        paging) when it is at hand.
+        """
+        if not 0 <= position < self._total:
+            return None
+        page = self._pages.get(position // self.page_size)
+        offset = position % self.page_size
+        return page[offset] if page is not None and offset < len(page) else None
+
     def rows_at(self, positions: Iterable[int]) -> list[RowT]:
         """The rows at `positions`, in order, for acting on a selection of any size.
 

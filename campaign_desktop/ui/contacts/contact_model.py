@@ -1,8 +1,15 @@
 """The Contacts table model: contacts matching a search, a list and a status, paged from SQL.
 
 A `PagedTableModel`: as many rows as contacts match (`contacts.count`), but only the pages
-the view painted lately are held, each read with one `contacts.search(offset=…,
-limit=PAGE_SIZE)`; 100,000 contacts never cost more than `CACHED_PAGES * PAGE_SIZE` objects.
+the view painted lately are held; 100,000 contacts never cost more than
+`CACHED_PAGES * PAGE_SIZE` objects. A page next to a held one is read from that one's edge
+(keyset paging: `search(after_email=…)` / `search(before_email=…)`), so scrolling costs the
+same at any depth and shows no row twice, nor skips one, when contacts were added or
+deleted meanwhile; a jump to a page with no neighbour held reads with `offset=…`.
+
+A search that nearly every contact matches shows its first page at once and is counted on
+the pool afterwards (`ContactService.first_page`): until then the table has the first
+page's rows and `is_counting()`; the count then adds the other rows (rowsInserted).
 
 Custom fields (the contacts' `attributes`) can be shown as extra columns after the fixed
 ones (`set_attribute_columns`); they are not sortable, as no column is: the rows are paged
@@ -11,19 +18,29 @@ in the email order SQL gives.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt, Signal, Slot
 
+from campaign_desktop.domain.errors import DomainError
 from campaign_desktop.domain.segments import Segment
 from campaign_desktop.domain.status import ContactStatus
 from campaign_desktop.domain.views import ContactView
 from campaign_desktop.services.contacts import ContactService
 from campaign_desktop.ui.common import formatting
+from campaign_desktop.ui.common.background import (
+    BackgroundTask,
+    Report,
+    hand_to_crash_handler,
+    run_in_background,
+)
 from campaign_desktop.ui.common.paged_model import PagedTableModel
+
+log = logging.getLogger("campaign_desktop.ui.contacts")
 
 PAGE_SIZE = 200
 _NO_INDEX = QModelIndex()
@@ -68,6 +85,10 @@ class ContactTableModel(PagedTableModel[ContactView]):
 
     headers = ("Email", "First name", "Last name", "Status", "Added", "Lists")
     page_size = PAGE_SIZE
+
+    #: The matches were counted after the first page was shown (`is_counting()` is False
+    #: again); the number of them.
+    counted = Signal(int)
     cached_pages = CACHED_PAGES
 
     def __init__(self, contacts: ContactService, parent: QObject | None = None) -> None:
@@ -75,11 +96,37 @@ class ContactTableModel(PagedTableModel[ContactView]):
         self._contacts = contacts
         self._filter = ContactFilter()
         self._attribute_columns: tuple[str, ...] = ()
+        # Each reset starts a new generation: a count read for an older one is dropped.
+        self._generation = 0
+        self._counting = False
+        self._count_task: BackgroundTask | None = None
 
     # --- the query (what PagedTableModel asks) -------------------------------------------
 
     def _fetch(self, offset: int, limit: int) -> list[ContactView]:
         f = self._filter
+        before = self._held_row(offset - 1) if offset > 0 else None
+        if before is not None:  # scrolling down: the rows after the last one shown
+            return self._contacts.search(
+                f.text,
+                list_name=f.list_name,
+                status=f.status,
+                segment=f.segment,
+                after_email=before.email,
+                limit=limit,
+            )
+        # Not for the first page: it starts at the start, and is read again (`reload`)
+        # while the pages of before are still held.
+        after = self._held_row(offset + limit) if offset > 0 else None
+        if after is not None:  # scrolling back up: the rows before the first one shown
+            return self._contacts.search(
+                f.text,
+                list_name=f.list_name,
+                status=f.status,
+                segment=f.segment,
+                before_email=after.email,
+                limit=limit,
+            )
         return self._contacts.search(
             f.text,
             list_name=f.list_name,
@@ -204,29 +251,77 @@ class ContactTableModel(PagedTableModel[ContactView]):
     @staticmethod
     def read_filter(
         contacts: ContactService, contact_filter: ContactFilter
-    ) -> tuple[list[ContactView], int]:
-        """The first page and the number of matches for `contact_filter`, for `show_filter`.
+    ) -> tuple[list[ContactView], int | None]:
+        """The first page and the number of matches for `contact_filter`, for `show_filter`;
+        None for a number that is read later (`ContactService.first_page`).
 
         Reads through the service only (no model state): safe on a pool thread, so that
         the Contacts tab searches off the GUI thread.
         """
         f = contact_filter
-        first = contacts.search(
+        return contacts.first_page(
             f.text, list_name=f.list_name, status=f.status, segment=f.segment, limit=PAGE_SIZE
-        )
-        # A short first page is every match: no need to count them again.
-        if len(first) < PAGE_SIZE:
-            return first, len(first)
-        return first, contacts.count(
-            f.text, list_name=f.list_name, status=f.status, segment=f.segment
         )
 
     def show_filter(
-        self, contact_filter: ContactFilter, first: list[ContactView], total: int
+        self, contact_filter: ContactFilter, first: list[ContactView], total: int | None
     ) -> None:
-        """Show what `read_filter` read for `contact_filter` (a model reset)."""
+        """Show what `read_filter` read for `contact_filter` (a model reset); a total of
+        None is counted on the pool, and the rest of the rows follow when it is known."""
         self._filter = contact_filter
-        self._show_first_page(first, total)
+        self._show_first_page(first, len(first) if total is None else total)
+        if total is None:
+            self._count_later()
+
+    def is_counting(self) -> bool:
+        """True while the matches are being counted: `total()` is the rows read so far."""
+        return self._counting
+
+    def _show_first_page(self, first: list[ContactView], total: int) -> None:
+        self._generation += 1
+        self._counting = False
+        super()._show_first_page(first, total)
+
+    def _count_later(self) -> None:
+        self._counting = True
+        generation, f, contacts = self._generation, self._filter, self._contacts
+
+        def count(_report: Report) -> tuple[int, int]:
+            return generation, contacts.count(
+                f.text, list_name=f.list_name, status=f.status, segment=f.segment
+            )
+
+        # A bound slot, not a closure: Qt drops it if the model is deleted first.
+        self._count_task = run_in_background("contacts: count", count, self._on_counted)
+
+    @Slot(object, object)
+    def _on_counted(self, result: tuple[int, int] | None, error: BaseException | None) -> None:
+        self._count_task = None
+        if error is not None:
+            self._counting = False
+            if not isinstance(error, DomainError):
+                hand_to_crash_handler(error)
+                return
+            # The database could not be read (busy, gone): the rows read so far stay, and
+            # the label stops saying "counting"; the next search counts again.
+            log.warning("contacts: counting the matches failed: %s", error)
+            self.counted.emit(self._total)
+            return
+        assert result is not None
+        generation, total = result
+        if generation != self._generation:
+            return  # the table shows another search (or was read again) since
+        self._counting = False
+        held = self._total
+        if total > held:
+            self.beginInsertRows(QModelIndex(), held, total - 1)
+            self._total = total
+            self.endInsertRows()
+        elif total < held:  # contacts deleted meanwhile: the rows past the count go
+            self.beginRemoveRows(QModelIndex(), total, held - 1)
+            self._total = total
+            self.endRemoveRows()
+        self.counted.emit(total)
 
     def reload(self) -> None:
         self._read_again()

@@ -152,6 +152,7 @@ def _ids_at_rows(contacts: ContactService, shown: ContactFilter, rows: list[int]
                 shown.text,
                 list_name=shown.list_name,
                 status=shown.status,
+                segment=shown.segment,
                 offset=first,
                 limit=count,
             )
@@ -515,6 +516,7 @@ class ContactsTab(QWidget):
         self.view.selectionModel().selectionChanged.connect(self._update_actions)
         for signal in (self.model.modelReset, self.model.rowsRemoved, self.model.dataChanged):
             signal.connect(self._update_actions)
+        self.model.counted.connect(self._update_count)  # a broad search, counted later
 
     # --- state ---------------------------------------------------------------------------
 
@@ -606,7 +608,9 @@ class ContactsTab(QWidget):
     def _update_count(self) -> None:
         total = self.model.total()
         everything = self.model.current_filter.is_empty
-        if everything:
+        if self.model.is_counting():
+            text = f"{total:,}+ contacts match (counting…)"
+        elif everything:
             text = f"{total:,} contact{'' if total == 1 else 's'}"
         else:
             text = f"{total:,} {'contact matches' if total == 1 else 'contacts match'}"
@@ -1107,6 +1111,7 @@ class ContactsTab(QWidget):
                 wanted.text,
                 list_name=wanted.list_name,
                 status=wanted.status,
+                segment=wanted.segment,
                 progress=lambda written, total: report((written, total)),
                 cancel=cancel,
             )
