@@ -3,9 +3,12 @@ order, with the filters, at page boundaries (``both_backends``)."""
 
 from __future__ import annotations
 
+from io import BytesIO
+
 import pytest
 
 from campaign_desktop.context import AppContext
+from campaign_desktop.domain.segments import Condition, Operator, Segment
 from campaign_desktop.services import contacts as contacts_module
 
 pytestmark = pytest.mark.both_backends
@@ -120,3 +123,25 @@ def test_the_first_page_comes_with_its_count_unless_counting_costs_more_than_it(
         assert total == len(people)
     with pytest.raises(ValueError, match="limit"):
         ctx.contacts.first_page("x", limit=0)
+
+
+def test_every_way_of_reading_a_page_keeps_the_segment(ctx: AppContext, people: list[str]) -> None:
+    """Keyset pages both ways, the near-the-start shortcut, `first_page`, `ids` and the
+    export read the same contacts a segment picks (a table filtered by fields scrolls,
+    selects and exports only those)."""
+    picked = Segment.of([Condition("first_name", Operator.IS, "name1")], "all")
+    named = [a for n, a in enumerate(people) if n % 3 == 1]
+    assert _emails(ctx, segment=picked) == named
+    assert _emails(ctx, segment=picked, after_email=named[2], limit=3) == named[3:6]
+    assert _emails(ctx, segment=picked, before_email=named[4], limit=2) == named[2:4]
+    assert _emails(ctx, text="example", segment=picked, limit=3) == named[:3]
+    page, total = ctx.contacts.first_page("example", segment=picked, limit=3)
+    assert [c.email for c in page] == named[:3]
+    assert total in (len(named), None)
+    assert ctx.contacts.count("example", segment=picked) == len(named)
+    ids = ctx.contacts.ids(segment=picked, offset=1, limit=2)
+    assert [c.email for c in ctx.contacts.get_many(ids)] == named[1:3]
+    out = BytesIO()
+    ctx.contacts.export_csv(out, segment=picked)
+    exported = out.getvalue().decode("utf-8-sig").splitlines()[1:]
+    assert [line.split(",")[0] for line in exported] == named
