@@ -51,20 +51,26 @@ CsvSource = str | os.PathLike[str] | BinaryIO
 """A path, or an open binary file object that can seek (the caller keeps it open)."""
 
 #: A pure-Python loop on a worker thread (reading or checking rows) calls `time.sleep(0)`
-#: every this many rows. Without it the worker keeps the GIL for 90-130 ms at a time while
-#: the GUI thread waits for it (whatever the switch interval): the window stalls. A sleep(0)
-#: releases the GIL at once; 500 of them per 100,000 rows cost next to nothing.
-YIELD_EVERY_ROWS = 200
+#: once this many seconds have passed since its last one. Without it the worker keeps the
+#: GIL for 90-130 ms at a time while the GUI thread waits for it (whatever the switch
+#: interval): the window stalls. A sleep(0) releases the GIL at once. By time, not by row
+#: count (every 200 rows before issue 16): on a loaded machine each sleep(0) can give the
+#: CPU away for milliseconds, which at a million rows cost more than the import's own work.
+YIELD_EVERY_SECONDS = 0.005
+_CLOCK_EVERY_ROWS = 32  # reading the clock costs ~50 ns; every row would still show
 
 _T = TypeVar("_T")
 
 
 def sharing_the_gil(items: Iterable[_T]) -> Iterator[_T]:
-    """`items`, with a `time.sleep(0)` every `YIELD_EVERY_ROWS` of them: wrap the rows of a
+    """`items`, with a `time.sleep(0)` every `YIELD_EVERY_SECONDS`: wrap the rows of a
     pure-Python loop that runs on a worker thread, so the GUI thread gets the GIL."""
+    clock = time.perf_counter
+    next_yield = clock() + YIELD_EVERY_SECONDS
     for number, item in enumerate(items, 1):
-        if number % YIELD_EVERY_ROWS == 0:
+        if number % _CLOCK_EVERY_ROWS == 0 and clock() >= next_yield:
             time.sleep(0)
+            next_yield = clock() + YIELD_EVERY_SECONDS
         yield item
 
 
@@ -443,9 +449,17 @@ class ContactCsv:
         except BaseException:
             self.close()
             raise
-        self._email = self.plan.index_of(EMAIL)
-        self._first = self.plan.index_of(FIRST_NAME)
-        self._last = self.plan.index_of(LAST_NAME)
+        # A column the file lacks reads the padding cell after the last header (always "").
+        self._width = len(self.plan.headers) + 1
+        absent = len(self.plan.headers)
+
+        def index(target: str) -> int:
+            found = self.plan.index_of(target)
+            return absent if found is None else found
+
+        self._email = index(EMAIL)
+        self._first = index(FIRST_NAME)
+        self._last = index(LAST_NAME)
         self._attributes = self.plan.attribute_columns
 
     def __enter__(self) -> ContactCsv:
@@ -540,17 +554,16 @@ class ContactCsv:
         return None if cells is None else self._to_row(cells)
 
     def _to_row(self, cells: list[str]) -> CsvRow:
-        count = len(cells)
-
-        def cell(index: int | None) -> str:
-            return cells[index].strip() if index is not None and index < count else ""
-
+        # Once per row of a million-row file: padded to the header's width (a short row's
+        # missing cells are empty) and indexed directly, no helper call per cell.
+        if len(cells) < self._width:
+            cells += [""] * (self._width - len(cells))
         return CsvRow(
-            row=self._row,
-            email=cell(self._email),
-            first_name=cell(self._first),
-            last_name=cell(self._last),
-            attributes={key: cell(index) for index, key in self._attributes},
+            self._row,
+            cells[self._email].strip(),
+            cells[self._first].strip(),
+            cells[self._last].strip(),
+            {key: cells[index].strip() for index, key in self._attributes},
         )
 
 
