@@ -94,11 +94,13 @@ def _plain_address(text: str) -> str | None:
     if match is None:
         return None
     local, domain = match.groups()
-    info = remembered_domain_check(
-        domain,
-        test_environment=email_validator.TEST_ENVIRONMENT,
-        globally_deliverable=email_validator.GLOBALLY_DELIVERABLE,
+    # The memo itself, not `remembered_domain_check`: nothing here changes what it holds.
+    info, error = _domain_verdict(
+        domain, email_validator.TEST_ENVIRONMENT, email_validator.GLOBALLY_DELIVERABLE
     )
+    if error is not None:
+        raise copy.copy(error)
+    assert info is not None
     if local.lower() in _CASE_INSENSITIVE_LOCALS:
         local = local.lower()
     normalized = f"{local}@{info['domain']}"
