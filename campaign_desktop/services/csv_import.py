@@ -451,9 +451,8 @@ class ContactCsv:
         except BaseException:
             self.close()
             raise
-        # A column the file lacks reads the padding cell after the last header (always "").
-        self._width = len(self.plan.headers) + 1
-        absent = len(self.plan.headers)
+        # A column the file lacks reads the cell `_to_row` puts after the last header ("").
+        self._columns = absent = len(self.plan.headers)
 
         def index(target: str) -> int:
             found = self.plan.index_of(target)
@@ -556,10 +555,12 @@ class ContactCsv:
         return None if cells is None else self._to_row(cells)
 
     def _to_row(self, cells: list[str]) -> CsvRow:
-        # Once per row of a million-row file: padded to the header's width (a short row's
-        # missing cells are empty) and indexed directly, no helper call per cell.
-        if len(cells) < self._width:
-            cells += [""] * (self._width - len(cells))
+        # Once per row of a million-row file: fitted to the header's width (a short row's
+        # missing cells are empty, cells past the last header are not read), then one empty
+        # cell for the columns the file lacks; indexed directly, no helper call per cell.
+        if len(cells) != self._columns:
+            cells = (cells + [""] * self._columns)[: self._columns]
+        cells.append("")
         return CsvRow(
             self._row,
             cells[self._email].strip(),
