@@ -48,6 +48,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -840,12 +841,73 @@ class ContactService:
         result.skipped.sort()
         if not accepted:
             return result
+        now = self._clock.now()
+        if self._db.is_sqlite:
+            result.created, result.updated = self._write_batch_raw(accepted, list_name, now)
+        else:
+            result.created, result.updated = self._write_batch_core(accepted, list_name, now)
+        imported.add((address, row.row) for address, row in accepted.items())
+        return result
 
+    def _write_batch_raw(
+        self, accepted: Mapping[str, CsvRow], list_name: str, now: datetime
+    ) -> tuple[int, int]:
+        """`_write_batch_core` on the SQLite file's DBAPI connection (`Database.write_raw`):
+        (created, updated). Same rows, same stored values, one statement per step.
+
+        Issue 16: SQLAlchemy's per-row parameter processing cost more than SQLite's insert.
+        The new contacts go in as one JSON array read by ``json_each`` in one INSERT …
+        SELECT, so the search index's trigger (migration 0007) fires inside one statement
+        (FTS5 flushes its pending rows per statement), the batch's timestamp is converted
+        once, and no per-row parameter set is built. Attributes are stored as the JSON text
+        SQLite writes for the object (no spaces), which every reader parses the same.
+        """
+        addresses = json.dumps(list(accepted))
+        stamp = _SQLITE_TIME(now)
+        with self._db.write_raw() as raw:
+            existing = {
+                email: (contact_id, first, last, json.loads(attributes) if attributes else None)
+                for contact_id, email, first, last, attributes in raw.execute(
+                    _SQLITE_FIND_CONTACTS, (addresses,)
+                )
+            }
+            new_contacts: list[tuple[str, str, str, dict[str, Any]]] = []
+            changes: list[tuple[str, str, str, str, int]] = []
+            for address, row in sharing_the_gil(accepted.items()):
+                current = existing.get(address)
+                if current is None:
+                    new_contacts.append(
+                        (address, row.first_name, row.last_name, _stored_attributes(row))
+                    )
+                    continue
+                change = _merged_contact(current, row, now)
+                if change is not None:
+                    changes.append(
+                        (
+                            change["first_name"],
+                            change["last_name"],
+                            _SQLITE_JSON(change["attributes"]),
+                            stamp,
+                            change["id"],
+                        )
+                    )
+            if new_contacts:
+                raw.execute(_SQLITE_INSERT_CONTACTS, (json.dumps(new_contacts), stamp))
+            if changes:
+                raw.executemany(_SQLITE_UPDATE_CONTACT, changes)
+            list_id = _sqlite_list_id(raw, list_name, stamp)
+            raw.execute(_SQLITE_ADD_MEMBERS, (list_id, addresses))
+        return len(new_contacts), len(accepted) - len(new_contacts)
+
+    def _write_batch_core(
+        self, accepted: Mapping[str, CsvRow], list_name: str, now: datetime
+    ) -> tuple[int, int]:
+        """Create or update the contacts of `accepted` (first row of each new address) and
+        add them all to `list_name`, in one transaction: (created, updated)."""
         # Bound as parameters, not literal lists: SQLAlchemy's statement cache would keep
         # the first batch's 2,000 addresses alive for as long as the app runs.
         addresses = {"addresses": list(accepted)}
         in_batch = Contact.email.in_(bindparam("addresses", expanding=True))
-        now = self._clock.now()
         with self._db.write() as session:
             found = session.execute(
                 select(
@@ -872,9 +934,8 @@ class ContactService:
                 if change is not None:
                     changes.append(change)
             if new_contacts:
-                # With RETURNING, SQLAlchemy sends many rows per INSERT ("insertmanyvalues"):
-                # SQLite's search index (migration 0007) then takes a batch at a time,
-                # not a row per statement (6x slower). The ids themselves are not needed.
+                # With RETURNING, SQLAlchemy sends many rows per INSERT ("insertmanyvalues"),
+                # not a row per statement. The ids themselves are not needed.
                 session.execute(insert(Contact).returning(Contact.id), new_contacts)
             if changes:
                 session.execute(update(Contact), changes)
@@ -885,10 +946,7 @@ class ContactService:
                 ),
                 {"list_id": self._list_id(session, list_name), **addresses},
             )
-        imported.add((address, row.row) for address, row in accepted.items())
-        result.created = len(new_contacts)
-        result.updated = len(accepted) - len(new_contacts)
-        return result
+        return len(new_contacts), len(accepted) - len(new_contacts)
 
     # --- CSV export ----------------------------------------------------------------------
 
@@ -1133,6 +1191,9 @@ class _ImportedRows:
 
     def __init__(self) -> None:
         self._db = sqlite3.connect("", isolation_level=None)
+        # Nothing here outlives the import: no journal, no waiting for the disk.
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
         self._db.execute(
             "CREATE TABLE imported (email TEXT PRIMARY KEY, row INTEGER NOT NULL) WITHOUT ROWID"
         )
@@ -1147,7 +1208,12 @@ class _ImportedRows:
         return {str(email): int(row) for email, row in found}
 
     def add(self, rows: Iterable[tuple[str, int]]) -> None:
-        self._db.executemany("INSERT OR IGNORE INTO imported VALUES (?, ?)", rows)
+        # One statement over a JSON array: a third of what executemany's per-row binding costs.
+        self._db.execute(
+            "INSERT OR IGNORE INTO imported "
+            "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)",
+            (json.dumps(list(rows)),),
+        )
 
     def close(self) -> None:
         self._db.close()
@@ -1163,13 +1229,17 @@ def _row_problem(row: CsvRow) -> str:
     return ""
 
 
+def _stored_attributes(row: CsvRow) -> dict[str, Any]:
+    # An empty cell is stored as null so the column stays a known template variable.
+    return {key: value or None for key, value in row.attributes.items()}
+
+
 def _new_contact(address: str, row: CsvRow, now: datetime) -> dict[str, Any]:
     return {
         "email": address,
         "first_name": row.first_name,
         "last_name": row.last_name,
-        # An empty cell is stored as null so the column stays a known template variable.
-        "attributes": {key: value or None for key, value in row.attributes.items()},
+        "attributes": _stored_attributes(row),
         "status": ContactStatus.SUBSCRIBED.value,
         "unsubscribed_at": None,
         "created_at": now,
@@ -1199,6 +1269,50 @@ def _merged_contact(
         "attributes": merged,
         "updated_at": now,
     }
+
+
+# The import's statements on the SQLite file (`ContactService._write_batch_raw`), with the
+# values converted by the columns' own SQLAlchemy types, as the Core path stores them.
+_SQLITE = sqlite.dialect()
+_SQLITE_TIME: Callable[[datetime], str] = Contact.__table__.c.created_at.type.dialect_impl(
+    _SQLITE
+).bind_processor(_SQLITE)  # type: ignore[assignment]  # a processor exists for DateTime
+_SQLITE_JSON: Callable[[dict[str, Any]], str] = Contact.__table__.c.attributes.type.dialect_impl(
+    _SQLITE
+).bind_processor(_SQLITE)  # type: ignore[assignment]  # and for JSON
+_SQLITE_FIND_CONTACTS = (
+    "SELECT id, email, first_name, last_name, attributes FROM contact "
+    "WHERE email IN (SELECT value FROM json_each(?))"
+)
+# One array [email, first name, last name, {attributes}] per new contact, in file order.
+_SQLITE_INSERT_CONTACTS = f"""
+    INSERT INTO contact (email, first_name, last_name, attributes, status, created_at,
+        updated_at)
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'),
+        json_extract(value, '$[2]'), json_extract(value, '$[3]'),
+        '{ContactStatus.SUBSCRIBED.value}', ?2, ?2
+    FROM json_each(?1) ORDER BY key
+"""
+_SQLITE_UPDATE_CONTACT = (
+    "UPDATE contact SET first_name = ?, last_name = ?, attributes = ?, updated_at = ? WHERE id = ?"
+)
+_SQLITE_ADD_MEMBERS = (
+    "INSERT OR IGNORE INTO list_membership (list_id, contact_id) "
+    "SELECT ?, id FROM contact WHERE email IN (SELECT value FROM json_each(?))"
+)
+
+
+def _sqlite_list_id(raw: sqlite3.Connection, name: str, stamp: str) -> int:
+    """`ContactService._list_id` on the raw connection: the list's id, created if missing."""
+    query = "SELECT id FROM contact_list WHERE name = ?"
+    found = raw.execute(query, (name,)).fetchone()
+    if found is None:
+        raw.execute(
+            "INSERT INTO contact_list (name, description, created_at) VALUES (?, '', ?)",
+            (name, stamp),
+        )
+        found = raw.execute(query, (name,)).fetchone()
+    return int(found[0])
 
 
 # --- queries and views -------------------------------------------------------------------

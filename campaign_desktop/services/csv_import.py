@@ -49,7 +49,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, NamedTuple, TypeVar
 
 from campaign_desktop.domain.errors import ValidationError
 
@@ -57,20 +57,26 @@ CsvSource = str | os.PathLike[str] | BinaryIO
 """A path, or an open binary file object that can seek (the caller keeps it open)."""
 
 #: A pure-Python loop on a worker thread (reading or checking rows) calls `time.sleep(0)`
-#: every this many rows. Without it the worker keeps the GIL for 90-130 ms at a time while
-#: the GUI thread waits for it (whatever the switch interval): the window stalls. A sleep(0)
-#: releases the GIL at once; 500 of them per 100,000 rows cost next to nothing.
-YIELD_EVERY_ROWS = 200
+#: once this many seconds have passed since its last one. Without it the worker keeps the
+#: GIL for 90-130 ms at a time while the GUI thread waits for it (whatever the switch
+#: interval): the window stalls. A sleep(0) releases the GIL at once. By time, not by row
+#: count (every 200 rows before issue 16): on a loaded machine each sleep(0) can give the
+#: CPU away for milliseconds, which at a million rows cost more than the import's own work.
+YIELD_EVERY_SECONDS = 0.005
+_CLOCK_EVERY_ROWS = 32  # reading the clock costs ~50 ns; every row would still show
 
 _T = TypeVar("_T")
 
 
 def sharing_the_gil(items: Iterable[_T]) -> Iterator[_T]:
-    """`items`, with a `time.sleep(0)` every `YIELD_EVERY_ROWS` of them: wrap the rows of a
+    """`items`, with a `time.sleep(0)` every `YIELD_EVERY_SECONDS`: wrap the rows of a
     pure-Python loop that runs on a worker thread, so the GUI thread gets the GIL."""
+    clock = time.perf_counter
+    next_yield = clock() + YIELD_EVERY_SECONDS
     for number, item in enumerate(items, 1):
-        if number % YIELD_EVERY_ROWS == 0:
+        if number % _CLOCK_EVERY_ROWS == 0 and clock() >= next_yield:
             time.sleep(0)
+            next_yield = clock() + YIELD_EVERY_SECONDS
         yield item
 
 
@@ -369,9 +375,11 @@ def _sniff_sample(stream: BinaryIO, encoding: str) -> str:
 # --- reading -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class CsvRow:
-    """One non-blank data row, cells stripped; `problem` is set when it could not be parsed."""
+class CsvRow(NamedTuple):
+    """One non-blank data row, cells stripped; `problem` is set when it could not be parsed.
+
+    A named tuple, not a frozen dataclass: made once per row of a million-row file, and a
+    frozen dataclass's `__init__` costs twice as much (issue 16)."""
 
     row: int
     """The row number a spreadsheet shows (the header is row 1)."""
@@ -463,9 +471,16 @@ class ContactCsv:
         except BaseException:
             self.close()
             raise
-        self._email = self.plan.index_of(EMAIL)
-        self._first = self.plan.index_of(FIRST_NAME)
-        self._last = self.plan.index_of(LAST_NAME)
+        # A column the file lacks reads the cell `_to_row` puts after the last header ("").
+        self._columns = absent = len(self.plan.headers)
+
+        def index(target: str) -> int:
+            found = self.plan.index_of(target)
+            return absent if found is None else found
+
+        self._email = index(EMAIL)
+        self._first = index(FIRST_NAME)
+        self._last = index(LAST_NAME)
         self._attributes = self.plan.attribute_columns
 
     def __enter__(self) -> ContactCsv:
@@ -548,7 +563,7 @@ class ContactCsv:
             except StopIteration:
                 self._row -= 1
                 return None
-            if any(cell.strip() for cell in cells):
+            if "".join(cells).strip():  # some cell is not blank; a fifth of any(…)'s cost
                 return cells
 
     def _next_row(self) -> CsvRow | None:
@@ -560,21 +575,28 @@ class ContactCsv:
         return None if cells is None else self._to_row(cells)
 
     def _to_row(self, cells: list[str]) -> CsvRow:
-        count = len(cells)
-
-        def cell(index: int | None) -> str:
-            text = cells[index].strip() if index is not None and index < count else ""
-            if text.startswith("'") and text[1:2].startswith(_FORMULA_STARTS):
-                return text[1:]
-            return text
-
+        # Once per row of a million-row file: fitted to the header's width (a short row's
+        # missing cells are empty, cells past the last header are not read), then one empty
+        # cell for the columns the file lacks; indexed directly.
+        if len(cells) != self._columns:
+            cells = (cells + [""] * self._columns)[: self._columns]
+        cells.append("")
         return CsvRow(
-            row=self._row,
-            email=cell(self._email),
-            first_name=cell(self._first),
-            last_name=cell(self._last),
-            attributes={key: cell(index) for index, key in self._attributes},
+            self._row,
+            _cell(cells[self._email]),
+            _cell(cells[self._first]),
+            _cell(cells[self._last]),
+            {key: _cell(cells[index]) for index, key in self._attributes},
         )
+
+
+def _cell(text: str) -> str:
+    """A cell's text, trimmed, without the apostrophe the app's own export puts before a
+    formula character (docs/design.md §17: the export re-imports to the same values)."""
+    text = text.strip()
+    if text[:1] == "'" and text[1:2].startswith(_FORMULA_STARTS):
+        return text[1:]
+    return text
 
 
 def preview(source: CsvSource, rows: int = 5) -> CsvPreview:

@@ -489,6 +489,39 @@ def test_import_reads_accented_names_correctly_in_every_encoding(
     assert zoe.lists == ("Customers",)
 
 
+def test_imported_contacts_read_back_as_added_ones_and_are_found_by_search(
+    contacts: ContactService, tmp_path: Path, clock: ManualClock
+) -> None:
+    # On SQLite the import writes with its own statements (issue 16): what it stores must
+    # read back exactly as what `add` stores, and the search index must know it at once.
+    added = contacts.add(
+        "ann@example.com", first_name="Ann", last_name="Lee", attributes={"city": "Köln"}
+    )
+    path = write_csv(
+        tmp_path,
+        "email,first_name,last_name,city,vip\n"
+        "bob@example.com,Bob,Åberg,Köln,\n"
+        'INFO@Shop.Example,"Info, Desk",,"Say ""hi""",yes\n',
+    )
+    report = contacts.import_csv(path)
+    assert (report.created, report.updated, report.skipped) == (2, 0, [])
+    bob = must_find(contacts, "bob@example.com")
+    assert (bob.first_name, bob.last_name, bob.status) == ("Bob", "Åberg", added.status)
+    assert bob.attributes == {"city": "Köln", "vip": None}
+    assert (bob.created_at, bob.updated_at) == (added.created_at, added.updated_at)
+    assert bob.lists == ("Customers",)
+    # RFC 2142's role names are stored lower-case, as email-validator normalises them.
+    desk = must_find(contacts, "info@shop.example")
+    assert (desk.first_name, desk.attributes) == ("Info, Desk", {"city": 'Say "hi"', "vip": "yes"})
+    assert [c.email for c in contacts.search("berg")] == ["bob@example.com"]
+    assert [c.email for c in contacts.search("Desk")] == ["info@shop.example"]
+    assert [c.email for c in contacts.search("example")] == [
+        "ann@example.com",
+        "bob@example.com",
+        "info@shop.example",
+    ]
+
+
 def test_import_creates_the_list_when_missing(contacts: ContactService, tmp_path: Path) -> None:
     contacts.add("ann@example.com", lists=("Customers",))
     path = write_csv(tmp_path, "email\nann@example.com\nbob@example.com\n")

@@ -240,6 +240,25 @@ def test_rows_are_numbered_as_a_spreadsheet_shows_them(tmp_path: Path) -> None:
     ]
 
 
+def test_cells_beyond_the_header_and_columns_the_file_lacks_stay_empty(tmp_path: Path) -> None:
+    # No name columns: a row's cells past the last header must not turn into names.
+    path = write(
+        tmp_path,
+        "email,city\n"
+        "ann@example.com,Oslo,Ann,Lee,extra\n"
+        "bob@example.com\n"
+        "   ,  \n"  # only blanks: not a row
+        "cy@example.com,Rome\n",
+    )
+    with ContactCsv(path) as reader:
+        rows = [(r.row, r.email, r.first_name, r.last_name, r.attributes) for r in reader.rows()]
+    assert rows == [
+        (2, "ann@example.com", "", "", {"city": "Oslo"}),
+        (3, "bob@example.com", "", "", {"city": ""}),
+        (5, "cy@example.com", "", "", {"city": "Rome"}),
+    ]
+
+
 def test_blank_lines_before_the_header_are_counted_and_skipped(tmp_path: Path) -> None:
     path = write(tmp_path, "\n\nemail\nann@example.com\n")
     with ContactCsv(path) as reader:
