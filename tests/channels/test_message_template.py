@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import email
 import email.policy
+import email.utils
 import random
 import re
 import string
+import time
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
@@ -214,6 +217,25 @@ def test_every_message_gets_its_own_message_id_and_a_current_date() -> None:
     assert first.message_id.endswith("@shop.example>")
     assert str(parse(first.data)["Message-ID"]) == first.message_id
     assert parse(first.data)["Date"].datetime.utcoffset().total_seconds() == 0
+
+
+def test_the_date_is_the_second_each_message_is_made_in() -> None:
+    """The Date line is made once a second and shared by that second's messages: a message
+    of the next second never carries the old one."""
+    template = MessageTemplate(**FIXED)
+
+    def second_of(message: OutgoingMessage) -> float:
+        return float(parse(message.data)["Date"].datetime.timestamp())
+
+    before = int(time.time())
+    first = template.render(to="bob@example.com", subject="Hi", text=TEXT)
+    assert before <= second_of(first) <= time.time()
+    while int(time.time()) == int(second_of(first)):  # until the clock turns a second
+        time.sleep(0.01)
+    second = template.render(to="bob@example.com", subject="Hi", text=TEXT)
+    assert second_of(second) > second_of(first)
+    stamp = datetime.fromtimestamp(second_of(second), UTC)
+    assert f"\r\nDate: {email.utils.format_datetime(stamp)}\r\n".encode() in second.data
 
 
 def test_an_international_recipient_gets_the_smtputf8_form_of_build_message() -> None:

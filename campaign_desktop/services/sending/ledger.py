@@ -201,18 +201,29 @@ class _SqliteStatement:
         compiled = statement.compile(dialect=_SQLITE_DIALECT)
         self.sql = str(compiled)
         binds = compiled.bind_names  # bind parameter → its name in the SQL
-        self._fixed = {
-            name: bind.effective_value for bind, name in binds.items() if not bind.required
-        }
         self._convert: dict[str, Callable[[Any], Any]] = {}
         for bind, name in binds.items():
             processor = bind.type.dialect_impl(_SQLITE_DIALECT).bind_processor(_SQLITE_DIALECT)
             if processor is not None:
                 self._convert[name] = processor
+        # The statement's own values (not parameters) never change: converted once here,
+        # so a message pays only for converting what it gives.
+        self._fixed = {
+            name: self._converted(name, bind.effective_value)
+            for bind, name in binds.items()
+            if not bind.required
+        }
+        self._given_convert = {
+            name: convert for name, convert in self._convert.items() if name not in self._fixed
+        }
+
+    def _converted(self, name: str, value: Any) -> Any:
+        convert = self._convert.get(name)
+        return value if convert is None else convert(value)
 
     def params(self, given: Mapping[str, Any]) -> dict[str, Any]:
         params = {**self._fixed, **given}
-        for name, convert in self._convert.items():
+        for name, convert in self._given_convert.items():
             params[name] = convert(params[name])
         return params
 
