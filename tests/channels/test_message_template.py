@@ -12,6 +12,7 @@ import email.policy
 import email.utils
 import random
 import re
+import smtplib
 import string
 import time
 from datetime import UTC, datetime
@@ -19,6 +20,8 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from campaign_desktop.channels.message import MessageTemplate, OutgoingMessage, build_message
 from campaign_desktop.channels.smtp import (
@@ -26,6 +29,7 @@ from campaign_desktop.channels.smtp import (
     SmtpRecipientRefused,
     SmtpSettings,
     SmtpTransientError,
+    _quoted,
 )
 from campaign_desktop.domain.errors import ValidationError
 from campaign_desktop.domain.status import SmtpSecurity
@@ -317,6 +321,40 @@ def test_send_bytes_to_an_international_address_uses_smtputf8(smtp_server: SmtpS
     assert received.rcpt_tos == ("jürgen@xn--bcher-kva.example",)
     assert received.smtp_utf8
     assert received.message["To"].addresses[0].addr_spec == "jürgen@xn--bcher-kva.example"
+
+
+def test_send_bytes_gives_the_server_every_address_as_smtplib_would(
+    smtp_server: SmtpServer,
+) -> None:
+    """MAIL FROM and RCPT TO carry the addresses as `smtplib.quoteaddr` quotes them: plain
+    ones in brackets, the rest (a quoted local part, a display name) through its parser."""
+    recipients = (
+        "o'brien+news@shop.example",
+        "a{b}|c~d#e$f%g&h*i/j^k_l`m-n@mail-1.example",
+        '"john doe"@example.com',
+        "Ann Lee <ann@example.com>",
+        "x=y?z@example.com",
+    )
+    with SmtpConnection(settings_for(smtp_server)) as conn:
+        conn.send_bytes("bounce+t1-0a@shop.example", recipients, b"Subject: Hi\r\n\r\nHi\r\n")
+
+    assert smtp_server.handler.wait_for(1)
+    (received,) = smtp_server.handler.messages
+    assert received.mail_from == "bounce+t1-0a@shop.example"
+    expected = tuple(smtplib.quoteaddr(address)[1:-1] for address in recipients)
+    assert received.rcpt_tos == expected
+    assert expected[3] == "ann@example.com"
+
+
+@given(
+    local=st.from_regex(r"\A[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,20}\Z"),
+    domain=st.from_regex(r"\A[A-Za-z0-9.\-]{1,20}\Z"),
+)
+def test_addresses_are_quoted_for_mail_and_rcpt_exactly_as_smtplib_quotes_them(
+    local: str, domain: str
+) -> None:
+    address = f"{local}@{domain}"
+    assert _quoted(address) == smtplib.quoteaddr(address)
 
 
 def test_send_bytes_maps_errors_and_reconnects_as_send_does() -> None:
