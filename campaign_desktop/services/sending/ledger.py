@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, ClassVar, Protocol, cast
 
 from sqlalchemy import (
@@ -216,6 +217,8 @@ class _SqliteStatement:
         self._given_convert = {
             name: convert for name, convert in self._convert.items() if name not in self._fixed
         }
+        # Converted statuses by (parameter, value): the converters are pure functions.
+        self._statuses: dict[tuple[str, StrEnum], Any] = {}
 
     def _converted(self, name: str, value: Any) -> Any:
         convert = self._convert.get(name)
@@ -224,7 +227,15 @@ class _SqliteStatement:
     def params(self, given: Mapping[str, Any]) -> dict[str, Any]:
         params = {**self._fixed, **given}
         for name, convert in self._given_convert.items():
-            params[name] = convert(params[name])
+            value = params[name]
+            if isinstance(value, StrEnum):  # a status: a few values, each converted once
+                key = (name, value)
+                converted = self._statuses.get(key)
+                if converted is None:
+                    converted = self._statuses[key] = convert(value)
+                params[name] = converted
+            else:
+                params[name] = convert(value)
         return params
 
 
