@@ -584,8 +584,8 @@ def test_the_per_message_writes_store_what_sqlalchemy_core_stores(data_dir: Path
             core.changed(ledger_module._RECORD, [o.row() for o in outcomes(core_rows)])
         path = ctx.db.path
     columns = "status, attempts, last_error, smtp_message_id, sent_at, retry_at, claimed_by"
-    with sqlite3.connect(path) as connection:
-        stored = connection.execute(
+    with sqlite3.connect(path) as file:
+        stored = file.execute(
             f"SELECT {columns} FROM delivery WHERE run_id = ? ORDER BY id",
             (view.id,),
         ).fetchall()
