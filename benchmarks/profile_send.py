@@ -9,6 +9,8 @@ many threads sending the same messages pre-built as bytes, alternating.
 
 - ``--mode timers`` (default): each step's function is wrapped from here with a clock
   (a microsecond per call); the app is not changed.
+- ``--mode cpu``: the same, with each thread's CPU clock (`time.thread_time`): what a
+  step costs in CPU, without the waits for the server, the GIL or other processes.
 - ``--mode cprofile``: cProfile in each connection thread (`ConnectionSender.run` wrapped),
   the same steps from its cumulative times, then the functions with the most time of their
   own. cProfile slows Python code several times more than C code, so its shares lean
@@ -64,8 +66,11 @@ STEPS: tuple[tuple[str, type, str, str], ...] = (
 
 
 @contextmanager
-def step_clocks(totals: dict[str, float]) -> Iterator[None]:
-    """Wrap each step's method with a clock adding to `totals` (seconds, all threads)."""
+def step_clocks(
+    totals: dict[str, float], clock: Callable[[], float] = time.perf_counter
+) -> Iterator[None]:
+    """Wrap each step's method with `clock` adding to `totals` (seconds, all threads):
+    wall time by default, `time.thread_time` for the CPU a step costs its thread."""
     lock = threading.Lock()
     originals = []
     for label, owner, name, _ in STEPS:
@@ -76,11 +81,11 @@ def step_clocks(totals: dict[str, float]) -> Iterator[None]:
         def timed(
             *args: Any, _f: Callable[..., Any] = original, _label: str = label, **kwargs: Any
         ) -> Any:
-            start = time.perf_counter()
+            start = clock()
             try:
                 return _f(*args, **kwargs)
             finally:
-                spent = time.perf_counter() - start
+                spent = clock() - start
                 with lock:
                     totals[_label] += spent
 
@@ -181,8 +186,9 @@ def _measure(
             for _ in range(args.repeats):
                 bare_times.append(runs.bare())
                 totals: dict[str, float] = {}
-                if args.mode == "timers":
-                    with step_clocks(totals):
+                if args.mode != "cprofile":
+                    clock = time.thread_time if args.mode == "cpu" else time.perf_counter
+                    with step_clocks(totals, clock):
                         app_times.append(runs.app())
                     steps.append(totals)
                 else:
@@ -198,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay-ms", type=float, default=0.0)
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3, help="app and bare runs (median)")
-    parser.add_argument("--mode", choices=("timers", "cprofile"), default="timers")
+    parser.add_argument("--mode", choices=("timers", "cpu", "cprofile"), default="timers")
     parser.add_argument("--top", type=int, default=15, help="cprofile: functions by own time")
     args = parser.parse_args(argv)
     n = args.messages
@@ -230,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{', '.join(f'{n / wall:.0f}' for wall, _ in bare_times)} msg/s)\n"
         f"- app / smtplib: {bare / app:.2f}"
     )
-    if args.mode == "timers":
+    if args.mode != "cprofile":
         found = {label: statistics.median(s[label] for s in steps) for label, *_ in STEPS}
     else:
         stats = pstats.Stats(profiles[0])

@@ -40,6 +40,7 @@ import copy
 import random
 import re
 import sys
+import time
 import unicodedata
 import urllib.parse
 from collections.abc import Iterable, Sequence
@@ -641,7 +642,7 @@ def _text_part(text: str) -> tuple[str, str]:
     on the first ten lines.
     """
     lines = text.encode("utf-8").splitlines()
-    if max((len(line) for line in lines), default=0) <= _MAX_LINE:
+    if max(map(len, lines), default=0) <= _MAX_LINE:
         normal = b"\n".join(lines) + b"\n"
         if normal.isascii():
             return "7bit", normal.decode("ascii")
@@ -675,6 +676,19 @@ def _boundary(*parts: bytes) -> bytes:
         token = f"{'=' * 15}{number:0{_BOUNDARY_WIDTH}d}==".encode()
         if not any(b"--" + token in part for part in parts):
             return token
+
+
+def _date_line(cached: list[tuple[int, bytes]]) -> bytes:
+    """The ``Date:`` header line for now, made once per second (`cached` holds the last
+    one): the header has whole seconds, so every message of a second has the same line,
+    what ``format_datetime(datetime.now(UTC))`` gives in that second."""
+    second = int(time.time())  # the clock `datetime.now` reads
+    last_second, line = cached[-1]
+    if second != last_second:
+        stamp = format_datetime(datetime.fromtimestamp(second, UTC)).encode("ascii")
+        line = b"Date: " + stamp + _CRLF
+        cached[-1] = (second, line)  # one item replaced whole: safe across threads
+    return line
 
 
 class MessageTemplate:
@@ -721,6 +735,7 @@ class MessageTemplate:
         self._id_domain = _message_id_domain(message_id_domain or address.domain)
         # Only a non-ASCII local part needs SMTPUTF8: domains are A-labels by now.
         self._international = not (self._from + self._reply_to).isascii()
+        self._date: list[tuple[int, bytes]] = [(-1, b"")]  # `_date_line`'s last line
 
     def render(
         self,
@@ -773,14 +788,13 @@ class MessageTemplate:
         else:
             id_header = _header("Message-ID", message_id)
             id_line, message_id = _folded(id_header), str(id_header)
-        date = format_datetime(datetime.now(UTC)).encode("ascii")
         head = b"".join(
             (
                 self._from,
                 to_line,
                 self._reply_to,
                 subject_line,
-                b"Date: " + date + _CRLF,
+                _date_line(self._date),
                 id_line,
                 self._unsubscribe.lines(token),
                 (TOKEN_HEADER + ": " + token + "\r\n").encode("ascii") if token else b"",

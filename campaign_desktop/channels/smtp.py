@@ -66,6 +66,12 @@ CERTIFICATE_NOT_VERIFIED = (
 
 
 _LEADING_DOT = re.compile(rb"(?m)^\.")
+#: A plain ASCII address (dot-atom @ dot-atom): what `smtplib.quoteaddr` gives for it is
+#: ``<address>``, without its parser (about a fifth of the client's own time per message).
+_PLAIN_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/^_`{|}~-]+)*"
+    r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+)
 # 530 authentication required, 534/538 mechanism too weak / needs encryption, 535 refused.
 _AUTH_CODES = frozenset({530, 534, 535, 538})
 # In smtplib's order of preference: the password in the clear only when nothing else works.
@@ -196,6 +202,13 @@ class _Hooks:
     answer: bool | None = None
 
 
+def _quoted(address: str) -> str:
+    """`smtplib.quoteaddr(address)`: the address in angle brackets, for MAIL and RCPT."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return f"<{address}>"
+    return smtplib.quoteaddr(address)
+
+
 def _write_mail(smtp: smtplib.SMTP, env: _Envelope) -> None:
     """Write MAIL FROM without reading the reply: `smtplib.SMTP.mail` up to its `getreply`."""
     options = ""
@@ -205,7 +218,7 @@ def _write_mail(smtp: smtplib.SMTP, env: _Envelope) -> None:
                 raise smtplib.SMTPNotSupportedError("SMTPUTF8 not supported by server")
             smtp.command_encoding = "utf-8"
         options = " " + " ".join(env.mail_options)
-    smtp.putcmd("mail", f"FROM:{smtplib.quoteaddr(env.sender)}{options}")
+    smtp.putcmd("mail", f"FROM:{_quoted(env.sender)}{options}")
 
 
 def _words(reply: bytes | str) -> str:
@@ -403,7 +416,9 @@ class SmtpConnection:
         refused: list[tuple[str, int, bytes]] = []
         for rcpt in env.recipients:
             try:
-                code, reply = smtp.rcpt(rcpt)
+                # `smtp.rcpt(rcpt)`, with the address quoted the quick way when it can be
+                smtp.putcmd("rcpt", f"TO:{_quoted(rcpt)}")
+                code, reply = smtp.getreply()
             except (smtplib.SMTPServerDisconnected, OSError) as exc:
                 raise _Dropped(str(exc)) from exc
             if code == 421:

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import email
 import email.policy
+import email.utils
 import random
 import re
+import smtplib
 import string
+import time
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from campaign_desktop.channels.message import MessageTemplate, OutgoingMessage, build_message
 from campaign_desktop.channels.smtp import (
@@ -23,6 +29,7 @@ from campaign_desktop.channels.smtp import (
     SmtpRecipientRefused,
     SmtpSettings,
     SmtpTransientError,
+    _quoted,
 )
 from campaign_desktop.domain.errors import ValidationError
 from campaign_desktop.domain.status import SmtpSecurity
@@ -216,6 +223,25 @@ def test_every_message_gets_its_own_message_id_and_a_current_date() -> None:
     assert parse(first.data)["Date"].datetime.utcoffset().total_seconds() == 0
 
 
+def test_the_date_is_the_second_each_message_is_made_in() -> None:
+    """The Date line is made once a second and shared by that second's messages: a message
+    of the next second never carries the old one."""
+    template = MessageTemplate(**FIXED)
+
+    def second_of(message: OutgoingMessage) -> float:
+        return float(parse(message.data)["Date"].datetime.timestamp())
+
+    before = int(time.time())
+    first = template.render(to="bob@example.com", subject="Hi", text=TEXT)
+    assert before <= second_of(first) <= time.time()
+    while int(time.time()) == int(second_of(first)):  # until the clock turns a second
+        time.sleep(0.01)
+    second = template.render(to="bob@example.com", subject="Hi", text=TEXT)
+    assert second_of(second) > second_of(first)
+    stamp = datetime.fromtimestamp(second_of(second), UTC)
+    assert f"\r\nDate: {email.utils.format_datetime(stamp)}\r\n".encode() in second.data
+
+
 def test_an_international_recipient_gets_the_smtputf8_form_of_build_message() -> None:
     out = MessageTemplate(**FIXED).render(
         to="jürgen@bücher.example", to_name="Jürgen", subject="Grüße", text=TEXT
@@ -295,6 +321,40 @@ def test_send_bytes_to_an_international_address_uses_smtputf8(smtp_server: SmtpS
     assert received.rcpt_tos == ("jürgen@xn--bcher-kva.example",)
     assert received.smtp_utf8
     assert received.message["To"].addresses[0].addr_spec == "jürgen@xn--bcher-kva.example"
+
+
+def test_send_bytes_gives_the_server_every_address_as_smtplib_would(
+    smtp_server: SmtpServer,
+) -> None:
+    """MAIL FROM and RCPT TO carry the addresses as `smtplib.quoteaddr` quotes them: plain
+    ones in brackets, the rest (a quoted local part, a display name) through its parser."""
+    recipients = (
+        "o'brien+news@shop.example",
+        "a{b}|c~d#e$f%g&h*i/j^k_l`m-n@mail-1.example",
+        '"john doe"@example.com',
+        "Ann Lee <ann@example.com>",
+        "x=y?z@example.com",
+    )
+    with SmtpConnection(settings_for(smtp_server)) as conn:
+        conn.send_bytes("bounce+t1-0a@shop.example", recipients, b"Subject: Hi\r\n\r\nHi\r\n")
+
+    assert smtp_server.handler.wait_for(1)
+    (received,) = smtp_server.handler.messages
+    assert received.mail_from == "bounce+t1-0a@shop.example"
+    expected = tuple(smtplib.quoteaddr(address)[1:-1] for address in recipients)
+    assert received.rcpt_tos == expected
+    assert expected[3] == "ann@example.com"
+
+
+@given(
+    local=st.from_regex(r"\A[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,20}\Z"),
+    domain=st.from_regex(r"\A[A-Za-z0-9.\-]{1,20}\Z"),
+)
+def test_addresses_are_quoted_for_mail_and_rcpt_exactly_as_smtplib_quotes_them(
+    local: str, domain: str
+) -> None:
+    address = f"{local}@{domain}"
+    assert _quoted(address) == smtplib.quoteaddr(address)
 
 
 def test_send_bytes_maps_errors_and_reconnects_as_send_does() -> None:

@@ -6,6 +6,8 @@ No server, no database: pure domain code.
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from campaign_desktop.domain.errors import ValidationError
 from campaign_desktop.domain.templates import (
@@ -338,3 +340,97 @@ def test_the_sample_context_fills_every_variable_for_a_preview() -> None:
 )
 def test_the_unsubscribe_url_is_a_mailto_link_with_a_subject(address: str, url: str) -> None:
     assert unsubscribe_mailto_url(address) == url
+
+
+# --- templates that only print variables: filled in without Jinja's run (issue 11) ---------
+
+_PLAIN_SUBJECT = "{{ first_name }}, news for you — {{ city }}"
+_PLAIN_TEXT = (
+    "Hello {{ first_name }} {{last_name}},\r\n\nNews in {{ city }}: {{ plan }}.\n"
+    "100% {not a tag} }} {{- full_name -}} ! {{ email }}\n{{ unsubscribe_url }}\n"
+)
+_PLAIN_HTML = (
+    "<html><head><title>{{ subject }}</title></head>\n<body><p>Hi {{ first_name }} "
+    '&amp; {{ plan }}</p><a href="{{ unsubscribe_url }}">Leave</a> {{ score }}</body></html>'
+)
+_KEYS = ("city", "plan", "score")
+_VALUE = st.one_of(
+    st.none(),
+    st.text(max_size=30),
+    st.sampled_from(["<b>Ann</b>", 'O\'Brien & "Sons"', "Zoë Ωmega 北京", "a\nb", "{{ x }}"]),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.lists(st.text(max_size=5), max_size=3),
+)
+
+
+def _through_jinja(source: str) -> str:
+    """The same template, wrapped so that it is not a plain one: Jinja's own run renders it."""
+    return "{% if true %}" + source + "{% endif %}"
+
+
+def test_plain_templates_are_filled_in_without_jinjas_run() -> None:
+    plain = compile_campaign_templates(_PLAIN_SUBJECT, _PLAIN_TEXT, _PLAIN_HTML, _KEYS)
+    assert plain._subject.pieces is not None
+    assert plain._text.pieces is not None
+    assert plain._html is not None and plain._html.pieces is not None
+    other = compile_campaign_templates("{{ first_name|upper }}", "{{ 1 + 1 }}", None, ())
+    assert other._subject.pieces is None
+    assert other._text.pieces is None
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    first=st.text(max_size=20),
+    last=st.sampled_from(["", "Lee", "Ñúñez", "<i>x</i>"]),
+    attributes=st.dictionaries(st.sampled_from(_KEYS), _VALUE, max_size=3),
+)
+def test_plain_templates_render_exactly_as_jinja_does(
+    first: str, last: str, attributes: dict[str, object]
+) -> None:
+    """Byte for byte, for any contact: missing attributes, None, numbers, lists, non-ASCII
+    text and HTML in the values (escaped in the HTML body only)."""
+    values = build_render_context(
+        contact_email="zoë@example.com",
+        first_name=first,
+        last_name=last,
+        attributes=attributes,
+        campaign_name="Spring",
+        unsubscribe_mailto="unsubscribe@example.com",
+        unsubscribe_url="https://shop.example/u?t=t1-0123456789abcdef0123&x=<1>",
+    )
+    plain = compile_campaign_templates(_PLAIN_SUBJECT, _PLAIN_TEXT, _PLAIN_HTML, _KEYS)
+    jinja = compile_campaign_templates(
+        _through_jinja(_PLAIN_SUBJECT),
+        _through_jinja(_PLAIN_TEXT),
+        _through_jinja(_PLAIN_HTML),
+        _KEYS,
+    )
+    assert jinja._text.pieces is None
+    assert plain.render(values) == jinja.render(values)
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("x" * 3_000, "longer than"),
+        (b"bytes", "would show"),
+        ([object()], "would show"),
+    ],
+)
+def test_a_plain_template_refuses_what_jinja_refuses_with_the_same_words(
+    value: object, words: str
+) -> None:
+    plain = compile_campaign_templates("Hi {{ city }}", "Body {{ city }}", None, ("city",))
+    jinja = compile_campaign_templates(
+        _through_jinja("Hi {{ city }}"), _through_jinja("Body {{ city }}"), None, ("city",)
+    )
+    with pytest.raises(ValidationError) as from_plain:
+        plain.render({"city": value}, recipient="ann@example.com")
+    with pytest.raises(ValidationError) as from_jinja:
+        jinja.render({"city": value}, recipient="ann@example.com")
+    assert words in from_plain.value.message
+    assert (from_plain.value.field, from_plain.value.message) == (
+        from_jinja.value.field,
+        from_jinja.value.message,
+    )

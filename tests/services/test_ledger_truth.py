@@ -28,8 +28,10 @@ from sqlalchemy import event
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.clock import ManualClock
 from campaign_desktop.domain.events import CatchUpReport, RunEvent, RunPhase
+from campaign_desktop.domain.status import DeliveryStatus
 from campaign_desktop.domain.views import DeliveryView
 from campaign_desktop.persistence.db import Database
+from campaign_desktop.services.sending import ledger as ledger_module
 from tests.services.sending_support import (
     add_contacts,
     configure_smtp,
@@ -539,3 +541,70 @@ def test_when_every_message_fails_to_render_the_run_names_the_real_cause(
         assert finished.status == "failed"
         assert "division" in (finished.error or "")
         assert "refused" not in (finished.error or "")  # the server refused nothing
+
+
+def test_the_per_message_writes_store_what_sqlalchemy_core_stores(data_dir: Path) -> None:
+    """`Ledger.begin`/`record` on the SQLite file run prepared SQL on the raw connection with
+    their values converted ahead (issue 11); the rows must hold exactly what the same
+    statements through SQLAlchemy Core write, for every kind of outcome."""
+    sent_at = datetime(2026, 12, 1, 10, 58, 7, 123456, tzinfo=UTC)
+    retry_at = sent_at + timedelta(minutes=5)
+
+    def outcomes(rows: list[int]) -> list[ledger_module.Outcome]:
+        return [
+            ledger_module.Outcome(
+                rows[0], DeliveryStatus.SENT, message_id="<a@x>", sent_at=sent_at
+            ),
+            ledger_module.Outcome(rows[1], DeliveryStatus.PENDING, error="451", retry_at=retry_at),
+            ledger_module.Outcome(rows[2], DeliveryStatus.FAILED, error="550 no such user"),
+            ledger_module.Outcome(rows[3], DeliveryStatus.UNCONFIRMED, error="dropped"),
+            ledger_module.Outcome(rows[4], DeliveryStatus.PENDING, error="421", uncount=True),
+        ]
+
+    with AppContext.open(data_dir) as ctx:
+        add_contacts(ctx, 10)
+        view, _ = ctx.sending.ledger.claim_manual(make_campaign(ctx))
+        ledger = ctx.sending.ledger
+        with ctx.db.engine.connect() as connection:
+            ids = list(
+                connection.exec_driver_sql(
+                    f"SELECT id FROM delivery WHERE run_id = {view.id} ORDER BY id"
+                ).scalars()
+            )
+        raw_rows, core_rows = ids[:5], ids[5:]
+        for row in raw_rows:
+            assert ledger.begin(row, []) == "go"
+        ledger.record(outcomes(raw_rows))
+        statements = ledger_module._CoreStatements
+        with ctx.db.write_core() as connection:
+            core = statements(connection)
+            for row in core_rows:
+                mark = {"b_id": row, "b_me": ledger.desktop_id}
+                assert core.changed(ledger_module._MARK_IF_SUBSCRIBED, [mark]) == 1
+            core.changed(ledger_module._RECORD, [o.row() for o in outcomes(core_rows)])
+        path = ctx.db.path
+    columns = "status, attempts, last_error, smtp_message_id, sent_at, retry_at, claimed_by"
+    with sqlite3.connect(path) as file:
+        stored = file.execute(
+            f"SELECT {columns} FROM delivery WHERE run_id = ? ORDER BY id",
+            (view.id,),
+        ).fetchall()
+    assert stored[:5] == stored[5:]
+    assert stored[0][0] == "sent" and stored[0][4] == "2026-12-01 10:58:07.123456"
+
+
+def test_a_long_send_keeps_the_database_journal_bounded(data_dir: Path) -> None:
+    """The WAL file never holds the whole send: SQLite's automatic checkpoint (every ~1,000
+    pages) resets it. A checkpoint moved off the sending connection to another thread
+    (tried for issue 11, docs/performance.md) never completes while the connection keeps
+    committing, and the file grew to ~12 MB for these 600 messages: this guards that."""
+    handler = RecordingHandler(data_delay=0.003)
+    with running_smtp_server(handler) as server, open_ctx(data_dir, server) as ctx:
+        emails = add_contacts(ctx, 600)
+        ctx.settings.set("sending.connections", 1)
+        run = ctx.campaigns.send_now(make_campaign(ctx))
+        assert ctx.sending.wait_idle(120)
+        assert ctx.runs.get(run.id).status == "completed"
+        assert sorted(received_recipients(handler.messages)) == emails
+        wal = ctx.db.path.with_name(ctx.db.path.name + "-wal")
+        assert wal.stat().st_size < 6_000_000

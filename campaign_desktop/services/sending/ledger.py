@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, ClassVar, Protocol, cast
 
 from sqlalchemy import (
@@ -214,19 +215,40 @@ class _SqliteStatement:
         compiled = statement.compile(dialect=_SQLITE_DIALECT)
         self.sql = str(compiled)
         binds = compiled.bind_names  # bind parameter → its name in the SQL
-        self._fixed = {
-            name: bind.effective_value for bind, name in binds.items() if not bind.required
-        }
         self._convert: dict[str, Callable[[Any], Any]] = {}
         for bind, name in binds.items():
             processor = bind.type.dialect_impl(_SQLITE_DIALECT).bind_processor(_SQLITE_DIALECT)
             if processor is not None:
                 self._convert[name] = processor
+        # The statement's own values (not parameters) never change: converted once here,
+        # so a message pays only for converting what it gives.
+        self._fixed = {
+            name: self._converted(name, bind.effective_value)
+            for bind, name in binds.items()
+            if not bind.required
+        }
+        self._given_convert = {
+            name: convert for name, convert in self._convert.items() if name not in self._fixed
+        }
+        # Converted statuses by (parameter, value): the converters are pure functions.
+        self._statuses: dict[tuple[str, StrEnum], Any] = {}
+
+    def _converted(self, name: str, value: Any) -> Any:
+        convert = self._convert.get(name)
+        return value if convert is None else convert(value)
 
     def params(self, given: Mapping[str, Any]) -> dict[str, Any]:
         params = {**self._fixed, **given}
-        for name, convert in self._convert.items():
-            params[name] = convert(params[name])
+        for name, convert in self._given_convert.items():
+            value = params[name]
+            if isinstance(value, StrEnum):  # a status: a few values, each converted once
+                key = (name, value)
+                converted = self._statuses.get(key)
+                if converted is None:
+                    converted = self._statuses[key] = convert(value)
+                params[name] = converted
+            else:
+                params[name] = convert(value)
         return params
 
 
