@@ -560,3 +560,42 @@ def test_a_search_everyone_matches_shows_rows_first_and_the_count_when_known(
     assert tab.count_label.text() == "502 contacts match"
     assert tab.model.rowCount() == 502
     assert threading.main_thread() not in counting_threads
+
+
+def test_a_huge_selection_is_read_on_the_pool_and_a_changed_table_deletes_nothing(
+    gui_ctx: AppContext, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl+A over more rows than the table holds: the ids are read on a pool thread (a
+    million contacts never load on the GUI thread); when another desktop changed the
+    contacts meanwhile, the delete does nothing and says why."""
+    gui_ctx.contacts.import_csv(people_csv(tmp_path / "people.csv", 1_200), "Customers")
+    widget = ContactsTab(gui_ctx)
+    qtbot.addWidget(widget)
+    with qtbot.waitSignal(widget.filter_applied):
+        widget.reload()
+    real_ids = gui_ctx.contacts.ids
+    threads: list[threading.Thread] = []
+
+    def ids(*args: Any, **kwargs: Any) -> list[int]:
+        threads.append(threading.current_thread())
+        return real_ids(*args, **kwargs)
+
+    monkeypatch.setattr(gui_ctx.contacts, "ids", ids)
+    monkeypatch.setattr(Confirm, "ask", lambda *_args: True)
+    errors: list[str] = []
+    monkeypatch.setattr(ErrorMessage, "show", lambda _parent, _title, text: errors.append(text))
+    widget.view.selectAll()
+    gui_ctx.contacts.delete(gui_ctx.contacts.search(limit=1)[0].id)  # another desktop
+    with qtbot.waitSignal(widget.bulk_finished):
+        widget.action_delete.trigger()
+    assert threads and threading.main_thread() not in threads
+    assert errors == [
+        "The contacts shown changed meanwhile, so nothing was done. "
+        "Look at the list again and select them once more."
+    ]
+    assert gui_ctx.contacts.count() == 1_201
+    qtbot.waitUntil(lambda: widget.model.rowCount() == 1_201)  # the table shows what is
+    widget.view.selectAll()
+    with qtbot.waitSignal(widget.bulk_finished, timeout=20_000):
+        widget.action_unsubscribe.trigger()
+    assert gui_ctx.contacts.count(status="unsubscribed") == 1_201

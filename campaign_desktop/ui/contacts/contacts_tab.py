@@ -711,16 +711,45 @@ class ContactsTab(QWidget):
             self._changed(f"Saved {saved.email}.", lists_too=True)
 
     def _set_status(self, title: str, status: ContactStatus, doing: str) -> None:
-        chosen = self.selected_contacts()
-        if not chosen:
+        chosen = self._chosen_ids()
+        if chosen is None:
             return
-        ids = [contact.id for contact in chosen]
+        count, read_ids = chosen
         contacts = self._ctx.contacts
 
         def work(progress: BulkProgress, cancel: CancelFlag) -> BulkOutcome:
-            return contacts.set_status_many(ids, status, progress=progress, cancel=cancel)
+            return contacts.set_status_many(read_ids(), status, progress=progress, cancel=cancel)
 
-        self._run_bulk(title, f"{doing} {_contacts(len(ids))}…", len(ids), work)
+        self._run_bulk(title, f"{doing} {_contacts(count)}…", count, work)
+
+    def _chosen_ids(self) -> tuple[int, Callable[[], list[int]]] | None:
+        """How many rows are selected and how to read their contacts' ids (on the pool).
+
+        A selection of up to `MAX_INSPECTED_ROWS` rows is read from the table as shown. A
+        bigger one (Ctrl+A on a million) is read by position on the pool, never on the GUI
+        thread; if the table's contacts changed meanwhile (another desktop, an import) so
+        that the positions no longer hold as many contacts, nothing is done and the user is
+        told, so that a bulk delete never reaches contacts the user did not see.
+        """
+        rows = self.selected_rows()
+        if not rows:
+            return None
+        if len(rows) <= MAX_INSPECTED_ROWS:
+            ids = [contact.id for contact in self.selected_contacts()]
+            return len(ids), lambda: ids
+        contacts, shown = self._ctx.contacts, self.model.current_filter
+
+        def read_ids() -> list[int]:
+            ids = _ids_at_rows(contacts, shown, rows)
+            if len(ids) != len(rows):
+                raise ValidationError(
+                    "contacts",
+                    "The contacts shown changed meanwhile, so nothing was done. "
+                    "Look at the list again and select them once more.",
+                )
+            return ids
+
+        return len(rows), read_ids
 
     @Slot()
     def _on_unsubscribe(self) -> None:
@@ -732,10 +761,11 @@ class ContactsTab(QWidget):
 
     @Slot()
     def _on_delete(self) -> None:
-        chosen = self.selected_contacts()
-        if not chosen:
+        chosen = self._chosen_ids()
+        if chosen is None:
             return
-        what = chosen[0].email if len(chosen) == 1 else f"these {len(chosen):,} contacts"
+        count, read_ids = chosen
+        what = self.selected_contacts()[0].email if count == 1 else f"these {count:,} contacts"
         if not Confirm.ask(
             self,
             "Delete contacts",
@@ -743,13 +773,12 @@ class ContactsTab(QWidget):
             "Delete",
         ):
             return
-        ids = [contact.id for contact in chosen]
         contacts = self._ctx.contacts
 
         def work(progress: BulkProgress, cancel: CancelFlag) -> BulkOutcome:
-            return contacts.delete_many(ids, progress=progress, cancel=cancel)
+            return contacts.delete_many(read_ids(), progress=progress, cancel=cancel)
 
-        self._run_bulk("Delete", f"Deleting {_contacts(len(ids))}…", len(ids), work)
+        self._run_bulk("Delete", f"Deleting {_contacts(count)}…", count, work)
 
     # --- bulk actions on the pool ----------------------------------------------------------
 
