@@ -47,6 +47,7 @@ from campaign_desktop.channels.smtp import (  # noqa: E402
 )
 from campaign_desktop.context import AppContext  # noqa: E402
 from campaign_desktop.domain.clock import ManualClock  # noqa: E402
+from campaign_desktop.domain.segments import Condition, Operator, Segment, custom_field  # noqa: E402
 from campaign_desktop.domain.views import CampaignView  # noqa: E402
 from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor  # noqa: E402
 from campaign_desktop.ui.campaigns.send_test_dialog import SendTestDialog  # noqa: E402
@@ -366,6 +367,51 @@ def _calendar(
     _save(window, out, "calendar_tab", saved)
 
 
+def _tabs(
+    window: MainWindow, campaigns: dict[str, CampaignView], out: Path, saved: list[Path]
+) -> None:
+    """Campaigns, Archive, Contacts (plain, then filtered by field) and Activity."""
+    window.tabs.setCurrentIndex(0)
+    window.select_campaign(campaigns["newsletter"].id)
+    _save(window, out, "campaigns_tab", saved)
+    window.tabs.setCurrentIndex(1)
+    window.archive_view.selectRow(0)
+    _save(window, out, "archive_tab", saved)
+    window.tabs.setCurrentIndex(2)
+    _save(window, out, "contacts_tab", saved)
+    _segment(window, out, saved)
+    window.tabs.setCurrentIndex(3)
+    welcome_run = campaigns["welcome"].last_run
+    if welcome_run is not None:
+        window.activity_tab.select_run(welcome_run.id)
+    _save(window, out, "activity_tab", saved)
+    window.tabs.setCurrentIndex(0)
+
+
+def _segment(window: MainWindow, out: Path, saved: list[Path]) -> None:
+    """The Contacts tab filtered by field (city is Boston or company starts with "North"),
+    with the city as a column; then back to the plain tab."""
+    tab = window.contacts_tab
+    tab.show_field_column("city", True)
+    tab.field_filter_button.setChecked(True)
+    panel = tab.segment_panel
+    _settle()
+    panel.show_segment(
+        Segment.of(
+            [
+                Condition(custom_field("city"), Operator.IS, "Boston"),
+                Condition(custom_field("company"), Operator.STARTS_WITH, "North"),
+            ],
+            "any",
+        )
+    )
+    _settle(600)
+    _save(window, out, "contacts_segment", saved)
+    tab.field_filter_button.setChecked(False)
+    tab.show_field_column("city", False)
+    _settle()
+
+
 def _quiet_offscreen_notes(mode: QtMsgType, _context: QMessageLogContext, message: str) -> None:
     # The offscreen platform says it cannot do window-manager things; nothing else is muted.
     if "This plugin does not support" not in message:
@@ -395,20 +441,7 @@ def render(out: Path) -> list[Path]:
             window.show()
             _settle()
 
-            window.tabs.setCurrentIndex(0)
-            window.select_campaign(campaigns["newsletter"].id)
-            _save(window, out, "campaigns_tab", saved)
-            window.tabs.setCurrentIndex(1)
-            window.archive_view.selectRow(0)
-            _save(window, out, "archive_tab", saved)
-            window.tabs.setCurrentIndex(2)
-            _save(window, out, "contacts_tab", saved)
-            window.tabs.setCurrentIndex(3)
-            welcome_run = campaigns["welcome"].last_run
-            if welcome_run is not None:
-                window.activity_tab.select_run(welcome_run.id)
-            _save(window, out, "activity_tab", saved)
-            window.tabs.setCurrentIndex(0)
+            _tabs(window, campaigns, out, saved)
 
             newsletter = campaigns["newsletter"]
             _dialog(
