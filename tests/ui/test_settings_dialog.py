@@ -364,8 +364,11 @@ def test_months_out_of_range_are_refused_inline_and_nothing_is_saved(
     error = dialog._errors["history.keep_months"]
     assert not error.isHidden()
     assert "between 0 and 1200" in error.text()
+    dialog.tabs.setCurrentIndex(0)  # Save pressed while another tab shows
+    assert not dialog.tabs.currentWidget().isAncestorOf(error)
     assert not saved(dialog, qtbot)
     assert gui_ctx.settings.get("history.keep_months") == 0
+    assert dialog.tabs.currentWidget().isAncestorOf(error)  # the refusal is in view
 
 
 def test_saving_a_shorter_history_removes_the_old_details_in_the_background(

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSettings, QSize
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QScrollArea
 from pytestqt.qtbot import QtBot
 
@@ -16,7 +18,7 @@ from campaign_desktop.context import AppContext
 from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor
 from campaign_desktop.ui.schedule.schedule_dialog import ScheduleDialog
 from campaign_desktop.ui.settings.settings_dialog import SettingsDialog
-from campaign_desktop.ui.shell.main_window import MainWindow
+from campaign_desktop.ui.shell.main_window import DEFAULT_SIZE, MainWindow
 from tests.smtp_server import running_smtp_server
 from tests.ui.conftest import make_campaign
 
@@ -132,3 +134,18 @@ def test_the_schedule_dialog_and_the_editor_fit_a_768_pixel_screen(
         assert dialog.minimumSizeHint().height() <= SMALL.height()
         assert dialog.height() <= SMALL.height()
         assert dialog.width() <= SMALL.width()
+
+
+def test_the_first_window_never_opens_bigger_than_the_screen(
+    gui_ctx: AppContext, qtbot: QtBot, tmp_path: Path
+) -> None:
+    """No size remembered yet: the window opens at its default size, cut to the screen's
+    available room (the offscreen screen is 800 pixels wide, less than the default)."""
+    room = QGuiApplication.primaryScreen().availableSize()
+    assert room.width() < DEFAULT_SIZE.width()  # what this test is about
+    window = MainWindow(
+        gui_ctx, QSettings(str(tmp_path / "window.ini"), QSettings.Format.IniFormat)
+    )
+    qtbot.addWidget(window)
+    assert window.width() <= room.width()
+    assert window.height() <= room.height()

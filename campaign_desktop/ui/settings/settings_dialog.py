@@ -571,6 +571,17 @@ class SettingsDialog(QDialog):
             show_error(label, found.get(key, ""))
         unplaced = [message for key, message in found.items() if key not in self._errors]
         show_error(self.general_error, "\n".join(unplaced))
+        # A refusal on another tab than the one shown: show that tab, so that Save does not
+        # seem to do nothing.
+        first = next((self._errors[key] for key in self._errors if key in found), None)
+        if first is not None:
+            current = self.tabs.currentWidget()
+            if current is None or not current.isAncestorOf(first):
+                for index in range(self.tabs.count()):
+                    page = self.tabs.widget(index)
+                    if page is not None and page.isAncestorOf(first):
+                        self.tabs.setCurrentIndex(index)
+                        break
 
     # --- saving --------------------------------------------------------------------------
 

@@ -22,11 +22,12 @@ from PySide6.QtCore import (
     QModelIndex,
     QSettings,
     QSignalBlocker,
+    QSize,
     Qt,
     Signal,
     Slot,
 )
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -73,6 +74,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("campaign_desktop.ui.shell.main_window")
 
 T = TypeVar("T")
+
+#: The window's first size, before the user gives it another (remembered in window.ini).
+DEFAULT_SIZE = QSize(1100, 650)
 
 EMPTY_TEXT = (
     "<h3>No campaigns yet</h3>"
@@ -294,7 +298,11 @@ class MainWindow(QMainWindow):
         # First among the tab slots, so that the others see the built tab.
         self.tabs.currentChanged.connect(self._on_tab_shown)
         self.setCentralWidget(self.tabs)
-        self.resize(1100, 650)
+        # The first size, never more than the screen offers (a 1024-wide laptop); the size
+        # the user last left is restored over it.
+        screen = QGuiApplication.primaryScreen()
+        room = screen.availableSize() if screen is not None else DEFAULT_SIZE
+        self.resize(DEFAULT_SIZE.boundedTo(room))
 
     @Slot(int)
     def _on_tab_shown(self, index: int) -> None:
