@@ -41,7 +41,7 @@ from campaign_desktop.services.backups import (
     restore_backup,
     set_aside_database,
 )
-from campaign_desktop.ui.common.background import freeze_start_up_objects
+from campaign_desktop.ui.common.background import finish_background_work, freeze_start_up_objects
 from campaign_desktop.ui.common.icons import app_icon
 from campaign_desktop.ui.shell.crash_handler import (
     FaultLog,
@@ -198,6 +198,9 @@ def _run_instance(
             try:
                 return app.exec()
             finally:
+                # A bulk action or an import still running stops at its next step (what it
+                # did stays done) and ends before the database closes.
+                finish_background_work()
                 for thaw in frozen:
                     thaw()
         finally:

@@ -8,14 +8,17 @@ import threading
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QThreadPool
 from pytestqt.qtbot import QtBot
 
 from campaign_desktop.domain.errors import ValidationError
 from campaign_desktop.ui.common.background import (
     BackgroundTask,
     Report,
+    finish_background_work,
     freeze_start_up_objects,
     hand_to_crash_handler,
+    run_in_background,
 )
 
 pytestmark = pytest.mark.gui
@@ -117,3 +120,26 @@ def test_a_bug_reaches_the_crash_handler(monkeypatch: pytest.MonkeyPatch) -> Non
     error = RuntimeError("boom")
     hand_to_crash_handler(error)
     assert seen == [error]
+
+
+def test_quitting_stops_work_that_can_stop_and_waits_for_it(qtbot: QtBot) -> None:
+    """`finish_background_work` (app.py calls it when the event loop ends): a bulk action
+    still running is asked to stop through its cancel event, and the pool's threads have
+    ended before the database closes."""
+    cancel = threading.Event()
+    started = threading.Event()
+    steps: list[int] = []
+
+    def work(_report: Report) -> str:
+        started.set()
+        while not cancel.wait(0.01):  # one chunk of a bulk action after another
+            steps.append(len(steps))
+        return "stopped"
+
+    results: list[tuple[object, object]] = []
+    run_in_background("endless", work, lambda *outcome: results.append(outcome), cancel=cancel)
+    assert started.wait(5)
+    assert finish_background_work(5_000)
+    assert cancel.is_set()
+    assert QThreadPool.globalInstance().activeThreadCount() == 0
+    qtbot.waitUntil(lambda: results == [("stopped", None)])

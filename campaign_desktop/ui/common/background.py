@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -112,10 +113,14 @@ class BackgroundTask(QObject):
 
     _running: ClassVar[set[BackgroundTask]] = set()
 
-    def __init__(self, name: str, work: Callable[[Report], Any]) -> None:
+    def __init__(
+        self, name: str, work: Callable[[Report], Any], cancel: threading.Event | None = None
+    ) -> None:
         super().__init__()
         self.setObjectName(name)
         self._work = work
+        #: Set to ask the work to stop (it checks between its steps); set at quit too.
+        self.cancel = cancel
         self.done = False
         # Queued: the worker only emits; the slots below run on this object's (GUI) thread.
         self._progress_from_worker.connect(self._relay_progress, Qt.ConnectionType.QueuedConnection)
@@ -160,14 +165,40 @@ def run_in_background(
     work: Callable[[Report], Any],
     on_finished: Callable[[Any, BaseException | None], None],
     on_progress: Callable[[Any], None] | None = None,
+    *,
+    cancel: threading.Event | None = None,
 ) -> BackgroundTask:
-    """Start `work(report)` on the pool; `on_finished(result, error)` runs on the GUI thread."""
-    task = BackgroundTask(name, work)
+    """Start `work(report)` on the pool; `on_finished(result, error)` runs on the GUI thread.
+
+    `cancel`: the event the work checks to stop early (a bulk action's Cancel); quitting
+    sets it too (`finish_background_work`).
+    """
+    task = BackgroundTask(name, work, cancel)
     task.finished.connect(on_finished)
     if on_progress is not None:
         task.progress.connect(on_progress)
     task.start()
     return task
+
+
+def finish_background_work(timeout_ms: int = 10_000) -> bool:
+    """At quit, before the database closes: ask every running task that can stop early to
+    stop (its `cancel` event; what it finished stays done, as with its Cancel button), then
+    wait up to `timeout_ms` for the pool's threads to end. True when they all ended.
+
+    Without this a task still running when the interpreter ends reports to Qt objects that
+    are gone ("Signal source has been deleted") and writes to a closed database.
+    """
+    for task in list(BackgroundTask._running):
+        if task.cancel is not None:
+            task.cancel.set()
+    ended = QThreadPool.globalInstance().waitForDone(timeout_ms)
+    if not ended:
+        log.warning(
+            "background work still running at quit: %s",
+            sorted(task.objectName() for task in BackgroundTask._running),
+        )
+    return ended
 
 
 def hand_to_crash_handler(error: BaseException) -> None:

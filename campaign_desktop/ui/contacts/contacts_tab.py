@@ -803,7 +803,11 @@ class ContactsTab(QWidget):
         self.bulk_progress.begin(doing, total)
         # Bound slots: Qt drops them if the tab is deleted while the work runs.
         self._bulk = run_in_background(
-            f"contacts: {title.lower()}", run, self._on_bulk_finished, self._on_bulk_progress
+            f"contacts: {title.lower()}",
+            run,
+            self._on_bulk_finished,
+            self._on_bulk_progress,
+            cancel=cancel,
         )
         self._update_actions()
 
@@ -1048,6 +1052,7 @@ class ContactsTab(QWidget):
             lambda report: run(report, cancel),
             finished,
             progress or self._on_bulk_progress,
+            cancel=cancel,
         )
         self._update_actions()
 

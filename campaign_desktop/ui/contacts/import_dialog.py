@@ -570,7 +570,7 @@ class ImportDialog(QDialog):
                 cancel=cancel,
             )
 
-        self._task = BackgroundTask("csv import", work)
+        self._task = BackgroundTask("csv import", work, cancel)
         self._task.progress.connect(self._on_progress)
         self._task.finished.connect(self._on_imported)
         self._set_inputs_enabled(False)
