@@ -17,7 +17,6 @@ from PySide6.QtCore import QItemSelection, Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -48,8 +47,8 @@ from campaign_desktop.ui.common.bridge import EventBridge
 from campaign_desktop.ui.common.prompts import Confirm, ErrorMessage, Outcome, call_service
 from campaign_desktop.ui.common.widgets import (
     action_toolbar,
+    ask_save_path,
     data_table,
-    documents_folder,
     message_label,
     named,
     named_action,
@@ -98,16 +97,7 @@ class ChooseExportPath:
 
     @classmethod
     def ask(cls, parent: QWidget | None, suggested: str) -> Path | None:
-        name, _filter = QFileDialog.getSaveFileName(
-            parent,
-            "Export deliveries",
-            str(Path(documents_folder()) / suggested),
-            "CSV files (*.csv)",
-        )
-        if not name:
-            return None
-        path = Path(name)
-        return path if path.suffix else path.with_suffix(".csv")
+        return ask_save_path(parent, "Export deliveries", suggested, "CSV files", ".csv")
 
 
 class ActivityTab(QWidget):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QWidget
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import DomainError
@@ -20,7 +20,7 @@ from campaign_desktop.ui.common.background import (
     hand_to_crash_handler,
 )
 from campaign_desktop.ui.common.prompts import ErrorMessage
-from campaign_desktop.ui.common.widgets import documents_folder
+from campaign_desktop.ui.common.widgets import ask_save_path
 
 log = logging.getLogger("campaign_desktop.ui.calendar")
 
@@ -39,17 +39,7 @@ class ChooseIcsPath:
 
     @classmethod
     def ask(cls, parent: QWidget | None, suggested: str) -> Path | None:
-        folder = documents_folder()
-        name, _filter = QFileDialog.getSaveFileName(
-            parent,
-            "Export to calendar",
-            str(Path(folder) / suggested),
-            "Calendar files (*.ics)",
-        )
-        if not name:
-            return None
-        path = Path(name)
-        return path if path.suffix else path.with_suffix(".ics")
+        return ask_save_path(parent, "Export to calendar", suggested, "Calendar files", ".ics")
 
 
 def suggested_file_name(names: Sequence[str]) -> str:

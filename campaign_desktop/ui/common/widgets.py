@@ -17,6 +17,7 @@ from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
+    QFileDialog,
     QLabel,
     QPushButton,
     QTableView,
@@ -82,6 +83,21 @@ def documents_folder() -> str:
     platform), else the home folder."""
     found = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
     return found or str(Path.home())
+
+
+def ask_save_path(
+    parent: QWidget | None, title: str, suggested: str, kind: str, suffix: str
+) -> Path | None:
+    """Qt's save dialog, opened in the documents folder on `suggested`; the chosen path with
+    `suffix` (".csv") added when the user typed none; None if cancelled. `kind` names the
+    files ("CSV files")."""
+    name, _filter = QFileDialog.getSaveFileName(
+        parent, title, str(Path(documents_folder()) / suggested), f"{kind} (*{suffix})"
+    )
+    if not name:
+        return None
+    path = Path(name)
+    return path if path.suffix else path.with_suffix(suffix)
 
 
 def set_default_button(dialog: QDialog, button: QPushButton) -> None:

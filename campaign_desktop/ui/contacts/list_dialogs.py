@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QLineEdit,
     QMessageBox,
     QVBoxLayout,
@@ -24,8 +23,8 @@ from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import ValidationError
 from campaign_desktop.domain.views import ContactListView
 from campaign_desktop.ui.common.widgets import (
+    ask_save_path,
     buddy_label,
-    documents_folder,
     message_label,
     named,
     show_error,
@@ -180,16 +179,7 @@ class ChooseContactsExportPath:
 
     @classmethod
     def ask(cls, parent: QWidget | None, suggested: str) -> Path | None:
-        name, _filter = QFileDialog.getSaveFileName(
-            parent,
-            "Export contacts",
-            str(Path(documents_folder()) / suggested),
-            "CSV files (*.csv)",
-        )
-        if not name:
-            return None
-        path = Path(name)
-        return path if path.suffix else path.with_suffix(".csv")
+        return ask_save_path(parent, "Export contacts", suggested, "CSV files", ".csv")
 
 
 class ExportScope:
