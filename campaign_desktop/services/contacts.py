@@ -602,16 +602,7 @@ class ContactService:
         """Delete a list but not its contacts; refused while a campaign sends to it."""
         with self._db.write() as session:
             item = _load_list(session, list_id)
-            users = _campaigns_using(session, list_id)
-            if users:
-                noun, which = ("campaign", "that campaign")
-                if len(users) > 1:
-                    noun, which = ("campaigns", "those campaigns")
-                raise ValidationError(
-                    "list",
-                    f"“{item.name}” is the audience of {noun} {_and_list(users)}. "
-                    f"Remove it from {which} first.",
-                )
+            refuse_while_in_use("list", item.name, _campaigns_using(session, list_id))
             session.execute(delete(ContactList).where(ContactList.id == list_id))
 
     def list_usage(self, list_id: int) -> ListUsage:
@@ -1320,6 +1311,21 @@ def _sqlite_list_id(raw: sqlite3.Connection, name: str, stamp: str) -> int:
 
 def _load_contact(session: Session, contact_id: int) -> Contact:
     return queries.load(session, Contact, contact_id, "Contact")
+
+
+def refuse_while_in_use(field: str, name: str, users: Sequence[str]) -> None:
+    """Raise ValidationError(`field`) naming the campaigns `users` that send to `name` (a
+    list or a saved segment): deleting it would shrink their audience behind the
+    marketer's back. Nothing when no campaign uses it."""
+    if not users:
+        return
+    noun, which = ("campaign", "that campaign")
+    if len(users) > 1:
+        noun, which = ("campaigns", "those campaigns")
+    raise ValidationError(
+        field,
+        f"“{name}” is the audience of {noun} {_and_list(users)}. Remove it from {which} first.",
+    )
 
 
 def _load_list(session: Session, list_id: int) -> ContactList:

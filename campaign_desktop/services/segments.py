@@ -9,7 +9,7 @@ audience ever shrinks behind its back.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import case, delete, func, select
@@ -25,7 +25,7 @@ from campaign_desktop.persistence import queries
 from campaign_desktop.persistence.db import Database
 from campaign_desktop.persistence.models import Campaign, Contact, SavedSegment, campaign_segment
 from campaign_desktop.persistence.segment_sql import segment_sql
-from campaign_desktop.services.contacts import ContactService
+from campaign_desktop.services.contacts import ContactService, refuse_while_in_use
 
 MAX_NAME_LENGTH = 200
 
@@ -141,16 +141,7 @@ class SegmentService:
         naming those campaigns."""
         with self._db.write() as session:
             row = _load(session, segment_id)
-            users = _users(session, segment_id)
-            if users:
-                noun, which = ("campaign", "that campaign")
-                if len(users) > 1:
-                    noun, which = ("campaigns", "those campaigns")
-                raise ValidationError(
-                    "segment",
-                    f"“{row.name}” is the audience of {noun} {_and_list(users)}. "
-                    f"Remove it from {which} first.",
-                )
+            refuse_while_in_use("segment", row.name, _users(session, segment_id))
             session.execute(delete(SavedSegment).where(SavedSegment.id == segment_id))
 
 
@@ -194,8 +185,3 @@ def _name(value: object) -> str:
 def _refuse_taken_name(session: Session, name: str) -> None:
     if session.scalar(select(SavedSegment.id).where(SavedSegment.name == name)) is not None:
         raise ValidationError("name", f"There is already a segment called “{name}”.")
-
-
-def _and_list(names: Sequence[str]) -> str:
-    quoted = [f"“{name}”" for name in names]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
