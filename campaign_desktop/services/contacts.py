@@ -759,8 +759,10 @@ class ContactService:
 
         - New addresses become subscribed contacts. An address already in the contacts
           updates that contact: non-empty names overwrite, attributes are merged (an empty
-          cell never erases a value). Its status is never changed: an import does not
-          resubscribe an unsubscribed or bounced contact (consent is not re-given by a file).
+          cell never erases a value). An import never resubscribes an unsubscribed or
+          bounced contact (consent is not re-given by a file); a status column can only
+          take consent away: "unsubscribed" or "bounced" there makes a subscribed contact
+          (new or existing) so, in the batch's own transaction (`csv_import.STATUS`).
         - Every contact created or updated is added to `list_name`.
         - Skipped rows come back as ``(row, reason)``; rows are numbered as a spreadsheet
           shows them: the header is row 1, the first data row is row 2, blank lines count
@@ -888,6 +890,10 @@ class ContactService:
                 raw.executemany(_SQLITE_UPDATE_CONTACT, changes)
             list_id = _sqlite_list_id(raw, list_name, stamp)
             raw.execute(_SQLITE_ADD_MEMBERS, (list_id, addresses))
+            for status, opted in _opted_out(accepted).items():
+                raw.execute(
+                    _SQLITE_OPT_OUT[status], (stamp, IMPORTED_OPT_OUT, stamp, json.dumps(opted))
+                )
         return len(new_contacts), len(accepted) - len(new_contacts)
 
     def _write_batch_core(
@@ -937,6 +943,19 @@ class ContactService:
                 ),
                 {"list_id": self._list_id(session, list_name), **addresses},
             )
+            for status, opted in _opted_out(accepted).items():
+                session.execute(
+                    update(Contact)
+                    .where(Contact.email.in_(opted), Contact.status == ContactStatus.SUBSCRIBED)
+                    .values(
+                        {
+                            Contact.status: status,
+                            getattr(Contact, f"{status}_at"): now,
+                            Contact.status_reason: IMPORTED_OPT_OUT,
+                            Contact.updated_at: now,
+                        }
+                    )
+                )
         return len(new_contacts), len(accepted) - len(new_contacts)
 
     # --- CSV export ----------------------------------------------------------------------
@@ -1287,10 +1306,32 @@ _SQLITE_INSERT_CONTACTS = f"""
 _SQLITE_UPDATE_CONTACT = (
     "UPDATE contact SET first_name = ?, last_name = ?, attributes = ?, updated_at = ? WHERE id = ?"
 )
+# A status column's opt-outs (`csv_import.STATUS`): only a subscribed contact changes.
+_SQLITE_OPT_OUT = {
+    status: (
+        f"UPDATE contact SET status = '{status}', {status}_at = ?, status_reason = ?, "
+        "updated_at = ? WHERE status = 'subscribed' "
+        "AND email IN (SELECT value FROM json_each(?))"
+    )
+    for status in (ContactStatus.UNSUBSCRIBED, ContactStatus.BOUNCED)
+}
 _SQLITE_ADD_MEMBERS = (
     "INSERT OR IGNORE INTO list_membership (list_id, contact_id) "
     "SELECT ?, id FROM contact WHERE email IN (SELECT value FROM json_each(?))"
 )
+
+
+#: Why an import made a contact unsubscribed or bounced (the contact's tooltip shows it).
+IMPORTED_OPT_OUT = "Marked so by an imported file's status column."
+
+
+def _opted_out(accepted: Mapping[str, CsvRow]) -> dict[ContactStatus, list[str]]:
+    """The batch's addresses whose status column took consent away, by status."""
+    found: dict[ContactStatus, list[str]] = {}
+    for address, row in accepted.items():
+        if row.opted_out:
+            found.setdefault(ContactStatus(row.opted_out), []).append(address)
+    return found
 
 
 def _sqlite_list_id(raw: sqlite3.Connection, name: str, stamp: str) -> int:

@@ -27,10 +27,13 @@ Decisions, recorded here because the design leaves them open:
   ``attr:<key>``) wins for the headers it names; the others are mapped automatically.
   When two columns would fill the same target automatically, the first keeps it; when an
   explicit mapping does that, it is a `ValidationError`. A repeated header is ignored.
-- The columns "status" and "lists" (what the app's own export writes besides the fields)
-  are left out by the automatic mapping, with the reason: an import never changes a
-  contact's status (consent is not re-given by a file), and its contacts go to the list
-  chosen for the import. An explicit mapping can still take them as attributes.
+- A "status" column (what the app's own export writes) maps to `STATUS`, which only ever
+  takes consent away: a row saying "unsubscribed" or "bounced" makes its contact so (new or
+  existing); "subscribed", an empty cell or anything else changes nothing, so a file never
+  re-subscribes anyone (consent is not re-given by a file). Exported contacts who had opted
+  out stay out when the file is imported elsewhere.
+- The "lists" column is left out by the automatic mapping, with the reason: the contacts go
+  to the list chosen for the import. An explicit mapping can still take it as an attribute.
 - A cell starting with an apostrophe followed by = + - @ tab or CR loses the apostrophe:
   it is the quote that keeps a spreadsheet from running the cell as a formula, which the
   export adds (`runs.spreadsheet_safe`) and spreadsheets do not show.
@@ -83,9 +86,12 @@ def sharing_the_gil(items: Iterable[_T]) -> Iterator[_T]:
 EMAIL = "email"
 FIRST_NAME = "first_name"
 LAST_NAME = "last_name"
+STATUS = "status"
 IGNORE = "ignore"
 ATTRIBUTE_PREFIX = "attr:"
-FIELDS = (EMAIL, FIRST_NAME, LAST_NAME)
+FIELDS = (EMAIL, FIRST_NAME, LAST_NAME, STATUS)
+#: The statuses a `STATUS` column can give (it never re-subscribes anyone).
+OPTED_OUT = frozenset({"unsubscribed", "bounced"})
 
 # Small enough that a detection pass keeps little in memory, big enough to be quick.
 _DETECT_CHUNK = 64 * 1024
@@ -100,6 +106,7 @@ _LINE_END = re.compile(r"\r\n|\r|\n")
 
 _HEADER_NOISE = re.compile(r"[\s_\-]+")
 _FIELD_ALIASES = {
+    "status": STATUS,
     "email": EMAIL,
     "emailaddress": EMAIL,
     "mail": EMAIL,
@@ -117,7 +124,6 @@ _KEY = re.compile(r"[a-z][a-z0-9_]*")
 _TEMPLATE_WORDS = frozenset({"true", "false", "none", "not", "self"})
 # The export's columns that are no contact field an import fills (see the module docstring).
 _NOT_IMPORTED = {
-    "status": "An import never changes whether a contact gets mail; change it in Contacts.",
     "lists": "The contacts go into the list chosen for this import.",
 }
 # What `runs.spreadsheet_safe` quotes with an apostrophe.
@@ -179,6 +185,8 @@ def describe_target(target: str) -> str:
         return "the first name"
     if target == LAST_NAME:
         return "the last name"
+    if target == STATUS:
+        return "the status"
     if target.startswith(ATTRIBUTE_PREFIX):
         return f"the attribute “{target.removeprefix(ATTRIBUTE_PREFIX)}”"
     return "nothing"
@@ -212,7 +220,7 @@ def _check_target(header: str, target: object) -> str:
     raise ValidationError(
         "mapping",
         f"“{target}” is not something the column “{header}” can be imported as. Choose "
-        "email, first_name, last_name, ignore or attr:<name>.",
+        "email, first_name, last_name, status, ignore or attr:<name>.",
     )
 
 
@@ -388,6 +396,9 @@ class CsvRow(NamedTuple):
     last_name: str
     attributes: dict[str, str]
     problem: str = ""
+    opted_out: str = ""
+    """ "unsubscribed" or "bounced" when the row's status column says so (`OPTED_OUT`), else
+    "": a status column only ever takes consent away."""
 
 
 @dataclass(frozen=True)
@@ -481,6 +492,7 @@ class ContactCsv:
         self._email = index(EMAIL)
         self._first = index(FIRST_NAME)
         self._last = index(LAST_NAME)
+        self._status = index(STATUS)
         self._attributes = self.plan.attribute_columns
 
     def __enter__(self) -> ContactCsv:
@@ -587,7 +599,13 @@ class ContactCsv:
             _cell(cells[self._first]),
             _cell(cells[self._last]),
             {key: _cell(cells[index]) for index, key in self._attributes},
+            opted_out=_opted_out(cells[self._status]),
         )
+
+
+def _opted_out(text: str) -> str:
+    status = text.strip().casefold()
+    return status if status in OPTED_OUT else ""
 
 
 def _cell(text: str) -> str:

@@ -287,8 +287,11 @@ def test_an_export_imports_back_to_the_same_contacts(
     )
     contacts.import_csv(source, "Customers")
     contacts.add_to_list([must.id for must in contacts.search()[:1]], "VIP")
+    contacts.unsubscribe("zoe@example.com")  # an opt-out travels with the file
+    contacts.mark_bounced("ann@example.com")
     before = [
-        (view.email, view.first_name, view.last_name, view.attributes) for view in contacts.search()
+        (view.email, view.first_name, view.last_name, view.attributes, view.status)
+        for view in contacts.search()
     ]
     exported = tmp_path / "exported.csv"
     contacts.export_csv(exported)
@@ -298,9 +301,42 @@ def test_an_export_imports_back_to_the_same_contacts(
 
     assert (report.created, report.skipped) == (3, [])
     after = [
-        (view.email, view.first_name, view.last_name, view.attributes) for view in contacts.search()
+        (view.email, view.first_name, view.last_name, view.attributes, view.status)
+        for view in contacts.search()
     ]
     assert after == before
     preview = contacts.preview_csv(exported)
-    assert preview.mapping["status"] == "ignore"
+    assert preview.mapping["status"] == "status"
     assert preview.mapping["lists"] == "ignore"
+
+
+def test_a_status_column_only_ever_takes_consent_away(
+    contacts: ContactService, tmp_path: Path
+) -> None:
+    """New or existing, a row saying unsubscribed or bounced makes its contact so; a row
+    saying subscribed (or anything else) never re-subscribes anyone (consent)."""
+    contacts.add("old-out@example.com")
+    contacts.unsubscribe("old-out@example.com")
+    contacts.add("old-in@example.com")
+    source = write_csv(
+        tmp_path,
+        "email,status\n"
+        "old-out@example.com,subscribed\n"
+        "old-in@example.com,Unsubscribed\n"
+        "new-out@example.com, BOUNCED \n"
+        "new-in@example.com,subscribed\n"
+        "new-odd@example.com,maybe later\n",
+    )
+    report = contacts.import_csv(source, "Customers")
+    assert (report.created, report.updated, report.skipped) == (3, 2, [])
+    status = {view.email: view.status for view in contacts.search()}
+    assert status == {
+        "new-in@example.com": "subscribed",
+        "new-odd@example.com": "subscribed",
+        "new-out@example.com": "bounced",
+        "old-in@example.com": "unsubscribed",
+        "old-out@example.com": "unsubscribed",
+    }
+    changed = contacts.find("old-in@example.com")
+    assert changed is not None
+    assert changed.status_reason == "Marked so by an imported file's status column."

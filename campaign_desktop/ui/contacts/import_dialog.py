@@ -51,6 +51,7 @@ from campaign_desktop.services.csv_import import (
     FIRST_NAME,
     IGNORE,
     LAST_NAME,
+    STATUS,
     CsvPreview,
     attribute_key_problem,
     normalize_attribute_key,
@@ -95,6 +96,8 @@ def target_label(target: str) -> str:
         return "First name"
     if target == LAST_NAME:
         return "Last name"
+    if target == STATUS:
+        return "Status (unsubscribed or bounced only)"
     if target.startswith(ATTRIBUTE_PREFIX):
         return f"Attribute {{{{ {target.removeprefix(ATTRIBUTE_PREFIX)} }}}}"
     return "Don\N{RIGHT SINGLE QUOTATION MARK}t import"
@@ -184,7 +187,7 @@ class CsvPreviewModel(QAbstractTableModel):
         header = self._headers[column]
         if header in self._headers[:column]:
             return [(IGNORE, target_label(IGNORE))]
-        targets = [EMAIL, FIRST_NAME, LAST_NAME]
+        targets = [EMAIL, FIRST_NAME, LAST_NAME, STATUS]
         key = normalize_attribute_key(header)
         if attribute_key_problem(key) is None:
             targets.append(ATTRIBUTE_PREFIX + key)
