@@ -47,7 +47,7 @@ from campaign_desktop.domain.status import (
     InboundKind,
     SmtpSecurity,
 )
-from campaign_desktop.domain.tokens import DeliveryTokens
+from campaign_desktop.domain.tokens import TOKEN_PATTERN, DeliveryTokens
 from campaign_desktop.persistence.db import Database
 from campaign_desktop.persistence.models import Contact, Delivery, InboundMessage, Setting
 from campaign_desktop.persistence.portable import insert_or_ignore
@@ -716,7 +716,9 @@ def _reason(failure: _Failure | None) -> str:
 
 
 def _clip(text: str, length: int = 120) -> str:
-    text = " ".join(text.split())
+    """`text` on one line, without delivery tokens (machine noise in a reason a marketer
+    reads), cut to `length` characters."""
+    text = " ".join(TOKEN_PATTERN.sub("", text).split())
     return text if len(text) <= length else text[: length - 1] + "…"
 
 

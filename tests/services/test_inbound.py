@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.status import InboundKind
-from campaign_desktop.domain.tokens import DeliveryTokens
+from campaign_desktop.domain.tokens import TOKEN_PATTERN, DeliveryTokens
 from campaign_desktop.domain.views import ContactView
 from campaign_desktop.persistence.models import InboundMessage
 from tests.services import inbound_samples as samples
@@ -126,6 +126,7 @@ def test_an_unsubscribe_email_unsubscribes_with_when_and_why_and_the_next_send_s
     view = found(app, "cy@example.com")
     assert view.status == "unsubscribed" and view.unsubscribed_at is not None
     assert view.status_reason is not None and "unsubscribe" in view.status_reason.lower()
+    assert not TOKEN_PATTERN.search(view.status_reason)  # words a marketer reads, no token
     assert app.runs.get(run_id).unsubscribed == 1
 
     _, second = send(app, server, campaign_id)
