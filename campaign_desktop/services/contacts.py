@@ -288,24 +288,28 @@ class ContactService:
         list_name: str | None = None,
         status: str | None = None,
         segment: Segment | None = None,
+        from_email: str | None = None,
+        to_email: str | None = None,
         offset: int = 0,
         limit: int = 200,
     ) -> list[int]:
         """The ids of the contacts `search` would give with the same arguments, in its
         order, without loading them: what a bulk action on a selection of rows (all of
-        a million, say) reads on a pool thread."""
+        a million, say) reads on a pool thread. `from_email` / `to_email` keep only the
+        addresses from / up to these (both included): a selection read by its first and
+        last address, which still holds when contacts before it were added or deleted."""
         if offset < 0 or limit < 1:
             raise ValueError(f"offset must be >= 0 and limit >= 1, got {offset}, {limit}")
         with self._db.read() as session:
-            return list(
-                session.scalars(
-                    select(Contact.id)
-                    .where(*_contact_filters(session, text, list_name, status, segment))
-                    .order_by(Contact.email)
-                    .offset(offset)
-                    .limit(limit)
-                )
+            query = select(Contact.id).where(
+                *_contact_filters(session, text, list_name, status, segment)
             )
+            if from_email is not None:
+                query = query.where(Contact.email >= from_email)
+            if to_email is not None:
+                query = query.where(Contact.email <= to_email)
+            query = query.order_by(Contact.email).offset(offset).limit(limit)
+            return list(session.scalars(query))
 
     def count(
         self,
@@ -976,9 +980,10 @@ class ContactService:
         Columns: `EXPORT_COLUMNS` (status as stored: subscribed, unsubscribed, bounced; the
         lists joined by `LIST_SEPARATOR`), then one column per custom field that any of
         these contacts has, by name; an empty cell for a field a contact lacks. The file
-        reads back through `import_csv` to the same addresses, names and custom fields
-        (`csv_import` leaves the "status" and "lists" columns out, and undoes the quote
-        that keeps a cell from running as a formula).
+        reads back through `import_csv` to the same addresses, names, custom fields and
+        opt-outs (`csv_import` takes "unsubscribed"/"bounced" from the status column, never
+        re-subscribes, leaves the "lists" column out, and undoes the quote that keeps a
+        cell from running as a formula).
 
         Format: UTF-8 with a byte-order mark, commas, CRLF line ends, cells quoted only
         when needed (RFC 4180). The BOM is what makes Excel (Windows and Mac) read the

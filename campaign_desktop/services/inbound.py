@@ -715,10 +715,14 @@ def _reason(failure: _Failure | None) -> str:
     return f"Bounced: {status}{words}".strip()
 
 
+#: A token as `DeliveryTokens.find` reads one: in any case (a mail client may upper-case it).
+_ANY_CASE_TOKEN = re.compile(TOKEN_PATTERN.pattern, re.IGNORECASE)
+
+
 def _clip(text: str, length: int = 120) -> str:
     """`text` on one line, without delivery tokens (machine noise in a reason a marketer
     reads), cut to `length` characters."""
-    text = " ".join(TOKEN_PATTERN.sub("", text).split())
+    text = " ".join(_ANY_CASE_TOKEN.sub("", text).split())
     return text if len(text) <= length else text[: length - 1] + "…"
 
 

@@ -14,6 +14,7 @@ from campaign_desktop.domain.status import InboundKind
 from campaign_desktop.domain.tokens import TOKEN_PATTERN, DeliveryTokens
 from campaign_desktop.domain.views import ContactView
 from campaign_desktop.persistence.models import InboundMessage
+from campaign_desktop.services.inbound import _clip
 from tests.services import inbound_samples as samples
 from tests.services.sending_support import configure_smtp, make_campaign
 from tests.smtp_server import RecordingHandler, SmtpServer, running_smtp_server
@@ -315,3 +316,16 @@ def test_unsubscribes_exported_from_the_page_are_imported_by_email_or_token(
     assert [row for row, _ in skipped] == [4, 5]
     assert status_of(app, "ann@example.com")[0] == "unsubscribed"
     assert status_of(app, "dee@example.com")[0] == "unsubscribed"
+
+
+def test_a_reason_quoting_a_subject_never_shows_a_token_whatever_its_case() -> None:
+    """The contact's reason quotes the subject a marketer reads: without the token, also
+    when a mail client upper-cased it (the token still counts: `DeliveryTokens.find`)."""
+    token = "t12345-4bc3700cc8785cf201db"
+    for subject in (
+        f"unsubscribe {token}",
+        f"UNSUBSCRIBE {token.upper()}",
+        f"Re: unsubscribe {token}",
+    ):
+        assert not TOKEN_PATTERN.search(_clip(subject).lower()), subject
+        assert "unsubscribe" in _clip(subject).lower()

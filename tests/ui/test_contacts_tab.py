@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import (
+    QItemSelection,
+    QItemSelectionModel,
+    QMimeData,
+    QPoint,
+    QPointF,
+    Qt,
+    QUrl,
+)
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.modeltest import ModelTester
@@ -27,7 +35,12 @@ from campaign_desktop.ui.contacts.contact_model import (
     ContactFilter,
     ContactTableModel,
 )
-from campaign_desktop.ui.contacts.contacts_tab import AddContactDialog, ContactsTab, NewListName
+from campaign_desktop.ui.contacts.contacts_tab import (
+    CHANGED_MEANWHILE,
+    AddContactDialog,
+    ContactsTab,
+    NewListName,
+)
 from campaign_desktop.ui.contacts.import_dialog import ImportDialog
 from campaign_desktop.ui.shell.main_window import MainWindow
 from tests.ui.conftest import make_campaign
@@ -599,3 +612,55 @@ def test_a_huge_selection_is_read_on_the_pool_and_a_changed_table_deletes_nothin
     with qtbot.waitSignal(widget.bulk_finished, timeout=20_000):
         widget.action_unsubscribe.trigger()
     assert gui_ctx.contacts.count(status="unsubscribed") == 1_201
+
+
+def test_a_big_selection_reaches_exactly_the_contacts_selected_whatever_changed_around_it(
+    gui_ctx: AppContext, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows 100 to 1,299 selected (more than the table inspects): a contact deleted elsewhere
+    before them does not shift the delete onto others; one deleted inside them makes the
+    delete refuse and do nothing."""
+    gui_ctx.contacts.import_csv(people_csv(tmp_path / "people.csv", 2_600), "Customers")
+    total = gui_ctx.contacts.count()
+    widget = ContactsTab(gui_ctx)
+    qtbot.addWidget(widget)
+    widget.show()
+    qtbot.waitExposed(widget)
+    with qtbot.waitSignal(widget.filter_applied):
+        widget.reload()
+    monkeypatch.setattr(Confirm, "ask", lambda *_args: True)
+    errors: list[str] = []
+    monkeypatch.setattr(ErrorMessage, "show", lambda _parent, _title, text: errors.append(text))
+
+    def select_rows(first: int, last: int) -> list[str]:
+        # As a user does: click the first row, scroll to the last, Shift+click it (both
+        # were on screen, so the table holds them as shown).
+        model = widget.model
+        for row in (first, last):
+            widget.view.scrollTo(model.index(row, 0))
+            widget.view.viewport().repaint()
+        selection = QItemSelection(model.index(first, 0), model.index(last, 0))
+        widget.view.selectionModel().select(
+            selection,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        return [c.email for c in gui_ctx.contacts.search(offset=first, limit=last - first + 1)]
+
+    chosen = select_rows(100, 1_299)
+    gui_ctx.contacts.delete(gui_ctx.contacts.search(limit=1)[0].id)  # another desktop
+    with qtbot.waitSignal(widget.bulk_finished, timeout=20_000):
+        widget.action_delete.trigger()
+    assert errors == []
+    left = {c.email for c in gui_ctx.contacts.search(limit=5_000)}
+    assert not left & set(chosen)
+    assert len(left) == total - 1 - 1_200
+
+    qtbot.waitUntil(lambda: widget.model.rowCount() == len(left))
+    select_rows(100, 1_299)
+    inside = gui_ctx.contacts.search(offset=700, limit=1)[0]
+    gui_ctx.contacts.delete(inside.id)  # another desktop, inside the selection
+    with qtbot.waitSignal(widget.bulk_finished, timeout=20_000):
+        widget.action_delete.trigger()
+    assert errors == [CHANGED_MEANWHILE]
+    assert gui_ctx.contacts.count() == len(left) - 1  # nothing deleted by the app

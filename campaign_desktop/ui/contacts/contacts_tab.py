@@ -142,21 +142,39 @@ def _membership_message(change: ListChange, *, adding: bool) -> str:
     return f"Stopped: {text[0].lower()}{text[1:]}" if change.cancelled else text
 
 
-def _ids_at_rows(contacts: ContactService, shown: ContactFilter, rows: list[int]) -> list[int]:
-    """The ids of the contacts at the sorted table `rows` under the filter `shown`: one
-    query per run of consecutive rows (Ctrl+A is one run), for a pool thread."""
+#: (first address or None for "from the start", last address or None for "to the end",
+#: how many rows) for each run of consecutive selected rows.
+Span = tuple[str | None, str | None, int]
+CHANGED_MEANWHILE = (
+    "The contacts shown changed meanwhile, so nothing was done. "
+    "Look at the list again and select them once more."
+)
+
+
+def _changed_meanwhile() -> list[int]:
+    raise ValidationError("contacts", CHANGED_MEANWHILE)
+
+
+def _ids_in_spans(contacts: ContactService, shown: ContactFilter, spans: list[Span]) -> list[int]:
+    """The ids of the contacts in the selection `spans` under the filter `shown`, for a pool
+    thread: each span is read by its first and last address (`ContactService.ids`), so
+    contacts added or deleted before it do not shift it; a span that no longer holds as
+    many contacts as the user selected (some deleted or added inside it meanwhile) raises
+    ValidationError(CHANGED_MEANWHILE) before anything is done."""
     found: list[int] = []
-    for first, count in runs(rows):
-        found.extend(
-            contacts.ids(
-                shown.text,
-                list_name=shown.list_name,
-                status=shown.status,
-                segment=shown.segment,
-                offset=first,
-                limit=count,
-            )
+    for first, last, count in spans:
+        ids = contacts.ids(
+            shown.text,
+            list_name=shown.list_name,
+            status=shown.status,
+            segment=shown.segment,
+            from_email=first,
+            to_email=last,
+            limit=count + 1,
         )
+        if len(ids) != count:
+            raise ValidationError("contacts", CHANGED_MEANWHILE)
+        found.extend(ids)
     return found
 
 
@@ -726,10 +744,12 @@ class ContactsTab(QWidget):
         """How many rows are selected and how to read their contacts' ids (on the pool).
 
         A selection of up to `MAX_INSPECTED_ROWS` rows is read from the table as shown. A
-        bigger one (Ctrl+A on a million) is read by position on the pool, never on the GUI
-        thread; if the table's contacts changed meanwhile (another desktop, an import) so
-        that the positions no longer hold as many contacts, nothing is done and the user is
-        told, so that a bulk delete never reaches contacts the user did not see.
+        bigger one (Ctrl+A on a million) is read on the pool, never on the GUI thread, by
+        the first and last address of each run of selected rows (`_ids_in_spans`): if the
+        contacts inside it changed meanwhile (another desktop, an import) so that it no
+        longer holds as many, nothing is done and the user is told. (One contact deleted
+        and another added inside the same run between showing and acting still counts the
+        same: that one case is not told apart.)
         """
         rows = self.selected_rows()
         if not rows:
@@ -737,19 +757,32 @@ class ContactsTab(QWidget):
         if len(rows) <= MAX_INSPECTED_ROWS:
             ids = [contact.id for contact in self.selected_contacts()]
             return len(ids), lambda: ids
+        spans = self._selection_spans(rows)
+        if spans is None:
+            return len(rows), _changed_meanwhile
         contacts, shown = self._ctx.contacts, self.model.current_filter
+        return len(rows), lambda: _ids_in_spans(contacts, shown, spans)
 
-        def read_ids() -> list[int]:
-            ids = _ids_at_rows(contacts, shown, rows)
-            if len(ids) != len(rows):
-                raise ValidationError(
-                    "contacts",
-                    "The contacts shown changed meanwhile, so nothing was done. "
-                    "Look at the list again and select them once more.",
-                )
-            return ids
-
-        return len(rows), read_ids
+    def _selection_spans(self, rows: list[int]) -> list[Span] | None:
+        """Each run of consecutive `rows` as (first address, last address, count); at the
+        table's edges None (no bound). None when an edge row is no longer there."""
+        total = self.model.rowCount()
+        spans: list[Span] = []
+        for first, count in runs(rows):
+            last = first + count - 1
+            low = high = None
+            if first > 0:
+                edge = self.model.contacts_at([first])
+                if not edge:
+                    return None
+                low = edge[0].email
+            if last < total - 1:
+                edge = self.model.contacts_at([last])
+                if not edge:
+                    return None
+                high = edge[0].email
+            spans.append((low, high, count))
+        return spans
 
     @Slot()
     def _on_unsubscribe(self) -> None:
@@ -993,35 +1026,33 @@ class ContactsTab(QWidget):
         self._change_membership(adding=False)
 
     def _change_membership(self, *, adding: bool) -> None:
-        rows = self.selected_rows()
-        if not rows or self._bulk is not None:
+        chosen = None if self._bulk is not None else self._chosen_ids()
+        if chosen is None:
             return
+        count, read_ids = chosen
         shown_list = self.list_filter.currentData()
         # Adding offers the list last added to (not the one shown: they are in it);
         # removing offers the list shown.
         current = self._last_list_added if adding else shown_list
         if current == shown_list and adding:
             current = None
-        name = ChooseListDialog.ask(
-            self, self._list_names(), len(rows), adding=adding, current=current
-        )
+        name = ChooseListDialog.ask(self, self._list_names(), count, adding=adding, current=current)
         if name is None:
             return
         if adding:
             self._last_list_added = name
         contacts = self._ctx.contacts
-        shown = self.model.current_filter
         if adding:
-            title, doing = "Add to list", f"Adding {_contacts(len(rows))} to {_quoted(name)}…"
+            title, doing = "Add to list", f"Adding {_contacts(count)} to {_quoted(name)}…"
         else:
             title = "Remove from list"
-            doing = f"Taking {_contacts(len(rows))} out of {_quoted(name)}…"
+            doing = f"Taking {_contacts(count)} out of {_quoted(name)}…"
         change_lists = contacts.add_to_list if adding else contacts.remove_from_list
 
         def run(report: Report, cancel: CancelFlag) -> tuple[ListChange, list[ContactView]]:
             # The selected rows' ids, read here: selecting all of a million rows must not
             # read them on the GUI thread.
-            ids = _ids_at_rows(contacts, shown, rows)
+            ids = read_ids()
             change = change_lists(
                 ids, name, progress=lambda done, _asked: report(done), cancel=cancel
             )
@@ -1029,7 +1060,7 @@ class ContactsTab(QWidget):
             few = len(ids) <= MAX_INSPECTED_ROWS
             return change, contacts.get_many(ids[: change.handled]) if few else []
 
-        self._start_background_bulk(title, doing, len(rows), run, self._on_membership_changed)
+        self._start_background_bulk(title, doing, count, run, self._on_membership_changed)
 
     def _start_background_bulk(
         self,

@@ -97,7 +97,7 @@ def target_label(target: str) -> str:
     if target == LAST_NAME:
         return "Last name"
     if target == STATUS:
-        return "Status (unsubscribed or bounced only)"
+        return "Status (opt-outs only)"
     if target.startswith(ATTRIBUTE_PREFIX):
         return f"Attribute {{{{ {target.removeprefix(ATTRIBUTE_PREFIX)} }}}}"
     return "Don\N{RIGHT SINGLE QUOTATION MARK}t import"
