@@ -1069,7 +1069,7 @@ class ContactService:
             if cancel is not None and cancel.is_set():
                 return ExportReport(written, columns, cancelled=True)
             with self._db.read() as session:
-                page = _export_page(session, text, list_name, status, segment, after)
+                page = _export_page(session, conditions, after)
             if not page:
                 break
             rows.writerows(sharing_the_gil(_export_cells(contact, keys) for contact in page))
@@ -1117,15 +1117,11 @@ class _ExportedContact:
     lists: tuple[str, ...]
 
 
-def _export_page(  # noqa: PLR0917  (the filters of `export_csv`, passed on)
-    session: Session,
-    text: str,
-    list_name: str | None,
-    status: str | None,
-    segment: Segment | None,
-    after: str | None,
+def _export_page(
+    session: Session, conditions: Sequence[ColumnElement[bool]], after: str | None
 ) -> list[_ExportedContact]:
-    """The next `EXPORT_PAGE` matching contacts after the address `after`, by email."""
+    """The next `EXPORT_PAGE` contacts meeting `conditions` (the export's filters, made
+    once) after the address `after`, by email."""
     query = select(
         Contact.id,
         Contact.email,
@@ -1133,7 +1129,7 @@ def _export_page(  # noqa: PLR0917  (the filters of `export_csv`, passed on)
         Contact.last_name,
         Contact.status,
         Contact.attributes,
-    ).where(*_contact_filters(session, text, list_name, status, segment))
+    ).where(*conditions)
     if after is not None:
         query = query.where(Contact.email > after)
     found = session.execute(query.order_by(Contact.email).limit(EXPORT_PAGE)).all()

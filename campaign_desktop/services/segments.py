@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from campaign_desktop.domain.clock import Clock
-from campaign_desktop.domain.errors import NotFoundError, ValidationError
+from campaign_desktop.domain.errors import ValidationError
 from campaign_desktop.domain.segments import Segment
 from campaign_desktop.domain.status import ContactStatus
 from campaign_desktop.domain.views import ContactView, SegmentView
@@ -156,10 +156,7 @@ def _view(row: SavedSegment) -> SegmentView:
 
 
 def _load(session: Session, segment_id: int) -> SavedSegment:
-    row = session.get(SavedSegment, segment_id)
-    if row is None:
-        raise NotFoundError(f"Segment {segment_id} does not exist (any more).")
-    return row
+    return queries.load(session, SavedSegment, segment_id, "Segment")
 
 
 def _users(session: Session, segment_id: int) -> list[str]:

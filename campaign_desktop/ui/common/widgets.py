@@ -119,9 +119,27 @@ def buddy_label(text: str, buddy: QWidget) -> QLabel:
     return label
 
 
+class _RowTable(QTableView):
+    """A table whose rows are selected, never its columns: its column header keeps a
+    selection model of its own, always empty.
+
+    To paint a section, QHeaderView asks the view's selection model whether that whole
+    column is selected (`isColumnSelected`, for the section and its neighbours, whether or
+    not it highlights sections), and Qt answers by walking every row through the model's
+    `index()`: with a Python model and 100,000 rows selected that was 1.7 s on the GUI
+    thread after each selection change (profiled with py-spy; issue 16).
+    """
+
+    def setSelectionModel(self, selection_model: QItemSelectionModel) -> None:  # noqa: N802  (a Qt override keeps Qt's name)
+        super().setSelectionModel(selection_model)  # also hands it to the headers
+        model = self.model()
+        if model is not None:
+            self.horizontalHeader().setSelectionModel(QItemSelectionModel(model, self))
+
+
 def data_table(name: str, accessible: str, *, multi_select: bool = False) -> QTableView:
     """A read-only row-selecting table view, as every data table in the app looks."""
-    view = named(QTableView(), name, accessible)
+    view = named(_RowTable(), name, accessible)
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setSelectionMode(
         QAbstractItemView.SelectionMode.ExtendedSelection
@@ -134,22 +152,6 @@ def data_table(name: str, accessible: str, *, multi_select: bool = False) -> QTa
     view.verticalHeader().hide()
     view.horizontalHeader().setStretchLastSection(True)
     return view
-
-
-def header_apart_from_selection(view: QTableView) -> None:
-    """Give `view`'s column header a selection model of its own, always empty (call after
-    `setModel`).
-
-    To paint a section, QHeaderView asks the view's selection model whether that whole
-    column is selected (`isColumnSelected`, for the section and its neighbours, whether or
-    not it highlights sections), and Qt answers by walking every row through the model's
-    `index()`: with a Python model and 100,000 rows selected that is 1.5 s on the GUI
-    thread after each selection change (profiled with py-spy). The rows of a data table
-    are what is selected, never its columns, so the header has nothing to show.
-    """
-    model = view.model()
-    if model is not None:
-        view.horizontalHeader().setSelectionModel(QItemSelectionModel(model, view))
 
 
 def message_label(name: str, accessible: str) -> QLabel:

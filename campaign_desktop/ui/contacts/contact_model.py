@@ -22,7 +22,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, TypedDict
 
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt, Signal, Slot
 
@@ -61,6 +61,15 @@ class ContactColumn(IntEnum):
     LISTS = 5  # last: it stretches, and a contact can be in many lists
 
 
+class ServiceFilters(TypedDict):
+    """The filter keywords `ContactService.search`, `first_page`, `count`, `ids` and
+    `export_csv` take beside the search text."""
+
+    list_name: str | None
+    status: str | None
+    segment: Segment | None
+
+
 @dataclass(frozen=True)
 class ContactFilter:
     """What the Contacts tab asks for; empty text / None mean "any"."""
@@ -69,6 +78,12 @@ class ContactFilter:
     list_name: str | None = None
     status: str | None = None
     segment: Segment | None = None  # conditions on the fields (docs/design.md §18)
+
+    def service_filters(self) -> ServiceFilters:
+        """This filter as the service's keywords: every read of the table's contacts (pages,
+        counts, selected ids, the export) passes them all through here, so none leaves one
+        out."""
+        return {"list_name": self.list_name, "status": self.status, "segment": self.segment}
 
     @property
     def is_empty(self) -> bool:
@@ -108,39 +123,20 @@ class ContactTableModel(PagedTableModel[ContactView]):
         before = self._held_row(offset - 1) if offset > 0 else None
         if before is not None:  # scrolling down: the rows after the last one shown
             return self._contacts.search(
-                f.text,
-                list_name=f.list_name,
-                status=f.status,
-                segment=f.segment,
-                after_email=before.email,
-                limit=limit,
+                f.text, **f.service_filters(), after_email=before.email, limit=limit
             )
         # Not for the first page: it starts at the start, and is read again (`reload`)
         # while the pages of before are still held.
         after = self._held_row(offset + limit) if offset > 0 else None
         if after is not None:  # scrolling back up: the rows before the first one shown
             return self._contacts.search(
-                f.text,
-                list_name=f.list_name,
-                status=f.status,
-                segment=f.segment,
-                before_email=after.email,
-                limit=limit,
+                f.text, **f.service_filters(), before_email=after.email, limit=limit
             )
-        return self._contacts.search(
-            f.text,
-            list_name=f.list_name,
-            status=f.status,
-            segment=f.segment,
-            offset=offset,
-            limit=limit,
-        )
+        return self._contacts.search(f.text, **f.service_filters(), offset=offset, limit=limit)
 
     def _count(self) -> int:
         f = self._filter
-        return self._contacts.count(
-            f.text, list_name=f.list_name, status=f.status, segment=f.segment
-        )
+        return self._contacts.count(f.text, **f.service_filters())
 
     def _row_id(self, contact: ContactView) -> int:
         return contact.id
@@ -259,9 +255,7 @@ class ContactTableModel(PagedTableModel[ContactView]):
         the Contacts tab searches off the GUI thread.
         """
         f = contact_filter
-        return contacts.first_page(
-            f.text, list_name=f.list_name, status=f.status, segment=f.segment, limit=PAGE_SIZE
-        )
+        return contacts.first_page(f.text, **f.service_filters(), limit=PAGE_SIZE)
 
     def show_filter(
         self, contact_filter: ContactFilter, first: list[ContactView], total: int | None
@@ -287,9 +281,7 @@ class ContactTableModel(PagedTableModel[ContactView]):
         generation, f, contacts = self._generation, self._filter, self._contacts
 
         def count(_report: Report) -> tuple[int, int]:
-            return generation, contacts.count(
-                f.text, list_name=f.list_name, status=f.status, segment=f.segment
-            )
+            return generation, contacts.count(f.text, **f.service_filters())
 
         # A bound slot, not a closure: Qt drops it if the model is deleted first.
         self._count_task = run_in_background("contacts: count", count, self._on_counted)

@@ -70,7 +70,6 @@ from campaign_desktop.ui.common.prompts import Confirm, ErrorMessage, call_servi
 from campaign_desktop.ui.common.widgets import (
     action_toolbar,
     data_table,
-    header_apart_from_selection,
     message_label,
     named,
     named_action,
@@ -166,9 +165,7 @@ def _ids_in_spans(contacts: ContactService, shown: ContactFilter, spans: list[Sp
     for first, last, count in spans:
         ids = contacts.ids(
             shown.text,
-            list_name=shown.list_name,
-            status=shown.status,
-            segment=shown.segment,
+            **shown.service_filters(),
             from_email=first,
             to_email=last,
             limit=count + 1,
@@ -487,7 +484,6 @@ class ContactsTab(QWidget):
 
         self.view = data_table("contactTable", "Contacts", multi_select=True)
         self.view.setModel(self.model)
-        header_apart_from_selection(self.view)  # Ctrl+A on a million rows stays instant
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         for action in (
             self.action_edit,
@@ -1176,9 +1172,7 @@ class ContactsTab(QWidget):
             done = contacts.export_csv(
                 path,
                 wanted.text,
-                list_name=wanted.list_name,
-                status=wanted.status,
-                segment=wanted.segment,
+                **wanted.service_filters(),
                 progress=lambda written, total: report((written, total)),
                 cancel=cancel,
             )
