@@ -180,7 +180,7 @@ def _measure(
 ) -> None:
     ctx = data.open_context(folder / "data")
     try:
-        with SmtpSink(delay=args.delay_ms / 1000) as sink:
+        with SmtpSink(delay=args.delay_ms / 1000, pipelining=args.pipelining) as sink:
             runs = Runs(ctx, sink, args.messages, args.connections)
             runs.bare()  # warm-up
             for _ in range(args.repeats):
@@ -204,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay-ms", type=float, default=0.0)
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3, help="app and bare runs (median)")
+    parser.add_argument(
+        "--pipelining", action="store_true", help="the server offers PIPELINING (RFC 2920)"
+    )
     parser.add_argument("--mode", choices=("timers", "cpu", "cprofile"), default="timers")
     parser.add_argument("--top", type=int, default=15, help="cprofile: functions by own time")
     args = parser.parse_args(argv)

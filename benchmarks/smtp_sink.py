@@ -51,19 +51,10 @@ class TimingHandler(RecordingHandler):
     def __init__(
         self, *, data_delay: float = 0.0, command_delay: float = 0.0, pipelining: bool = False
     ) -> None:
-        super().__init__(data_delay=data_delay)
+        super().__init__(data_delay=data_delay, pipelining=pipelining)
         self.command_delay = command_delay
-        self._pipelining = pipelining
         self._lock = threading.Condition()
         self.accepted: list[tuple[float, str]] = []
-
-    async def handle_EHLO(  # noqa: N802 — aiosmtpd's hook name
-        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
-    ) -> list[str]:
-        responses = await super().handle_EHLO(server, session, envelope, hostname, responses)
-        if self._pipelining and responses and responses[0].startswith("250"):
-            responses = [*responses[:-1], "250-PIPELINING", responses[-1]]
-        return responses
 
     async def handle_MAIL(  # noqa: N802 — aiosmtpd's hook name
         self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]

@@ -104,6 +104,11 @@ class RecordingHandler:
       accepted (counting every connection), close the next `drops` connections without a
       reply, at MAIL (before any data: safe to retry) or after the DATA content arrived
       (before the reply: the client cannot know whether it was delivered).
+    - `pipelining`: EHLO offers PIPELINING (RFC 2920), as most real servers do. aiosmtpd
+      reads a session's commands one after another whether or not it offers it, so the
+      replies to a group come in order, each as its command is handled. `grouped` counts
+      the MAIL commands that arrived with their DATA command already behind them.
+    - `refuse_senders`: MAIL FROM these addresses is answered `refuse_sender_reply`.
 
     The hooks run on the server's event-loop thread; everything read from the test thread
     goes through one lock.
@@ -124,8 +129,15 @@ class RecordingHandler:
         max_sessions: int | None = None,
         data_tempfail_reply: str | None = None,
         data_tempfails: int = 0,
+        pipelining: bool = False,
+        refuse_senders: Iterable[str] = (),
+        refuse_sender_reply: str = "553 5.7.1 <{address}>: Sender address rejected",
     ) -> None:
         self._cond = threading.Condition()
+        self.pipelining = pipelining
+        self._grouped = 0
+        self._refuse_senders = frozenset(refuse_senders)
+        self._refuse_sender_reply = refuse_sender_reply
         self._tempfail = dict(tempfail or {})
         self._tempfail_reply = tempfail_reply
         self._refuse = frozenset(refuse)
@@ -167,6 +179,12 @@ class RecordingHandler:
         """Message contents received just before a drop during DATA (never acknowledged)."""
         with self._cond:
             return list(self._dropped_contents)
+
+    @property
+    def grouped(self) -> int:
+        """MAIL commands that came in one group with their RCPTs and DATA (pipelined)."""
+        with self._cond:
+            return self._grouped
 
     @property
     def sessions(self) -> int:
@@ -243,6 +261,8 @@ class RecordingHandler:
         if refusal is not None:
             return [refusal]
         session.host_name = hostname
+        if self.pipelining and responses and responses[0].startswith("250"):
+            responses = [*responses[:-1], "250-PIPELINING", responses[-1]]
         return responses
 
     async def handle_HELO(  # noqa: N802 — aiosmtpd's hook name
@@ -269,7 +289,14 @@ class RecordingHandler:
             return "421 4.4.2 (connection already closed by the test)"
         if self.login_required and not session.authenticated:
             return "530 5.7.0 Authentication required"
+        # What the session has read but not handled yet (aiosmtpd's stream buffer): the rest
+        # of a pipelined group is already there, a lockstep client's next command is not.
+        unread = bytes(getattr(getattr(server, "_reader", None), "_buffer", b""))
         with self._cond:
+            if unread.endswith(b"DATA\r\n"):
+                self._grouped += 1
+            if address in self._refuse_senders:
+                return self._refuse_sender_reply.format(address=address)
             if not getattr(session, "recording_seen", False):
                 session.recording_seen = True
                 self._sessions += 1

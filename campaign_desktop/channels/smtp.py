@@ -209,8 +209,10 @@ def _quoted(address: str) -> str:
     return smtplib.quoteaddr(address)
 
 
-def _write_mail(smtp: smtplib.SMTP, env: _Envelope) -> None:
-    """Write MAIL FROM without reading the reply: `smtplib.SMTP.mail` up to its `getreply`."""
+def _write_envelope(smtp: smtplib.SMTP, env: _Envelope, *, grouped: bool) -> None:
+    """Write MAIL FROM without reading its reply (`smtplib.SMTP.mail` up to its `getreply`);
+    `grouped`: RCPT TO for each recipient and DATA behind it, in the same write, for a
+    server that offers PIPELINING (RFC 2920 §3.1: the group ends with DATA)."""
     options = ""
     if env.mail_options and smtp.does_esmtp:
         if any(option.lower() == "smtputf8" for option in env.mail_options):
@@ -218,7 +220,11 @@ def _write_mail(smtp: smtplib.SMTP, env: _Envelope) -> None:
                 raise smtplib.SMTPNotSupportedError("SMTPUTF8 not supported by server")
             smtp.command_encoding = "utf-8"
         options = " " + " ".join(env.mail_options)
-    smtp.putcmd("mail", f"FROM:{_quoted(env.sender)}{options}")
+    if not grouped:
+        smtp.putcmd("mail", f"FROM:{_quoted(env.sender)}{options}")
+        return
+    rcpts = "".join(f"RCPT TO:{_quoted(rcpt)}\r\n" for rcpt in env.recipients)
+    smtp.send(f"MAIL FROM:{_quoted(env.sender)}{options}\r\n{rcpts}DATA\r\n")
 
 
 def _words(reply: bytes | str) -> str:
@@ -339,9 +345,10 @@ class SmtpConnection:
         Two hooks let the caller work while the server does (docs/performance.md, "Send over
         a slow server"):
 
-        - `go` is asked once, right after MAIL FROM is written and before the server's reply
-          is read. The data goes out only if it returns True; on False the transaction is
-          reset (RSET) and nothing is sent. If the connection drops before it was asked, it
+        - `go` is asked once, right after MAIL FROM is written (to a server offering
+          PIPELINING: MAIL, RCPT and DATA, one group) and before the server's replies are
+          read. The content goes out only if it returns True; on False nothing is sent
+          (the transaction is reset with RSET, or, after a 354, the connection closed). If the connection drops before it was asked, it
           is reopened and the message tried again as usual (`go` not asked yet); after it
           said True, the same, without asking again. An exception from `go` closes the
           connection (nothing was sent) and propagates.
@@ -380,8 +387,12 @@ class SmtpConnection:
     def _transaction(self, env: _Envelope, hooks: _Hooks) -> None:
         smtp = self._smtp
         assert smtp is not None
+        # RFC 2920: where the server offers PIPELINING, the envelope and DATA go out as one
+        # group and their replies are read in order: two round trips per message, not four
+        # (docs/performance.md, "PIPELINING").
+        grouped = smtp.does_esmtp and smtp.has_extn("pipelining")
         try:
-            _write_mail(smtp, env)
+            _write_envelope(smtp, env, grouped=grouped)
         except smtplib.SMTPNotSupportedError:
             raise SmtpRecipientRefused(
                 f"{self._settings.host} cannot deliver to international (non-ASCII) "
@@ -393,55 +404,103 @@ class SmtpConnection:
             try:
                 hooks.answer = bool(hooks.go())
             except BaseException:
-                self._discard()
+                self._discard()  # mid-group too: without the content nothing is delivered
                 raise
-        try:
-            code, reply = smtp.getreply()
-        except (smtplib.SMTPServerDisconnected, OSError) as exc:
-            raise _Dropped(str(exc)) from exc
-        if hooks.answer is False:
-            if code == 250:
-                self._reset()
-            elif code == 421:
-                self._discard()
-            raise _Declined
-        self._check_reply("MAIL", code, reply, env)
-        refused = self._recipients(smtp, env)
-        self._data(smtp, env, hooks.meanwhile)
+        if grouped:
+            refused = self._grouped_replies(smtp, env, hooks)
+        else:
+            refused = self._lockstep_replies(smtp, env, hooks)
+        self._content(smtp, env, hooks.meanwhile)
         for _, code, reply in refused:
             log.warning("SMTP server refused one of several recipients: %s %s", code, reply)
 
-    def _recipients(self, smtp: smtplib.SMTP, env: _Envelope) -> list[tuple[str, int, bytes]]:
-        """RCPT for each recipient; raises when none is accepted, else returns the refusals."""
+    def _lockstep_replies(
+        self, smtp: smtplib.SMTP, env: _Envelope, hooks: _Hooks
+    ) -> list[tuple[str, int, bytes]]:
+        """MAIL's reply, then RCPT and DATA one by one, up to the server's 354.
+
+        Returns the recipients refused (not all of them: then it raises)."""
+        code, reply = self._reply(smtp)
+        if hooks.answer is False:
+            if code == 250:
+                self._reset()
+            raise _Declined
+        self._check_reply("MAIL", code, reply, env)
         refused: list[tuple[str, int, bytes]] = []
         for rcpt in env.recipients:
             try:
                 # `smtp.rcpt(rcpt)`, with the address quoted the quick way when it can be
                 smtp.putcmd("rcpt", f"TO:{_quoted(rcpt)}")
-                code, reply = smtp.getreply()
             except (smtplib.SMTPServerDisconnected, OSError) as exc:
                 raise _Dropped(str(exc)) from exc
-            if code == 421:
-                raise _Dropped(self._scrub(f"{code} {_words(reply)}"))
+            code, reply = self._reply(smtp)
             if code not in {250, 251}:
                 refused.append((rcpt, code, reply))
-        if len(refused) == len(env.recipients):
-            self._reset()
-            # A 4xx for any of them means a later try may get through.
-            temporary = [r for r in refused if r[1] < 500]
-            rcpt, code, reply = (temporary or refused)[0]
-            raise self._reply_error("RCPT", code, reply, rcpt)
-        return refused
-
-    def _data(
-        self, smtp: smtplib.SMTP, env: _Envelope, meanwhile: Callable[[], None] | None
-    ) -> None:
+        self._check_recipients(env, refused)
         try:
-            code, reply = smtp.docmd("DATA")
+            smtp.putcmd("data")
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             raise _Dropped(str(exc)) from exc
+        code, reply = self._reply(smtp)
         if code != 354:
             self._check_reply("DATA", code, reply, env)
+        return refused
+
+    def _grouped_replies(
+        self, smtp: smtplib.SMTP, env: _Envelope, hooks: _Hooks
+    ) -> list[tuple[str, int, bytes]]:
+        """The replies to a group `_write_envelope` wrote, in order: MAIL, each RCPT, DATA.
+
+        The same outcomes as `_lockstep_replies`. When the server answered DATA with 354
+        but the message must not go (`go` said no, or a refusal a conforming server would
+        have answered DATA with 503), the connection is closed: in the middle of DATA only
+        that aborts the transaction (RFC 5321 §4.1.1.4: nothing is delivered before the
+        final dot); RSET would be taken as content.
+        """
+        mail = self._reply(smtp)
+        refused: list[tuple[str, int, bytes]] = []
+        for rcpt in env.recipients:
+            code, reply = self._reply(smtp)
+            if code not in {250, 251}:
+                refused.append((rcpt, code, reply))
+        code, reply = self._reply(smtp)
+        stop = hooks.answer is False or mail[0] != 250 or len(refused) == len(env.recipients)
+        if code == 354 and stop:
+            self._discard()
+        if hooks.answer is False:
+            self._reset()
+            raise _Declined
+        self._check_reply("MAIL", *mail, env)
+        self._check_recipients(env, refused)
+        if code != 354:
+            self._check_reply("DATA", code, reply, env)
+        return refused
+
+    def _reply(self, smtp: smtplib.SMTP) -> tuple[int, bytes]:
+        """The next reply before the content went out. A connection that broke or timed out,
+        or a 421 (the server is closing it, having accepted nothing), is `_Dropped`."""
+        try:
+            code, reply = smtp.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            raise _Dropped(str(exc)) from exc
+        if code == 421:
+            raise _Dropped(self._scrub(f"{code} {_words(reply)}"))
+        return code, reply
+
+    def _check_recipients(self, env: _Envelope, refused: list[tuple[str, int, bytes]]) -> None:
+        """Raise when the server refused every recipient (RSET first); some refused is fine."""
+        if len(refused) < len(env.recipients):
+            return
+        self._reset()
+        # A 4xx for any of them means a later try may get through.
+        temporary = [r for r in refused if r[1] < 500]
+        rcpt, code, reply = (temporary or refused)[0]
+        raise self._reply_error("RCPT", code, reply, rcpt)
+
+    def _content(
+        self, smtp: smtplib.SMTP, env: _Envelope, meanwhile: Callable[[], None] | None
+    ) -> None:
+        """After the server's 354: the message, then its confirmation."""
         try:
             smtp.send(env.payload)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:

@@ -29,6 +29,7 @@ from campaign_desktop.channels.smtp import (
     SmtpConnection,
     SmtpError,
     SmtpRecipientRefused,
+    SmtpSenderRefused,
     SmtpSettings,
     SmtpTransientError,
     SmtpUnconfirmedError,
@@ -83,6 +84,12 @@ def parse(msg: EmailMessage) -> EmailMessage:
 def full_text(exc: BaseException) -> str:
     """Everything a log or crash report could show about `exc`, causes included."""
     return "".join(traceback.format_exception(exc)) + repr(exc) + repr(exc.args)
+
+
+@pytest.fixture(params=[False, True], ids=["lockstep", "pipelining"])
+def pipelining(request: pytest.FixtureRequest) -> bool:
+    """Whether the server offers PIPELINING (RFC 2920): every transaction test runs both ways."""
+    return bool(request.param)
 
 
 @pytest.fixture
@@ -300,8 +307,10 @@ def test_send_to_an_international_address_uses_smtputf8(
     assert received.message["To"].addresses[0].addr_spec == "jürgen@xn--bcher-kva.example"
 
 
-def test_send_reconnects_once_when_the_server_drops_the_connection_before_data() -> None:
-    handler = RecordingHandler(drop_after=1, drops=1, drop_during="mail")
+def test_send_reconnects_once_when_the_server_drops_the_connection_before_data(
+    pipelining: bool,
+) -> None:
+    handler = RecordingHandler(pipelining=pipelining, drop_after=1, drops=1, drop_during="mail")
     with running_smtp_server(handler) as server, SmtpConnection(settings_for(server)) as conn:
         for n in range(3):
             conn.send(make_message(to=f"r{n}@example.com"))
@@ -340,8 +349,9 @@ def test_a_server_gone_mid_run_is_a_transient_error_not_a_settings_problem() -> 
     assert not conn.is_open
 
 
-def test_a_421_closing_reply_is_retried_once_on_a_new_connection() -> None:
+def test_a_421_closing_reply_is_retried_once_on_a_new_connection(pipelining: bool) -> None:
     handler = RecordingHandler(
+        pipelining=pipelining,
         tempfail={"busy@example.com": 1},
         tempfail_reply="421 4.7.0 Too busy, closing connection",
     )
@@ -352,8 +362,8 @@ def test_a_421_closing_reply_is_retried_once_on_a_new_connection() -> None:
     assert handler.sessions == 2
 
 
-def test_a_connection_dropped_twice_in_a_row_is_a_transient_error() -> None:
-    handler = RecordingHandler(drop_after=0, drops=2, drop_during="mail")
+def test_a_connection_dropped_twice_in_a_row_is_a_transient_error(pipelining: bool) -> None:
+    handler = RecordingHandler(pipelining=pipelining, drop_after=0, drops=2, drop_during="mail")
     with running_smtp_server(handler) as server, SmtpConnection(settings_for(server)) as conn:
         with pytest.raises(SmtpTransientError, match="dropped twice"):
             conn.send(make_message())
@@ -364,8 +374,8 @@ def test_a_connection_dropped_twice_in_a_row_is_a_transient_error() -> None:
     assert handler.wait_for(1)
 
 
-def test_a_drop_after_the_data_was_sent_is_unconfirmed_and_never_resent() -> None:
-    handler = RecordingHandler(drop_after=0, drops=1, drop_during="data")
+def test_a_drop_after_the_data_was_sent_is_unconfirmed_and_never_resent(pipelining: bool) -> None:
+    handler = RecordingHandler(pipelining=pipelining, drop_after=0, drops=1, drop_during="data")
     with running_smtp_server(handler) as server, SmtpConnection(settings_for(server)) as conn:
         with pytest.raises(SmtpUnconfirmedError, match="may have been delivered"):
             conn.send(make_message(to="maybe@example.com"))
@@ -376,8 +386,10 @@ def test_a_drop_after_the_data_was_sent_is_unconfirmed_and_never_resent() -> Non
     assert [m.rcpt_tos for m in handler.messages] == [("next@example.com",)]
 
 
-def test_a_451_is_a_transient_error_with_the_server_words_and_a_later_try_succeeds() -> None:
-    handler = RecordingHandler(tempfail={"grey@example.com": 1})
+def test_a_451_is_a_transient_error_with_the_server_words_and_a_later_try_succeeds(
+    pipelining: bool,
+) -> None:
+    handler = RecordingHandler(pipelining=pipelining, tempfail={"grey@example.com": 1})
     with running_smtp_server(handler) as server, SmtpConnection(settings_for(server)) as conn:
         with pytest.raises(SmtpTransientError) as raised:
             conn.send(make_message(to="grey@example.com"))
@@ -389,8 +401,10 @@ def test_a_451_is_a_transient_error_with_the_server_words_and_a_later_try_succee
     assert handler.sessions == 1
 
 
-def test_a_550_refuses_that_recipient_only_and_the_connection_stays_usable() -> None:
-    handler = RecordingHandler(refuse={"gone@example.com"})
+def test_a_550_refuses_that_recipient_only_and_the_connection_stays_usable(
+    pipelining: bool,
+) -> None:
+    handler = RecordingHandler(pipelining=pipelining, refuse={"gone@example.com"})
     with running_smtp_server(handler) as server, SmtpConnection(settings_for(server)) as conn:
         with pytest.raises(SmtpRecipientRefused) as raised:
             conn.send(make_message(to="gone@example.com"))
@@ -412,9 +426,9 @@ def test_a_550_refuses_that_recipient_only_and_the_connection_stays_usable() -> 
     ],
 )
 def test_a_refusal_after_the_data_is_mapped_by_its_code_class(
-    reply: str, error_type: type[SmtpError]
+    reply: str, error_type: type[SmtpError], pipelining: bool
 ) -> None:
-    handler = RecordingHandler(data_reply=reply)
+    handler = RecordingHandler(data_reply=reply, pipelining=pipelining)
     with (
         running_smtp_server(handler) as server,
         SmtpConnection(settings_for(server)) as conn,
@@ -430,8 +444,8 @@ def wire(msg: EmailMessage) -> tuple[str, tuple[str, ...], bytes]:
     return flatten(msg)
 
 
-def test_send_bytes_asks_go_once_after_mail_and_sends_only_on_yes() -> None:
-    handler = RecordingHandler()
+def test_send_bytes_asks_go_once_after_mail_and_sends_only_on_yes(pipelining: bool) -> None:
+    handler = RecordingHandler(pipelining=pipelining)
     asked: list[str] = []
 
     def answer(word: str) -> Callable[[], bool]:
@@ -457,11 +471,15 @@ def test_send_bytes_asks_go_once_after_mail_and_sends_only_on_yes() -> None:
     assert asked == ["no", "yes", "meanwhile"]
     assert handler.wait_for(1)
     assert [m.rcpt_tos for m in handler.messages] == [("yes@example.com",)]
-    assert handler.sessions == 1  # a declined message resets the transaction, not the link
+    # Declined before the data: in lockstep RSET keeps the link; pipelined, DATA was already
+    # answered with 354 and only closing the connection aborts it.
+    assert handler.sessions == (2 if pipelining else 1)
 
 
-def test_go_is_not_asked_again_when_the_connection_drops_after_it_said_yes() -> None:
-    handler = RecordingHandler(drop_after=0, drops=1, drop_during="mail")
+def test_go_is_not_asked_again_when_the_connection_drops_after_it_said_yes(
+    pipelining: bool,
+) -> None:
+    handler = RecordingHandler(pipelining=pipelining, drop_after=0, drops=1, drop_during="mail")
     asked: list[int] = []
     with running_smtp_server(handler) as server, SmtpConnection(settings_for(server)) as conn:
 
@@ -477,8 +495,8 @@ def test_go_is_not_asked_again_when_the_connection_drops_after_it_said_yes() -> 
     assert [m.rcpt_tos for m in handler.messages] == [("once@example.com",)]
 
 
-def test_an_error_from_go_sends_nothing_and_closes_the_connection() -> None:
-    handler = RecordingHandler()
+def test_an_error_from_go_sends_nothing_and_closes_the_connection(pipelining: bool) -> None:
+    handler = RecordingHandler(pipelining=pipelining)
 
     def refuse() -> bool:
         raise ValidationError("storage", "The database is busy.")
@@ -840,3 +858,95 @@ def test_the_password_appears_in_no_error_and_no_log_line(
     ours = [r.getMessage() for r in caplog.records if r.name.startswith("campaign_desktop")]
     assert ours  # the connection did log something, and none of it holds the password
     assert not [line for line in ours if PASSWORD in line]
+
+
+# --- PIPELINING (RFC 2920) --------------------------------------------------------------
+
+
+def test_where_the_server_offers_pipelining_envelope_and_data_go_as_one_group(
+    pipelining: bool,
+) -> None:
+    handler = RecordingHandler(pipelining=pipelining)
+    asked: list[str] = []
+
+    def go() -> bool:
+        asked.append("go")
+        return True
+
+    with running_smtp_server(handler) as server, SmtpConnection(settings_for(server)) as conn:
+        conn.send(make_message(to="ann@example.com"))
+        conn.send_bytes(*wire(make_message(to="bob@example.com")), go=go)
+        conn.send(make_message(to="jürgen@bücher.example"))
+
+    assert handler.wait_for(3)
+    assert [m.rcpt_tos for m in handler.messages] == [
+        ("ann@example.com",),
+        ("bob@example.com",),
+        ("jürgen@xn--bcher-kva.example",),
+    ]
+    assert handler.messages[2].smtp_utf8
+    assert asked == ["go"]
+    assert handler.sessions == 1
+    # Offered: every MAIL came with its RCPT and DATA behind it; not offered: none did.
+    assert handler.grouped == (3 if pipelining else 0)
+
+
+def test_some_recipients_refused_the_others_get_the_message(pipelining: bool) -> None:
+    handler = RecordingHandler(pipelining=pipelining, refuse={"gone@example.com"})
+    recipients = ("ann@example.com", "gone@example.com", "bob@example.com")
+    sender, _, data = wire(make_message())
+    with running_smtp_server(handler) as server, SmtpConnection(settings_for(server)) as conn:
+        assert conn.send_bytes(sender, recipients, data)
+
+    assert handler.wait_for(1)
+    assert [m.rcpt_tos for m in handler.messages] == [("ann@example.com", "bob@example.com")]
+
+
+def test_every_recipient_refused_sends_nothing_and_keeps_the_connection(pipelining: bool) -> None:
+    handler = RecordingHandler(
+        pipelining=pipelining,
+        refuse={"gone@example.com"},
+        tempfail={"grey@example.com": 5},
+    )
+    sender, _, data = wire(make_message())
+    with running_smtp_server(handler) as server, SmtpConnection(settings_for(server)) as conn:
+        # A 4xx among the refusals wins: a later try may get through.
+        with pytest.raises(SmtpTransientError, match="Greylisted") as greylisted:
+            conn.send_bytes(sender, ("gone@example.com", "grey@example.com"), data)
+        assert greylisted.value.code == 451
+        with pytest.raises(SmtpRecipientRefused, match="User unknown"):
+            conn.send_bytes(sender, ("gone@example.com",), data)
+        conn.send_bytes(sender, ("here@example.com",), data)
+
+    assert handler.wait_for(1)
+    assert [m.rcpt_tos for m in handler.messages] == [("here@example.com",)]
+    assert handler.sessions == 1
+
+
+def test_a_refused_sender_sends_nothing_and_keeps_the_connection(pipelining: bool) -> None:
+    handler = RecordingHandler(pipelining=pipelining, refuse_senders={"spoof@example.com"})
+    with running_smtp_server(handler) as server, SmtpConnection(settings_for(server)) as conn:
+        with pytest.raises(SmtpSenderRefused, match="Sender address rejected") as raised:
+            conn.send(make_message(from_email="spoof@example.com"))
+        conn.send(make_message(to="next@example.com"))
+
+    assert raised.value.code == 553
+    assert handler.wait_for(1)
+    assert [m.rcpt_tos for m in handler.messages] == [("next@example.com",)]
+    assert handler.sessions == 1
+
+
+def test_a_go_that_says_no_in_a_group_sends_nothing_even_after_the_354(pipelining: bool) -> None:
+    """Pipelined, the server has answered DATA before `go`'s answer is read back: the
+    content must never follow, and the next message must not inherit the open DATA."""
+    handler = RecordingHandler(pipelining=pipelining)
+    with running_smtp_server(handler) as server, SmtpConnection(settings_for(server)) as conn:
+        for n in range(3):
+            assert not conn.send_bytes(
+                *wire(make_message(to=f"no{n}@example.com")), go=lambda: False
+            )
+        assert conn.send_bytes(*wire(make_message(to="yes@example.com")), go=lambda: True)
+
+    # QUIT was answered, so the server has handled everything the client wrote.
+    assert [m.rcpt_tos for m in handler.messages] == [("yes@example.com",)]
+    assert handler.sessions == (4 if pipelining else 1)

@@ -19,11 +19,12 @@ from tests.smtp_server import RecordingHandler, running_smtp_server
 pytestmark = [pytest.mark.both_backends, pytest.mark.usefixtures("every_backend")]
 
 
+@pytest.mark.parametrize("pipelining", [False, True], ids=["lockstep", "pipelining"])
 @pytest.mark.parametrize("connections", [1, 4, 8])
 def test_a_run_opens_as_many_connections_as_set_and_sends_everyone_once(
-    data_dir: Path, connections: int
+    data_dir: Path, connections: int, pipelining: bool
 ) -> None:
-    handler = RecordingHandler(data_delay=0.02)
+    handler = RecordingHandler(data_delay=0.02, pipelining=pipelining)
     with running_smtp_server(handler) as server, open_ctx(data_dir, server) as ctx:
         emails = add_contacts(ctx, 120)
         ctx.settings.set("sending.connections", connections)
@@ -35,6 +36,7 @@ def test_a_run_opens_as_many_connections_as_set_and_sends_everyone_once(
         assert handler.sessions == connections
         assert handler.peak_active == connections
         assert ctx.runs.get(run.id).sent == 120
+        assert handler.grouped == (120 if pipelining else 0)
 
 
 def test_connections_setting_is_a_whole_number_from_1_to_16(data_dir: Path) -> None:
@@ -96,9 +98,12 @@ def test_a_rate_limit_reply_backs_off_without_failing_anyone(data_dir: Path) -> 
         assert max(row.attempts for row in rows_of(ctx, run.id).values()) <= 2
 
 
+@pytest.mark.parametrize("pipelining", [False, True], ids=["lockstep", "pipelining"])
 @pytest.mark.parametrize("stop", ["pause", "cancel"])
-def test_pause_and_cancel_stop_every_connection(data_dir: Path, stop: str) -> None:
-    handler = RecordingHandler(data_delay=0.05)
+def test_pause_and_cancel_stop_every_connection(
+    data_dir: Path, stop: str, pipelining: bool
+) -> None:
+    handler = RecordingHandler(data_delay=0.05, pipelining=pipelining)
     with running_smtp_server(handler) as server, open_ctx(data_dir, server) as ctx:
         add_contacts(ctx, 200)
         ctx.settings.set("sending.connections", 4)

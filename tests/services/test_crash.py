@@ -55,27 +55,31 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, list[
     return data_dir, campaign_id, emails
 
 
-def _trials() -> list[tuple[int, bool, str]]:
-    """(seed, throttled, how) for each kill: at a random message count, or inside a random
-    commit of a connection thread (a `begin` or an outcome write)."""
+def _trials() -> list[tuple[int, bool, str, bool]]:
+    """(seed, throttled, how, pipelining) for each kill: at a random message count, or inside
+    a random commit of a connection thread (a `begin` or an outcome write); half of them
+    against a server offering PIPELINING, where the commit runs after MAIL, RCPT and DATA
+    were written (and perhaps answered with 354)."""
     return [
-        (seed, seed % 2 == 1, "commit" if seed % 3 == 0 else "message") for seed in range(TRIALS)
+        (seed, seed % 2 == 1, "commit" if seed % 3 == 0 else "message", seed % 4 < 2)
+        for seed in range(TRIALS)
     ]
 
 
-@pytest.mark.parametrize(("seed", "throttled", "how"), _trials())
+@pytest.mark.parametrize(("seed", "throttled", "how", "pipelining"), _trials())
 def test_killed_send_resumes_without_sending_anyone_twice_or_losing_anyone(
     prepared: tuple[Path, int, list[str]],
     tmp_path: Path,
     seed: int,
     throttled: bool,
     how: str,
+    pipelining: bool,
 ) -> None:
     template_dir, campaign_id, emails = prepared
     data_dir = tmp_path / "data"
     shutil.copytree(template_dir, data_dir)
     rng = random.Random(seed)
-    handler = RecordingHandler()
+    handler = RecordingHandler(pipelining=pipelining)
     with running_smtp_server(handler) as server:
         with AppContext.open(data_dir) as ctx:
             configure_smtp(ctx, server.port)

@@ -7,9 +7,10 @@ ledger's promise (docs/design.md §9): the message is built and the throttle slo
 message's outcome, so a row is `in_flight` only while its own SMTP transaction is open.
 
 The client's own work overlaps the server's (docs/performance.md, "Send over a slow
-server"): that commit runs while the server answers MAIL FROM, and the data goes out only
-once it is done; the next recipient is taken and its message built while the server
-confirms the current one (`SmtpConnection.send_bytes`'s `go` and `meanwhile`).
+server"): that commit runs while the server answers MAIL FROM (or, where it offers
+PIPELINING, the group of MAIL, RCPT and DATA), and the content goes out only once it is
+done; the next recipient is taken and its message built while the server confirms the
+current one (`SmtpConnection.send_bytes`'s `go` and `meanwhile`).
 
 Retry policy, per kind of failure:
 
