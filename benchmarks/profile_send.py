@@ -180,7 +180,9 @@ def _measure(
 ) -> None:
     ctx = data.open_context(folder / "data")
     try:
-        with SmtpSink(delay=args.delay_ms / 1000, pipelining=args.pipelining) as sink:
+        with SmtpSink(
+            delay=args.delay_ms / 1000, rtt=args.rtt_ms / 1000, pipelining=args.pipelining
+        ) as sink:
             runs = Runs(ctx, sink, args.messages, args.connections)
             runs.bare()  # warm-up
             for _ in range(args.repeats):
@@ -204,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay-ms", type=float, default=0.0)
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3, help="app and bare runs (median)")
+    parser.add_argument(
+        "--rtt-ms", type=float, default=0.0, help="a network round trip in front of the server"
+    )
     parser.add_argument(
         "--pipelining", action="store_true", help="the server offers PIPELINING (RFC 2920)"
     )
