@@ -214,6 +214,10 @@ def test_each_desktop_sees_what_the_others_change(tmp_path: Path, team_url: str)
         open_desktop(tmp_path, "theirs", team_url, heartbeat_seconds=0.2) as theirs,
     ):
         configure_smtp(theirs, server.port)
+        # One connection: the send lasts ~2 s, several of this desktop's polls, so one of them
+        # falls between two of the run's progress writes (with 4 it was over in ~0.5 s and a
+        # poll could see only 0 and then the end).
+        theirs.settings.set("sending.connections", 1)
         add_contacts(theirs, 40)
         seen: list[object] = []
         mine.events.subscribe(seen.append)
