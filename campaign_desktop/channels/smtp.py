@@ -348,9 +348,10 @@ class SmtpConnection:
         - `go` is asked once, right after MAIL FROM is written (to a server offering
           PIPELINING: MAIL, RCPT and DATA, one group) and before the server's replies are
           read. The content goes out only if it returns True; on False nothing is sent
-          (the transaction is reset with RSET, or, after a 354, the connection closed). If the connection drops before it was asked, it
-          is reopened and the message tried again as usual (`go` not asked yet); after it
-          said True, the same, without asking again. An exception from `go` closes the
+          (the transaction is reset with RSET, or, after a 354, the connection closed). If
+          the connection drops before it was asked, it is reopened and the message tried
+          again as usual (`go` not asked yet); after it said True, the same, without asking
+          again. An exception from `go` closes the
           connection (nothing was sent) and propagates.
         - `meanwhile` runs once, after the whole message is written and before the server's
           confirmation is read; it must not raise (if it does, the connection is closed and
