@@ -123,8 +123,14 @@ STATUS_WORDS: Mapping[str, tuple[str, ...]] = {
         "blacklisted",
         "suppressed",
     ),
-    "bounced": ("bounced", "bounce", "hard bounce", "hard bounced", "cleaned"),
-    NOT_OPTED_IN: ("pending", "transactional", "non-subscribed", "never subscribed"),
+    "bounced": ("bounced", "bounce", "hard bounce", "hard bounced", "cleaned", "held"),
+    NOT_OPTED_IN: (
+        "pending",
+        "transactional",
+        "non-subscribed",
+        "not subscribed",
+        "never subscribed",
+    ),
 }
 #: The accepted words, as a refused row's reason lists them.
 ACCEPTED_STATUSES = (
