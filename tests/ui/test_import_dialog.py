@@ -448,3 +448,22 @@ def test_a_clean_status_column_says_what_it_will_do_without_a_warning(
     text = dialog.status_check_label.text()
     assert text.startswith("Status column “status”: 1 row says unsubscribed: those contacts")
     assert "\N{WARNING SIGN}" not in text
+
+
+def test_closing_the_dialog_or_a_new_file_stops_the_status_check(
+    open_dialog: Callable[[Path], ImportDialog], qtbot: QtBot, tmp_path: Path
+) -> None:
+    first = _statuses_csv(tmp_path / "first.csv")
+    dialog = open_dialog(first)
+    reading = dialog._status_cancel  # the flag the running (or finished) check polls
+    second = write_csv(tmp_path / "second.csv", ["email", "status"], [["a@example.com", "spam"]])
+
+    dialog.load_file(second)
+
+    assert reading.is_set()
+    qtbot.waitUntil(lambda: dialog.status_check is not None)
+    assert dialog.status_check is not None
+    assert (dialog.status_check.header, dialog.status_check.unsubscribed) == ("status", 1)
+    reading = dialog._status_cancel
+    dialog.reject()
+    assert reading.is_set()

@@ -422,9 +422,10 @@ class ImportDialog(QDialog):
         self._list_name = DEFAULT_LIST
         self.report: ImportReport | None = None
         # The status column's check: the header it reads, and its Cancel (a new file or a
-        # new status column stops the one running). A result for another header is stale.
+        # new status column stops the one running); a result of an earlier round is stale.
         self._status_header: str | None = None
         self._status_cancel = threading.Event()
+        self._status_round = 0
         self.status_check: StatusCheck | None = None
         self.setObjectName("importDialog")
         self.setWindowTitle("Import contacts")
@@ -612,9 +613,10 @@ class ImportDialog(QDialog):
             return
         show_note(self.status_check_label, f"Checking the status column {_quoted(header)}…")
         path, cancel, contacts = self._path, self._status_cancel, self._ctx.contacts
+        round_ = self._status_round
         task = BackgroundTask(
             "csv status check",
-            lambda _report: contacts.check_csv_status(path, header, cancel=cancel),
+            lambda _report: (round_, contacts.check_csv_status(path, header, cancel=cancel)),
             cancel,
         )
         task.finished.connect(self._on_status_checked)
@@ -623,20 +625,24 @@ class ImportDialog(QDialog):
     def _stop_status_check(self) -> None:
         self._status_cancel.set()
         self._status_cancel = threading.Event()
+        self._status_round += 1
         self._status_header = None
         self.status_check = None
 
     @Slot(object, object)
-    def _on_status_checked(self, check: StatusCheck | None, error: BaseException | None) -> None:
+    def _on_status_checked(
+        self, result: tuple[int, StatusCheck] | None, error: BaseException | None
+    ) -> None:
         if error is not None:
             if not isinstance(error, DomainError):
                 hand_to_crash_handler(error)
-            elif self._status_header is not None:
+            elif not self.importing and self.status_check is None:
                 show_note(self.status_check_label, "")  # the import reports what is wrong
             return
-        assert check is not None
-        if check.cancelled or check.header != self._status_header or self.importing:
-            return  # stopped, or about a column (or file) no longer chosen
+        assert result is not None
+        round_, check = result
+        if round_ != self._status_round or check.cancelled or self.importing:
+            return  # about a column (or file) no longer chosen, or stopped
         self.status_check = check
         text = describe_status_check(check)
         if check.refused_rows:
