@@ -140,7 +140,7 @@ def describe_status_effect(report: ImportReport) -> str:
         refused = report.status_refused
         parts.append(
             f"{_rows(refused)} {'were' if refused != 1 else 'was'} skipped for a status that "
-            "is no consent to mail (see the reasons below)."
+            "is no consent to mail."
         )
     return " ".join(parts)
 
