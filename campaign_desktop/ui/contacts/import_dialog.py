@@ -756,6 +756,7 @@ class ImportDialog(QDialog):
             else:
                 hand_to_crash_handler(error)
             self._refresh()
+            self._check_status_column()  # stopped when the import started; read it again
             return
         assert report is not None
         self.report = report
