@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
@@ -467,3 +467,29 @@ def test_closing_the_dialog_or_a_new_file_stops_the_status_check(
     reading = dialog._status_cancel
     dialog.reject()
     assert reading.is_set()
+
+
+def test_a_refused_status_in_the_preview_rows_is_marked_with_its_reason(
+    open_dialog: Callable[[Path], ImportDialog], tmp_path: Path, qtmodeltester: ModelTester
+) -> None:
+    path = write_csv(
+        tmp_path / "few.csv",
+        ["email", "status"],
+        [["a@example.com", "unsubscribed"], ["b@example.com", "yes"]],
+    )
+    dialog = open_dialog(path)
+    model = dialog.preview_model
+    qtmodeltester.check(model)  # type: ignore[no-untyped-call]  # pytest-qt has no hints
+
+    assert model.index(2, 1).data() == "yes"
+    assert (
+        model.index(2, 1)
+        .data(Qt.ItemDataRole.ToolTipRole)
+        .startswith("The status “yes” is not a word the app knows")
+    )
+    assert model.index(2, 1).data(Qt.ItemDataRole.ForegroundRole) is not None
+    assert model.index(1, 1).data(Qt.ItemDataRole.ToolTipRole) == "unsubscribed"
+    assert model.index(1, 1).data(Qt.ItemDataRole.ForegroundRole) is None
+    column = _combo(dialog, 1)
+    column.setCurrentIndex(column.findData("ignore"))  # not the status: just a cell
+    assert model.index(2, 1).data(Qt.ItemDataRole.ToolTipRole) == "yes"

@@ -26,7 +26,7 @@ from PySide6.QtCore import (
     Qt,
     Slot,
 )
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -63,9 +63,11 @@ from campaign_desktop.services.csv_import import (
     attribute_key_problem,
     normalize_attribute_key,
     plan_columns,
+    read_status,
 )
 from campaign_desktop.ui.common.background import BackgroundTask, Report, hand_to_crash_handler
 from campaign_desktop.ui.common.table_model import RowTableModel
+from campaign_desktop.ui.common.theme import error_color
 from campaign_desktop.ui.common.widgets import (
     buddy_label,
     data_table,
@@ -85,6 +87,7 @@ _PROGRESS_STEPS = 1000
 _NO_INDEX = QModelIndex()
 ModelIndex = QModelIndex | QPersistentModelIndex
 
+_REFUSED_STATUS_ROLES = (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole)
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 _EMPTY_TEXT = (
     "<p>Choose a CSV file to import: one contact per row, with a header row naming the "
@@ -309,8 +312,15 @@ class CsvPreviewModel(QAbstractTableModel):
         if index.row() == self.MAPPING_ROW:
             return self._mapping_data(column, role)
         cells = self._rows[index.row() - 1]
+        cell = cells[column] if column < len(cells) else ""
+        if self._targets[column] == STATUS and role in _REFUSED_STATUS_ROLES:
+            problem, _opted_out, refused = read_status(cell)
+            if refused:  # the import will skip this row: say so where the word is
+                if role == Qt.ItemDataRole.ToolTipRole:
+                    return problem
+                return error_color(QGuiApplication.palette())
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            return cells[column] if column < len(cells) else ""
+            return cell
         return None
 
     def _mapping_data(self, column: int, role: int) -> Any:
