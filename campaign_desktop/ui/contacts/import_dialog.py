@@ -189,9 +189,9 @@ def describe_status_check(check: StatusCheck) -> str:
     unconfirmed = " and ".join(_quoted(word) for word in STATUS_WORDS[NOT_OPTED_IN][:2])
     return (
         f"\N{WARNING SIGN} {_rows(check.refused_rows)} will be skipped for their status: "
-        f"{words}{more}. Statuses the app imports: {ACCEPTED_STATUSES}; {unconfirmed} mean "
-        "not opted in. Correct the file, or import and find those rows among the skipped "
-        f"ones. {text}"
+        f"{words}{more}. Correct the file, or import and find them among the skipped rows.\n"
+        f"Statuses the app imports: {ACCEPTED_STATUSES}; {unconfirmed} mean not opted in.\n"
+        f"{text}"
     )
 
 
