@@ -165,6 +165,12 @@ class ImportReport:
     skipped: list[tuple[int, str]] = field(default_factory=list)
     cancelled: bool = False
     rows_read: int = 0
+    status_unsubscribed: int = 0
+    """Subscribed contacts (new or existing) the file's status column made unsubscribed."""
+    status_bounced: int = 0
+    """Subscribed contacts (new or existing) the file's status column made bounced."""
+    status_refused: int = 0
+    """Rows skipped for a status word that is no consent to mail (also in `skipped`)."""
 
 
 @dataclass(frozen=True)

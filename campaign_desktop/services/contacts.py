@@ -30,11 +30,12 @@ import json
 import os
 import sqlite3
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol, cast
 
 from sqlalchemy import (
     BindParameter,
@@ -49,6 +50,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -74,7 +76,9 @@ from campaign_desktop.services.csv_import import (
     CsvPreview,
     CsvRow,
     CsvSource,
+    StatusCheck,
     check_attribute_key,
+    check_status,
     preview,
     sharing_the_gil,
 )
@@ -750,6 +754,15 @@ class ContactService:
         """What the import dialog shows before importing: see `csv_import.preview`."""
         return preview(path, rows)
 
+    def check_csv_status(
+        self, path: CsvSource, header: str, *, cancel: CancelFlag | None = None
+    ) -> StatusCheck:
+        """What the column `header` will do as the import's status column: how many rows
+        unsubscribe or bounce their contact, and which words refuse their rows (the import
+        dialog shows it before importing). Reads the whole file, nothing of the database:
+        see `csv_import.check_status` (ValidationError("file"), ("mapping"))."""
+        return check_status(path, header, cancelled=None if cancel is None else cancel.is_set)
+
     def import_csv(
         self,
         path: CsvSource,
@@ -765,8 +778,13 @@ class ContactService:
           updates that contact: non-empty names overwrite, attributes are merged (an empty
           cell never erases a value). An import never resubscribes an unsubscribed or
           bounced contact (consent is not re-given by a file); a status column can only
-          take consent away: "unsubscribed" or "bounced" there makes a subscribed contact
-          (new or existing) so, in the batch's own transaction (`csv_import.STATUS`).
+          take consent away: "unsubscribed" or "bounced" there (or another tool's word for
+          it, `csv_import.STATUS_WORDS`) makes a subscribed contact (new or existing) so,
+          in the batch's own transaction (`csv_import.STATUS`), and
+          `report.status_unsubscribed` / `status_bounced` count the contacts it changed. A
+          status word meaning "not opted in" ("pending") or one the app does not know
+          skips the row with a reason naming the word (`report.status_refused` counts
+          them): such a contact is never imported as subscribed by accident.
         - Every contact created or updated is added to `list_name`.
         - Skipped rows come back as ``(row, reason)``; rows are numbered as a spreadsheet
           shows them: the header is row 1, the first data row is row 2, blank lines count
@@ -786,8 +804,7 @@ class ContactService:
         below its header, or `mapping`/`list_name` are invalid: that is a ValidationError.
         """
         target = _list_name(list_name, "list_name")
-        created = updated = 0
-        skipped: list[tuple[int, str]] = []
+        total = _BatchResult()
         cancelled = False
         with ContactCsv(path, mapping) as reader:
             if not reader.has_rows():
@@ -798,20 +815,20 @@ class ContactService:
                     if cancel is not None and cancel.is_set():
                         cancelled = True
                         break
-                    result = self._import_batch(batch, target, imported)
-                    created += result.created
-                    updated += result.updated
-                    skipped.extend(result.skipped)
+                    total.add(self._import_batch(batch, target, imported))
                     if progress is not None:
-                        progress(reader.fraction_read, created + updated + len(skipped))
+                        progress(reader.fraction_read, total.rows)
             finally:
                 imported.close()
         return ImportReport(
-            created=created,
-            updated=updated,
-            skipped=skipped,
+            created=total.created,
+            updated=total.updated,
+            skipped=total.skipped,
             cancelled=cancelled,
-            rows_read=created + updated + len(skipped),
+            rows_read=total.rows,
+            status_unsubscribed=total.opted_out[ContactStatus.UNSUBSCRIBED],
+            status_bounced=total.opted_out[ContactStatus.BOUNCED],
+            status_refused=total.status_refused,
         )
 
     def _import_batch(
@@ -833,24 +850,24 @@ class ContactService:
                         continue
                     reason = f"Same email as row {first.row}"
             result.skipped.append((row.row, reason))
+            result.status_refused += row.status_refused
         for address, earlier_row in imported.rows_of(list(accepted)).items():
             result.skipped.append((accepted.pop(address).row, f"Same email as row {earlier_row}"))
         result.skipped.sort()
         if not accepted:
             return result
         now = self._clock.now()
-        if self._db.is_sqlite:
-            result.created, result.updated = self._write_batch_raw(accepted, list_name, now)
-        else:
-            result.created, result.updated = self._write_batch_core(accepted, list_name, now)
+        write = self._write_batch_raw if self._db.is_sqlite else self._write_batch_core
+        result.created, result.updated, opted_out = write(accepted, list_name, now)
+        result.opted_out.update(opted_out)
         imported.add((address, row.row) for address, row in accepted.items())
         return result
 
     def _write_batch_raw(
         self, accepted: Mapping[str, CsvRow], list_name: str, now: datetime
-    ) -> tuple[int, int]:
+    ) -> tuple[int, int, dict[ContactStatus, int]]:
         """`_write_batch_core` on the SQLite file's DBAPI connection (`Database.write_raw`):
-        (created, updated). Same rows, same stored values, one statement per step.
+        (created, updated, opted out). Same rows, same stored values, one statement per step.
 
         Issue 16: SQLAlchemy's per-row parameter processing cost more than SQLite's insert.
         The new contacts go in as one JSON array read by ``json_each`` in one INSERT …
@@ -894,17 +911,20 @@ class ContactService:
                 raw.executemany(_SQLITE_UPDATE_CONTACT, changes)
             list_id = _sqlite_list_id(raw, list_name, stamp)
             raw.execute(_SQLITE_ADD_MEMBERS, (list_id, addresses))
-            for status, opted in _opted_out(accepted).items():
-                raw.execute(
+            opted_out = {
+                status: raw.execute(
                     _SQLITE_OPT_OUT[status], (stamp, IMPORTED_OPT_OUT, stamp, json.dumps(opted))
-                )
-        return len(new_contacts), len(accepted) - len(new_contacts)
+                ).rowcount
+                for status, opted in _opted_out(accepted).items()
+            }
+        return len(new_contacts), len(accepted) - len(new_contacts), opted_out
 
     def _write_batch_core(
         self, accepted: Mapping[str, CsvRow], list_name: str, now: datetime
-    ) -> tuple[int, int]:
+    ) -> tuple[int, int, dict[ContactStatus, int]]:
         """Create or update the contacts of `accepted` (first row of each new address) and
-        add them all to `list_name`, in one transaction: (created, updated)."""
+        add them all to `list_name`, in one transaction: (created, updated, and by status
+        how many subscribed contacts the status column made unsubscribed or bounced)."""
         # Bound as parameters, not literal lists: SQLAlchemy's statement cache would keep
         # the first batch's 2,000 addresses alive for as long as the app runs.
         addresses = {"addresses": list(accepted)}
@@ -947,8 +967,9 @@ class ContactService:
                 ),
                 {"list_id": self._list_id(session, list_name), **addresses},
             )
+            opted_out: dict[ContactStatus, int] = {}
             for status, opted in _opted_out(accepted).items():
-                session.execute(
+                changed = session.execute(
                     update(Contact)
                     .where(Contact.email.in_(opted), Contact.status == ContactStatus.SUBSCRIBED)
                     .values(
@@ -960,7 +981,8 @@ class ContactService:
                         }
                     )
                 )
-        return len(new_contacts), len(accepted) - len(new_contacts)
+                opted_out[status] = int(cast(CursorResult[Any], changed).rowcount)
+        return len(new_contacts), len(accepted) - len(new_contacts), opted_out
 
     # --- CSV export ----------------------------------------------------------------------
 
@@ -1190,6 +1212,21 @@ class _BatchResult:
     created: int = 0
     updated: int = 0
     skipped: list[tuple[int, str]] = field(default_factory=list)
+    opted_out: Counter[ContactStatus] = field(default_factory=Counter)
+    """Subscribed contacts the status column made unsubscribed or bounced."""
+    status_refused: int = 0
+    """Rows skipped for their status word (`csv_import.read_status`)."""
+
+    @property
+    def rows(self) -> int:
+        return self.created + self.updated + len(self.skipped)
+
+    def add(self, batch: _BatchResult) -> None:
+        self.created += batch.created
+        self.updated += batch.updated
+        self.skipped.extend(batch.skipped)
+        self.opted_out.update(batch.opted_out)
+        self.status_refused += batch.status_refused
 
 
 class _ImportedRows:

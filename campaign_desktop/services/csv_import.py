@@ -28,10 +28,15 @@ Decisions, recorded here because the design leaves them open:
   When two columns would fill the same target automatically, the first keeps it; when an
   explicit mapping does that, it is a `ValidationError`. A repeated header is ignored.
 - A "status" column (what the app's own export writes) maps to `STATUS`, which only ever
-  takes consent away: a row saying "unsubscribed" or "bounced" makes its contact so (new or
-  existing); "subscribed", an empty cell or anything else changes nothing, so a file never
-  re-subscribes anyone (consent is not re-given by a file). Exported contacts who had opted
-  out stay out when the file is imported elsewhere.
+  takes consent away: a row saying "unsubscribed" or "bounced" — or another tool's word for
+  it (`STATUS_WORDS`: "opted out", "cleaned", "complained", … in any case, spacing or
+  hyphenation) — makes its contact so (new or existing); "subscribed" or an empty cell
+  changes nothing, so a file never re-subscribes anyone (consent is not re-given by a
+  file). A word meaning "never opted in" ("pending", "transactional") or a word the app
+  does not know ("yes", "maybe") refuses the row, with a reason naming the word: imported
+  as subscribed, it could be mailed against the wish the other tool recorded
+  (docs/design.md §17). `check_status` reads a whole file's status column the same way, so
+  the import dialog shows what it will do before the import runs.
 - The "lists" column is left out by the automatic mapping, with the reason: the contacts go
   to the list chosen for the import. An explicit mapping can still take it as an attribute.
 - A cell starting with an apostrophe followed by = + - @ tab or CR loses the apostrophe:
@@ -43,12 +48,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import os
 import re
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -92,6 +98,54 @@ ATTRIBUTE_PREFIX = "attr:"
 FIELDS = (EMAIL, FIRST_NAME, LAST_NAME, STATUS)
 #: The statuses a `STATUS` column can give (it never re-subscribes anyone).
 OPTED_OUT = frozenset({"unsubscribed", "bounced"})
+#: What a status word means that is neither a contact status nor unknown: the person never
+#: opted in to marketing email, so the row is refused (docs/design.md §17).
+NOT_OPTED_IN = "not opted in"
+#: The words a `STATUS` cell may hold, by meaning, as the app's export and other tools
+#: (Mailchimp, Brevo, Klaviyo, …) write them. Read ignoring case, spaces, hyphens and
+#: underscores ("Opt-Out", "opted_out" and "OPTED OUT" are one word). "subscribed" words
+#: change nothing; an empty cell neither. Sources and reasons: docs/design.md §17.
+STATUS_WORDS: Mapping[str, tuple[str, ...]] = {
+    "subscribed": ("subscribed", "active", "opted in", "opt-in"),
+    "unsubscribed": (
+        "unsubscribed",
+        "unsubscribe",
+        "unsub",
+        "opted out",
+        "opt-out",
+        "optout",
+        "complained",
+        "complaint",
+        "spam",
+        "spam complaint",
+        "abuse",
+        "blocklisted",
+        "blacklisted",
+        "suppressed",
+    ),
+    "bounced": ("bounced", "bounce", "hard bounce", "hard bounced", "cleaned", "held"),
+    NOT_OPTED_IN: (
+        "pending",
+        "transactional",
+        "non-subscribed",
+        "not subscribed",
+        "never subscribed",
+    ),
+}
+#: The accepted words, as a refused row's reason lists them.
+ACCEPTED_STATUSES = (
+    "subscribed, unsubscribed, bounced, or an empty cell (also understood: "
+    + ", ".join(
+        word
+        for meaning in ("unsubscribed", "bounced", "subscribed")
+        for word in STATUS_WORDS[meaning][1:]
+    )
+    + ")"
+)
+_STATUS_VALUE_SHOWN = 40  # characters of an unknown status a reason quotes
+_CANCEL_EVERY_ROWS = 2048  # how often `check_status` looks at its cancel flag
+#: How many different refused words `check_status` names.
+REFUSED_WORDS_KEPT = 20
 
 # Small enough that a detection pass keeps little in memory, big enough to be quick.
 _DETECT_CHUNK = 64 * 1024
@@ -117,6 +171,11 @@ _FIELD_ALIASES = {
     "surname": LAST_NAME,
     "familyname": LAST_NAME,
     "last": LAST_NAME,
+}
+_STATUS_MEANINGS = {
+    _HEADER_NOISE.sub("", word.casefold()): meaning
+    for meaning, words in STATUS_WORDS.items()
+    for word in words
 }
 _NOT_KEY_CHARS = re.compile(r"[^0-9a-z]+")
 _KEY = re.compile(r"[a-z][a-z0-9_]*")
@@ -399,6 +458,8 @@ class CsvRow(NamedTuple):
     opted_out: str = ""
     """ "unsubscribed" or "bounced" when the row's status column says so (`OPTED_OUT`), else
     "": a status column only ever takes consent away."""
+    status_refused: bool = False
+    """True when `problem` is the status column's: a word that is no consent to mail."""
 
 
 @dataclass(frozen=True)
@@ -566,6 +627,20 @@ class ContactCsv:
             found.append(tuple((cells + [""] * width)[:width]))
         return tuple(found)
 
+    def status_cells(self) -> Iterator[tuple[int, str]]:
+        """(row number, status cell) for each remaining non-blank data row, as `rows()`
+        would read it; unreadable rows are left out (the import reports them)."""
+        while True:
+            try:
+                cells = self._next_cells()
+            except csv.Error:
+                continue
+            if cells is None:
+                return
+            # As `_to_row`: a short row's missing cells and a column the file lacks are "".
+            within = self._status < min(len(cells), self._columns)
+            yield self._row, cells[self._status] if within else ""
+
     def _next_cells(self) -> list[str] | None:
         """The next non-blank record's cells, or None at the end; counts rows as it goes."""
         while True:
@@ -599,13 +674,45 @@ class ContactCsv:
             _cell(cells[self._first]),
             _cell(cells[self._last]),
             {key: _cell(cells[index]) for index, key in self._attributes},
-            opted_out=_opted_out(cells[self._status]),
+            *read_status(cells[self._status]),
         )
 
 
-def _opted_out(text: str) -> str:
-    status = text.strip().casefold()
-    return status if status in OPTED_OUT else ""
+@functools.lru_cache(maxsize=256)  # a column holds a few words, read once per row
+def read_status(cell: str) -> tuple[str, str, bool]:
+    """What a status cell does to its row: ``(problem, opted_out, status_refused)``.
+
+    `opted_out` is "unsubscribed" or "bounced" when the cell takes consent away (any word
+    of `STATUS_WORDS` for it), else "". A word meaning "not opted in" or one the app does
+    not know refuses the row: `problem` says why, naming the word and `ACCEPTED_STATUSES`,
+    and `status_refused` is True. An empty cell or a "subscribed" word gives ("", "", False).
+    """
+    text = cell.strip()
+    if not text:
+        return "", "", False
+    meaning = _STATUS_MEANINGS.get(_HEADER_NOISE.sub("", text.casefold()))
+    if meaning in OPTED_OUT:
+        assert meaning is not None
+        return "", meaning, False
+    if meaning == "subscribed":
+        return "", "", False
+    shown = text if len(text) <= _STATUS_VALUE_SHOWN else text[:_STATUS_VALUE_SHOWN] + "…"
+    if meaning == NOT_OPTED_IN:
+        return (
+            f"The status “{shown}” means the person has not opted in to marketing email, "
+            "so the row was not imported (the app would mail them). Change it to "
+            "“subscribed” once they have confirmed, or to “unsubscribed” to keep them "
+            "without mailing them.",
+            "",
+            True,
+        )
+    return (
+        f"The status “{shown}” is not a word the app knows, so the row was not imported "
+        "(it may mean the person opted out). Use "
+        f"{ACCEPTED_STATUSES}.",
+        "",
+        True,
+    )
 
 
 def _cell(text: str) -> str:
@@ -632,3 +739,71 @@ def preview(source: CsvSource, rows: int = 5) -> CsvPreview:
             mapping=reader.plan.mapping,
             ignored=reader.plan.ignored,
         )
+
+
+class RefusedStatus(NamedTuple):
+    """One status word a file's column holds that refuses its rows (`read_status`)."""
+
+    value: str
+    """The cell's text, trimmed."""
+    rows: int
+    """How many rows hold it."""
+    first_row: int
+    """The first of them, numbered as a spreadsheet shows it."""
+
+
+@dataclass(frozen=True)
+class StatusCheck:
+    """What a file's status column will do on import, read before the import runs."""
+
+    header: str
+    """The column read as the status."""
+    unsubscribed: int = 0
+    """Rows whose status makes a subscribed contact unsubscribed."""
+    bounced: int = 0
+    """Rows whose status makes a subscribed contact bounced."""
+    refused: tuple[RefusedStatus, ...] = ()
+    """Each word that refuses its rows, in the order the file first holds them (the first
+    `REFUSED_WORDS_KEPT` different words: a column of free text is not a status)."""
+    refused_rows: int = 0
+    """Rows the status column refuses, whatever their word."""
+    cancelled: bool = False
+    """True when the check stopped early: the counts cover only the rows read."""
+
+
+def check_status(
+    source: CsvSource, header: str, *, cancelled: Callable[[], bool] | None = None
+) -> StatusCheck:
+    """Read the column `header` of `source` as the import's status column, every row of it.
+
+    Rows are read exactly as `ContactCsv` reads them for the import (same cells, same
+    `read_status`), so the counts are what the import will see in the status column;
+    rows the import skips for another reason (a bad address, a repeat) are counted too.
+    `cancelled()` is asked every few thousand rows (True stops the check early). Raises
+    ValidationError("file") when the file cannot be read, ValidationError("mapping") when
+    it has no such column.
+    """
+    unsubscribed = bounced = refused_rows = 0
+    refused: dict[str, RefusedStatus] = {}
+    stopped = False
+    with ContactCsv(source, {header: STATUS}, require_email=False) as reader:
+        for number, (row, cell) in enumerate(sharing_the_gil(reader.status_cells())):
+            if number % _CANCEL_EVERY_ROWS == 0 and cancelled is not None and cancelled():
+                stopped = True
+                break
+            _problem, opted_out, status_refused = read_status(cell)
+            if opted_out == "unsubscribed":
+                unsubscribed += 1
+            elif opted_out == "bounced":
+                bounced += 1
+            elif status_refused:
+                refused_rows += 1
+                word = cell.strip()
+                seen = refused.get(word)
+                if seen is not None:
+                    refused[word] = seen._replace(rows=seen.rows + 1)
+                elif len(refused) < REFUSED_WORDS_KEPT:
+                    refused[word] = RefusedStatus(word, 1, row)
+    return StatusCheck(
+        header, unsubscribed, bounced, tuple(refused.values()), refused_rows, stopped
+    )

@@ -418,6 +418,28 @@ def test_dropping_a_csv_file_opens_the_import_dialog_with_it(
     qtbot.waitUntil(lambda: "dee@example.com" in _emails(tab.model))  # reloaded after import
 
 
+def test_after_an_import_the_tab_says_what_the_status_column_did(
+    tab: ContactsTab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_csv(
+        tmp_path / "old-tool.csv",
+        ["email", "status"],
+        [["dee@example.com", "opted out"], ["eve@example.com", "maybe"]],
+    )
+    monkeypatch.setattr(
+        ImportDialog, "ask", lambda _parent, ctx, chosen: ctx.contacts.import_csv(chosen)
+    )
+    messages: list[str] = []
+    tab.status_message.connect(messages.append)
+
+    tab.import_file(path)
+
+    assert messages == [
+        "Imported: 1 created, 0 updated, 1 skipped. The status column unsubscribed 1 contact. "
+        "1 row was skipped for a status that is no consent to mail."
+    ]
+
+
 def test_dragging_something_else_is_refused(tab: ContactsTab, tmp_path: Path) -> None:
     other = tmp_path / "photo.png"
     other.write_bytes(b"\x89PNG")

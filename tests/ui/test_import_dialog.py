@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
@@ -347,3 +347,149 @@ def test_every_interactive_widget_is_named(
 ) -> None:
     dialog = open_dialog(write_csv(tmp_path / "a.csv", ["email"], [["cy@example.com"]]))
     assert unnamed_controls(dialog) == []
+
+
+# --- the status column (docs/design.md §17) ---------------------------------------------------
+
+
+def _statuses_csv(path: Path) -> Path:
+    """20 subscribed rows, then the words of other tools: one known per meaning, two refused."""
+    rows = [[f"p{n:02d}@example.com", "subscribed"] for n in range(20)]
+    rows += [
+        ["out@example.com", "Opted out"],
+        ["gone@example.com", "cleaned"],
+        ["yes@example.com", "yes"],
+        ["yes2@example.com", "yes"],
+        ["pend@example.com", "pending"],
+    ]
+    return write_csv(path, ["Email Address", "Status"], rows)
+
+
+def test_a_status_the_app_does_not_know_is_named_before_importing(
+    open_dialog: Callable[[Path], ImportDialog], qtbot: QtBot, tmp_path: Path
+) -> None:
+    """The words are past the five preview rows: the whole column is read, off the GUI
+    thread, and the rows it will refuse are named while Import can still be put off."""
+    dialog = open_dialog(_statuses_csv(tmp_path / "mailchimp.csv"))
+
+    qtbot.waitUntil(lambda: dialog.status_check is not None)
+    label = dialog.status_check_label
+    assert not label.isHidden()
+    text = label.text()
+    assert text.startswith("\N{WARNING SIGN} 3 rows will be skipped for their status")
+    assert "“yes” (row 24 and 1 more), “pending” (row 26)" in text
+    assert "subscribed, unsubscribed, bounced, or an empty cell" in text
+    assert "Status column “Status”: 1 row says unsubscribed and 1 row says bounced" in text
+    assert dialog.import_button.isEnabled()  # the other rows can still be imported
+
+
+def test_the_report_says_what_the_status_column_did_and_lists_the_refused_rows(
+    open_dialog: Callable[[Path], ImportDialog], gui_ctx: AppContext, qtbot: QtBot, tmp_path: Path
+) -> None:
+    dialog = open_dialog(_statuses_csv(tmp_path / "mailchimp.csv"))
+    qtbot.waitUntil(lambda: dialog.status_check is not None)
+
+    dialog.import_button.click()
+    qtbot.waitUntil(lambda: dialog.report is not None)
+
+    text = dialog.status_label.text()
+    assert "22 created, 0 updated, 3 skipped" in text
+    assert "The status column unsubscribed 1 contact and marked 1 contact as bounced." in text
+    assert "3 rows were skipped for a status that is no consent to mail" in text
+    assert dialog.status_check_label.isHidden()  # the report replaces the forecast
+    model = dialog.skipped_model
+    reasons = {model.index(r, 0).data(): model.index(r, 1).data() for r in range(model.rowCount())}
+    assert reasons["24"].startswith("The status “yes” is not a word the app knows")
+    assert reasons["26"].startswith("The status “pending” means the person has not opted in")
+    assert gui_ctx.contacts.find("yes@example.com") is None
+    out = gui_ctx.contacts.find("out@example.com")
+    assert out is not None
+    assert out.status == "unsubscribed"
+
+
+def test_choosing_another_column_as_the_status_checks_that_one(
+    open_dialog: Callable[[Path], ImportDialog], qtbot: QtBot, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "other.csv",
+        ["email", "Member state"],
+        [["a@example.com", "unsub"], ["b@example.com", "no"]],
+    )
+    dialog = open_dialog(path)
+    assert dialog.status_check_label.isHidden()  # no column is the status yet
+    assert dialog.status_check is None
+
+    state = _combo(dialog, 1)
+    state.setCurrentIndex(state.findData("status"))
+    qtbot.waitUntil(lambda: dialog.status_check is not None)
+    assert dialog.status_check is not None
+    assert dialog.status_check.header == "Member state"
+    assert "“no” (row 3)" in dialog.status_check_label.text()
+
+    state.setCurrentIndex(state.findData("ignore"))
+    assert dialog.status_check is None
+    assert dialog.status_check_label.isHidden()
+
+
+def test_a_clean_status_column_says_what_it_will_do_without_a_warning(
+    open_dialog: Callable[[Path], ImportDialog], qtbot: QtBot, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "export.csv",
+        ["email", "status"],
+        [
+            ["a@example.com", "subscribed"],
+            ["b@example.com", "Unsubscribed "],
+            ["c@example.com", ""],
+        ],
+    )
+    dialog = open_dialog(path)
+    qtbot.waitUntil(lambda: dialog.status_check is not None)
+    text = dialog.status_check_label.text()
+    assert text.startswith("Status column “status”: 1 row says unsubscribed: those contacts")
+    assert "\N{WARNING SIGN}" not in text
+
+
+def test_closing_the_dialog_or_a_new_file_stops_the_status_check(
+    open_dialog: Callable[[Path], ImportDialog], qtbot: QtBot, tmp_path: Path
+) -> None:
+    first = _statuses_csv(tmp_path / "first.csv")
+    dialog = open_dialog(first)
+    reading = dialog._status_cancel  # the flag the running (or finished) check polls
+    second = write_csv(tmp_path / "second.csv", ["email", "status"], [["a@example.com", "spam"]])
+
+    dialog.load_file(second)
+
+    assert reading.is_set()
+    qtbot.waitUntil(lambda: dialog.status_check is not None)
+    assert dialog.status_check is not None
+    assert (dialog.status_check.header, dialog.status_check.unsubscribed) == ("status", 1)
+    reading = dialog._status_cancel
+    dialog.reject()
+    assert reading.is_set()
+
+
+def test_a_refused_status_in_the_preview_rows_is_marked_with_its_reason(
+    open_dialog: Callable[[Path], ImportDialog], tmp_path: Path, qtmodeltester: ModelTester
+) -> None:
+    path = write_csv(
+        tmp_path / "few.csv",
+        ["email", "status"],
+        [["a@example.com", "unsubscribed"], ["b@example.com", "yes"]],
+    )
+    dialog = open_dialog(path)
+    model = dialog.preview_model
+    qtmodeltester.check(model)  # type: ignore[no-untyped-call]  # pytest-qt has no hints
+
+    assert model.index(2, 1).data() == "yes"
+    assert (
+        model.index(2, 1)
+        .data(Qt.ItemDataRole.ToolTipRole)
+        .startswith("The status “yes” is not a word the app knows")
+    )
+    assert model.index(2, 1).data(Qt.ItemDataRole.ForegroundRole) is not None
+    assert model.index(1, 1).data(Qt.ItemDataRole.ToolTipRole) == "unsubscribed"
+    assert model.index(1, 1).data(Qt.ItemDataRole.ForegroundRole) is None
+    column = _combo(dialog, 1)
+    column.setCurrentIndex(column.findData("ignore"))  # not the status: just a cell
+    assert model.index(2, 1).data(Qt.ItemDataRole.ToolTipRole) == "yes"

@@ -81,7 +81,11 @@ from campaign_desktop.ui.contacts.contact_model import (
     ContactFilter,
     ContactTableModel,
 )
-from campaign_desktop.ui.contacts.import_dialog import ChooseCsvFile, ImportDialog
+from campaign_desktop.ui.contacts.import_dialog import (
+    ChooseCsvFile,
+    ImportDialog,
+    describe_status_effect,
+)
 from campaign_desktop.ui.contacts.list_dialogs import (
     ChooseContactsExportPath,
     ChooseListDialog,
@@ -1275,9 +1279,10 @@ class ContactsTab(QWidget):
             return
         self.reload()
         done = "Import cancelled" if report.cancelled else "Imported"
+        status = describe_status_effect(report)
         self._changed(
             f"{done}: {report.created:,} created, {report.updated:,} updated, "
-            f"{len(report.skipped):,} skipped."
+            f"{len(report.skipped):,} skipped." + (f" {status}" if status else "")
         )
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802  (a Qt override keeps Qt's name)

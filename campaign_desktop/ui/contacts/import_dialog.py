@@ -1,8 +1,11 @@
 """The CSV import dialog: pick a file, check how its columns map in a preview of the first rows,
 import it off the GUI thread with progress and Cancel, then read the report.
 
-The file is read (preview and import) on a pool thread: a big file never freezes the window.
-The mapping is checked live by `csv_import.plan_columns`, the same code the import runs.
+The file is read (preview, the status column's check and import) on a pool thread: a big
+file never freezes the window. The mapping is checked live by `csv_import.plan_columns`,
+the same code the import runs; the column imported as the status is read whole by
+`ContactService.check_csv_status` as soon as it is chosen, so rows its words would refuse
+are named before Import is pressed (docs/design.md §17).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from PySide6.QtCore import (
     Qt,
     Slot,
 )
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -46,19 +49,25 @@ from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import DomainError, ValidationError
 from campaign_desktop.domain.views import ImportReport
 from campaign_desktop.services.csv_import import (
+    ACCEPTED_STATUSES,
     ATTRIBUTE_PREFIX,
     EMAIL,
     FIRST_NAME,
     IGNORE,
     LAST_NAME,
+    NOT_OPTED_IN,
     STATUS,
+    STATUS_WORDS,
     CsvPreview,
+    StatusCheck,
     attribute_key_problem,
     normalize_attribute_key,
     plan_columns,
+    read_status,
 )
 from campaign_desktop.ui.common.background import BackgroundTask, Report, hand_to_crash_handler
 from campaign_desktop.ui.common.table_model import RowTableModel
+from campaign_desktop.ui.common.theme import error_color
 from campaign_desktop.ui.common.widgets import (
     buddy_label,
     data_table,
@@ -78,6 +87,7 @@ _PROGRESS_STEPS = 1000
 _NO_INDEX = QModelIndex()
 ModelIndex = QModelIndex | QPersistentModelIndex
 
+_REFUSED_STATUS_ROLES = (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole)
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 _EMPTY_TEXT = (
     "<p>Choose a CSV file to import: one contact per row, with a header row naming the "
@@ -103,17 +113,86 @@ def target_label(target: str) -> str:
     return "Don\N{RIGHT SINGLE QUOTATION MARK}t import"
 
 
+def _quoted(text: str) -> str:
+    return f"\N{LEFT DOUBLE QUOTATION MARK}{text}\N{RIGHT DOUBLE QUOTATION MARK}"
+
+
+def _rows(count: int) -> str:
+    return f"{count:,} row{'s' if count != 1 else ''}"
+
+
+def _say(count: int) -> str:
+    return "says" if count == 1 else "say"
+
+
+def _contacts(count: int) -> str:
+    return f"{count:,} contact{'s' if count != 1 else ''}"
+
+
+def describe_status_effect(report: ImportReport) -> str:
+    """What the file's status column did, in a sentence ("" when it did nothing)."""
+    changed = []
+    if report.status_unsubscribed:
+        changed.append(f"unsubscribed {_contacts(report.status_unsubscribed)}")
+    if report.status_bounced:
+        changed.append(f"marked {_contacts(report.status_bounced)} as bounced")
+    parts = []
+    if changed:
+        parts.append("The status column " + " and ".join(changed) + ".")
+    if report.status_refused:
+        refused = report.status_refused
+        parts.append(
+            f"{_rows(refused)} {'were' if refused != 1 else 'was'} skipped for a status that "
+            "is no consent to mail."
+        )
+    return " ".join(parts)
+
+
 def describe_report(report: ImportReport, list_name: str) -> str:
     counts = (
         f"{report.created:,} created, {report.updated:,} updated, {len(report.skipped):,} skipped"
     )
+    status = describe_status_effect(report)
+    status = f" {status}" if status else ""
     if report.cancelled:
         return (
-            f"Import cancelled. Before you cancelled: {counts}. "
+            f"Import cancelled. Before you cancelled: {counts}.{status} "
             "The rest of the file was not imported."
         )
-    quoted = f"\N{LEFT DOUBLE QUOTATION MARK}{list_name}\N{RIGHT DOUBLE QUOTATION MARK}"
-    return f"Import into {quoted} finished: {counts}."
+    return f"Import into {_quoted(list_name)} finished: {counts}.{status}"
+
+
+def describe_status_check(check: StatusCheck) -> str:
+    """What the column chosen as the status will do on import, before it runs."""
+    said = []
+    if check.unsubscribed:
+        said.append(f"{_rows(check.unsubscribed)} {_say(check.unsubscribed)} unsubscribed")
+    if check.bounced:
+        said.append(f"{_rows(check.bounced)} {_say(check.bounced)} bounced")
+    effect = (
+        " and ".join(said) + ": those contacts, new or existing, will not be mailed"
+        if said
+        else "no row says unsubscribed or bounced"
+    )
+    text = (
+        f"Status column {_quoted(check.header)}: {effect}. {_quoted('subscribed')} and "
+        "empty cells change nothing (a file never re-subscribes anyone)."
+    )
+    if not check.refused_rows:
+        return text
+    words = ", ".join(
+        f"{_quoted(word.value)} (row {word.first_row:,}"
+        + (f" and {word.rows - 1:,} more)" if word.rows > 1 else ")")
+        for word in check.refused
+    )
+    more = " …" if check.refused_rows > sum(word.rows for word in check.refused) else ""
+    unconfirmed = " and ".join(_quoted(word) for word in STATUS_WORDS[NOT_OPTED_IN][:2])
+    return (
+        f"\N{WARNING SIGN} {_rows(check.refused_rows)} will be skipped for their status: "
+        f"{words}{more}. Correct the file, or import and find them among the skipped rows.\n"
+        f"Statuses the app imports: {ACCEPTED_STATUSES}; {unconfirmed} mean not opted in.\n"
+        f"{text}"
+    )
 
 
 class ChooseCsvFile:
@@ -233,8 +312,15 @@ class CsvPreviewModel(QAbstractTableModel):
         if index.row() == self.MAPPING_ROW:
             return self._mapping_data(column, role)
         cells = self._rows[index.row() - 1]
+        cell = cells[column] if column < len(cells) else ""
+        if self._targets[column] == STATUS and role in _REFUSED_STATUS_ROLES:
+            problem, _opted_out, refused = read_status(cell)
+            if refused:  # the import will skip this row: say so where the word is
+                if role == Qt.ItemDataRole.ToolTipRole:
+                    return problem
+                return error_color(QGuiApplication.palette())
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            return cells[column] if column < len(cells) else ""
+            return cell
         return None
 
     def _mapping_data(self, column: int, role: int) -> Any:
@@ -345,6 +431,12 @@ class ImportDialog(QDialog):
         self._failure = ""  # why the last preview or import failed, until something changes
         self._list_name = DEFAULT_LIST
         self.report: ImportReport | None = None
+        # The status column's check: the header it reads, and its Cancel (a new file or a
+        # new status column stops the one running); a result of an earlier round is stale.
+        self._status_header: str | None = None
+        self._status_cancel = threading.Event()
+        self._status_round = 0
+        self.status_check: StatusCheck | None = None
         self.setObjectName("importDialog")
         self.setWindowTitle("Import contacts")
         self._build()
@@ -394,6 +486,7 @@ class ImportDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.file_info)
         layout.addWidget(self.preview_stack, 2)
+        layout.addWidget(self.status_check_label)
         layout.addWidget(self.error_label)
         layout.addWidget(self.progress)
         layout.addWidget(self.status_label)
@@ -426,6 +519,8 @@ class ImportDialog(QDialog):
         )
         self.preview_model.modelReset.connect(self._open_mapping_editors)
         self.preview_model.dataChanged.connect(self._on_mapping_changed)
+        self.status_check_label = message_label("importStatusCheck", "What the status column does")
+        self.status_check_label.setTextFormat(Qt.TextFormat.PlainText)
         self.empty_label = named(QLabel(_EMPTY_TEXT), "importEmpty", "How to import")
         self.empty_label.setWordWrap(True)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -504,12 +599,74 @@ class ImportDialog(QDialog):
     def _on_mapping_changed(self) -> None:
         self._failure = ""
         self._refresh()
+        self._check_status_column()
+
+    def _check_status_column(self) -> None:
+        """Read the column now imported as the status, off the GUI thread, unless it is the
+        one already read; no status column hides the note."""
+        header = next(
+            (
+                name
+                for name, target in zip(
+                    self.preview_model.headers, self.preview_model.targets(), strict=True
+                )
+                if target == STATUS
+            ),
+            None,
+        )
+        if header == self._status_header or self._path is None:
+            return
+        self._stop_status_check()
+        self._status_header = header
+        if header is None:
+            show_note(self.status_check_label, "")
+            return
+        show_note(self.status_check_label, f"Checking the status column {_quoted(header)}…")
+        path, cancel, contacts = self._path, self._status_cancel, self._ctx.contacts
+        round_ = self._status_round
+        task = BackgroundTask(
+            "csv status check",
+            lambda _report: (round_, contacts.check_csv_status(path, header, cancel=cancel)),
+            cancel,
+        )
+        task.finished.connect(self._on_status_checked)
+        task.start()
+
+    def _stop_status_check(self) -> None:
+        self._status_cancel.set()
+        self._status_cancel = threading.Event()
+        self._status_round += 1
+        self._status_header = None
+        self.status_check = None
+
+    @Slot(object, object)
+    def _on_status_checked(
+        self, result: tuple[int, StatusCheck] | None, error: BaseException | None
+    ) -> None:
+        if error is not None:
+            if not isinstance(error, DomainError):
+                hand_to_crash_handler(error)
+            elif not self.importing and self.status_check is None:
+                show_note(self.status_check_label, "")  # the import reports what is wrong
+            return
+        assert result is not None
+        round_, check = result
+        if round_ != self._status_round or check.cancelled or self.importing:
+            return  # about a column (or file) no longer chosen, or stopped
+        self.status_check = check
+        text = describe_status_check(check)
+        if check.refused_rows:
+            show_error(self.status_check_label, text)
+        else:
+            show_note(self.status_check_label, text)
 
     def load_file(self, path: Path) -> None:
         """Read the start of `path` (off the GUI thread) and show the mapping preview."""
         self._path = path
         self._loading = True
         self._failure = ""
+        self._stop_status_check()
+        show_note(self.status_check_label, "")
         self.file_edit.setText(str(path))
         self.preview_model.set_preview(None)
         self.preview_stack.setCurrentWidget(self.empty_label)
@@ -546,6 +703,7 @@ class ImportDialog(QDialog):
             f"encoding. The first {shown} row{'s' if shown != 1 else ''} below.",
         )
         self._refresh()
+        self._check_status_column()
 
     # --- importing -----------------------------------------------------------------------
 
@@ -573,6 +731,9 @@ class ImportDialog(QDialog):
                 cancel=cancel,
             )
 
+        if self.status_check is None:
+            self._stop_status_check()  # still reading: the import reads the file itself
+            show_note(self.status_check_label, "")
         self._task = BackgroundTask("csv import", work, cancel)
         self._task.progress.connect(self._on_progress)
         self._task.finished.connect(self._on_imported)
@@ -605,12 +766,14 @@ class ImportDialog(QDialog):
             else:
                 hand_to_crash_handler(error)
             self._refresh()
+            self._check_status_column()  # stopped when the import started; read it again
             return
         assert report is not None
         self.report = report
         if not report.cancelled:
             self.progress.setValue(_PROGRESS_STEPS)
         show_note(self.status_label, describe_report(report, self._list_name))
+        show_note(self.status_check_label, "")  # the report says what the column did
         self.skipped_model.set_rows(report.skipped)
         self.skipped_view.setVisible(bool(report.skipped))
         self.skipped_view.resizeColumnToContents(0)
@@ -651,4 +814,9 @@ class ImportDialog(QDialog):
         if self.importing:
             self.cancel_import()
             return
+        self._stop_status_check()
         super().reject()
+
+    def accept(self) -> None:
+        self._stop_status_check()
+        super().accept()
