@@ -82,11 +82,13 @@ _AUTH_MECHANISMS = ("CRAM-MD5", "PLAIN", "LOGIN")
 
 
 class SmtpError(DomainError):
-    """An SMTP failure; `code` is the server's reply code when it gave one."""
+    """An SMTP failure; `code` is the server's reply code when it gave one, `reply` the
+    reply itself ("451 4.7.1 Rate limit exceeded"; password scrubbed) when there was one."""
 
-    def __init__(self, message: str, code: int | None = None) -> None:
+    def __init__(self, message: str, code: int | None = None, reply: str = "") -> None:
         super().__init__(message)
         self.code = code
+        self.reply = reply
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, code={self.code!r})"
@@ -553,25 +555,33 @@ class SmtpConnection:
                 f"{self._settings.host} will not accept mail on this connection: {said}. "
                 "Check the security setting, username and password in Settings.",
                 code,
+                said,
             )
         if stage == "NOOP":
-            return SmtpTransientError(f"{self._settings.host} answered NOOP with {said}", code)
+            return SmtpTransientError(
+                f"{self._settings.host} answered NOOP with {said}", code, said
+            )
         if 400 <= code < 500:
             return SmtpTransientError(
-                f"{self._settings.host} asked to try again later for {target}: {said}", code
+                f"{self._settings.host} asked to try again later for {target}: {said}",
+                code,
+                said,
             )
         if 500 <= code < 600 and stage == "MAIL":
             return SmtpSenderRefused(
-                f"{self._settings.host} refused the sender address {target}: {said}", code
+                f"{self._settings.host} refused the sender address {target}: {said}",
+                code,
+                said,
             )
         if 500 <= code < 600:
             what = "the recipient" if stage == "RCPT" else "the message for"
             return SmtpRecipientRefused(
-                f"{self._settings.host} refused {what} {target}: {said}", code
+                f"{self._settings.host} refused {what} {target}: {said}", code, said
             )
         return SmtpTransientError(
             f"{self._settings.host} gave an unexpected answer for {target}: {said}",
             code if code > 0 else None,
+            said,
         )
 
     def _reset(self) -> None:

@@ -13,7 +13,7 @@ import pytest
 from campaign_desktop.domain.errors import ValidationError
 from campaign_desktop.domain.events import RunEvent, RunPhase
 from tests.services.sending_support import add_contacts, make_campaign, received_recipients
-from tests.services.test_ledger_truth import open_ctx, rows_of, wait_until
+from tests.services.test_ledger_truth import events_of, open_ctx, rows_of, wait_until
 from tests.smtp_server import RecordingHandler, running_smtp_server
 
 pytestmark = [pytest.mark.both_backends, pytest.mark.usefixtures("every_backend")]
@@ -96,6 +96,44 @@ def test_a_rate_limit_reply_backs_off_without_failing_anyone(data_dir: Path) -> 
         assert (finished.status, finished.sent, finished.failed) == ("completed", 40, 0)
         # A "slow down" answer is not the recipient's try: nobody used up their attempts.
         assert max(row.attempts for row in rows_of(ctx, run.id).values()) <= 2
+
+
+def test_a_rate_limit_to_every_connection_at_once_leaves_one_that_says_why_it_waits(
+    data_dir: Path,
+) -> None:
+    """All four connections are told to slow down at the same moment (their messages are
+    in the server together): three retire and one carries on, instead of each one seeing
+    the others' sockets closed and staying; while it waits, the progress says why."""
+    handler = RecordingHandler(
+        data_delay=0.3,
+        data_tempfail_reply="451 4.7.1 Rate limit exceeded, slow down",
+        data_tempfails=4,
+    )
+    with running_smtp_server(handler) as server, open_ctx(data_dir, server) as ctx:
+        emails = add_contacts(ctx, 30)
+        ctx.settings.set("sending.connections", 4)
+        ctx.settings.set("sending.retry_base_seconds", 1.5)  # the lone connection's wait
+        seen = events_of(ctx)
+        run = ctx.campaigns.send_now(make_campaign(ctx))
+        assert wait_until(lambda: handler.data_tempfails_left == 0)
+        handler.data_delay = 0.01
+        assert wait_until(
+            lambda: any(
+                isinstance(e, RunEvent)
+                and e.phase == RunPhase.PROGRESS
+                and e.message.startswith("The mail server asked to slow down (451 4.7.1 Rate")
+                and "trying again in" in e.message
+                for e in seen
+            )
+        )
+        assert wait_until(lambda: len(handler.messages) >= 5)
+        assert handler.active == 1  # three connections retired; one sends the rest
+        assert ctx.sending.wait_idle(30)
+        assert sorted(received_recipients(handler.messages)) == emails
+        finished = ctx.runs.get(run.id)
+        assert (finished.status, finished.sent, finished.failed) == ("completed", 30, 0)
+        last = [e for e in seen if isinstance(e, RunEvent) and e.phase == RunPhase.PROGRESS][-1]
+        assert last.message == ""  # once messages go out again, nothing is waited for
 
 
 @pytest.mark.parametrize("pipelining", [False, True], ids=["lockstep", "pipelining"])

@@ -437,7 +437,7 @@ def test_a_server_that_drops_every_line_after_data_pauses_the_run(data_dir: Path
         now = ctx.runs.get(run.id)
         connections = int(ctx.settings.get("sending.connections"))
         assert now.status == "paused"
-        assert "did not confirm the last 3 messages" in (now.error or "")
+        assert "stopped confirming messages (3 in a row" in (now.error or "")
         # Three in a row pause it; the other connections' messages in hand end the same way.
         assert 3 <= now.unconfirmed <= 3 + connections - 1
         assert now.pending == 200 - now.unconfirmed  # the list was not burnt

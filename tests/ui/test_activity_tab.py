@@ -459,6 +459,13 @@ def test_a_send_caught_up_late_says_so_in_its_row_while_it_sends() -> None:
     assert on_time.state_text() == "Sending"
 
 
+def test_a_send_that_waits_says_why_in_its_row() -> None:
+    why = "Waiting to try again the recipients the mail server put off; trying again in 3 min"
+    row = RunRow(sending_run(sent=1863), "News", "UTC", rate=0.0, waiting=why)
+    assert row.state_text() == f"Sending: {why}"
+    assert row.progress_text() == f"Sending now: 1,863 of 5,000 sent. {why}."
+
+
 def test_delivery_cells_show_each_value_as_the_view_does(
     gui_ctx: AppContext, qtmodeltester: ModelTester
 ) -> None:

@@ -137,6 +137,17 @@ def test_progress_text_for_one_and_several_runs() -> None:
     )
 
 
+def test_progress_text_says_why_a_send_is_waiting() -> None:
+    why = "The mail server asked to slow down (451 4.7.1 Rate limit exceeded); trying again in 25 s"
+    assert progress_text([ActiveRun("News", 0, 1868, rate=0.0, waiting=why)]) == (
+        f"Sending \u201cNews\u201d: 0 of 1,868 sent. {why}"
+    )
+    # While another run still sends, the sum of the rates says enough.
+    assert progress_text(
+        [ActiveRun("A", 1, 10, rate=0.0, waiting=why), ActiveRun("B", 2, 20, rate=2.0)]
+    ) == ("Sending 2 campaigns: 3 of 30 sent, 2 messages/s")
+
+
 def test_progress_text_says_why_a_send_is_paused() -> None:
     refused = ActiveRun("Promo", 40, 100, paused=True, reason="The server refused the login.")
     assert progress_text([refused]) == "\u201cPromo\u201d paused: The server refused the login."

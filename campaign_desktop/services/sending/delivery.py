@@ -60,7 +60,6 @@ from campaign_desktop.domain.templates import (
 from campaign_desktop.domain.tokens import DeliveryTokens
 from campaign_desktop.services.sending.control import RunControl, Stop
 from campaign_desktop.services.sending.ledger import (
-    UNCONFIRMED_NOTE,
     Begin,
     Ledger,
     Outcome,
@@ -227,6 +226,8 @@ class RunShared:
         self.dispatcher = Dispatcher(ledger, job.run_id, clock)
         self._lock = threading.Lock()
         self._connections: list[SmtpConnection] = []
+        self._working: set[int] = set()  # id() of the connections still taking recipients
+        self._waiting: tuple[str, float] | None = None  # why nothing goes out, until when
         self._unconfirmed_in_a_row = 0
         self.unrecorded: list[Outcome] = []  # outcomes a connection could not write
 
@@ -236,7 +237,24 @@ class RunShared:
         connection = self.connect(self.smtp)
         with self._lock:
             self._connections.append(connection)
+            self._working.add(id(connection))
         return connection
+
+    def retire(self, mine: SmtpConnection) -> bool:
+        """Take `mine` out of the run if another connection is still working: True when it
+        retired, False when it is the last (it must carry on, waiting). Decided under one
+        lock, so connections told to slow down at the same moment never all stay (nor all
+        go): whether the others' sockets happen to be open at that instant does not count."""
+        with self._lock:
+            if len(self._working - {id(mine)}) == 0:
+                return False
+            self._working.discard(id(mine))
+            return True
+
+    def done(self, mine: SmtpConnection) -> None:
+        """`mine` takes no more recipients (its loop ended): it no longer counts as working."""
+        with self._lock:
+            self._working.discard(id(mine))
 
     def others_open(self, mine: SmtpConnection) -> int:
         """How many of the run's other connections are open right now."""
@@ -250,6 +268,32 @@ class RunShared:
         for connection in connections:
             connection.abort()
 
+    # -- why nothing goes out for a while -------------------------------------------------
+
+    def waiting(self, why: str, seconds: float) -> None:
+        """A connection waits `seconds` (monotonic) before it tries again, for `why`."""
+        with self._lock:
+            self._waiting = (why, time.monotonic() + seconds)
+
+    def going(self) -> None:
+        """A message was accepted: whatever was waited for is over."""
+        if self._waiting is not None:
+            with self._lock:
+                self._waiting = None
+
+    def waiting_note(self) -> str:
+        """ "<why>; trying again in 25 s" while a wait lasts, else "" (the progress events
+        carry it, so a send that does not move says why)."""
+        with self._lock:
+            waiting = self._waiting
+        if waiting is None:
+            return ""
+        why, until = waiting
+        left = until - time.monotonic()
+        if left <= 0:
+            return why
+        return f"{why}; trying again in {_seconds(left)}"
+
     # -- verdicts over the whole run ------------------------------------------------------
 
     def confirmed(self) -> None:
@@ -257,16 +301,17 @@ class RunShared:
             self._unconfirmed_in_a_row = 0
 
     def unconfirmed(self, error: SmtpError) -> None:
+        log.warning("run %s: unconfirmed: %s", self.job.run_id, error.message)
         with self._lock:
             self._unconfirmed_in_a_row += 1
             too_many = self._unconfirmed_in_a_row >= UNCONFIRMED_IN_A_ROW
         if too_many:
             self.control.request(
                 Stop.PAUSE,
-                f"The mail server {self.smtp.address} did not confirm the last "
-                f"{UNCONFIRMED_IN_A_ROW} messages ({error.message}). The send is paused so "
-                "that the rest of the list is not spent on a server that is not answering; "
-                "resume it when the server works again.",
+                f"The mail server {self.smtp.address} stopped confirming messages "
+                f"({UNCONFIRMED_IN_A_ROW} in a row; they are marked unconfirmed, not resent). "
+                "The send is paused so the rest of the list is not spent on it; resume it "
+                "when the server works again.",
             )
 
     def hand_over(self, outcomes: Sequence[Outcome]) -> None:
@@ -324,6 +369,7 @@ class ConnectionSender:
             shared.hand_over(self._outcomes)
             shared.storage_failed(exc)
         finally:
+            shared.done(self._connection)
             if self._ahead is not None:  # taken, never marked: another connection may send it
                 shared.dispatcher.put_back(self._ahead[0])
                 self._ahead = None
@@ -347,6 +393,7 @@ class ConnectionSender:
                     return
                 continue  # our last outcome put a row back (a deferred retry): look again
             if isinstance(item, float):  # only deferred rows left: wait for the first
+                shared.waiting(DEFERRED_NOTE, item)
                 shared.retrying(self._write)
                 if item > 10:
                     self._close()  # an idle connection would be dropped by the server
@@ -477,7 +524,11 @@ class ConnectionSender:
                 control.request(Stop.PAUSE, _login_refused(exc))
                 return False
             except SmtpError as exc:
-                if isinstance(exc, SmtpBusyError) and shared.others_open(self._connection):
+                if (
+                    isinstance(exc, SmtpBusyError)
+                    and shared.others_open(self._connection)
+                    and shared.retire(self._connection)
+                ):
                     log.info(
                         "run %s: the server wants fewer connections (%s)", shared.job.run_id, exc
                     )
@@ -543,16 +594,13 @@ class ConnectionSender:
             return Outcome(row, DeliveryStatus.FAILED, error=exc.message)
         except SmtpUnconfirmedError as exc:
             shared.unconfirmed(exc)
-            return Outcome(
-                row,
-                DeliveryStatus.UNCONFIRMED,
-                error=f"{_sentence(exc.message)} {UNCONFIRMED_NOTE}",
-            )
+            # The channel's words already say it may have been delivered and is not resent.
+            return Outcome(row, DeliveryStatus.UNCONFIRMED, error=exc.message)
         except SmtpSenderRefused as exc:
             control.request(
                 Stop.PAUSE,
-                f"The mail server refused the sender address: {_sentence(exc.message)} "
-                "The send is paused; check the sender address, then resume it.",
+                f"{_sentence(exc.message)} The send is paused; check the sender address, "
+                "then resume it.",
             )
             return Outcome(row, DeliveryStatus.PENDING, error=exc.message)
         except SmtpAuthError as exc:
@@ -578,8 +626,13 @@ class ConnectionSender:
                 )
             else:
                 self._backoff = shared.policy.connect_delay(self._trouble)
+                shared.waiting(
+                    f"The connection to the mail server was lost ({_unsentenced(exc.message)})",
+                    self._backoff,
+                )
             return Outcome(row, DeliveryStatus.PENDING, error=exc.message)
         shared.confirmed()
+        shared.going()
         self._trouble = self._slow_downs = 0
         return Outcome(
             row,
@@ -598,7 +651,7 @@ class ConnectionSender:
         shared, control = self._shared, self._shared.control
         self._connection.close()
         self._slow_downs += 1
-        if shared.others_open(self._connection) > 0:
+        if shared.retire(self._connection):
             log.info("run %s: one connection fewer: %s", shared.job.run_id, exc.message)
             self._retiring = True
         elif self._slow_downs >= SLOW_DOWNS_IN_A_ROW:
@@ -609,6 +662,10 @@ class ConnectionSender:
             )
         else:
             self._backoff = min(shared.policy.connect_delay(self._slow_downs), 60.0)
+            shared.waiting(
+                f"The mail server asked to slow down ({exc.reply or _unsentenced(exc.message)})",
+                self._backoff,
+            )
         return Outcome(
             recipient.delivery_id, DeliveryStatus.PENDING, error=exc.message, uncount=True
         )
@@ -640,6 +697,22 @@ def _asks_to_slow_down(exc: SmtpError) -> bool:
     if not isinstance(exc, SmtpTransientError) or exc.code is None or not 400 <= exc.code < 500:
         return False
     return exc.code == 421 or any(word in exc.message.lower() for word in _SLOW_DOWN_WORDS)
+
+
+#: What a run waits for when only recipients the server put off (a 4xx) are left.
+DEFERRED_NOTE = "Waiting to try again the recipients the mail server put off"
+
+
+def _seconds(left: float) -> str:
+    """ "25 s", "3 min" (a countdown in a status line)."""
+    if left < 90:
+        return f"{max(1, round(left))} s"
+    return f"{round(left / 60)} min"
+
+
+def _unsentenced(text: str) -> str:
+    """A server's words inside parentheses: without the final full stop."""
+    return text.rstrip().removesuffix(".")
 
 
 def _login_refused(exc: SmtpError) -> str:

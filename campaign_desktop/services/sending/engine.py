@@ -425,7 +425,12 @@ class _RunWorker(threading.Thread):
             if now > samples[0][0]:
                 rate = (view.sent - samples[0][1]) / (now - samples[0][0])
             self.engine._publish(
-                RunPhase.PROGRESS, view, self._campaign_name, campaign_changed=False, rate=rate
+                RunPhase.PROGRESS,
+                view,
+                self._campaign_name,
+                shared.waiting_note(),
+                campaign_changed=False,
+                rate=rate,
             )
 
     def _end(self, stop: Stop | None, message: str | None, unrecorded: list[Outcome]) -> None:

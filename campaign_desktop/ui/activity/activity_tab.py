@@ -327,6 +327,7 @@ class ActivityTab(QWidget):
                 self._zone_of(run.campaign_id),
                 rate=event.rate if event.phase == RunPhase.PROGRESS else None,
                 paused_because=event.message if event.phase == RunPhase.PAUSED else "",
+                waiting=event.message if event.phase == RunPhase.PROGRESS else "",
             )
         )
         selected = self.selected_run()

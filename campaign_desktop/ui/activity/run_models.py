@@ -95,6 +95,7 @@ class RunRow:
     timezone: str
     rate: float | None = None  # messages the server accepted per second lately, while sending
     paused_because: str = ""  # the paused event's message: why the app paused the run
+    waiting: str = ""  # the progress event's message: why nothing goes out for now
 
     @property
     def pause_reason(self) -> str:
@@ -120,6 +121,8 @@ class RunRow:
         status = formatting.status_text(self.run.status)
         if self.sending and self.late:
             status += " late"
+        if self.sending and self.waiting:
+            return f"{status}: {self.waiting}"
         if self.sending and self.rate is not None:
             return f"{status}, {formatting.send_rate(self.rate)}"
         return status
@@ -135,10 +138,13 @@ class RunRow:
             return f"Paused: {sent} so far. Resume sends the rest."
         if self.sending:
             rate = "" if self.rate is None else f", {formatting.send_rate(self.rate)}"
+            waiting = f" {_sentence(self.waiting)}" if self.waiting else ""
+            if waiting:  # nothing goes out: why, not "0 messages/s"
+                rate = ""
             if self.late:
                 due = formatting.in_zone(self.run.occurrence_at, self.timezone)
-                return f"Sending late (it was due {due}): {sent}{rate}."
-            return f"Sending now: {sent}{rate}."
+                return f"Sending late (it was due {due}): {sent}{rate}.{waiting}"
+            return f"Sending now: {sent}{rate}.{waiting}"
         return ""
 
 

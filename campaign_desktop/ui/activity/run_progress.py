@@ -36,6 +36,7 @@ class ActiveRun:
     paused: bool = False
     reason: str = ""  # why the app paused it ("" when the user did)
     late_since: datetime | None = None  # when it was due, for a send caught up late (UTC)
+    waiting: str = ""  # why nothing goes out for now (the progress event's message)
 
 
 def _sending_text(runs: list[ActiveRun]) -> str:
@@ -52,6 +53,9 @@ def _sending_text(runs: list[ActiveRun]) -> str:
     total = sum(run.total for run in runs)
     rates = [run.rate for run in runs if run.rate is not None]
     rate = f", {formatting.send_rate(sum(rates))}" if rates else ""
+    waiting = [run.waiting for run in runs if run.waiting]
+    if len(waiting) == len(runs):  # nothing goes out: say why instead of "0 messages/s"
+        return f"Sending {what}: {sent:,} of {total:,} sent. {waiting[0]}"
     return f"Sending {what}: {sent:,} of {total:,} sent{rate}"
 
 
@@ -117,6 +121,7 @@ class RunProgressIndicator(QWidget):
                 paused=paused,
                 reason=event.message if paused else "",
                 late_since=run.occurrence_at if run.trigger == RunTrigger.CATCH_UP else None,
+                waiting=event.message if event.phase == RunPhase.PROGRESS else "",
             )
         else:
             return
