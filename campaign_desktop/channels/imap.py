@@ -143,6 +143,14 @@ class ImapMailbox:
         with self._errors("list the folders"):
             return [str(name) for _flags, _delimiter, name in self.client.list_folders()]
 
+    def count(self, folder: str) -> int:
+        """How many messages `folder` holds (IMAP STATUS: nothing is read or marked)."""
+        with self._errors(f"look into the folder “{folder}”"):
+            if not self.client.folder_exists(folder):
+                raise ImapError(f"The mailbox has no folder called “{folder}”.")
+            status = self.client.folder_status(folder, [b"MESSAGES"])
+        return int(status.get(b"MESSAGES", 0))
+
     def ensure_folder(self, name: str) -> None:
         """Create folder `name` unless it exists."""
         with self._errors(f"create the folder “{name}”"):
@@ -218,8 +226,20 @@ def _size(item: dict[bytes, Any] | None) -> int:
 
 
 def _reason(exc: BaseException) -> str:
+    """A failure in words a marketer can act on (the library's own text as a last resort)."""
     if isinstance(exc, socket.timeout | TimeoutError):
         return "no answer in time"
+    if isinstance(exc, socket.gaierror):
+        return "no server of that name was found: check the host name"
+    if isinstance(exc, ConnectionRefusedError):
+        return "nothing answers on that port: check the port and the security"
+    if isinstance(exc, ssl.SSLError):
+        # Not a certificate (those are `_certificate_words`): TLS spoken to a plain port, or
+        # plain IMAP to a TLS port, fails the handshake with "wrong version number" and alike.
+        return (
+            "the secure connection could not be set up; the server may expect another "
+            f"security or port ({exc.reason or exc})"
+        )
     text = str(exc).strip() or exc.__class__.__name__
     return text[:300]
 
