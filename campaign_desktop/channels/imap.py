@@ -97,8 +97,15 @@ class ImapMailbox:
         except ssl.SSLCertVerificationError:
             raise ImapError(_certificate_words(settings)) from None
         except (OSError, IMAPClientError) as exc:
+            hint = ""
+            if (
+                isinstance(exc, socket.timeout | TimeoutError)
+                and settings.security != SmtpSecurity.SSL
+            ):
+                # A server that expects TLS at once waits, silent, for a handshake never sent.
+                hint = "; a server expecting SSL/TLS on this port stays silent: check the security"
             raise ImapError(
-                f"Could not connect to the IMAP server {settings.address} ({_reason(exc)})."
+                f"Could not connect to the IMAP server {settings.address} ({_reason(exc)}{hint})."
             ) from None
         self._client = client
         try:

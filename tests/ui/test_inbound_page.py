@@ -331,3 +331,30 @@ def test_check_now_shows_a_bad_value_under_its_field_and_connects_nowhere(
     assert not dialog.inbound_page.busy
     assert not dialog.inbound_page._errors["inbound.port"].isHidden()
     assert dialog.inbound_page.result.text() == "Fix the values above first."
+
+
+def test_stop_ends_a_check_between_messages_and_the_next_check_reads_the_rest(
+    gui_ctx: AppContext, server: SmtpServer, dovecot: DovecotServer, qtbot: QtBot
+) -> None:
+    _save_mailbox(gui_ctx, dovecot.port, PASSWORD)
+    campaign = make_campaign(gui_ctx)
+    gui_ctx.campaigns.send_now(campaign.id)
+    assert gui_ctx.sending.wait_idle(10)
+    sent = {m.rcpt_tos[0]: m.content for m in server.handler.messages}
+    dovecot.append(samples.exim_bounce(sent["ann@example.com"], "ann@example.com"))
+    dovecot.append(samples.unsubscribe_request(sent["bob@example.com"], "bob@example.com"))
+    dialog = SettingsDialog(gui_ctx)
+    qtbot.addWidget(dialog)
+    page = dialog.inbound_page
+
+    # A check already running (the scheduler's) holds the mailbox: Stop is pressed meanwhile.
+    with gui_ctx.inbound._checking:
+        page.check_now()
+        qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
+        assert page.result.text() == "Stopping after this message…"
+    qtbot.waitUntil(lambda: not page.busy, timeout=20_000)
+
+    assert "Read 0 new messages" in page.result.text()
+    assert "Stopped before the end" in page.result.text()
+    assert len(dovecot.folder_uids("INBOX")) == 2
+    assert "1 contact bounced, 1 unsubscribed, 2 moved." in _check_now(page, qtbot)
