@@ -67,7 +67,7 @@ def test_a_security_that_does_not_match_the_port_says_to_check_the_security(
         ImapMailbox(dataclasses.replace(plain, security=SmtpSecurity.SSL)).open()
     # Plain IMAP to the TLS port: the server waits for a handshake that never comes.
     silent = dataclasses.replace(plain, port=dovecot_tls.tls_port, timeout=1.0)
-    with pytest.raises(ImapError, match="no answer in time; .* check the security"):
+    with pytest.raises(ImapError, match=r"no answer in time; .* check the security"):
         ImapMailbox(silent).open()
     closed = dataclasses.replace(plain, port=1)
     with pytest.raises(ImapError, match="nothing answers on that port"):

@@ -350,7 +350,7 @@ def test_stop_ends_a_check_between_messages_and_the_next_check_reads_the_rest(
     # A check already running (the scheduler's) holds the mailbox: Stop is pressed meanwhile.
     with gui_ctx.inbound._checking:
         page.check_now()
-        qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]  # pytest-qt leaves mouseClick untyped
         assert page.result.text() == "Stopping after this message…"
     qtbot.waitUntil(lambda: not page.busy, timeout=20_000)
 
