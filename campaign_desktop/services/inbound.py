@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.emails import normalize_email
-from campaign_desktop.domain.errors import DomainError, ValidationError
+from campaign_desktop.domain.errors import CredentialsError, DomainError, ValidationError
 from campaign_desktop.domain.events import EventBus, MailboxChecked
 from campaign_desktop.domain.status import (
     ContactStatus,
@@ -366,7 +366,10 @@ class InboundService:
         if not password:
             return True
         key = password_key(str(account["inbound.username"]), str(account["inbound.host"]))
-        return self._credentials.get_password(key) == password
+        try:
+            return self._credentials.get_password(key) == password
+        except CredentialsError:
+            return False  # no keyring: no password was saved, so a typed one is not it
 
     # --- one message ---------------------------------------------------------------------
 

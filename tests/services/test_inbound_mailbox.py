@@ -8,11 +8,13 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import keyring
 import pytest
+from keyring.backends.fail import Keyring as FailKeyring
 
 from campaign_desktop.channels.imap import ImapError
 from campaign_desktop.context import AppContext
-from campaign_desktop.domain.errors import ValidationError
+from campaign_desktop.domain.errors import CredentialsError, ValidationError
 from campaign_desktop.domain.events import Event, MailboxChecked
 from campaign_desktop.domain.status import InboundKind
 from campaign_desktop.services.inbound import ACCOUNT_KEYS, password_key
@@ -225,3 +227,18 @@ def test_a_cancelled_check_stops_after_the_message_in_hand_and_the_next_check_re
     rest = app.inbound.check_mailbox()
     assert (rest.read, rest.bounced, rest.cancelled) == (1, 1, False)
     assert dovecot.folder_uids("INBOX") == []
+
+
+def test_check_now_without_a_keyring_logs_in_with_the_typed_password(
+    app: AppContext, dovecot: DovecotServer
+) -> None:
+    dovecot.append(samples.malformed())
+    previous = keyring.get_keyring()
+    keyring.set_keyring(FailKeyring())  # type: ignore[no-untyped-call]  # keyring is untyped
+    try:
+        found = app.inbound.check_now(_typed(app), password=PASSWORD)
+        with pytest.raises(CredentialsError):  # nothing typed and nothing stored: said so
+            app.inbound.check_now(_typed(app))
+    finally:
+        keyring.set_keyring(previous)
+    assert (found.report, found.messages) == (None, 1)

@@ -407,8 +407,9 @@ class InboundPage(QWidget):
 
     @Slot(object)
     def _on_progress(self, read: object) -> None:
-        if self._cancel is not None and not self._cancel.is_set():
-            show_note(self.result, f"Read {_count(int(str(read)), 'new message')}…")
+        # Check now reports how many new messages it read so far (`check_mailbox`'s progress).
+        if isinstance(read, int) and self._cancel is not None and not self._cancel.is_set():
+            show_note(self.result, f"Read {_count(read, 'new message')}…")
 
     @Slot(object, object)
     def _on_done(self, result: object, error: BaseException | None) -> None:
