@@ -141,6 +141,7 @@ class InboundPage(QWidget):
         self._row(account, "Move &processed to:", self.processed, "inbound.processed_folder")
         self._row(account, "Check every (min&utes):", self.minutes, "inbound.check_minutes")
         account.addRow("", buttons)
+        account.addRow("", self.result)  # a row of its own: errors and counts run long
         mailbox = QGroupBox("Reply mailbox (IMAP): bounces and unsubscribe emails arrive here")
         mailbox.setLayout(account)
         layout = QVBoxLayout(self)
@@ -149,7 +150,8 @@ class InboundPage(QWidget):
         layout.addStretch(1)
 
     def _build_buttons(self) -> QHBoxLayout:
-        """Test connection, Check now (with its busy bar and Stop) and the outcome's label."""
+        """Test connection and Check now (with its busy bar and Stop); makes the outcome's
+        label too, which goes on the row below."""
         self.test_button = named(
             QPushButton("&Test connection"), "testImapConnection", "Test the IMAP connection"
         )
@@ -176,7 +178,7 @@ class InboundPage(QWidget):
         buttons = QHBoxLayout()
         for widget in (self.test_button, self.check_button, self.busy_bar, self.cancel_button):
             buttons.addWidget(widget)
-        buttons.addWidget(self.result, 1)
+        buttons.addStretch(1)
         return buttons
 
     def _build_unsubscribing(self) -> QGroupBox:
