@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.emails import normalize_email
 from campaign_desktop.domain.errors import CredentialsError, DomainError, ValidationError
-from campaign_desktop.domain.events import EventBus, MailboxChecked
+from campaign_desktop.domain.events import ContactsUnsubscribed, EventBus, MailboxChecked
 from campaign_desktop.domain.status import (
     ContactStatus,
     DeliveryStatus,
@@ -572,8 +572,10 @@ class InboundService:
         """Unsubscribe the contacts of a CSV exported from the unsubscribe page: one email
         address or token per row (the first column; a header row is skipped).
 
-        Returns (contacts unsubscribed now, [(row number, reason skipped)]). Raises
-        ValidationError when the file cannot be read.
+        Returns (contacts unsubscribed now, [(row number, reason skipped)]); publishes
+        `ContactsUnsubscribed` when any was. Raises ValidationError when the file cannot be
+        read, StorageError when the database fails (then nothing is unsubscribed). Reads a
+        file and writes: not on the GUI thread.
         """
         try:
             text = Path(path).read_text(encoding="utf-8-sig")
@@ -592,6 +594,8 @@ class InboundService:
                 if reason:
                     skipped.append((number, reason))
                 done += int(became)
+        if done:
+            self._events.publish(ContactsUnsubscribed(done))
         return done, skipped
 
 

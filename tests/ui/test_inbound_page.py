@@ -187,12 +187,16 @@ def test_import_unsubscribes_reads_the_pages_csv(
     gui_ctx: AppContext,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    qtbot: QtBot,
 ) -> None:
     path = tmp_path / "export.csv"
     path.write_text("email\nann@example.com\nnobody@example.com\n", encoding="utf-8")
     monkeypatch.setattr(ChooseUnsubscribeCsv, "ask", classmethod(lambda cls, parent: path))
-    dialog.inbound_page.import_unsubscribes()
-    assert dialog.inbound_page.import_result.text().startswith("1 contacts unsubscribed.")
+    page = dialog.inbound_page
+    page.import_unsubscribes()
+    assert page.importing  # the file and the database are read on a pool thread
+    qtbot.waitUntil(lambda: not page.importing)
+    assert page.import_result.text().startswith("1 contacts unsubscribed.")
     found = gui_ctx.contacts.find("ann@example.com")
     assert found is not None and found.status == "unsubscribed"
 

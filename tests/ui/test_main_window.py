@@ -19,6 +19,7 @@ from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor
 from campaign_desktop.ui.campaigns.campaign_model import Column
 from campaign_desktop.ui.common.prompts import ArchiveReason, Confirm, ErrorMessage
 from campaign_desktop.ui.contacts.contact_model import ContactColumn
+from campaign_desktop.ui.settings.inbound_page import ChooseUnsubscribeCsv
 from campaign_desktop.ui.settings.settings_dialog import SettingsDialog
 from campaign_desktop.ui.shell.main_window import MainWindow
 from tests.imap_server import PASSWORD, USERNAME, DovecotServer
@@ -444,3 +445,27 @@ def test_a_bounce_read_from_the_mailbox_lowers_the_audience_without_a_refresh(
     qtbot.waitUntil(lambda: model.index(0, Column.AUDIENCE).data() == "1", timeout=10_000)
     qtbot.waitUntil(lambda: _status_shown(window, "ann@example.com") == "Bounced")
     assert counted_on and not any(counted_on)
+
+
+def test_imported_unsubscribes_lower_the_audience_without_a_refresh(
+    window: MainWindow,
+    gui_ctx: AppContext,
+    qtbot: QtBot,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    make_campaign(gui_ctx, "Spring news")  # to Customers: Ann and Bob
+    window.reload()
+    model = window.campaign_model
+    qtbot.waitUntil(lambda: model.index(0, Column.AUDIENCE).data() == "2")
+    qtbot.waitUntil(lambda: _status_shown(window, "ann@example.com") == "Subscribed")
+    path = tmp_path / "unsubscribe-page-export.csv"
+    path.write_text("email\nann@example.com\n", encoding="utf-8")
+    monkeypatch.setattr(ChooseUnsubscribeCsv, "ask", classmethod(lambda cls, parent: path))
+    dialog = SettingsDialog(gui_ctx, window)
+    qtbot.addWidget(dialog)
+
+    dialog.inbound_page.import_unsubscribes()
+
+    qtbot.waitUntil(lambda: model.index(0, Column.AUDIENCE).data() == "1")
+    qtbot.waitUntil(lambda: _status_shown(window, "ann@example.com") == "Unsubscribed")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
@@ -38,7 +38,12 @@ from campaign_desktop.domain.status import SmtpSecurity
 from campaign_desktop.services.inbound import IMAP_PORTS as DEFAULT_PORTS
 from campaign_desktop.services.inbound import AccountCheck, MailboxReport
 from campaign_desktop.services.settings import SPECS
-from campaign_desktop.ui.common.background import BackgroundTask, Report, hand_to_crash_handler
+from campaign_desktop.ui.common.background import (
+    BackgroundTask,
+    Report,
+    hand_to_crash_handler,
+    run_in_background,
+)
 from campaign_desktop.ui.common.widgets import (
     documents_folder,
     message_label,
@@ -92,6 +97,7 @@ class InboundPage(QWidget):
         self._errors: dict[str, QLabel] = {}
         self._task: BackgroundTask | None = None
         self._cancel: threading.Event | None = None  # the running Check now's Cancel
+        self._importing: BackgroundTask | None = None
         self.setObjectName("inboundPage")
         self._build()
         self._fill()
@@ -384,14 +390,38 @@ class InboundPage(QWidget):
 
     @Slot()
     def import_unsubscribes(self) -> None:
+        """Read the chosen CSV and unsubscribe its contacts on a pool thread (a file and the
+        database); the outcome shows beside the button."""
+        if self._importing is not None:
+            return
         path = ChooseUnsubscribeCsv.ask(self)
         if path is None:
             return
-        try:
-            done, skipped = self._ctx.inbound.import_unsubscribes(path)
-        except DomainError as exc:
-            show_error(self.import_result, exc.message)
+        inbound = self._ctx.inbound
+        show_note(self.import_result, f"Reading {path.name}…")
+        self.import_button.setEnabled(False)
+        self._importing = run_in_background(
+            "import unsubscribes",
+            lambda _report: inbound.import_unsubscribes(path),
+            self._on_imported,
+        )
+
+    @property
+    def importing(self) -> bool:
+        return self._importing is not None
+
+    @Slot(object, object)
+    def _on_imported(self, result: object, error: BaseException | None) -> None:
+        self._importing = None
+        self.import_button.setEnabled(True)
+        if isinstance(error, DomainError):
+            show_error(self.import_result, error.message)
             return
+        if error is not None:
+            show_error(self.import_result, "The file could not be imported (an internal error).")
+            hand_to_crash_handler(error)
+            return
+        done, skipped = cast("tuple[int, list[tuple[int, str]]]", result)
         text = f"{done:,} contacts unsubscribed."
         if skipped:
             row, reason = skipped[0]
