@@ -97,8 +97,15 @@ class ImapMailbox:
         except ssl.SSLCertVerificationError:
             raise ImapError(_certificate_words(settings)) from None
         except (OSError, IMAPClientError) as exc:
+            hint = ""
+            if (
+                isinstance(exc, socket.timeout | TimeoutError)
+                and settings.security != SmtpSecurity.SSL
+            ):
+                # A server that expects TLS at once waits, silent, for a handshake never sent.
+                hint = "; a server expecting SSL/TLS on this port stays silent: check the security"
             raise ImapError(
-                f"Could not connect to the IMAP server {settings.address} ({_reason(exc)})."
+                f"Could not connect to the IMAP server {settings.address} ({_reason(exc)}{hint})."
             ) from None
         self._client = client
         try:
@@ -142,6 +149,14 @@ class ImapMailbox:
         """Every folder's name (for the settings' "Test connection")."""
         with self._errors("list the folders"):
             return [str(name) for _flags, _delimiter, name in self.client.list_folders()]
+
+    def count(self, folder: str) -> int:
+        """How many messages `folder` holds (IMAP STATUS: nothing is read or marked)."""
+        with self._errors(f"look into the folder “{folder}”"):
+            if not self.client.folder_exists(folder):
+                raise ImapError(f"The mailbox has no folder called “{folder}”.")
+            status = self.client.folder_status(folder, [b"MESSAGES"])
+        return int(status.get(b"MESSAGES", 0))
 
     def ensure_folder(self, name: str) -> None:
         """Create folder `name` unless it exists."""
@@ -218,8 +233,20 @@ def _size(item: dict[bytes, Any] | None) -> int:
 
 
 def _reason(exc: BaseException) -> str:
+    """A failure in words a marketer can act on (the library's own text as a last resort)."""
     if isinstance(exc, socket.timeout | TimeoutError):
         return "no answer in time"
+    if isinstance(exc, socket.gaierror):
+        return "no server of that name was found: check the host name"
+    if isinstance(exc, ConnectionRefusedError):
+        return "nothing answers on that port: check the port and the security"
+    if isinstance(exc, ssl.SSLError):
+        # Not a certificate (those are `_certificate_words`): TLS spoken to a plain port, or
+        # plain IMAP to a TLS port, fails the handshake with "wrong version number" and alike.
+        return (
+            "the secure connection could not be set up; the server may expect another "
+            f"security or port ({exc.reason or exc})"
+        )
     text = str(exc).strip() or exc.__class__.__name__
     return text[:300]
 

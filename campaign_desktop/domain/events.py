@@ -91,6 +91,14 @@ class MailboxChecked:
 
 
 @dataclass(frozen=True)
+class ContactsUnsubscribed:
+    """Contacts were unsubscribed outside the Contacts tab and the mailbox check: "Import
+    unsubscribes…" (docs/design.md §20). Audiences shrink; the GUI counts them again."""
+
+    unsubscribed: int  # contacts newly unsubscribed
+
+
+@dataclass(frozen=True)
 class HistoryCompacted:
     """The history retention removed old runs' recipient details (docs/design.md §15)."""
 
@@ -104,6 +112,7 @@ Event = (
     | CatchUpReport
     | SchedulerStateChanged
     | MailboxChecked
+    | ContactsUnsubscribed
     | HistoryCompacted
 )
 Subscriber = Callable[[Event], None]

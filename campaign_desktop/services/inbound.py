@@ -26,7 +26,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import decode_header, make_header
@@ -39,8 +39,8 @@ from sqlalchemy.orm import Session
 
 from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.emails import normalize_email
-from campaign_desktop.domain.errors import DomainError, ValidationError
-from campaign_desktop.domain.events import EventBus, MailboxChecked
+from campaign_desktop.domain.errors import CredentialsError, DomainError, ValidationError
+from campaign_desktop.domain.events import ContactsUnsubscribed, EventBus, MailboxChecked
 from campaign_desktop.domain.status import (
     ContactStatus,
     DeliveryStatus,
@@ -133,6 +133,18 @@ class InboundResult:
         return self.kind in HANDLED
 
 
+#: The settings that say which mailbox is read (what "Check now" compares with the saved).
+ACCOUNT_KEYS = (
+    "inbound.host",
+    "inbound.port",
+    "inbound.security",
+    "inbound.username",
+    "inbound.ca_file",
+    "inbound.folder",
+    "inbound.processed_folder",
+)
+
+
 @dataclass
 class MailboxReport:
     """What one `check_mailbox()` did: messages read per kind, contacts changed, moved."""
@@ -144,6 +156,7 @@ class MailboxReport:
     unsubscribed: int = 0  # contacts newly unsubscribed
     moved: int = 0
     results: list[InboundResult] = field(default_factory=list)
+    cancelled: bool = False  # stopped on request before the last new message
 
     def count(self, kind: InboundKind) -> int:
         return self.kinds.get(kind.value, 0)
@@ -155,6 +168,21 @@ class MailboxReport:
         self.bounced += int(result.bounced)
         self.unsubscribed += int(result.unsubscribed)
         self.results.append(result)
+
+
+@dataclass(frozen=True)
+class AccountCheck:
+    """What "Check now" found with the account typed in Settings (`InboundService.check_now`).
+
+    `address` host:port logged in to; `folder` the watched folder; `messages` how many it
+    holds, when only counted (the typed account is not the saved one: nothing processed);
+    `report` what processing the saved account's mailbox did (else None).
+    """
+
+    address: str
+    folder: str
+    messages: int | None
+    report: MailboxReport | None
 
 
 @dataclass(frozen=True)
@@ -279,6 +307,70 @@ class InboundService:
             )
         return f"Logged in to {settings.address}; the folder “{folder}” is there."
 
+    def check_now(
+        self,
+        values: Mapping[str, object],
+        *,
+        password: str = "",
+        progress: Callable[[int], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> AccountCheck:
+        """Settings ▸ "Check now" with the account as typed on the page (docs/design.md §20).
+
+        `values` holds the `ACCOUNT_KEYS` as typed (unsaved; other keys are ignored but for
+        "smtp.timeout_seconds", the connection timeout); `password` as typed ("" uses the one
+        stored in the keyring for that user and server). Nothing is saved. When the typed
+        account is the saved one, the mailbox is read and processed (`check_mailbox`, with
+        `progress` and `cancel`); otherwise it is only logged in to and the watched folder's
+        messages counted (`AccountCheck.report` is None): bounces are applied from the
+        mailbox that the scheduler will go on reading, never from one typed but not saved.
+
+        Raises ValidationError (a value refused: its field the setting key), CredentialsError
+        (the keyring cannot be read), ImapError (the server: unknown host, closed port, TLS,
+        refused login, missing folder) or StorageError. Waits for the network: not on the
+        GUI thread.
+        """
+        account = self._checked_account(values)
+        overrides: dict[str, object] = dict(account)
+        if "smtp.timeout_seconds" in values:
+            overrides["smtp.timeout_seconds"] = values["smtp.timeout_seconds"]
+        settings = self.imap_settings(overrides, password=password or None)
+        if self._is_saved_account(account, password):
+            report = self.check_mailbox(settings, progress=progress, cancel=cancel)
+            return AccountCheck(settings.address, str(account["inbound.folder"]), None, report)
+        from campaign_desktop.channels.imap import ImapMailbox  # noqa: PLC0415  (module docstring)
+
+        folder = str(account["inbound.folder"])
+        with ImapMailbox(settings) as mailbox:
+            messages = mailbox.count(folder)
+        return AccountCheck(settings.address, folder, messages, None)
+
+    def _checked_account(self, values: Mapping[str, object]) -> dict[str, object]:
+        """The `ACCOUNT_KEYS` of `values`, cleaned by their SPECS; ValidationError else."""
+        account = {key: self._settings.clean(key, values.get(key, "")) for key in ACCOUNT_KEYS}
+        if not str(account["inbound.host"]).strip():
+            raise ValidationError("inbound.host", "Enter the IMAP server's host name.")
+        if account["inbound.folder"] == account["inbound.processed_folder"]:
+            raise ValidationError(
+                "inbound.processed_folder",
+                "Processed messages need a folder of their own, not the one that is watched.",
+            )
+        return account
+
+    def _is_saved_account(self, account: Mapping[str, object], password: str) -> bool:
+        """Whether `account` (cleaned) and `password` ("" for the stored one) are what the
+        scheduler reads: the same settings, and no other password typed."""
+        stored = self._settings.all()
+        if any(stored[key] != value for key, value in account.items()):
+            return False
+        if not password:
+            return True
+        key = password_key(str(account["inbound.username"]), str(account["inbound.host"]))
+        try:
+            return self._credentials.get_password(key) == password
+        except CredentialsError:
+            return False  # no keyring: no password was saved, so a typed one is not it
+
     # --- one message ---------------------------------------------------------------------
 
     def tokens(self) -> DeliveryTokens:
@@ -388,12 +480,21 @@ class InboundService:
 
     # --- the mailbox ---------------------------------------------------------------------
 
-    def check_mailbox(self, settings: ImapSettings | None = None) -> MailboxReport:
+    def check_mailbox(
+        self,
+        settings: ImapSettings | None = None,
+        *,
+        progress: Callable[[int], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> MailboxReport:
         """Read the watched folder's new messages, process each, move the handled ones.
 
-        Raises ValidationError (no mailbox set up), CredentialsError (no keyring), ImapError
-        (server trouble) or StorageError; whatever was processed before a failure stays
-        processed (each message is its own transaction) and is not read again.
+        `progress(n)` is called (on this thread) after each of the n messages read; `cancel`,
+        once set, stops before the next message (the report says `cancelled`; what was
+        processed is moved and not read again). Raises ValidationError (no mailbox set up),
+        CredentialsError (no keyring), ImapError (server trouble) or StorageError; whatever
+        was processed before a failure stays processed (each message is its own transaction)
+        and is not read again.
         """
         from campaign_desktop.channels.imap import ImapMailbox  # noqa: PLC0415  (module docstring)
 
@@ -409,6 +510,9 @@ class InboundService:
             handled: list[int] = []
             try:
                 for message in mailbox.messages_after(last, max_bytes=MAX_MESSAGE_BYTES):
+                    if cancel is not None and cancel.is_set():
+                        report.cancelled = True
+                        break
                     if message.raw is None:
                         result = InboundResult(
                             InboundKind.IGNORED,
@@ -422,6 +526,8 @@ class InboundService:
                     if result.handled:
                         handled.append(message.uid)
                     last = message.uid
+                    if progress is not None:
+                        progress(report.read)
             finally:
                 mailbox.move(handled, processed)
                 report.moved = len(handled)
@@ -466,8 +572,10 @@ class InboundService:
         """Unsubscribe the contacts of a CSV exported from the unsubscribe page: one email
         address or token per row (the first column; a header row is skipped).
 
-        Returns (contacts unsubscribed now, [(row number, reason skipped)]). Raises
-        ValidationError when the file cannot be read.
+        Returns (contacts unsubscribed now, [(row number, reason skipped)]); publishes
+        `ContactsUnsubscribed` when any was. Raises ValidationError when the file cannot be
+        read, StorageError when the database fails (then nothing is unsubscribed). Reads a
+        file and writes: not on the GUI thread.
         """
         try:
             text = Path(path).read_text(encoding="utf-8-sig")
@@ -486,6 +594,8 @@ class InboundService:
                 if reason:
                     skipped.append((number, reason))
                 done += int(became)
+        if done:
+            self._events.publish(ContactsUnsubscribed(done))
         return done, skipped
 
 

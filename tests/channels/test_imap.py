@@ -56,3 +56,19 @@ def test_reading_leaves_messages_unread_and_moving_keeps_them(dovecot: DovecotSe
             mailbox.select("Nowhere")
     assert dovecot.unseen_count("INBOX") == 1
     assert len(dovecot.folder_uids("Done")) == 1
+
+
+def test_a_security_that_does_not_match_the_port_says_to_check_the_security(
+    dovecot_tls: DovecotServer,
+) -> None:
+    plain = dovecot_tls.settings()
+    # TLS spoken to the plain port: the handshake gets IMAP's greeting instead.
+    with pytest.raises(ImapError, match="secure connection could not be set up"):
+        ImapMailbox(dataclasses.replace(plain, security=SmtpSecurity.SSL)).open()
+    # Plain IMAP to the TLS port: the server waits for a handshake that never comes.
+    silent = dataclasses.replace(plain, port=dovecot_tls.tls_port, timeout=1.0)
+    with pytest.raises(ImapError, match=r"no answer in time; .* check the security"):
+        ImapMailbox(silent).open()
+    closed = dataclasses.replace(plain, port=1)
+    with pytest.raises(ImapError, match="nothing answers on that port"):
+        ImapMailbox(closed).open()

@@ -8,14 +8,18 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import keyring
 import pytest
+from keyring.backends.fail import Keyring as FailKeyring
 
 from campaign_desktop.channels.imap import ImapError
 from campaign_desktop.context import AppContext
+from campaign_desktop.domain.errors import CredentialsError, ValidationError
 from campaign_desktop.domain.events import Event, MailboxChecked
 from campaign_desktop.domain.status import InboundKind
-from campaign_desktop.services.inbound import password_key
+from campaign_desktop.services.inbound import ACCOUNT_KEYS, password_key
 from tests.imap_server import PASSWORD, USERNAME, DovecotServer
+from tests.memory_keyring import MemoryKeyring
 from tests.services import inbound_samples as samples
 from tests.services.sending_support import configure_smtp, make_campaign
 from tests.services.test_ledger_truth import wait_until
@@ -154,3 +158,87 @@ def test_test_connection_finds_the_folder_or_says_which_exist(
     assert "INBOX" in app.inbound.test_connection(settings, "INBOX")
     with pytest.raises(ImapError, match="no folder called “Bounces”"):
         app.inbound.test_connection(settings, "Bounces")
+
+
+def _typed(app: AppContext, **changes: object) -> dict[str, object]:
+    """The saved account as Settings would show it, with `changes` typed over it."""
+    saved = app.settings.all()
+    return {key: saved[key] for key in ACCOUNT_KEYS} | changes
+
+
+def test_check_now_with_the_saved_account_processes_the_mailbox(
+    app: AppContext, server: SmtpServer, dovecot: DovecotServer
+) -> None:
+    _, sent = send(app, server, make_campaign(app))
+    dovecot.append(samples.exim_bounce(sent["dee@example.com"], "dee@example.com"))
+
+    found = app.inbound.check_now(_typed(app, **{"inbound.port": str(dovecot.port)}))
+
+    assert found.report is not None and found.report.bounced == 1
+    assert status(app, "dee@example.com") == "bounced"
+    # The same password typed again is still the saved account.
+    dovecot.append(samples.gmail_style_dsn(sent["cy@example.com"], "cy@example.com"))
+    again = app.inbound.check_now(_typed(app), password=PASSWORD)
+    assert again.report is not None and again.report.bounced == 1
+
+
+def test_check_now_with_a_changed_account_logs_in_and_counts_but_applies_and_saves_nothing(
+    app: AppContext, server: SmtpServer, dovecot: DovecotServer, memory_keyring: MemoryKeyring
+) -> None:
+    _, sent = send(app, server, make_campaign(app))
+    dovecot.append(samples.exim_bounce(sent["dee@example.com"], "dee@example.com"))
+    app.credentials.set_password(password_key(USERNAME, HOST), "wrong")  # saved: wrong
+    settings_before, keyring_before = app.settings.all(), dict(memory_keyring.store)
+
+    found = app.inbound.check_now(_typed(app), password=PASSWORD)  # typed: right
+
+    assert (found.report, found.messages, found.folder) == (None, 1, "INBOX")
+    assert status(app, "dee@example.com") == "subscribed"
+    assert len(dovecot.folder_uids("INBOX")) == 1
+    assert app.settings.all() == settings_before
+    assert memory_keyring.store == keyring_before
+    # And the other way round: the saved password is right, the typed one is not.
+    app.credentials.set_password(password_key(USERNAME, HOST), PASSWORD)
+    with pytest.raises(ImapError, match="refused the username or password"):
+        app.inbound.check_now(_typed(app), password="wrong")
+
+
+def test_check_now_refuses_bad_values_in_words_before_connecting(app: AppContext) -> None:
+    with pytest.raises(ValidationError) as refused:
+        app.inbound.check_now(_typed(app, **{"inbound.port": "not a port"}))
+    assert refused.value.field == "inbound.port"
+    with pytest.raises(ValidationError) as refused:
+        app.inbound.check_now(_typed(app, **{"inbound.host": "  "}))
+    assert refused.value.field == "inbound.host"
+
+
+def test_a_cancelled_check_stops_after_the_message_in_hand_and_the_next_check_reads_the_rest(
+    app: AppContext, server: SmtpServer, dovecot: DovecotServer
+) -> None:
+    _, sent = send(app, server, make_campaign(app))
+    dovecot.append(samples.exim_bounce(sent["cy@example.com"], "cy@example.com"))
+    dovecot.append(samples.gmail_style_dsn(sent["dee@example.com"], "dee@example.com"))
+    cancel = threading.Event()
+
+    report = app.inbound.check_mailbox(progress=lambda _read: cancel.set(), cancel=cancel)
+
+    assert (report.read, report.moved, report.cancelled) == (1, 1, True)
+    assert len(dovecot.folder_uids("INBOX")) == 1
+    rest = app.inbound.check_mailbox()
+    assert (rest.read, rest.bounced, rest.cancelled) == (1, 1, False)
+    assert dovecot.folder_uids("INBOX") == []
+
+
+def test_check_now_without_a_keyring_logs_in_with_the_typed_password(
+    app: AppContext, dovecot: DovecotServer
+) -> None:
+    dovecot.append(samples.malformed())
+    previous = keyring.get_keyring()
+    keyring.set_keyring(FailKeyring())  # type: ignore[no-untyped-call]  # keyring is untyped
+    try:
+        found = app.inbound.check_now(_typed(app), password=PASSWORD)
+        with pytest.raises(CredentialsError):  # nothing typed and nothing stored: said so
+            app.inbound.check_now(_typed(app))
+    finally:
+        keyring.set_keyring(previous)
+    assert (found.report, found.messages) == (None, 1)

@@ -28,7 +28,7 @@ from campaign_desktop.ui.contacts.contact_model import (
     ContactFilter,
     ContactTableModel,
 )
-from campaign_desktop.ui.settings.inbound_page import ChooseUnsubscribeCsv
+from campaign_desktop.ui.settings.inbound_page import ChooseUnsubscribeCsv, InboundPage
 from campaign_desktop.ui.settings.settings_dialog import SettingsDialog
 from campaign_desktop.ui.shell.notifications import Level, notification_for
 from tests.imap_server import PASSWORD, USERNAME, DovecotServer
@@ -187,12 +187,16 @@ def test_import_unsubscribes_reads_the_pages_csv(
     gui_ctx: AppContext,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    qtbot: QtBot,
 ) -> None:
     path = tmp_path / "export.csv"
     path.write_text("email\nann@example.com\nnobody@example.com\n", encoding="utf-8")
     monkeypatch.setattr(ChooseUnsubscribeCsv, "ask", classmethod(lambda cls, parent: path))
-    dialog.inbound_page.import_unsubscribes()
-    assert dialog.inbound_page.import_result.text().startswith("1 contacts unsubscribed.")
+    page = dialog.inbound_page
+    page.import_unsubscribes()
+    assert page.importing  # the file and the database are read on a pool thread
+    qtbot.waitUntil(lambda: not page.importing)
+    assert page.import_result.text().startswith("1 contacts unsubscribed.")
     found = gui_ctx.contacts.find("ann@example.com")
     assert found is not None and found.status == "unsubscribed"
 
@@ -215,3 +219,146 @@ def test_contacts_filter_by_bounced_and_show_when_and_why(
     tip = model.index(0, ContactColumn.STATUS).data(Qt.ItemDataRole.ToolTipRole)
     assert tip.startswith("Mail to this address bounced (")
     assert "5.1.1 550-5.1.1 The email account that you tried to reach does not exist" in tip
+
+
+def _save_mailbox(gui_ctx: AppContext, port: int, password: str) -> None:
+    gui_ctx.inbound.set_account(
+        host=HOST, port=port, security="none", username=USERNAME, password=password
+    )
+
+
+def _check_now(page: InboundPage, qtbot: QtBot) -> str:
+    page.check_now()
+    qtbot.waitUntil(lambda: not page.busy, timeout=20_000)
+    assert page.busy_bar.isHidden() and page.cancel_button.isHidden()
+    return page.result.text()
+
+
+def test_check_now_uses_the_typed_password_even_when_the_saved_one_is_right(
+    gui_ctx: AppContext, dovecot: DovecotServer, qtbot: QtBot
+) -> None:
+    _save_mailbox(gui_ctx, dovecot.port, PASSWORD)
+    dialog = SettingsDialog(gui_ctx)
+    qtbot.addWidget(dialog)
+    page = dialog.inbound_page
+    page.password.setText("wrong")
+
+    page.check_now()
+    assert page.busy  # on a pool thread, with the busy bar and Stop showing
+    assert not page.busy_bar.isHidden() and not page.cancel_button.isHidden()
+    assert page.result.text().startswith("Checking the mailbox on")
+    qtbot.waitUntil(lambda: not page.busy, timeout=20_000)
+
+    assert "refused the username or password" in page.result.text()
+
+
+def test_check_now_tests_a_typed_account_without_saving_or_applying_anything(
+    gui_ctx: AppContext,
+    server: SmtpServer,
+    dovecot: DovecotServer,
+    memory_keyring: MemoryKeyring,
+    qtbot: QtBot,
+) -> None:
+    _save_mailbox(gui_ctx, dovecot.port, "an old password")  # the saved one is wrong
+    campaign = make_campaign(gui_ctx)
+    gui_ctx.campaigns.send_now(campaign.id)
+    assert gui_ctx.sending.wait_idle(10)
+    sent = {m.rcpt_tos[0]: m.content for m in server.handler.messages}
+    dovecot.append(samples.exim_bounce(sent["ann@example.com"], "ann@example.com"))
+    settings_before, keyring_before = gui_ctx.settings.all(), dict(memory_keyring.store)
+    dialog = SettingsDialog(gui_ctx)
+    qtbot.addWidget(dialog)
+    _fill_mailbox(dialog, dovecot.port)  # the right password, typed
+
+    text = _check_now(dialog.inbound_page, qtbot)
+
+    assert text.startswith(f"\N{CHECK MARK} Logged in to {HOST}:{dovecot.port}; “INBOX” holds 1")
+    assert "not saved" in text
+    assert gui_ctx.settings.all() == settings_before
+    assert memory_keyring.store == keyring_before
+    found = gui_ctx.contacts.find("ann@example.com")
+    assert found is not None and found.status == "subscribed"  # not read from an unsaved box
+    assert len(dovecot.folder_uids("INBOX")) == 1
+
+
+def test_check_now_reads_and_processes_the_saved_mailbox(
+    gui_ctx: AppContext, server: SmtpServer, dovecot: DovecotServer, qtbot: QtBot
+) -> None:
+    _save_mailbox(gui_ctx, dovecot.port, PASSWORD)
+    campaign = make_campaign(gui_ctx)
+    gui_ctx.campaigns.send_now(campaign.id)
+    assert gui_ctx.sending.wait_idle(10)
+    sent = {m.rcpt_tos[0]: m.content for m in server.handler.messages}
+    dovecot.append(samples.exim_bounce(sent["ann@example.com"], "ann@example.com"))
+    dialog = SettingsDialog(gui_ctx)
+    qtbot.addWidget(dialog)
+
+    text = _check_now(dialog.inbound_page, qtbot)  # the page shows the saved account
+
+    assert text == (
+        f"\N{CHECK MARK} Logged in to {HOST}:{dovecot.port}. Read 1 new message: "
+        "1 contact bounced, 0 unsubscribed, 1 moved."
+    )
+    found = gui_ctx.contacts.find("ann@example.com")
+    assert found is not None and found.status == "bounced"
+
+
+@pytest.mark.parametrize(
+    ("host", "security", "words"),
+    [
+        ("imap.nowhere.invalid", "none", "no server of that name was found"),
+        (HOST, "ssl", "the secure connection could not be set up"),
+    ],
+)
+def test_check_now_says_in_words_what_is_wrong_with_the_typed_server(
+    dialog: SettingsDialog,
+    dovecot: DovecotServer,
+    qtbot: QtBot,
+    host: str,
+    security: str,
+    words: str,
+) -> None:
+    _fill_mailbox(dialog, dovecot.port)  # nothing saved: only what is typed can be checked
+    page = dialog.inbound_page
+    page.host.setText(host)
+    page.security.setCurrentIndex(page.security.findData(security))
+    page.port.setText(str(dovecot.port))
+
+    assert words in _check_now(page, qtbot)
+
+
+def test_check_now_shows_a_bad_value_under_its_field_and_connects_nowhere(
+    dialog: SettingsDialog, qtbot: QtBot
+) -> None:
+    _fill_mailbox(dialog, "not a port")
+    dialog.inbound_page.check_now()
+    assert not dialog.inbound_page.busy
+    assert not dialog.inbound_page._errors["inbound.port"].isHidden()
+    assert dialog.inbound_page.result.text() == "Fix the values above first."
+
+
+def test_stop_ends_a_check_between_messages_and_the_next_check_reads_the_rest(
+    gui_ctx: AppContext, server: SmtpServer, dovecot: DovecotServer, qtbot: QtBot
+) -> None:
+    _save_mailbox(gui_ctx, dovecot.port, PASSWORD)
+    campaign = make_campaign(gui_ctx)
+    gui_ctx.campaigns.send_now(campaign.id)
+    assert gui_ctx.sending.wait_idle(10)
+    sent = {m.rcpt_tos[0]: m.content for m in server.handler.messages}
+    dovecot.append(samples.exim_bounce(sent["ann@example.com"], "ann@example.com"))
+    dovecot.append(samples.unsubscribe_request(sent["bob@example.com"], "bob@example.com"))
+    dialog = SettingsDialog(gui_ctx)
+    qtbot.addWidget(dialog)
+    page = dialog.inbound_page
+
+    # A check already running (the scheduler's) holds the mailbox: Stop is pressed meanwhile.
+    with gui_ctx.inbound._checking:
+        page.check_now()
+        qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]  # pytest-qt leaves mouseClick untyped
+        assert page.result.text() == "Stopping after this message…"
+    qtbot.waitUntil(lambda: not page.busy, timeout=20_000)
+
+    assert "Read 0 new messages" in page.result.text()
+    assert "Stopped before the end" in page.result.text()
+    assert len(dovecot.folder_uids("INBOX")) == 2
+    assert "1 contact bounced, 1 unsubscribed, 2 moved." in _check_now(page, qtbot)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,8 +18,13 @@ from campaign_desktop.domain.clock import ManualClock
 from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor
 from campaign_desktop.ui.campaigns.campaign_model import Column
 from campaign_desktop.ui.common.prompts import ArchiveReason, Confirm, ErrorMessage
+from campaign_desktop.ui.contacts.contact_model import ContactColumn
+from campaign_desktop.ui.settings.inbound_page import ChooseUnsubscribeCsv
+from campaign_desktop.ui.settings.settings_dialog import SettingsDialog
 from campaign_desktop.ui.shell.main_window import MainWindow
-from tests.smtp_server import running_smtp_server
+from tests.imap_server import PASSWORD, USERNAME, DovecotServer
+from tests.services import inbound_samples as samples
+from tests.smtp_server import HOST, running_smtp_server
 from tests.storage_faults import lock_held_elsewhere
 from tests.ui.conftest import NOW, make_campaign
 
@@ -383,3 +389,83 @@ def test_tabs_other_than_campaigns_are_built_when_first_shown(
     calendar = window.calendar_tab
     assert window.tabs.indexOf(calendar) == 4
     assert window.tabs.currentIndex() == 2
+
+
+def _status_shown(window: MainWindow, address: str) -> str | None:
+    model = window.contact_model
+    for row in range(model.rowCount()):
+        if model.index(row, ContactColumn.EMAIL).data() == address:
+            return str(model.index(row, ContactColumn.STATUS).data())
+    return None
+
+
+@pytest.mark.parametrize("via", ["the scheduler's check", "Settings ▸ Check now"])
+def test_a_bounce_read_from_the_mailbox_lowers_the_audience_without_a_refresh(
+    window: MainWindow,
+    gui_ctx: AppContext,
+    dovecot: DovecotServer,
+    qtbot: QtBot,
+    monkeypatch: pytest.MonkeyPatch,
+    via: str,
+) -> None:
+    gui_ctx.inbound.set_account(
+        host=HOST, port=dovecot.port, security="none", username=USERNAME, password=PASSWORD
+    )
+    campaign = make_campaign(gui_ctx, "Spring news")  # to Customers: Ann and Bob
+    with running_smtp_server() as server:
+        gui_ctx.settings.set_smtp(host=HOST, port=server.port, security="none")
+        gui_ctx.campaigns.send_now(campaign.id)
+        assert gui_ctx.sending.wait_idle(10)
+        sent = {m.rcpt_tos[0]: m.content for m in server.handler.messages}
+    dovecot.append(samples.exim_bounce(sent["ann@example.com"], "ann@example.com"))
+    window.reload()
+    model = window.campaign_model
+    qtbot.waitUntil(lambda: model.index(0, Column.AUDIENCE).data() == "2")
+    qtbot.waitUntil(lambda: _status_shown(window, "ann@example.com") == "Subscribed")
+
+    counted_on: list[bool] = []  # per count: whether it ran on the GUI thread
+    count = gui_ctx.campaigns.audience_sizes_of
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        counted_on.append(threading.current_thread() is threading.main_thread())
+        return count(*args, **kwargs)
+
+    monkeypatch.setattr(gui_ctx.campaigns, "audience_sizes_of", counting)
+    if via == "the scheduler's check":  # the scheduler's job runs on its own thread
+        checking = threading.Thread(target=gui_ctx.inbound.check_if_configured)
+        checking.start()
+        checking.join(20)
+    else:
+        dialog = SettingsDialog(gui_ctx, window)
+        qtbot.addWidget(dialog)
+        dialog.inbound_page.check_now()
+        qtbot.waitUntil(lambda: not dialog.inbound_page.busy, timeout=20_000)
+        assert "1 contact bounced" in dialog.inbound_page.result.text()
+
+    qtbot.waitUntil(lambda: model.index(0, Column.AUDIENCE).data() == "1", timeout=10_000)
+    qtbot.waitUntil(lambda: _status_shown(window, "ann@example.com") == "Bounced")
+    assert counted_on and not any(counted_on)
+
+
+def test_imported_unsubscribes_lower_the_audience_without_a_refresh(
+    window: MainWindow,
+    gui_ctx: AppContext,
+    qtbot: QtBot,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    make_campaign(gui_ctx, "Spring news")  # to Customers: Ann and Bob
+    window.reload()
+    model = window.campaign_model
+    qtbot.waitUntil(lambda: model.index(0, Column.AUDIENCE).data() == "2")
+    qtbot.waitUntil(lambda: _status_shown(window, "ann@example.com") == "Subscribed")
+    path = tmp_path / "unsubscribe-page-export.csv"
+    path.write_text("email\nann@example.com\n", encoding="utf-8")
+    monkeypatch.setattr(ChooseUnsubscribeCsv, "ask", classmethod(lambda cls, parent: path))
+    dialog = SettingsDialog(gui_ctx, window)
+    qtbot.addWidget(dialog)
+
+    dialog.inbound_page.import_unsubscribes()
+
+    qtbot.waitUntil(lambda: model.index(0, Column.AUDIENCE).data() == "1")
+    qtbot.waitUntil(lambda: _status_shown(window, "ann@example.com") == "Unsubscribed")

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 from campaign_desktop.domain.events import (
     CampaignChanged,
     CatchUpReport,
+    ContactsUnsubscribed,
     Event,
     EventBus,
     HistoryCompacted,
@@ -38,6 +39,7 @@ class EventBridge(QObject):
     catch_up = Signal(object)  # CatchUpReport
     scheduler_state = Signal(object)  # SchedulerStateChanged
     mailbox_checked = Signal(object)  # MailboxChecked (the reply mailbox was read)
+    contacts_unsubscribed = Signal(object)  # ContactsUnsubscribed (imported unsubscribes)
     history_compacted = Signal(object)  # HistoryCompacted (old runs' details removed)
 
     _received = Signal(object)
@@ -72,6 +74,8 @@ class EventBridge(QObject):
             self.scheduler_state.emit(event)
         elif isinstance(event, MailboxChecked):
             self.mailbox_checked.emit(event)
+        elif isinstance(event, ContactsUnsubscribed):
+            self.contacts_unsubscribed.emit(event)
         elif isinstance(event, HistoryCompacted):
             self.history_compacted.emit(event)
         else:  # pragma: no cover - a new event type without a signal is a bug to notice

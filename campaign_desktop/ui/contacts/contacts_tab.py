@@ -547,6 +547,14 @@ class ContactsTab(QWidget):
         if self.field_filter_button.isChecked():
             self.segment_panel.reload()
 
+    def contacts_changed_elsewhere(self) -> None:
+        """Contacts changed outside this tab (the reply mailbox's bounces and unsubscribes):
+        read the shown page, the lists' counts and the segment's count again, on the pool."""
+        self.apply_filter()
+        self._refresh_lists()
+        if self.field_filter_button.isChecked():
+            self.segment_panel.recount()
+
     def current_filter(self) -> ContactFilter:
         return ContactFilter(
             text=self.search.text().strip(),

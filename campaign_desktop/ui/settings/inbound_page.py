@@ -3,16 +3,18 @@
 The mailbox (host, port, security, user; the password in the keyring), the folder to watch
 and the folder processed messages go to (made by the app, never emptied), how often to
 check, the unsubscribe address, VERP and the one-click page (docs/design.md §11).
-"Test connection" and "Check now" run on the background pool; "Import unsubscribes…" reads
-a CSV exported from the unsubscribe page. Values are checked by their `SPECS` before
-anything is stored; the dialog's Save stores this page with the others.
+"Test connection" and "Check now" run on the background pool with the account as typed
+(Check now processes the mailbox only when that is the saved account: docs/design.md §20);
+"Import unsubscribes…" reads a CSV exported from the unsubscribe page. Values are checked by
+their `SPECS` before anything is stored; the dialog's Save stores this page with the others.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
@@ -24,6 +26,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -33,9 +36,14 @@ from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import CredentialsError, DomainError, ValidationError
 from campaign_desktop.domain.status import SmtpSecurity
 from campaign_desktop.services.inbound import IMAP_PORTS as DEFAULT_PORTS
-from campaign_desktop.services.inbound import MailboxReport
+from campaign_desktop.services.inbound import AccountCheck, MailboxReport
 from campaign_desktop.services.settings import SPECS
-from campaign_desktop.ui.common.background import BackgroundTask, hand_to_crash_handler
+from campaign_desktop.ui.common.background import (
+    BackgroundTask,
+    Report,
+    hand_to_crash_handler,
+    run_in_background,
+)
 from campaign_desktop.ui.common.widgets import (
     documents_folder,
     message_label,
@@ -88,6 +96,8 @@ class InboundPage(QWidget):
         self._stored = ctx.settings.all()
         self._errors: dict[str, QLabel] = {}
         self._task: BackgroundTask | None = None
+        self._cancel: threading.Event | None = None  # the running Check now's Cancel
+        self._importing: BackgroundTask | None = None
         self.setObjectName("inboundPage")
         self._build()
         self._fill()
@@ -118,15 +128,7 @@ class InboundPage(QWidget):
         self.processed = named(QLineEdit(), "imapProcessedFolder", "Folder for processed mail")
         self.minutes = named(QLineEdit(), "imapCheckMinutes", "Minutes between checks")
         self.minutes.setMaximumWidth(90)
-        self.test_button = named(
-            QPushButton("&Test connection"), "testImapConnection", "Test the IMAP connection"
-        )
-        self.test_button.clicked.connect(self.test_connection)
-        self.check_button = named(
-            QPushButton("Check &now"), "checkMailboxNow", "Read the mailbox now"
-        )
-        self.check_button.clicked.connect(self.check_now)
-        self.result = message_label("imapResult", "Mailbox test result")
+        buttons = self._build_buttons()
 
         account = QFormLayout()
         self._row(account, "IMAP &server:", self.host, "inbound.host")
@@ -144,17 +146,46 @@ class InboundPage(QWidget):
         self._row(account, "&Watch folder:", self.folder, "inbound.folder")
         self._row(account, "Move &processed to:", self.processed, "inbound.processed_folder")
         self._row(account, "Check every (min&utes):", self.minutes, "inbound.check_minutes")
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.test_button)
-        buttons.addWidget(self.check_button)
-        buttons.addWidget(self.result, 1)
         account.addRow("", buttons)
+        account.addRow("", self.result)  # a row of its own: errors and counts run long
         mailbox = QGroupBox("Reply mailbox (IMAP): bounces and unsubscribe emails arrive here")
         mailbox.setLayout(account)
         layout = QVBoxLayout(self)
         layout.addWidget(mailbox)
         layout.addWidget(self._build_unsubscribing())
         layout.addStretch(1)
+
+    def _build_buttons(self) -> QHBoxLayout:
+        """Test connection and Check now (with its busy bar and Stop); makes the outcome's
+        label too, which goes on the row below."""
+        self.test_button = named(
+            QPushButton("&Test connection"), "testImapConnection", "Test the IMAP connection"
+        )
+        self.test_button.clicked.connect(self.test_connection)
+        self.check_button = named(
+            QPushButton("Check &now"), "checkMailboxNow", "Read the mailbox now"
+        )
+        self.check_button.setToolTip(
+            "Logs in with the values on this page. The saved mailbox is read and its bounces "
+            "and unsubscribes applied; a changed one is only tested until you save it."
+        )
+        self.check_button.clicked.connect(self.check_now)
+        self.busy_bar = named(QProgressBar(), "imapBusy", "Mailbox check in progress")
+        self.busy_bar.setRange(0, 0)  # how many messages are new is not known beforehand
+        self.busy_bar.setTextVisible(False)
+        self.busy_bar.setMaximumWidth(120)
+        self.busy_bar.hide()
+        self.cancel_button = named(
+            QPushButton("Stop"), "stopMailboxCheck", "Stop reading the mailbox"
+        )
+        self.cancel_button.clicked.connect(self.cancel_check)
+        self.cancel_button.hide()
+        self.result = message_label("imapResult", "Mailbox test result")
+        buttons = QHBoxLayout()
+        for widget in (self.test_button, self.check_button, self.busy_bar, self.cancel_button):
+            buttons.addWidget(widget)
+        buttons.addStretch(1)
+        return buttons
 
     def _build_unsubscribing(self) -> QGroupBox:
         self.unsubscribe_address = named(
@@ -323,23 +354,74 @@ class InboundPage(QWidget):
 
     @Slot()
     def check_now(self) -> None:
-        """Read the stored mailbox now (Save first to use new values)."""
+        """Check the mailbox as typed on this page, on a pool thread, saving nothing: the
+        saved account is read and processed, a changed one only logged in to and counted
+        (`InboundService.check_now`, docs/design.md §20). The outcome shows beside the button."""
         if self._task is not None:
             return
-        inbound = self._ctx.inbound
-        show_note(self.result, "Reading the mailbox…")
-        self._run("mailbox check", lambda _report: inbound.check_mailbox())
+        cleaned, found = self.problems()
+        if found:
+            show_error(self.result, "Fix the values above first.")
+            return
+        if not cleaned["inbound.host"]:
+            show_error(self.result, "Enter the IMAP server first.")
+            return
+        inbound, typed = self._ctx.inbound, self.password.text()
+        values = {**cleaned, "smtp.timeout_seconds": TEST_TIMEOUT_SECONDS}
+        cancel = threading.Event()
+
+        def work(report: Report) -> AccountCheck:
+            # On the pool thread: the keyring may be slow (D-Bus), and the network is.
+            return inbound.check_now(values, password=typed, progress=report, cancel=cancel)
+
+        show_note(self.result, f"Checking the mailbox on {cleaned['inbound.host']}…")
+        self._cancel = cancel
+        self.cancel_button.setEnabled(True)
+        self.cancel_button.show()
+        self._run("mailbox check", work)
+
+    @Slot()
+    def cancel_check(self) -> None:
+        """Stop a running Check now after the message being read (what is read stays done)."""
+        if self._cancel is not None:
+            self._cancel.set()
+            self.cancel_button.setEnabled(False)
+            show_note(self.result, "Stopping after this message…")
 
     @Slot()
     def import_unsubscribes(self) -> None:
+        """Read the chosen CSV and unsubscribe its contacts on a pool thread (a file and the
+        database); the outcome shows beside the button."""
+        if self._importing is not None:
+            return
         path = ChooseUnsubscribeCsv.ask(self)
         if path is None:
             return
-        try:
-            done, skipped = self._ctx.inbound.import_unsubscribes(path)
-        except DomainError as exc:
-            show_error(self.import_result, exc.message)
+        inbound = self._ctx.inbound
+        show_note(self.import_result, f"Reading {path.name}…")
+        self.import_button.setEnabled(False)
+        self._importing = run_in_background(
+            "import unsubscribes",
+            lambda _report: inbound.import_unsubscribes(path),
+            self._on_imported,
+        )
+
+    @property
+    def importing(self) -> bool:
+        return self._importing is not None
+
+    @Slot(object, object)
+    def _on_imported(self, result: object, error: BaseException | None) -> None:
+        self._importing = None
+        self.import_button.setEnabled(True)
+        if isinstance(error, DomainError):
+            show_error(self.import_result, error.message)
             return
+        if error is not None:
+            show_error(self.import_result, "The file could not be imported (an internal error).")
+            hand_to_crash_handler(error)
+            return
+        done, skipped = cast("tuple[int, list[tuple[int, str]]]", result)
         text = f"{done:,} contacts unsubscribed."
         if skipped:
             row, reason = skipped[0]
@@ -347,17 +429,28 @@ class InboundPage(QWidget):
         show_success(self.import_result, text)
 
     def _run(self, name: str, work: Any) -> None:
-        self._task = BackgroundTask(name, work)
+        self._task = BackgroundTask(name, work, self._cancel)
         self._task.finished.connect(self._on_done)
+        self._task.progress.connect(self._on_progress)
         self.test_button.setEnabled(False)
         self.check_button.setEnabled(False)
+        self.busy_bar.show()
         self._task.start()
+
+    @Slot(object)
+    def _on_progress(self, read: object) -> None:
+        # Check now reports how many new messages it read so far (`check_mailbox`'s progress).
+        if isinstance(read, int) and self._cancel is not None and not self._cancel.is_set():
+            show_note(self.result, f"Read {_count(read, 'new message')}…")
 
     @Slot(object, object)
     def _on_done(self, result: object, error: BaseException | None) -> None:
         self._task = None
+        self._cancel = None
         self.test_button.setEnabled(True)
         self.check_button.setEnabled(True)
+        self.busy_bar.hide()
+        self.cancel_button.hide()
         if error is None:
             show_success(self.result, f"\N{CHECK MARK} {_words(result)}")
         elif isinstance(error, DomainError):
@@ -378,10 +471,21 @@ def _count(number: int, noun: str) -> str:
 
 
 def _words(result: object) -> str:
+    if isinstance(result, AccountCheck):
+        if result.report is None:
+            return (
+                f"Logged in to {result.address}; “{result.folder}” holds "
+                f"{_count(result.messages or 0, 'message')}. Not read yet: these settings are "
+                "not saved. Save them to have the mailbox read and its bounces applied."
+            )
+        return f"Logged in to {result.address}. {_words(result.report)}"
     if isinstance(result, MailboxReport):
-        return (
+        words = (
             f"Read {_count(result.read, 'new message')}: "
             f"{_count(result.bounced, 'contact')} bounced, "
             f"{result.unsubscribed:,} unsubscribed, {result.moved:,} moved."
         )
+        if result.cancelled:
+            words += " Stopped before the end: the rest are read at the next check."
+        return words
     return str(result)

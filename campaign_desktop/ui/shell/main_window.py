@@ -46,7 +46,12 @@ from PySide6.QtWidgets import (
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import NotFoundError
-from campaign_desktop.domain.events import CampaignChange, SchedulerStateChanged
+from campaign_desktop.domain.events import (
+    CampaignChange,
+    ContactsUnsubscribed,
+    MailboxChecked,
+    SchedulerStateChanged,
+)
 from campaign_desktop.domain.status import BUSY_STATUSES, CampaignStatus
 from campaign_desktop.domain.views import CampaignView
 from campaign_desktop.ui.activity.run_progress import RunProgressIndicator
@@ -521,6 +526,8 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.bridge.campaign_changed.connect(self._on_campaign_changed)
         self.bridge.scheduler_state.connect(self._on_scheduler_state)
+        self.bridge.mailbox_checked.connect(self._on_mailbox_checked)
+        self.bridge.contacts_unsubscribed.connect(self._on_contacts_unsubscribed)
         self.search.textChanged.connect(self.campaign_model.set_text)
         self.status_filter.currentIndexChanged.connect(self._on_status_filter)
         self.campaign_view.doubleClicked.connect(self._on_edit)
@@ -825,6 +832,25 @@ class MainWindow(QMainWindow):
         # Audience sizes follow the contacts: the loaded rows are counted again on a pool
         # thread and change in place (keeps the selection and the scroll position).
         self.campaign_model.refresh_audiences()
+
+    @Slot(object)
+    def _on_mailbox_checked(self, event: MailboxChecked) -> None:
+        # Bounces and unsubscribes applied from the reply mailbox (the scheduler's check or
+        # Settings ▸ Check now, on their own threads) change who gets mail, as an edit in
+        # the Contacts tab does: the same recount, and the Contacts tab reads again if built.
+        if event.bounced or event.unsubscribed:
+            self._follow_contacts()
+
+    @Slot(object)
+    def _on_contacts_unsubscribed(self, _event: ContactsUnsubscribed) -> None:
+        self._follow_contacts()  # Settings ▸ Import unsubscribes…
+
+    def _follow_contacts(self) -> None:
+        """Contacts changed outside the Contacts tab: what a change there does, and the tab
+        reads again if it is built (all on the pool)."""
+        self._on_contacts_changed()
+        if self._contacts_tab is not None:
+            self._contacts_tab.contacts_changed_elsewhere()
 
     @Slot(str)
     def _show_status_message(self, text: str) -> None:
