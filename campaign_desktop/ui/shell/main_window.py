@@ -46,7 +46,12 @@ from PySide6.QtWidgets import (
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import NotFoundError
-from campaign_desktop.domain.events import CampaignChange, SchedulerStateChanged
+from campaign_desktop.domain.events import (
+    CampaignChange,
+    RunEvent,
+    RunPhase,
+    SchedulerStateChanged,
+)
 from campaign_desktop.domain.status import BUSY_STATUSES, CampaignStatus
 from campaign_desktop.domain.views import CampaignView
 from campaign_desktop.ui.activity.run_progress import RunProgressIndicator
@@ -521,6 +526,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.bridge.campaign_changed.connect(self._on_campaign_changed)
         self.bridge.scheduler_state.connect(self._on_scheduler_state)
+        self.bridge.run_event.connect(self._on_run_event)
         self.search.textChanged.connect(self.campaign_model.set_text)
         self.status_filter.currentIndexChanged.connect(self._on_status_filter)
         self.campaign_view.doubleClicked.connect(self._on_edit)
@@ -825,6 +831,13 @@ class MainWindow(QMainWindow):
         # Audience sizes follow the contacts: the loaded rows are counted again on a pool
         # thread and change in place (keeps the selection and the scroll position).
         self.campaign_model.refresh_audiences()
+
+    @Slot(object)
+    def _on_run_event(self, event: RunEvent) -> None:
+        # Start, pause and end come as campaign changes (the campaign is read again); a
+        # progress event only moves the counts of the campaign's last result.
+        if event.phase == RunPhase.PROGRESS:
+            self.campaign_model.show_run_progress(event.run)
 
     @Slot(str)
     def _show_status_message(self, text: str) -> None:
