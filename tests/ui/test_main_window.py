@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.clock import ManualClock
+from campaign_desktop.domain.events import RunEvent, RunPhase
 from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor
 from campaign_desktop.ui.campaigns.campaign_model import Column
 from campaign_desktop.ui.common.prompts import ArchiveReason, Confirm, ErrorMessage
@@ -469,3 +471,29 @@ def test_imported_unsubscribes_lower_the_audience_without_a_refresh(
 
     qtbot.waitUntil(lambda: model.index(0, Column.AUDIENCE).data() == "1")
     qtbot.waitUntil(lambda: _status_shown(window, "ann@example.com") == "Unsubscribed")
+
+
+def test_a_send_under_way_moves_its_campaigns_last_result(
+    window: MainWindow, gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    """The Campaigns tab's "Last result" follows a send's progress, not only its start and
+    end (it said "0 sent, sending" while the status bar said 1,239)."""
+    campaign = make_campaign(gui_ctx, "Spring news")
+    other = make_campaign(gui_ctx, "Other")
+    run, name = gui_ctx.sending.ledger.claim_manual(campaign.id)
+    window.reload()
+    model = window.campaign_model
+    row = model.row_of(campaign.id)
+    assert row is not None
+    cell = model.index(row, Column.LAST_RESULT)
+    assert cell.data() == "0 sent, sending"
+    gui_ctx.events.publish(RunEvent(RunPhase.PROGRESS, replace(run, sent=144), name, rate=40.0))
+    qtbot.waitUntil(lambda: cell.data() == "144 sent, sending")
+    # A run of another campaign (or an older run) leaves this row alone.
+    elsewhere = replace(run, id=run.id + 1000, campaign_id=other.id, sent=9)
+    gui_ctx.events.publish(RunEvent(RunPhase.PROGRESS, elsewhere, "Other"))
+    gui_ctx.events.publish(RunEvent(RunPhase.PROGRESS, replace(run, sent=150), name))
+    qtbot.waitUntil(lambda: cell.data() == "150 sent, sending")
+    other_row = model.row_of(other.id)
+    assert other_row is not None
+    assert model.index(other_row, Column.LAST_RESULT).data() == "\N{EM DASH}"

@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Qt, Slot
 
 from campaign_desktop.domain.errors import DomainError
 from campaign_desktop.domain.status import CampaignStatus
-from campaign_desktop.domain.views import CampaignView
+from campaign_desktop.domain.views import CampaignView, RunView
 from campaign_desktop.services.campaigns import (
     PAGE_SIZE,
     AudienceKey,
@@ -311,6 +311,16 @@ class _CampaignRowsModel(RowTableModel[CampaignView]):
             self._total += 1
         if count_it:
             self._count_audiences([view])
+
+    def show_run_progress(self, run: RunView) -> None:
+        """A send under way moved: its campaign's last result shows the new counts (its
+        row only, nothing read); a campaign whose latest run is another is left alone."""
+        row = self.row_of(run.campaign_id)
+        if row is None:
+            return
+        view = self._rows[row]
+        if view.last_run is not None and view.last_run.id == run.id:
+            self._replace_row(row, replace(view, last_run=run))
 
     def remove_campaign(self, campaign_id: int) -> bool:
         row = self.row_of(campaign_id)

@@ -50,6 +50,8 @@ from campaign_desktop.domain.events import (
     CampaignChange,
     ContactsUnsubscribed,
     MailboxChecked,
+    RunEvent,
+    RunPhase,
     SchedulerStateChanged,
 )
 from campaign_desktop.domain.status import BUSY_STATUSES, CampaignStatus
@@ -528,6 +530,7 @@ class MainWindow(QMainWindow):
         self.bridge.scheduler_state.connect(self._on_scheduler_state)
         self.bridge.mailbox_checked.connect(self._on_mailbox_checked)
         self.bridge.contacts_unsubscribed.connect(self._on_contacts_unsubscribed)
+        self.bridge.run_event.connect(self._on_run_event)
         self.search.textChanged.connect(self.campaign_model.set_text)
         self.status_filter.currentIndexChanged.connect(self._on_status_filter)
         self.campaign_view.doubleClicked.connect(self._on_edit)
@@ -851,6 +854,13 @@ class MainWindow(QMainWindow):
         self._on_contacts_changed()
         if self._contacts_tab is not None:
             self._contacts_tab.contacts_changed_elsewhere()
+
+    @Slot(object)
+    def _on_run_event(self, event: RunEvent) -> None:
+        # Start, pause and end come as campaign changes (the campaign is read again); a
+        # progress event only moves the counts of the campaign's last result.
+        if event.phase == RunPhase.PROGRESS:
+            self.campaign_model.show_run_progress(event.run)
 
     @Slot(str)
     def _show_status_message(self, text: str) -> None:
