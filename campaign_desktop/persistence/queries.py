@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from campaign_desktop.domain.errors import NotFoundError, ValidationError
+from campaign_desktop.domain.names import find_named, name_key
 from campaign_desktop.domain.recurrence import RecurrencePattern
 from campaign_desktop.domain.segments import Segment
 from campaign_desktop.domain.status import ARMED_STATUSES, ContactStatus, RunTrigger
@@ -88,6 +89,45 @@ def load(session: Session, model: type[RowT], key: int, what: str) -> RowT:
     if row is None:
         raise NotFoundError(f"{what} {key} does not exist (any more).")
     return row
+
+
+def named_ids(
+    session: Session, model: type[ContactList] | type[SavedSegment], names: Iterable[str]
+) -> dict[str, int]:
+    """The id of the list or segment (`model`) each of `names` names: its exact spelling
+    first, else the oldest one the same ignoring case (`domain.names.find_named`,
+    docs/design.md §20); names that name nothing are left out.
+
+    Reads every (id, name) of the table: lists and segments number tens to hundreds, and
+    Python's casefold then decides on SQLite and PostgreSQL alike (SQLite's `lower()` folds
+    ASCII only, PostgreSQL's by the database's locale).
+    """
+    rows = [
+        (row[0], row[1]) for row in session.execute(select(model.id, model.name).order_by(model.id))
+    ]
+    found: dict[str, int] = {}
+    for name in names:
+        item = find_named(rows, name)
+        if item is not None:
+            found[name] = item
+    return found
+
+
+def name_taken(
+    session: Session,
+    model: type[ContactList] | type[SavedSegment],
+    name: str,
+    *,
+    other_than: int | None = None,
+) -> str | None:
+    """The name of a list or segment (`model`), other than the one with id `other_than`,
+    that is `name` ignoring case and surrounding spaces (`domain.names.name_key`); None
+    when `name` is free."""
+    key = name_key(name)
+    for item_id, item_name in session.execute(select(model.id, model.name).order_by(model.id)):
+        if item_id != other_than and name_key(item_name) == key:
+            return str(item_name)
+    return None
 
 
 def load_campaign(session: Session, campaign_id: int) -> Campaign:

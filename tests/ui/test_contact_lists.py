@@ -214,7 +214,7 @@ def test_the_rename_dialog_shows_a_taken_name_inline_and_renames(
     dialog.name.setText("Customers")
     dialog.accept()
     assert dialog.error.isVisibleTo(dialog)
-    assert dialog.error.text() == "There is already a list called “Customers”."
+    assert dialog.error.text() == "A list named “Customers” already exists."
     assert dialog.renamed is None
     dialog.name.setText("Gold")
     dialog.accept()
