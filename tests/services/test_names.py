@@ -41,9 +41,7 @@ def add_pair_made_before(ctx: AppContext) -> None:
     now = ctx.clock.now()
     with ctx.db.write() as session:
         for name in ("VIP", "vip"):
-            session.execute(
-                insert(ContactList).values(name=name, description="", created_at=now)
-            )
+            session.execute(insert(ContactList).values(name=name, description="", created_at=now))
         for name in ("Paris", "PARIS"):
             session.execute(
                 insert(SavedSegment).values(

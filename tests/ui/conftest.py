@@ -28,6 +28,7 @@ from campaign_desktop.ui.contacts.list_dialogs import (
     ChooseListDialog,
     ExportScope,
     RenameListDialog,
+    RenameSegmentDialog,
 )
 from campaign_desktop.ui.contacts.segment_panel import SegmentName
 from campaign_desktop.ui.schedule.schedule_dialog import ScheduleDialog
@@ -67,6 +68,7 @@ def no_real_dialogs(monkeypatch: pytest.MonkeyPatch) -> None:
         (NewListName, "ask"),
         (ChooseListDialog, "ask"),
         (RenameListDialog, "ask"),
+        (RenameSegmentDialog, "ask"),
         (ChooseContactsExportPath, "ask"),
         (ExportScope, "ask"),
         (SegmentName, "ask"),

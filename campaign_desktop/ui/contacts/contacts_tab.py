@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QMimeData, QPoint, QSettings, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -453,9 +454,11 @@ class ContactsTab(QWidget):
                 self.action_resubscribe,
                 self.action_delete,
             ),
-            (self.action_add_to_list, self.action_remove_from_list),
-            (self.action_new_list, self.action_rename_list, self.action_delete_list),
+            (self._lists_menu_action(),),
         )
+        lists_button = toolbar.widgetForAction(self.action_lists)
+        assert isinstance(lists_button, QToolButton)  # a toolbar shows an action as one
+        lists_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
 
         self.search = named(QLineEdit(), "contactSearch", "Search contacts")
         self.search.setPlaceholderText("Search by email or name")
@@ -999,6 +1002,26 @@ class ContactsTab(QWidget):
             # Only while the Contacts tab is the one in use: Activity has its own Ctrl+E.
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.addAction(action)
+
+    def _lists_menu_action(self) -> QAction:
+        """The toolbar's "Lists ▾": every list action in one menu, so that the toolbar fits
+        a 1024-pixel window without Qt's "»" overflow (docs/design.md §20). Ctrl+L and
+        Ctrl+Shift+L stay on the tab, the table's menu keeps add and remove."""
+        menu = QMenu("Lists", self)
+        menu.setObjectName("listsMenu")
+        menu.addActions([self.action_add_to_list, self.action_remove_from_list])
+        menu.addSeparator()
+        menu.addActions([self.action_new_list, self.action_rename_list, self.action_delete_list])
+        self.action_lists = named_action(
+            self,
+            "actionListsMenu",
+            "&Lists",
+            icon_name="list-add",
+            tip="Add the selected contacts to a list or take them out of one; make, rename "
+            "or delete lists",
+        )
+        self.action_lists.setMenu(menu)
+        return self.action_lists
 
     def _update_list_actions(self, busy: bool, rows: list[int]) -> None:
         self.action_add_to_list.setEnabled(bool(rows))

@@ -1,13 +1,15 @@
-"""The Contacts tab's small questions about lists and exports: which list to add the selected
-contacts to (or take them out of), a list's new name, and where and what to export.
+"""The Contacts tab's small questions about lists, segments and exports: which list to add the
+selected contacts to (or take them out of), a list's or a saved segment's new name, and where
+and what to export.
 
 Each is a class with an `ask(...)` classmethod that tests replace (tests/ui/conftest.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -21,7 +23,8 @@ from PySide6.QtWidgets import (
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import ValidationError
-from campaign_desktop.domain.views import ContactListView
+from campaign_desktop.domain.names import find_named
+from campaign_desktop.domain.views import ContactListView, SegmentView
 from campaign_desktop.ui.common.widgets import (
     ask_save_path,
     buddy_label,
@@ -29,6 +32,8 @@ from campaign_desktop.ui.common.widgets import (
     named,
     show_error,
 )
+
+ViewT = TypeVar("ViewT")
 
 _Q = ("\N{LEFT DOUBLE QUOTATION MARK}", "\N{RIGHT DOUBLE QUOTATION MARK}")
 
@@ -113,27 +118,38 @@ class ChooseListDialog(QDialog):
                 else "Choose the list to take them out of.",
             )
             return
-        if not self._adding and name not in self._names:
+        # "vip" typed for the list "VIP" is that list (docs/design.md §20).
+        existing = find_named(((known, known) for known in self._names), name)
+        if not self._adding and existing is None:
             show_error(self.error, f"There is no list called {_Q[0]}{name}{_Q[1]}.")
             return
-        self.chosen = name
+        self.chosen = existing or name
         super().accept()
 
 
-class RenameListDialog(QDialog):
-    """Renames a list through `ContactService.rename_list`; a refusal (a name another list
-    has, an empty one) shows under the field and keeps the dialog open."""
+class RenameDialog(QDialog, Generic[ViewT]):
+    """Asks for a new name and renames through `rename` (a service call); a refusal (a name
+    something else has, ignoring case, or an empty one) shows under the field and keeps the
+    dialog open. `noun` says what is renamed ("list", "segment"), `key` names the widgets
+    (``<key>Name``, ``<key>NameError``)."""
 
-    def __init__(self, ctx: AppContext, item: ContactListView, parent: QWidget | None = None):
+    def __init__(
+        self,
+        current: str,
+        rename: Callable[[str], ViewT],
+        *,
+        noun: str,
+        key: str,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
-        self._ctx = ctx
-        self._item = item
-        self.renamed: ContactListView | None = None
-        self.setObjectName("renameListDialog")
-        self.setWindowTitle("Rename list")
-        self.name = named(QLineEdit(item.name), "listName", "New name of the list")
+        self._rename = rename
+        self.renamed: ViewT | None = None
+        self.setObjectName(f"rename{key[0].upper()}{key[1:]}Dialog")
+        self.setWindowTitle(f"Rename {noun}")
+        self.name = named(QLineEdit(current), f"{key}Name", f"New name of the {noun}")
         self.name.selectAll()
-        self.error = message_label("listNameError", "Problem with the name")
+        self.error = message_label(f"{key}NameError", "Problem with the name")
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -144,34 +160,67 @@ class RenameListDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(
-            buddy_label(f"New &name for {_Q[0]}{item.name}{_Q[1]}:", self.name),
-        )
+        layout.addWidget(buddy_label(f"New &name for {_Q[0]}{current}{_Q[1]}:", self.name))
         layout.addWidget(self.name)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
         self.setMinimumWidth(420)
+
+    def run(self) -> ViewT | None:
+        """Show the dialog modally: the renamed thing's view, or None if cancelled."""
+        try:
+            self.exec()
+            return self.renamed
+        finally:
+            self.deleteLater()
+
+    def accept(self) -> None:
+        show_error(self.error, "")
+        try:
+            self.renamed = self._rename(self.name.text())
+        except ValidationError as exc:
+            show_error(self.error, exc.message)
+            return
+        super().accept()
+
+
+class RenameListDialog(RenameDialog[ContactListView]):
+    """Renames a list through `ContactService.rename_list` (docs/design.md §17)."""
+
+    def __init__(self, ctx: AppContext, item: ContactListView, parent: QWidget | None = None):
+        super().__init__(
+            item.name,
+            lambda name: ctx.contacts.rename_list(item.id, name),
+            noun="list",
+            key="list",
+            parent=parent,
+        )
 
     @classmethod
     def ask(
         cls, parent: QWidget | None, ctx: AppContext, item: ContactListView
     ) -> ContactListView | None:
         """The renamed list, or None if cancelled."""
-        dialog = cls(ctx, item, parent)
-        try:
-            dialog.exec()
-            return dialog.renamed
-        finally:
-            dialog.deleteLater()
+        return cls(ctx, item, parent).run()
 
-    def accept(self) -> None:
-        show_error(self.error, "")
-        try:
-            self.renamed = self._ctx.contacts.rename_list(self._item.id, self.name.text())
-        except ValidationError as exc:
-            show_error(self.error, exc.message)
-            return
-        super().accept()
+
+class RenameSegmentDialog(RenameDialog[SegmentView]):
+    """Renames a saved segment through `SegmentService.rename` (docs/design.md §18, §20);
+    campaigns keep sending to it."""
+
+    def __init__(self, ctx: AppContext, item: SegmentView, parent: QWidget | None = None):
+        super().__init__(
+            item.name,
+            lambda name: ctx.segments.rename(item.id, name),
+            noun="segment",
+            key="segment",
+            parent=parent,
+        )
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, ctx: AppContext, item: SegmentView) -> SegmentView | None:
+        """The renamed segment, or None if cancelled."""
+        return cls(ctx, item, parent).run()
 
 
 class ChooseContactsExportPath:
