@@ -466,7 +466,7 @@ def test_export_and_the_list_actions_are_in_the_window(
     assert tab.action_export in toolbar_actions
     assert tab.action_lists in toolbar_actions  # "Lists ▾", so the toolbar fits 1024 pixels
     for action in (tab.action_add_to_list, tab.action_rename_list, tab.action_delete_list):
-        assert action in tab.action_lists.menu().actions()
+        assert action in tab.lists_menu.actions()
     assert tab.action_add_to_list in tab.view.actions()  # the table's context menu
 
 

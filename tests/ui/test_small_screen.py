@@ -107,7 +107,7 @@ def test_every_contacts_toolbar_action_shows_at_1024_pixels_none_in_the_overflow
         shown.append(action.objectName())
     # The list actions sit in the "Lists" menu, their shortcuts still the tab's.
     assert shown[-1] == "actionListsMenu"
-    menu = tab.action_lists.menu()
+    menu = tab.lists_menu
     assert [action.objectName() for action in menu.actions() if not action.isSeparator()] == [
         "actionAddToList",
         "actionRemoveFromList",

@@ -1007,7 +1007,7 @@ class ContactsTab(QWidget):
         """The toolbar's "Lists ▾": every list action in one menu, so that the toolbar fits
         a 1024-pixel window without Qt's "»" overflow (docs/design.md §20). Ctrl+L and
         Ctrl+Shift+L stay on the tab, the table's menu keeps add and remove."""
-        menu = QMenu("Lists", self)
+        menu = self.lists_menu = QMenu("Lists", self)
         menu.setObjectName("listsMenu")
         menu.addActions([self.action_add_to_list, self.action_remove_from_list])
         menu.addSeparator()
