@@ -113,6 +113,22 @@ def named_ids(
     return found
 
 
+#: Keys of the PostgreSQL advisory locks under which list and segment names are checked and
+#: taken ("LIST", "SEGM" in ASCII); any constants the app's databases agree on.
+_NAME_LOCK_KEYS = {"contact_list": 0x4C495354, "segment": 0x5345474D}
+
+
+def lock_names(session: Session, model: type[ContactList] | type[SavedSegment]) -> None:
+    """Hold, until the transaction ends, the lock under which a list or segment (`model`)
+    name is checked and then taken, so that two desktops cannot take "VIP" and "vip" at the
+    same moment (docs/design.md §20). On PostgreSQL an advisory transaction lock (READ
+    COMMITTED lets each see the other's name only after it committed; the unique
+    constraint is exact); SQLite's write transaction already holds the database's lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = _NAME_LOCK_KEYS[model.__tablename__]
+        session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
 def name_taken(
     session: Session,
     model: type[ContactList] | type[SavedSegment],
@@ -122,7 +138,9 @@ def name_taken(
 ) -> str | None:
     """The name of a list or segment (`model`), other than the one with id `other_than`,
     that is `name` ignoring case and surrounding spaces (`domain.names.name_key`); None
-    when `name` is free."""
+    when `name` is free. Takes `lock_names` first: call it in the write that takes the
+    name."""
+    lock_names(session, model)
     key = name_key(name)
     for item_id, item_name in session.execute(select(model.id, model.name).order_by(model.id)):
         if item_id != other_than and name_key(item_name) == key:

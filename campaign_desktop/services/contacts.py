@@ -738,6 +738,10 @@ class ContactService:
         list_id = queries.named_ids(session, ContactList, [name]).get(name)
         if list_id is not None:
             return list_id
+        queries.lock_names(session, ContactList)  # no "vip" made beside another's new "VIP"
+        list_id = queries.named_ids(session, ContactList, [name]).get(name)
+        if list_id is not None:
+            return list_id
         # ON CONFLICT DO NOTHING: another desktop creating the same list at the same moment
         # (team mode) is no error; either way the list exists afterwards.
         session.execute(

@@ -5,11 +5,12 @@ PostgreSQL (``both_backends``)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import ValidationError
@@ -17,9 +18,12 @@ from campaign_desktop.domain.segments import Condition, Operator, Segment, custo
 from campaign_desktop.persistence.models import ContactList, SavedSegment
 from tests.services.sending_support import configure_smtp, received_recipients
 from tests.services.test_contacts import write_csv
+from tests.services.test_ledger_truth import wait_until
 from tests.smtp_server import running_smtp_server
 
 pytestmark = pytest.mark.both_backends
+
+LIST_NAMES_LOCK = 0x4C495354  # queries.lock_names
 
 PARIS = Segment.of([Condition(custom_field("city"), Operator.IS, "Paris")])
 
@@ -215,3 +219,36 @@ def test_a_campaign_keeps_sending_to_a_renamed_segment(ctx: AppContext) -> None:
         assert ctx.sending.wait_idle(10)
         assert received_recipients(server.handler.messages) == ["ann@example.com"]
     assert ctx.runs.get(run.id).sent == 1
+
+
+def test_two_desktops_cannot_take_vip_and_vip_at_the_same_moment(
+    ctx: AppContext, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite's write transaction already holds the whole database's lock")
+    refused: list[str] = []
+
+    def create() -> None:
+        try:
+            ctx.contacts.create_list("vip")
+        except ValidationError as exc:
+            refused.append(exc.message)
+
+    def waiting_for_the_name_lock() -> bool:
+        with ctx.db.engine.connect() as connection:
+            query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            return bool(connection.exec_driver_sql(query).scalar())
+
+    # Another desktop's create_list("VIP"): it holds the name lock, checked, and inserts.
+    with ctx.db.engine.connect() as other_desktop:
+        other_desktop.execute(select(func.pg_advisory_xact_lock(LIST_NAMES_LOCK)))
+        thread = threading.Thread(target=create)
+        thread.start()
+        assert wait_until(waiting_for_the_name_lock)
+        other_desktop.execute(
+            insert(ContactList).values(name="VIP", description="", created_at=ctx.clock.now())
+        )
+        other_desktop.commit()
+    thread.join(10)
+    assert refused == ["A list named “VIP” already exists."]
+    assert list_names(ctx) == ["VIP"]
