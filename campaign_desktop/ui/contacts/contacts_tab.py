@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QMenu,
@@ -87,6 +86,7 @@ from campaign_desktop.ui.contacts.list_dialogs import (
     ChooseContactsExportPath,
     ChooseListDialog,
     ExportScope,
+    NewListName,
     RenameListDialog,
 )
 from campaign_desktop.ui.contacts.segment_panel import SegmentPanel
@@ -187,17 +187,6 @@ def csv_file_in(mime: QMimeData) -> Path | None:
             if path.suffix.lower() == ".csv":
                 return path
     return None
-
-
-class NewListName:
-    """Asks for the name of a new contact list; None if cancelled. Tests replace it."""
-
-    @classmethod
-    def ask(cls, parent: QWidget | None) -> str | None:
-        text, ok = QInputDialog.getText(
-            parent, "New contact list", "Name of the new list:", QLineEdit.EchoMode.Normal
-        )
-        return text.strip() if ok else None
 
 
 class AddContactDialog(QDialog):
@@ -894,14 +883,12 @@ class ContactsTab(QWidget):
 
     @Slot()
     def _on_new_list(self) -> None:
-        name = NewListName.ask(self)
-        if name is None:
+        made = NewListName.ask(self, self._ctx)  # a taken name is refused in the dialog
+        if made is None:
             return
-        outcome = call_service(self, "New list", lambda: self._ctx.contacts.create_list(name))
-        if outcome:
-            self._fill_lists(self._ctx.contacts.lists(), select=outcome.value.name)
-            self.apply_filter()
-            self._changed(f"Made the list {_quoted(outcome.value.name)}.")
+        self._fill_lists(self._ctx.contacts.lists(), select=made.name)
+        self.apply_filter()
+        self._changed(f"Made the list {_quoted(made.name)}.")
 
     @Slot()
     def _on_delete_list(self) -> None:

@@ -1,6 +1,6 @@
 """The Contacts tab's small questions about lists, segments and exports: which list to add the
-selected contacts to (or take them out of), a list's or a saved segment's new name, and where
-and what to export.
+selected contacts to (or take them out of), a new list's name, a list's or a saved segment's
+new name, and where and what to export.
 
 Each is a class with an `ask(...)` classmethod that tests replace (tests/ui/conftest.py).
 """
@@ -127,74 +127,103 @@ class ChooseListDialog(QDialog):
         super().accept()
 
 
-class RenameDialog(QDialog, Generic[ViewT]):
-    """Asks for a new name and renames through `rename` (a service call); a refusal (a name
-    something else has, ignoring case, or an empty one) shows under the field and keeps the
-    dialog open. `noun` says what is renamed ("list", "segment"), `key` names the widgets
-    (``<key>Name``, ``<key>NameError``)."""
+class NameDialog(QDialog, Generic[ViewT]):
+    """Asks for a name and saves it through `save` (one service call: create or rename); a
+    refusal (a name something else has, ignoring case, docs/design.md §20, or an empty one)
+    shows under the field and keeps the dialog open. `key` names the widgets (``<key>``
+    for the field, ``<key>Error``)."""
 
     def __init__(
         self,
-        current: str,
-        rename: Callable[[str], ViewT],
         *,
-        noun: str,
+        title: str,
+        prompt: str,
+        text: str,
+        save: Callable[[str], ViewT],
+        ok_text: str,
         key: str,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self._rename = rename
-        self.renamed: ViewT | None = None
-        self.setObjectName(f"rename{key[0].upper()}{key[1:]}Dialog")
-        self.setWindowTitle(f"Rename {noun}")
-        self.name = named(QLineEdit(current), f"{key}Name", f"New name of the {noun}")
+        self._save = save
+        self.saved: ViewT | None = None
+        self.setObjectName(f"{key}Dialog")
+        self.setWindowTitle(title)
+        self.name = named(QLineEdit(text), key, prompt.replace("&", "").rstrip(":"))
         self.name.selectAll()
-        self.error = message_label(f"{key}NameError", "Problem with the name")
+        self.error = message_label(f"{key}Error", "Problem with the name")
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setText("Rename")
-        named(ok, "confirmRename", "Rename")
-        named(buttons.button(QDialogButtonBox.StandardButton.Cancel), "cancelRename", "Cancel")
+        ok.setText(ok_text)
+        named(ok, f"confirm{ok_text.replace(' ', '')}", ok_text)
+        named(buttons.button(QDialogButtonBox.StandardButton.Cancel), f"cancel{ok_text}", "Cancel")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(buddy_label(f"New &name for {_Q[0]}{current}{_Q[1]}:", self.name))
+        layout.addWidget(buddy_label(prompt, self.name))
         layout.addWidget(self.name)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
         self.setMinimumWidth(420)
 
     def run(self) -> ViewT | None:
-        """Show the dialog modally: the renamed thing's view, or None if cancelled."""
+        """Show the dialog modally: the saved thing's view, or None if cancelled."""
         try:
             self.exec()
-            return self.renamed
+            return self.saved
         finally:
             self.deleteLater()
 
     def accept(self) -> None:
         show_error(self.error, "")
         try:
-            self.renamed = self._rename(self.name.text())
+            self.saved = self._save(self.name.text())
         except ValidationError as exc:
             show_error(self.error, exc.message)
             return
         super().accept()
 
 
-class RenameListDialog(RenameDialog[ContactListView]):
+class NewListName(NameDialog[ContactListView]):
+    """Makes a contact list through `ContactService.create_list`; tests replace `ask`."""
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(
+            title="New contact list",
+            prompt="&Name of the new list:",
+            text="",
+            save=ctx.contacts.create_list,
+            ok_text="Create",
+            key="newListName",
+            parent=parent,
+        )
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, ctx: AppContext) -> ContactListView | None:
+        """The new list, or None if cancelled."""
+        return cls(ctx, parent).run()
+
+
+class RenameListDialog(NameDialog[ContactListView]):
     """Renames a list through `ContactService.rename_list` (docs/design.md §17)."""
 
     def __init__(self, ctx: AppContext, item: ContactListView, parent: QWidget | None = None):
         super().__init__(
-            item.name,
-            lambda name: ctx.contacts.rename_list(item.id, name),
-            noun="list",
-            key="list",
+            title="Rename list",
+            prompt=f"New &name for {_Q[0]}{item.name}{_Q[1]}:",
+            text=item.name,
+            save=lambda name: ctx.contacts.rename_list(item.id, name),
+            ok_text="Rename",
+            key="listName",
             parent=parent,
         )
+        self.setObjectName("renameListDialog")
+
+    @property
+    def renamed(self) -> ContactListView | None:
+        return self.saved
 
     @classmethod
     def ask(
@@ -204,18 +233,25 @@ class RenameListDialog(RenameDialog[ContactListView]):
         return cls(ctx, item, parent).run()
 
 
-class RenameSegmentDialog(RenameDialog[SegmentView]):
+class RenameSegmentDialog(NameDialog[SegmentView]):
     """Renames a saved segment through `SegmentService.rename` (docs/design.md §18, §20);
     campaigns keep sending to it."""
 
     def __init__(self, ctx: AppContext, item: SegmentView, parent: QWidget | None = None):
         super().__init__(
-            item.name,
-            lambda name: ctx.segments.rename(item.id, name),
-            noun="segment",
-            key="segment",
+            title="Rename segment",
+            prompt=f"New &name for {_Q[0]}{item.name}{_Q[1]}:",
+            text=item.name,
+            save=lambda name: ctx.segments.rename(item.id, name),
+            ok_text="Rename",
+            key="segmentName",
             parent=parent,
         )
+        self.setObjectName("renameSegmentDialog")
+
+    @property
+    def renamed(self) -> SegmentView | None:
+        return self.saved
 
     @classmethod
     def ask(cls, parent: QWidget | None, ctx: AppContext, item: SegmentView) -> SegmentView | None:
