@@ -98,18 +98,28 @@ def named_ids(
     first, else the oldest one the same ignoring case (`domain.names.find_named`,
     docs/design.md §20); names that name nothing are left out.
 
-    Reads every (id, name) of the table: lists and segments number tens to hundreds, and
-    Python's casefold then decides on SQLite and PostgreSQL alike (SQLite's `lower()` folds
-    ASCII only, PostgreSQL's by the database's locale).
+    Exact spellings (what the GUI passes) are one indexed query. For the others the whole
+    table is read (lists and segments number tens to thousands) and compared in Python, so
+    that SQLite (whose `lower()` folds ASCII only) and PostgreSQL (whose folding follows the
+    database's locale) agree.
     """
-    rows = [
-        (row[0], row[1]) for row in session.execute(select(model.id, model.name).order_by(model.id))
-    ]
-    found: dict[str, int] = {}
-    for name in names:
-        item = find_named(rows, name)
-        if item is not None:
-            found[name] = item
+    wanted = list(names)
+    exact = {
+        str(item_name): int(item_id)
+        for item_id, item_name in session.execute(
+            select(model.id, model.name).where(model.name.in_({name.strip() for name in wanted}))
+        )
+    }
+    found = {name: exact[name.strip()] for name in wanted if name.strip() in exact}
+    if len(found) < len(wanted):
+        rows = [
+            (row[0], row[1])
+            for row in session.execute(select(model.id, model.name).order_by(model.id))
+        ]
+        for name in wanted:
+            item = None if name in found else find_named(rows, name)
+            if item is not None:
+                found[name] = item
     return found
 
 
