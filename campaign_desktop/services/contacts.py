@@ -1347,6 +1347,9 @@ def _opted_out(accepted: Mapping[str, CsvRow]) -> dict[ContactStatus, list[str]]
 def _sqlite_list_id(raw: sqlite3.Connection, name: str, stamp: str) -> int:
     """`ContactService._list_id` on the raw connection: the list's id (found ignoring case,
     as `queries.named_ids` does), created if missing."""
+    exact = raw.execute("SELECT id FROM contact_list WHERE name = ?", (name,)).fetchone()
+    if exact is not None:
+        return int(exact[0])
     rows = raw.execute("SELECT id, name FROM contact_list ORDER BY id").fetchall()
     found = find_named(((int(row[0]), str(row[1])) for row in rows), name)
     if found is not None:
