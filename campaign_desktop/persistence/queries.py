@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from campaign_desktop.domain.errors import NotFoundError, ValidationError
+from campaign_desktop.domain.names import find_named, name_key
 from campaign_desktop.domain.recurrence import RecurrencePattern
 from campaign_desktop.domain.segments import Segment
 from campaign_desktop.domain.status import ARMED_STATUSES, ContactStatus, RunTrigger
@@ -88,6 +89,73 @@ def load(session: Session, model: type[RowT], key: int, what: str) -> RowT:
     if row is None:
         raise NotFoundError(f"{what} {key} does not exist (any more).")
     return row
+
+
+def named_ids(
+    session: Session, model: type[ContactList] | type[SavedSegment], names: Iterable[str]
+) -> dict[str, int]:
+    """The id of the list or segment (`model`) each of `names` names: its exact spelling
+    first, else the oldest one the same ignoring case (`domain.names.find_named`,
+    docs/design.md §21); names that name nothing are left out.
+
+    Exact spellings (what the GUI passes) are one indexed query. For the others the whole
+    table is read (lists and segments number tens to thousands) and compared in Python, so
+    that SQLite (whose `lower()` folds ASCII only) and PostgreSQL (whose folding follows the
+    database's locale) agree.
+    """
+    wanted = list(names)
+    exact = {
+        str(item_name): int(item_id)
+        for item_id, item_name in session.execute(
+            select(model.id, model.name).where(model.name.in_({name.strip() for name in wanted}))
+        )
+    }
+    found = {name: exact[name.strip()] for name in wanted if name.strip() in exact}
+    if len(found) < len(wanted):
+        rows = [
+            (row[0], row[1])
+            for row in session.execute(select(model.id, model.name).order_by(model.id))
+        ]
+        for name in wanted:
+            item = None if name in found else find_named(rows, name)
+            if item is not None:
+                found[name] = item
+    return found
+
+
+#: Keys of the PostgreSQL advisory locks under which list and segment names are checked and
+#: taken ("LIST", "SEGM" in ASCII); any constants the app's databases agree on.
+_NAME_LOCK_KEYS = {"contact_list": 0x4C495354, "segment": 0x5345474D}
+
+
+def lock_names(session: Session, model: type[ContactList] | type[SavedSegment]) -> None:
+    """Hold, until the transaction ends, the lock under which a list or segment (`model`)
+    name is checked and then taken, so that two desktops cannot take "VIP" and "vip" at the
+    same moment (docs/design.md §21). On PostgreSQL an advisory transaction lock (READ
+    COMMITTED lets each see the other's name only after it committed; the unique
+    constraint is exact); SQLite's write transaction already holds the database's lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = _NAME_LOCK_KEYS[model.__tablename__]
+        session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+def name_taken(
+    session: Session,
+    model: type[ContactList] | type[SavedSegment],
+    name: str,
+    *,
+    other_than: int | None = None,
+) -> str | None:
+    """The name of a list or segment (`model`), other than the one with id `other_than`,
+    that is `name` ignoring case and surrounding spaces (`domain.names.name_key`); None
+    when `name` is free. Takes `lock_names` first: call it in the write that takes the
+    name."""
+    lock_names(session, model)
+    key = name_key(name)
+    for item_id, item_name in session.execute(select(model.id, model.name).order_by(model.id)):
+        if item_id != other_than and name_key(item_name) == key:
+            return str(item_name)
+    return None
 
 
 def load_campaign(session: Session, campaign_id: int) -> Campaign:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from sqlalchemy import ColumnElement, Row, Select, delete, func, select, update
 from sqlalchemy.orm import Session
@@ -225,10 +225,9 @@ class CampaignService:
         """Subscribed contacts on at least one list of each set of list names."""
         wanted = {frozenset(names) for names in list_sets}
         with self._db.read() as session:
-            ids = {
-                name: list_id
-                for name, list_id in session.execute(select(ContactList.name, ContactList.id))
-            }
+            ids = queries.named_ids(
+                session, ContactList, {name for names in wanted for name in names}
+            )
             by_ids = {
                 names: frozenset(ids[name] for name in names if name in ids) for names in wanted
             }
@@ -253,12 +252,8 @@ class CampaignService:
         reach, each once (docs/design.md §18); unknown names count nobody."""
         list_names, segment_names = set(lists), set(segments)
         with self._db.read() as session:
-            list_ids = set(
-                session.scalars(select(ContactList.id).where(ContactList.name.in_(list_names)))
-            )
-            segment_ids = set(
-                session.scalars(select(SavedSegment.id).where(SavedSegment.name.in_(segment_names)))
-            )
+            list_ids = set(queries.named_ids(session, ContactList, list_names).values())
+            segment_ids = set(queries.named_ids(session, SavedSegment, segment_names).values())
             stored = queries.stored_segments(session, segment_ids)
             return queries.count_audience(session, list_ids, list(stored.values()))
 
@@ -820,15 +815,7 @@ class CampaignService:
     def _find_lists(session: Session, names: Iterable[str]) -> list[ContactList]:
         if isinstance(names, str):
             names = (names,)
-        wanted = list(dict.fromkeys(name.strip() for name in names))
-        found = {
-            item.name: item
-            for item in session.scalars(select(ContactList).where(ContactList.name.in_(wanted)))
-        }
-        missing = [name for name in wanted if name not in found]
-        if missing:
-            raise ValidationError("lists", f"There is no contact list called “{missing[0]}”.")
-        return [found[name] for name in wanted]
+        return _find_named(session, ContactList, names, "lists", "contact list")
 
     def _require_sendable(self, campaign: Campaign) -> None:
         if not campaign.lists and not campaign.segments:
@@ -931,15 +918,26 @@ def _required_text(value: Any, field: str, empty_message: str, max_length: int) 
 def _find_segments(session: Session, names: Iterable[str]) -> list[SavedSegment]:
     """The saved segments called `names`, in that order; ValidationError ("segments") for
     one that does not exist."""
+    return _find_named(session, SavedSegment, names, "segments", "segment")
+
+
+NamedT = TypeVar("NamedT", ContactList, SavedSegment)
+
+
+def _find_named(
+    session: Session, model: type[NamedT], names: Iterable[str], field: str, noun: str
+) -> list[NamedT]:
+    """The lists or segments (`model`) called `names` (ignoring case, `queries.named_ids`),
+    in that order, each once; ValidationError(`field`) naming the first that does not
+    exist."""
     wanted = list(dict.fromkeys(name.strip() for name in names))
-    found = {
-        item.name: item
-        for item in session.scalars(select(SavedSegment).where(SavedSegment.name.in_(wanted)))
-    }
-    missing = [name for name in wanted if name not in found]
+    ids = queries.named_ids(session, model, wanted)
+    missing = [name for name in wanted if name not in ids]
     if missing:
-        raise ValidationError("segments", f"There is no segment called “{missing[0]}”.")
-    return [found[name] for name in wanted]
+        raise ValidationError(field, f"There is no {noun} called “{missing[0]}”.")
+    chosen = list(dict.fromkeys(ids[name] for name in wanted))  # "VIP" and "vip": one list
+    found = {item.id: item for item in session.scalars(select(model).where(model.id.in_(chosen)))}
+    return [found[item_id] for item_id in chosen]
 
 
 def _draft_of(campaign: Campaign) -> CampaignDraft:

@@ -6,9 +6,10 @@ Decisions, recorded here because the design leaves them open:
 
 - Emails are stored normalised (trimmed, domain lower-cased, docs/design.md §2), so "Ann@x.com"
   and "ann@x.com" are two contacts: the local part is case-sensitive by RFC 5321.
-- List names are exact (case-sensitive), as the database's unique constraint and the
-  campaign service read them. `add`, `add_to_list` and `import_csv` create a list they
-  name when it is missing; `remove_from_list` and the filters never do.
+- A list name is found ignoring case and surrounding spaces (`domain.names`, exact
+  spelling first, docs/design.md §21), and a name the same as another list's that way is
+  refused. `add`, `add_to_list` and `import_csv` create a list they name when none is
+  called that; `remove_from_list` and the filters never do.
 - Adding to and removing from a list are bulk actions like `delete_many`: a transaction
   per chunk, cancellable; contacts deleted meanwhile are skipped, not an error.
 - The CSV export's format (UTF-8 with BOM, commas) is argued in `export_csv`.
@@ -57,6 +58,7 @@ from sqlalchemy.orm import Session
 from campaign_desktop.domain.clock import Clock
 from campaign_desktop.domain.emails import normalize_email
 from campaign_desktop.domain.errors import ValidationError
+from campaign_desktop.domain.names import find_named, name_key
 from campaign_desktop.domain.segments import Segment
 from campaign_desktop.domain.status import ContactStatus
 from campaign_desktop.domain.views import ContactListView, ContactView, ImportReport
@@ -601,7 +603,7 @@ class ContactService:
         with self._db.write() as session:
             item = _load_list(session, list_id)
             if item.name != list_name:
-                _refuse_taken_list_name(session, list_name)
+                _refuse_taken_list_name(session, list_name, other_than=list_id)
                 item.name = list_name
                 session.flush()
             return _list_views(session, list_id)[0]
@@ -639,6 +641,8 @@ class ContactService:
         """
         name = _list_name(list_name, "list_name")
         ids = _chosen_ids(contact_ids, "Choose the contacts to add to the list first.")
+        with self._db.read() as session:
+            name = _as_spelled(session, name)
 
         def add_chunk(session: Session, chunk: Sequence[int]) -> tuple[int, int]:
             list_id = self._list_id(session, name)
@@ -679,6 +683,7 @@ class ContactService:
         ids = _chosen_ids(contact_ids, "Choose the contacts to take out of the list first.")
         with self._db.read() as session:
             _list_id_named(session, name)  # refused before the first chunk, not during it
+            name = _as_spelled(session, name)
 
         def remove_chunk(session: Session, chunk: Sequence[int]) -> tuple[int, int]:
             list_id = _list_id_named(session, name)
@@ -732,9 +737,13 @@ class ContactService:
         return added
 
     def _list_id(self, session: Session, name: str) -> int:
-        """The id of the list called `name`, created (empty) when there is none."""
-        query = select(ContactList.id).where(ContactList.name == name)
-        list_id = session.scalar(query)
+        """The id of the list called `name` (ignoring case, `queries.named_ids`), created
+        (empty) when there is none."""
+        list_id = queries.named_ids(session, ContactList, [name]).get(name)
+        if list_id is not None:
+            return list_id
+        queries.lock_names(session, ContactList)  # no "vip" made beside another's new "VIP"
+        list_id = queries.named_ids(session, ContactList, [name]).get(name)
         if list_id is not None:
             return list_id
         # ON CONFLICT DO NOTHING: another desktop creating the same list at the same moment
@@ -744,7 +753,7 @@ class ContactService:
                 name=name, description="", created_at=self._clock.now()
             )
         )
-        created = session.scalar(query)
+        created = queries.named_ids(session, ContactList, [name]).get(name)
         assert created is not None
         return created
 
@@ -1373,16 +1382,21 @@ def _opted_out(accepted: Mapping[str, CsvRow]) -> dict[ContactStatus, list[str]]
 
 
 def _sqlite_list_id(raw: sqlite3.Connection, name: str, stamp: str) -> int:
-    """`ContactService._list_id` on the raw connection: the list's id, created if missing."""
-    query = "SELECT id FROM contact_list WHERE name = ?"
-    found = raw.execute(query, (name,)).fetchone()
-    if found is None:
-        raw.execute(
-            "INSERT INTO contact_list (name, description, created_at) VALUES (?, '', ?)",
-            (name, stamp),
-        )
-        found = raw.execute(query, (name,)).fetchone()
-    return int(found[0])
+    """`ContactService._list_id` on the raw connection: the list's id (found ignoring case,
+    as `queries.named_ids` does), created if missing."""
+    exact = raw.execute("SELECT id FROM contact_list WHERE name = ?", (name,)).fetchone()
+    if exact is not None:
+        return int(exact[0])
+    rows = raw.execute("SELECT id, name FROM contact_list ORDER BY id").fetchall()
+    found = find_named(((int(row[0]), str(row[1])) for row in rows), name)
+    if found is not None:
+        return found
+    cursor = raw.execute(
+        "INSERT INTO contact_list (name, description, created_at) VALUES (?, '', ?)",
+        (name, stamp),
+    )
+    assert cursor.lastrowid is not None
+    return int(cursor.lastrowid)
 
 
 # --- queries and views -------------------------------------------------------------------
@@ -1423,8 +1437,15 @@ def _campaigns_using(session: Session, list_id: int) -> tuple[str, ...]:
     )
 
 
+def _as_spelled(session: Session, name: str) -> str:
+    """`name` as the list it names spells it ("vip" → "VIP"), or `name` itself when no list
+    is called that yet."""
+    list_id = queries.named_ids(session, ContactList, [name]).get(name)
+    return name if list_id is None else session.get_one(ContactList, list_id).name
+
+
 def _list_id_named(session: Session, name: str) -> int:
-    list_id = session.scalar(select(ContactList.id).where(ContactList.name == name))
+    list_id = queries.named_ids(session, ContactList, [name]).get(name)
     if list_id is None:
         raise ValidationError("list_name", f"There is no contact list called “{name}”.")
     return list_id
@@ -1563,7 +1584,8 @@ def _contact_filters(
     if status is not None:
         conditions.append(Contact.status == _status(status))
     if list_name is not None:
-        list_id = select(ContactList.id).where(ContactList.name == list_name).scalar_subquery()
+        # An unknown list shows no contacts: no list has id 0.
+        list_id = queries.named_ids(session, ContactList, [list_name]).get(list_name, 0)
         conditions.append(
             exists().where(
                 list_membership.c.list_id == list_id,
@@ -1610,7 +1632,12 @@ def _list_name(value: object, field_name: str) -> str:
 def _list_names(values: Iterable[str], field_name: str) -> list[str]:
     if isinstance(values, str):
         values = (values,)
-    return list(dict.fromkeys(_list_name(value, field_name) for value in values))
+    # "VIP" and "vip" are one list (docs/design.md §21): the first spelling is kept.
+    chosen: dict[str, str] = {}
+    for value in values:
+        name = _list_name(value, field_name)
+        chosen.setdefault(name_key(name), name)
+    return list(chosen.values())
 
 
 def _chosen_ids(contact_ids: Iterable[int], message: str) -> list[int]:
@@ -1642,9 +1669,12 @@ def _clean_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def _refuse_taken_list_name(session: Session, name: str) -> None:
-    if session.scalar(select(ContactList.id).where(ContactList.name == name)) is not None:
-        raise ValidationError("name", f"There is already a list called “{name}”.")
+def _refuse_taken_list_name(session: Session, name: str, *, other_than: int | None = None) -> None:
+    """ValidationError("name") when another list has `name`, ignoring case (docs/design.md
+    §21); the message names that list as it is spelled."""
+    taken = queries.name_taken(session, ContactList, name, other_than=other_than)
+    if taken is not None:
+        raise ValidationError("name", f"A list named “{taken}” already exists.")
 
 
 def _and_list(names: Sequence[str]) -> str:

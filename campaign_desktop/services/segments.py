@@ -94,7 +94,8 @@ class SegmentService:
     # --- writing -------------------------------------------------------------------------
 
     def create(self, name: str, segment: Segment) -> SegmentView:
-        """Save `segment` as `name`. ValidationError ("name") for an empty or taken name."""
+        """Save `segment` as `name`. ValidationError ("name") for an empty name or one that
+        another segment has, ignoring case (docs/design.md §21)."""
         clean = _name(name)
         checked = Segment.of(segment.conditions, segment.match)
         now = self._clock.now()
@@ -108,7 +109,7 @@ class SegmentService:
                 session.flush()
                 return _view(row)
         except IntegrityError:  # another desktop saved the name a moment ago
-            raise ValidationError("name", f"There is already a segment called “{clean}”.") from None
+            raise ValidationError("name", _taken_message(clean)) from None
 
     def update(self, segment_id: int, segment: Segment) -> SegmentView:
         """New conditions for a saved segment; campaigns sending to it follow (their next
@@ -122,19 +123,22 @@ class SegmentService:
             return _view(row)
 
     def rename(self, segment_id: int, name: str) -> SegmentView:
-        """Campaigns keep the segment: they refer to it, not to its name."""
+        """Give a saved segment a new name; campaigns keep sending to it (they refer to it,
+        not to its name). ValidationError ("name") for an empty name or one another segment
+        has, ignoring case (docs/design.md §21: "parisians" → "Parisians" is fine);
+        NotFoundError for a segment no longer there."""
         clean = _name(name)
         try:
             with self._db.write() as session:
                 row = _load(session, segment_id)
                 if row.name != clean:
-                    _refuse_taken_name(session, clean)
+                    _refuse_taken_name(session, clean, other_than=segment_id)
                     row.name = clean
                     row.updated_at = self._clock.now()
                     session.flush()
                 return _view(row)
         except IntegrityError:
-            raise ValidationError("name", f"There is already a segment called “{clean}”.") from None
+            raise ValidationError("name", _taken_message(clean)) from None
 
     def delete(self, segment_id: int) -> None:
         """Delete a saved segment (contacts stay); refused while a campaign sends to it,
@@ -179,6 +183,11 @@ def _name(value: object) -> str:
     return name
 
 
-def _refuse_taken_name(session: Session, name: str) -> None:
-    if session.scalar(select(SavedSegment.id).where(SavedSegment.name == name)) is not None:
-        raise ValidationError("name", f"There is already a segment called “{name}”.")
+def _refuse_taken_name(session: Session, name: str, *, other_than: int | None = None) -> None:
+    taken = queries.name_taken(session, SavedSegment, name, other_than=other_than)
+    if taken is not None:
+        raise ValidationError("name", _taken_message(taken))
+
+
+def _taken_message(name: str) -> str:
+    return f"A segment named “{name}” already exists."

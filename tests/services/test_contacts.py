@@ -397,7 +397,7 @@ def test_rename_list_keeps_members_and_refuses_a_taken_name(
     assert (renamed.name, renamed.member_count) == ("Clients", 1)
     assert must_find(contacts, "ann@example.com").lists == ("Clients",)
     before = snapshot()
-    with pytest.raises(ValidationError, match="already a list called “VIP”"):
+    with pytest.raises(ValidationError, match="A list named “VIP” already exists"):
         contacts.rename_list(customers.id, "VIP")
     with pytest.raises(NotFoundError):
         contacts.rename_list(999, "Other")

@@ -128,7 +128,7 @@ def test_saved_segments_are_named_uniquely_renamed_changed_and_deleted(people: A
     with pytest.raises(ValidationError) as caught:
         people.segments.create("Parisians", paris)
     assert caught.value.field == "name"
-    assert "already a segment called “Parisians”" in caught.value.message
+    assert "A segment named “Parisians” already exists." in caught.value.message
     with pytest.raises(ValidationError, match="Give the segment a name"):
         people.segments.create(" ", paris)
 

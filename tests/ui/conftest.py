@@ -21,13 +21,15 @@ from campaign_desktop.ui.campaigns.campaign_editor import CampaignEditor, Discar
 from campaign_desktop.ui.campaigns.send_test_dialog import SendTestDialog
 from campaign_desktop.ui.common.prompts import ArchiveReason, Confirm, ErrorMessage
 from campaign_desktop.ui.contacts.contact_dialog import ContactDialog
-from campaign_desktop.ui.contacts.contacts_tab import AddContactDialog, NewListName
+from campaign_desktop.ui.contacts.contacts_tab import AddContactDialog
 from campaign_desktop.ui.contacts.import_dialog import ChooseCsvFile, ImportDialog
 from campaign_desktop.ui.contacts.list_dialogs import (
     ChooseContactsExportPath,
     ChooseListDialog,
     ExportScope,
+    NewListName,
     RenameListDialog,
+    RenameSegmentDialog,
 )
 from campaign_desktop.ui.contacts.segment_panel import SegmentName
 from campaign_desktop.ui.schedule.schedule_dialog import ScheduleDialog
@@ -67,6 +69,7 @@ def no_real_dialogs(monkeypatch: pytest.MonkeyPatch) -> None:
         (NewListName, "ask"),
         (ChooseListDialog, "ask"),
         (RenameListDialog, "ask"),
+        (RenameSegmentDialog, "ask"),
         (ChooseContactsExportPath, "ask"),
         (ExportScope, "ask"),
         (SegmentName, "ask"),

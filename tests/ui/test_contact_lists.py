@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMenu, QToolBar
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
@@ -165,6 +166,14 @@ def test_the_choose_list_dialog_shows_a_missing_choice_inline(qtbot: QtBot) -> N
     assert removing.chosen == "VIP"
 
 
+def test_a_list_name_typed_in_another_case_chooses_that_list(qtbot: QtBot) -> None:
+    dialog = ChooseListDialog(["Customers", "VIP"], 2, adding=True)
+    qtbot.addWidget(dialog)
+    dialog.list_combo.setCurrentText(" vip ")
+    dialog.accept()
+    assert dialog.chosen == "VIP"  # not a new list "vip" (docs/design.md §21)
+
+
 def test_a_large_add_shows_progress_and_cancel_keeps_what_is_done(
     gui_ctx: AppContext,
     qtbot: QtBot,
@@ -214,8 +223,11 @@ def test_the_rename_dialog_shows_a_taken_name_inline_and_renames(
     dialog.name.setText("Customers")
     dialog.accept()
     assert dialog.error.isVisibleTo(dialog)
-    assert dialog.error.text() == "There is already a list called “Customers”."
+    assert dialog.error.text() == "A list named “Customers” already exists."
     assert dialog.renamed is None
+    dialog.name.setText("CUSTOMERS")
+    dialog.accept()
+    assert dialog.error.text() == "A list named “Customers” already exists."
     dialog.name.setText("Gold")
     dialog.accept()
     assert dialog.renamed is not None
@@ -452,7 +464,39 @@ def test_export_and_the_list_actions_are_in_the_window(
     toolbar = tab.findChild(QToolBar, "contactToolbar")
     assert toolbar is not None
     toolbar_actions = toolbar.actions()
-    for action in (tab.action_add_to_list, tab.action_rename_list, tab.action_export):
-        assert action in toolbar_actions
+    assert tab.action_export in toolbar_actions
+    assert tab.action_lists in toolbar_actions  # "Lists ▾", so the toolbar fits 1024 pixels
+    for action in (tab.action_add_to_list, tab.action_rename_list, tab.action_delete_list):
+        assert action in tab.lists_menu.actions()
     assert tab.action_add_to_list in tab.view.actions()  # the table's context menu
+
+
+def test_ctrl_l_and_ctrl_shift_l_still_add_to_and_remove_from_a_list(
+    tab: ContactsTab, gui_ctx: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[bool] = []
+
+    def choose(*_args: Any, adding: bool, **_kwargs: Any) -> str:
+        asked.append(adding)
+        return "VIP"
+
+    monkeypatch.setattr(ChooseListDialog, "ask", choose)
+    tab.show()
+    tab.activateWindow()
+    qtbot.waitUntil(tab.isActiveWindow)  # keys reach the focused widget of the active window
+    tab.view.setFocus()
+    select_emails(tab, "ann@example.com")
+    with qtbot.waitSignal(tab.bulk_finished):
+        qtbot.keyClick(tab.view, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)  # type: ignore[no-untyped-call]  # pytest-qt leaves keyClick untyped
+    assert gui_ctx.contacts.count(list_name="VIP") == 2
+    select_emails(tab, "ann@example.com")
+    modifiers = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    with qtbot.waitSignal(tab.bulk_finished):
+        qtbot.keyClick(tab.view, Qt.Key.Key_L, modifiers)  # type: ignore[no-untyped-call]  # pytest-qt leaves keyClick untyped
+    assert asked == [True, False]
+    assert gui_ctx.contacts.count(list_name="VIP") == 1
+    # QTest leaves Shift down in Qt's idea of the keyboard after Ctrl+Shift+L: let it go, or
+    # later tests' clicks and selections act as if Shift were held.
+    qtbot.keyRelease(tab.view, Qt.Key.Key_Shift)  # type: ignore[no-untyped-call]  # pytest-qt leaves keyRelease untyped
+    assert QGuiApplication.keyboardModifiers() == Qt.KeyboardModifier.NoModifier
     assert tab.model.current_filter == ContactFilter()

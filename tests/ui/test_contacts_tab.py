@@ -39,9 +39,9 @@ from campaign_desktop.ui.contacts.contacts_tab import (
     CHANGED_MEANWHILE,
     AddContactDialog,
     ContactsTab,
-    NewListName,
 )
 from campaign_desktop.ui.contacts.import_dialog import ImportDialog
+from campaign_desktop.ui.contacts.list_dialogs import NewListName
 from campaign_desktop.ui.shell.main_window import MainWindow
 from tests.ui.conftest import make_campaign
 from tests.ui.helpers import people_csv, write_csv
@@ -335,7 +335,9 @@ def test_add_contact_dialog_shows_a_bad_address_next_to_the_field(
 def test_new_list_then_delete_it(
     tab: ContactsTab, gui_ctx: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(NewListName, "ask", lambda *args: "Spring fair")
+    monkeypatch.setattr(
+        NewListName, "ask", lambda _parent, ctx: ctx.contacts.create_list("Spring fair")
+    )
     with qtbot.waitSignal(tab.filter_applied):
         tab.action_new_list.trigger()
     assert tab.list_filter.currentData() == "Spring fair"
@@ -349,17 +351,35 @@ def test_new_list_then_delete_it(
     assert not tab.action_delete_list.isEnabled()
 
 
-def test_a_refused_new_list_changes_nothing_and_says_why(
+def test_a_new_list_named_like_another_in_any_case_is_refused_in_the_dialog(
+    gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    dialog = NewListName(gui_ctx)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.name.setText("customers")
+    dialog.accept()
+    assert dialog.error.isVisibleTo(dialog)
+    assert dialog.error.text() == "A list named “Customers” already exists."
+    assert dialog.isVisible() and dialog.saved is None
+    assert [item.name for item in gui_ctx.contacts.lists()] == ["Customers", "VIP"]
+    dialog.name.setText(" ")
+    dialog.accept()
+    assert dialog.error.text() == "Give the contact list a name."
+    dialog.name.setText("Spring fair")
+    dialog.accept()
+    assert dialog.saved is not None and dialog.saved.name == "Spring fair"
+    assert not dialog.isVisible()
+
+
+def test_a_cancelled_new_list_changes_nothing(
     tab: ContactsTab, gui_ctx: AppContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tab.list_filter.setCurrentIndex(tab.list_filter.findData("VIP"))
-    monkeypatch.setattr(NewListName, "ask", lambda *args: "Customers")  # taken
-    shown: list[str] = []
-    monkeypatch.setattr(ErrorMessage, "show", lambda *args: shown.append(args[2]))
+    monkeypatch.setattr(NewListName, "ask", lambda *args: None)
     messages: list[str] = []
     tab.status_message.connect(messages.append)
     tab.action_new_list.trigger()
-    assert len(shown) == 1
     assert [item.name for item in gui_ctx.contacts.lists()] == ["Customers", "VIP"]
     assert tab.list_filter.currentData() == "VIP"
     assert messages == []

@@ -303,6 +303,34 @@ def test_skipped_rows_are_listed_with_their_reasons(
     assert gui_ctx.contacts.count(list_name="Spring fair") == 1
 
 
+def test_a_list_name_typed_in_another_case_imports_into_that_list(
+    open_dialog: Callable[[Path], ImportDialog], gui_ctx: AppContext, qtbot: QtBot, tmp_path: Path
+) -> None:
+    dialog = open_dialog(write_csv(tmp_path / "a.csv", ["email"], [["cy@example.com"]]))
+    assert dialog.list_combo.currentText() == "Customers"
+    dialog.list_combo.setCurrentText("vip")
+    dialog.import_button.click()
+    qtbot.waitUntil(lambda: dialog.report is not None)
+    assert "“VIP”" in dialog.status_label.text()  # the list as it is spelled
+    assert [item.name for item in gui_ctx.contacts.lists()] == ["Customers", "VIP"]
+    assert gui_ctx.contacts.count(list_name="VIP") == 2
+
+
+def test_a_default_list_spelled_in_another_case_is_offered_once(
+    gui_ctx: AppContext, qtbot: QtBot, tmp_path: Path
+) -> None:
+    gui_ctx.contacts.rename_list(
+        next(item.id for item in gui_ctx.contacts.lists() if item.name == "Customers"),
+        "customers",
+    )
+    dialog = ImportDialog(gui_ctx, write_csv(tmp_path / "a.csv", ["email"], [["cy@example.com"]]))
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: not dialog._loading)
+    offered = [dialog.list_combo.itemText(i) for i in range(dialog.list_combo.count())]
+    assert offered == ["customers", "VIP"]
+    assert dialog.list_combo.currentText() == "customers"
+
+
 def test_an_empty_list_name_disables_import(
     open_dialog: Callable[[Path], ImportDialog], tmp_path: Path
 ) -> None:

@@ -19,6 +19,7 @@ from campaign_desktop.ui.campaigns.campaign_model import CampaignTableModel, Col
 from campaign_desktop.ui.common.accessibility import unnamed_controls
 from campaign_desktop.ui.common.prompts import Confirm, ErrorMessage
 from campaign_desktop.ui.contacts.contacts_tab import ContactsTab
+from campaign_desktop.ui.contacts.list_dialogs import RenameSegmentDialog
 from campaign_desktop.ui.contacts.segment_panel import ConditionRow, SegmentName
 from tests.ui.conftest import make_campaign
 
@@ -266,3 +267,68 @@ def test_the_campaign_table_counts_segments_in_the_audience(
         return str(model.index(row, Column.AUDIENCE).data())
 
     qtbot.waitUntil(lambda: audience("With Paris") == "3" and audience("Lists only") == "2")
+
+
+# --- renaming a saved segment (docs/design.md §21) ---------------------------------------
+
+
+def test_the_rename_segment_dialog_refuses_a_name_taken_in_any_case_inline(
+    people: AppContext, qtbot: QtBot
+) -> None:
+    people.segments.create(
+        "Locals", Segment.of([Condition(custom_field("city"), Operator.IS, "lyon")])
+    )
+    paris = people.segments.create("Paris", PARIS)
+    dialog = RenameSegmentDialog(people, paris)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.name.setText(" LOCALS ")
+    dialog.accept()
+    assert dialog.error.isVisibleTo(dialog)
+    assert dialog.error.text() == "A segment named “Locals” already exists."
+    assert dialog.renamed is None and dialog.isVisible()
+    dialog.name.setText("PARIS")  # its own name in other case
+    dialog.accept()
+    assert dialog.renamed is not None and dialog.renamed.name == "PARIS"
+    assert not dialog.isVisible()
+
+
+def test_f2_renames_the_saved_segment_and_its_campaign_keeps_sending_to_it(
+    tab: ContactsTab, people: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    saved = people.segments.create("Paris", PARIS)
+    campaign = people.campaigns.create(
+        name="Paris news",
+        subject="Hi",
+        body_text="Hello",
+        from_email="news@example.com",
+        segments=("Paris",),
+    )
+    panel = tab.segment_panel
+    with qtbot.waitSignal(panel.segments_read):
+        panel.reload()
+    assert not panel.rename_button.isEnabled()  # nothing chosen yet
+    with qtbot.waitSignal(tab.filter_applied):  # as choosing it with the mouse does
+        panel.saved_combo.setCurrentIndex(panel.saved_combo.findText("Paris"))
+        panel.saved_combo.activated.emit(panel.saved_combo.currentIndex())
+    assert panel.rename_button.isEnabled()
+    asked: list[str] = []
+
+    def rename(_parent: Any, ctx: AppContext, item: Any) -> Any:
+        asked.append(item.name)
+        return ctx.segments.rename(item.id, "Parisians")
+
+    monkeypatch.setattr(RenameSegmentDialog, "ask", rename)
+    tab.show()
+    tab.activateWindow()
+    qtbot.waitUntil(tab.isActiveWindow)  # keys reach the focused widget of the active window
+    panel.saved_combo.setFocus()
+    with qtbot.waitSignal(panel.segments_read):
+        qtbot.keyClick(panel.saved_combo, Qt.Key.Key_F2)  # type: ignore[no-untyped-call]  # pytest-qt leaves keyClick untyped
+    assert asked == ["Paris"]
+    assert panel.saved_combo.currentText() == "Parisians"
+    assert panel.message.text() == (
+        "Renamed the segment “Paris” to “Parisians”; its campaigns keep sending to it."
+    )
+    assert people.campaigns.get(campaign.id).segments == ("Parisians",)
+    assert people.segments.get(saved.id).segment == PARIS

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings, QSize
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QScrollArea
+from PySide6.QtWidgets import QScrollArea, QToolBar, QToolButton
 from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
@@ -80,6 +80,42 @@ def test_the_window_stays_1024_by_700_on_every_tab_and_calendar_view(
         qtbot.waitUntil(lambda: not calendar.loading)
         assert window.minimumSizeHint().width() <= SMALL.width()
         assert window.size() == SMALL
+
+
+def test_every_contacts_toolbar_action_shows_at_1024_pixels_none_in_the_overflow(
+    busy_ctx: AppContext, qtbot: QtBot
+) -> None:
+    window = MainWindow(busy_ctx)
+    qtbot.addWidget(window)
+    window.resize(SMALL)
+    window.show()
+    qtbot.waitExposed(window)
+    tab = window.contacts_tab
+    window.tabs.setCurrentWidget(tab)
+    toolbar = tab.findChild(QToolBar, "contactToolbar")
+    assert toolbar is not None
+    qtbot.waitUntil(lambda: toolbar.isVisible() and toolbar.width() > 0)
+    overflow = toolbar.findChild(QToolButton, "qt_toolbar_ext_button")
+    assert overflow is not None and not overflow.isVisible()
+    shown = []
+    for action in toolbar.actions():
+        if action.isSeparator():
+            continue
+        button = toolbar.widgetForAction(action)
+        assert button is not None and button.isVisible(), action.text()
+        assert toolbar.rect().contains(button.geometry()), action.text()
+        shown.append(action.objectName())
+    # The list actions sit in the "Lists" menu, their shortcuts still the tab's.
+    assert shown[-1] == "actionListsMenu"
+    menu = tab.lists_menu
+    assert [action.objectName() for action in menu.actions() if not action.isSeparator()] == [
+        "actionAddToList",
+        "actionRemoveFromList",
+        "actionNewList",
+        "actionRenameList",
+        "actionDeleteList",
+    ]
+    assert window.size() == SMALL
 
 
 def test_the_campaigns_table_cuts_long_text_short_instead_of_scrolling_sideways(

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QMimeData, QPoint, QSettings, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -34,13 +34,13 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QMenu,
     QProgressBar,
     QPushButton,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -90,6 +90,7 @@ from campaign_desktop.ui.contacts.list_dialogs import (
     ChooseContactsExportPath,
     ChooseListDialog,
     ExportScope,
+    NewListName,
     RenameListDialog,
 )
 from campaign_desktop.ui.contacts.segment_panel import SegmentPanel
@@ -190,17 +191,6 @@ def csv_file_in(mime: QMimeData) -> Path | None:
             if path.suffix.lower() == ".csv":
                 return path
     return None
-
-
-class NewListName:
-    """Asks for the name of a new contact list; None if cancelled. Tests replace it."""
-
-    @classmethod
-    def ask(cls, parent: QWidget | None) -> str | None:
-        text, ok = QInputDialog.getText(
-            parent, "New contact list", "Name of the new list:", QLineEdit.EchoMode.Normal
-        )
-        return text.strip() if ok else None
 
 
 class AddContactDialog(QDialog):
@@ -457,9 +447,11 @@ class ContactsTab(QWidget):
                 self.action_resubscribe,
                 self.action_delete,
             ),
-            (self.action_add_to_list, self.action_remove_from_list),
-            (self.action_new_list, self.action_rename_list, self.action_delete_list),
+            (self._lists_menu_action(),),
         )
+        lists_button = toolbar.widgetForAction(self.action_lists)
+        assert isinstance(lists_button, QToolButton)  # a toolbar shows an action as one
+        lists_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
 
         self.search = named(QLineEdit(), "contactSearch", "Search contacts")
         self.search.setPlaceholderText("Search by email or name")
@@ -903,14 +895,12 @@ class ContactsTab(QWidget):
 
     @Slot()
     def _on_new_list(self) -> None:
-        name = NewListName.ask(self)
-        if name is None:
+        made = NewListName.ask(self, self._ctx)  # a taken name is refused in the dialog
+        if made is None:
             return
-        outcome = call_service(self, "New list", lambda: self._ctx.contacts.create_list(name))
-        if outcome:
-            self._fill_lists(self._ctx.contacts.lists(), select=outcome.value.name)
-            self.apply_filter()
-            self._changed(f"Made the list {_quoted(outcome.value.name)}.")
+        self._fill_lists(self._ctx.contacts.lists(), select=made.name)
+        self.apply_filter()
+        self._changed(f"Made the list {_quoted(made.name)}.")
 
     @Slot()
     def _on_delete_list(self) -> None:
@@ -1011,6 +1001,26 @@ class ContactsTab(QWidget):
             # Only while the Contacts tab is the one in use: Activity has its own Ctrl+E.
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.addAction(action)
+
+    def _lists_menu_action(self) -> QAction:
+        """The toolbar's "Lists ▾": every list action in one menu, so that the toolbar fits
+        a 1024-pixel window without Qt's "»" overflow (docs/design.md §21). Ctrl+L and
+        Ctrl+Shift+L stay on the tab, the table's menu keeps add and remove."""
+        menu = self.lists_menu = QMenu("Lists", self)
+        menu.setObjectName("listsMenu")
+        menu.addActions([self.action_add_to_list, self.action_remove_from_list])
+        menu.addSeparator()
+        menu.addActions([self.action_new_list, self.action_rename_list, self.action_delete_list])
+        self.action_lists = named_action(
+            self,
+            "actionListsMenu",
+            "&Lists",
+            icon_name="list-add",
+            tip="Add the selected contacts to a list or take them out of one; make, rename "
+            "or delete lists",
+        )
+        self.action_lists.setMenu(menu)
+        return self.action_lists
 
     def _update_list_actions(self, busy: bool, rows: list[int]) -> None:
         self.action_add_to_list.setEnabled(bool(rows))

@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import DomainError, ValidationError
+from campaign_desktop.domain.names import find_named
 from campaign_desktop.domain.views import ImportReport
 from campaign_desktop.services.csv_import import (
     ACCEPTED_STATUSES,
@@ -472,8 +473,10 @@ class ImportDialog(QDialog):
         self.list_combo.setEditable(True)
         self.list_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         names = [item.name for item in self._ctx.contacts.lists()]
-        self.list_combo.addItems(names if DEFAULT_LIST in names else [DEFAULT_LIST, *names])
-        self.list_combo.setCurrentText(DEFAULT_LIST)
+        # "customers" already there is the default list (names ignore case, design §21).
+        default = find_named(((name, name) for name in names), DEFAULT_LIST)
+        self.list_combo.addItems(names if default is not None else [DEFAULT_LIST, *names])
+        self.list_combo.setCurrentText(default or DEFAULT_LIST)
         self.list_combo.setToolTip("Choose a list, or type a new name to create one.")
         self.list_combo.currentTextChanged.connect(self._refresh)
         form = QFormLayout()
@@ -713,7 +716,9 @@ class ImportDialog(QDialog):
         if self.importing or not self.import_button.isEnabled() or self._path is None:
             return
         path = self._path
-        list_name = self.list_combo.currentText().strip()
+        typed = self.list_combo.currentText().strip()
+        known = (self.list_combo.itemText(i) for i in range(self.list_combo.count()))
+        list_name = find_named(((name, name) for name in known), typed) or typed
         mapping = self.preview_model.mapping()
         cancel = self._cancel
         cancel.clear()

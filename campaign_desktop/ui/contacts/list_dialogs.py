@@ -1,13 +1,15 @@
-"""The Contacts tab's small questions about lists and exports: which list to add the selected
-contacts to (or take them out of), a list's new name, and where and what to export.
+"""The Contacts tab's small questions about lists, segments and exports: which list to add the
+selected contacts to (or take them out of), a new list's name, a list's or a saved segment's
+new name, and where and what to export.
 
 Each is a class with an `ask(...)` classmethod that tests replace (tests/ui/conftest.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -21,7 +23,8 @@ from PySide6.QtWidgets import (
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import ValidationError
-from campaign_desktop.domain.views import ContactListView
+from campaign_desktop.domain.names import find_named
+from campaign_desktop.domain.views import ContactListView, SegmentView
 from campaign_desktop.ui.common.widgets import (
     ask_save_path,
     buddy_label,
@@ -29,6 +32,8 @@ from campaign_desktop.ui.common.widgets import (
     named,
     show_error,
 )
+
+ViewT = TypeVar("ViewT")
 
 _Q = ("\N{LEFT DOUBLE QUOTATION MARK}", "\N{RIGHT DOUBLE QUOTATION MARK}")
 
@@ -113,65 +118,145 @@ class ChooseListDialog(QDialog):
                 else "Choose the list to take them out of.",
             )
             return
-        if not self._adding and name not in self._names:
+        # "vip" typed for the list "VIP" is that list (docs/design.md §21).
+        existing = find_named(((known, known) for known in self._names), name)
+        if not self._adding and existing is None:
             show_error(self.error, f"There is no list called {_Q[0]}{name}{_Q[1]}.")
             return
-        self.chosen = name
+        self.chosen = existing or name
         super().accept()
 
 
-class RenameListDialog(QDialog):
-    """Renames a list through `ContactService.rename_list`; a refusal (a name another list
-    has, an empty one) shows under the field and keeps the dialog open."""
+class NameDialog(QDialog, Generic[ViewT]):
+    """Asks for a name and saves it through `save` (one service call: create or rename); a
+    refusal (a name something else has, ignoring case, docs/design.md §21, or an empty one)
+    shows under the field and keeps the dialog open. `key` names the widgets (``<key>``
+    for the field, ``<key>Error``)."""
 
-    def __init__(self, ctx: AppContext, item: ContactListView, parent: QWidget | None = None):
+    def __init__(
+        self,
+        *,
+        title: str,
+        prompt: str,
+        text: str,
+        save: Callable[[str], ViewT],
+        ok_text: str,
+        key: str,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
-        self._ctx = ctx
-        self._item = item
-        self.renamed: ContactListView | None = None
-        self.setObjectName("renameListDialog")
-        self.setWindowTitle("Rename list")
-        self.name = named(QLineEdit(item.name), "listName", "New name of the list")
+        self._save = save
+        self.saved: ViewT | None = None
+        self.setObjectName(f"{key}Dialog")
+        self.setWindowTitle(title)
+        self.name = named(QLineEdit(text), key, prompt.replace("&", "").rstrip(":"))
         self.name.selectAll()
-        self.error = message_label("listNameError", "Problem with the name")
+        self.error = message_label(f"{key}Error", "Problem with the name")
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setText("Rename")
-        named(ok, "confirmRename", "Rename")
-        named(buttons.button(QDialogButtonBox.StandardButton.Cancel), "cancelRename", "Cancel")
+        ok.setText(ok_text)
+        named(ok, f"confirm{ok_text.replace(' ', '')}", ok_text)
+        named(buttons.button(QDialogButtonBox.StandardButton.Cancel), f"cancel{ok_text}", "Cancel")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(
-            buddy_label(f"New &name for {_Q[0]}{item.name}{_Q[1]}:", self.name),
-        )
+        layout.addWidget(buddy_label(prompt, self.name))
         layout.addWidget(self.name)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
         self.setMinimumWidth(420)
+
+    def run(self) -> ViewT | None:
+        """Show the dialog modally: the saved thing's view, or None if cancelled."""
+        try:
+            self.exec()
+            return self.saved
+        finally:
+            self.deleteLater()
+
+    def accept(self) -> None:
+        show_error(self.error, "")
+        try:
+            self.saved = self._save(self.name.text())
+        except ValidationError as exc:
+            show_error(self.error, exc.message)
+            return
+        super().accept()
+
+
+class NewListName(NameDialog[ContactListView]):
+    """Makes a contact list through `ContactService.create_list`; tests replace `ask`."""
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(
+            title="New contact list",
+            prompt="&Name of the new list:",
+            text="",
+            save=ctx.contacts.create_list,
+            ok_text="Create",
+            key="newListName",
+            parent=parent,
+        )
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, ctx: AppContext) -> ContactListView | None:
+        """The new list, or None if cancelled."""
+        return cls(ctx, parent).run()
+
+
+class RenameListDialog(NameDialog[ContactListView]):
+    """Renames a list through `ContactService.rename_list` (docs/design.md §17)."""
+
+    def __init__(self, ctx: AppContext, item: ContactListView, parent: QWidget | None = None):
+        super().__init__(
+            title="Rename list",
+            prompt=f"New &name for {_Q[0]}{item.name}{_Q[1]}:",
+            text=item.name,
+            save=lambda name: ctx.contacts.rename_list(item.id, name),
+            ok_text="Rename",
+            key="listName",
+            parent=parent,
+        )
+        self.setObjectName("renameListDialog")
+
+    @property
+    def renamed(self) -> ContactListView | None:
+        return self.saved
 
     @classmethod
     def ask(
         cls, parent: QWidget | None, ctx: AppContext, item: ContactListView
     ) -> ContactListView | None:
         """The renamed list, or None if cancelled."""
-        dialog = cls(ctx, item, parent)
-        try:
-            dialog.exec()
-            return dialog.renamed
-        finally:
-            dialog.deleteLater()
+        return cls(ctx, item, parent).run()
 
-    def accept(self) -> None:
-        show_error(self.error, "")
-        try:
-            self.renamed = self._ctx.contacts.rename_list(self._item.id, self.name.text())
-        except ValidationError as exc:
-            show_error(self.error, exc.message)
-            return
-        super().accept()
+
+class RenameSegmentDialog(NameDialog[SegmentView]):
+    """Renames a saved segment through `SegmentService.rename` (docs/design.md §18, §21);
+    campaigns keep sending to it."""
+
+    def __init__(self, ctx: AppContext, item: SegmentView, parent: QWidget | None = None):
+        super().__init__(
+            title="Rename segment",
+            prompt=f"New &name for {_Q[0]}{item.name}{_Q[1]}:",
+            text=item.name,
+            save=lambda name: ctx.segments.rename(item.id, name),
+            ok_text="Rename",
+            key="segmentName",
+            parent=parent,
+        )
+        self.setObjectName("renameSegmentDialog")
+
+    @property
+    def renamed(self) -> SegmentView | None:
+        return self.saved
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, ctx: AppContext, item: SegmentView) -> SegmentView | None:
+        """The renamed segment, or None if cancelled."""
+        return cls(ctx, item, parent).run()
 
 
 class ChooseContactsExportPath:

@@ -1,6 +1,6 @@
 """The Contacts tab's "Filter by field" panel (docs/design.md §18): rows of field, operator and
 value, all or any of them, a live count, and "Save as segment…" so that a campaign can send
-to the contacts it picks.
+to the contacts it picks; open, rename (F2) and delete saved segments.
 
 The custom field names, the saved segments and every count are read on the pool. A row the
 user has not finished is left out of the filter; its problem shows under it only once the
@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import DomainError, ValidationError
+from campaign_desktop.domain.names import find_named
 from campaign_desktop.domain.segments import (
     BuiltInField,
     Condition,
@@ -42,7 +44,8 @@ from campaign_desktop.domain.views import SegmentView
 from campaign_desktop.services.segments import SegmentCount
 from campaign_desktop.ui.common.background import Report, hand_to_crash_handler, run_in_background
 from campaign_desktop.ui.common.prompts import Confirm, call_service
-from campaign_desktop.ui.common.widgets import message_label, named, show_error
+from campaign_desktop.ui.common.widgets import message_label, named, show_error, show_note
+from campaign_desktop.ui.contacts.list_dialogs import RenameSegmentDialog
 
 COUNT_PAUSE_MS = 250
 _BUILT_IN = (
@@ -203,10 +206,7 @@ class SegmentPanel(QGroupBox):
         self.match = named(QComboBox(), "segmentMatch", "Contacts must match")
         self.match.addItem("all of these conditions", Match.ALL.value)
         self.match.addItem("any of these conditions", Match.ANY.value)
-        self.saved_combo = named(QComboBox(), "savedSegments", "Open a saved segment")
-        self.saved_combo.setPlaceholderText("Open a saved segment…")
-        self.delete_button = named(QPushButton("Delete…"), "deleteSegment", "Delete saved segment")
-        self.delete_button.setEnabled(False)
+        self._build_saved_controls()
         self.add_button = named(QPushButton("+ Add condition"), "addCondition", "Add a condition")
         self.save_button = named(
             QPushButton("Save as segment…"), "saveSegment", "Save these conditions as a segment"
@@ -223,6 +223,7 @@ class SegmentPanel(QGroupBox):
         top.addWidget(self.match)
         top.addStretch(1)
         top.addWidget(self.saved_combo)
+        top.addWidget(self.rename_button)
         top.addWidget(self.delete_button)
         self._rows_box = QVBoxLayout()
         bottom = QHBoxLayout()
@@ -240,10 +241,29 @@ class SegmentPanel(QGroupBox):
         self.match.currentIndexChanged.connect(self._on_rows_changed)
         self.add_button.clicked.connect(self.add_row)
         self.save_button.clicked.connect(self._on_save)
-        self.delete_button.clicked.connect(self._on_delete)
-        self.saved_combo.activated.connect(self._on_saved_chosen)
         self.add_row()
         self._show_count(None)
+
+    def _build_saved_controls(self) -> None:
+        """Open, rename and delete a saved segment."""
+        self.saved_combo = named(QComboBox(), "savedSegments", "Open a saved segment")
+        self.saved_combo.setPlaceholderText("Open a saved segment…")
+        self.rename_button = named(QPushButton("Rena&me…"), "renameSegment", "Rename saved segment")
+        self.rename_button.setToolTip(
+            "Give the saved segment another name (F2); campaigns keep sending to it."
+        )
+        self.delete_button = named(QPushButton("Delete…"), "deleteSegment", "Delete saved segment")
+        # F2 renames, as in file managers, while the focus is anywhere in the panel.
+        self.action_rename = QAction("Rename segment…", self)
+        self.action_rename.setObjectName("actionRenameSegment")
+        self.action_rename.setShortcut(QKeySequence(Qt.Key.Key_F2))
+        self.action_rename.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.addAction(self.action_rename)
+        self._enable_saved_actions(False)
+        self.saved_combo.activated.connect(self._on_saved_chosen)
+        self.rename_button.clicked.connect(self._on_rename)
+        self.action_rename.triggered.connect(self._on_rename)
+        self.delete_button.clicked.connect(self._on_delete)
 
     # --- rows ----------------------------------------------------------------------------
 
@@ -355,7 +375,7 @@ class SegmentPanel(QGroupBox):
                 )
         self.saved_combo.setCurrentIndex(self.saved_combo.findText(chosen))
         self.saved_combo.setEnabled(bool(saved))
-        self.delete_button.setEnabled(self.saved_combo.currentIndex() >= 0)
+        self._enable_saved_actions(self.saved_combo.currentIndex() >= 0)
         self.segments_read.emit()
 
     def recount(self) -> None:
@@ -412,12 +432,14 @@ class SegmentPanel(QGroupBox):
         name = SegmentName.ask(self, suggestion)
         if name is None:
             return
-        existing = next((view for view in self._saved if view.name == name), None)
+        # "parisians" typed for the saved "Parisians" replaces it (docs/design.md §21).
+        existing = find_named(((view, view.name) for view in self._saved), name)
         if existing is not None:
             if not Confirm.ask(
                 self,
                 "Save as segment",
-                f"Replace the conditions of the segment “{name}”? Campaigns that send to it "
+                f"Replace the conditions of the segment “{existing.name}”? Campaigns that "
+                "send to it "
                 "will send to the contacts these conditions pick.",
                 "Replace",
             ):
@@ -444,7 +466,7 @@ class SegmentPanel(QGroupBox):
     def _on_saved_chosen(self, index: int) -> None:
         segment_id = self.saved_combo.itemData(index)
         view = next((view for view in self._saved if view.id == segment_id), None)
-        self.delete_button.setEnabled(view is not None)
+        self._enable_saved_actions(view is not None)
         if view is not None and view.segment is not None:
             self.show_segment(view.segment)
 
@@ -463,5 +485,29 @@ class SegmentPanel(QGroupBox):
             return
         self.saved_combo.removeItem(self.saved_combo.currentIndex())
         self.saved_combo.setCurrentIndex(-1)
-        self.delete_button.setEnabled(False)
+        self._enable_saved_actions(False)
         self.reload()
+
+    @Slot()
+    def _on_rename(self) -> None:
+        segment_id = self.saved_combo.currentData()
+        view = next((view for view in self._saved if view.id == segment_id), None)
+        if view is None:
+            return
+        renamed = RenameSegmentDialog.ask(self, self._ctx, view)
+        if renamed is None:
+            return
+        self.saved_combo.setItemText(self.saved_combo.currentIndex(), renamed.name)
+        show_note(
+            self.message,
+            f"Renamed the segment “{view.name}” to “{renamed.name}”; its campaigns keep "
+            "sending to it.",
+        )
+        self._select_name = renamed.name
+        self.reload()  # the saved segments in their new order
+
+    def _enable_saved_actions(self, enabled: bool) -> None:
+        """Rename and Delete act on the saved segment chosen in the combo box."""
+        for widget in (self.rename_button, self.delete_button):
+            widget.setEnabled(enabled)
+        self.action_rename.setEnabled(enabled)
