@@ -179,6 +179,8 @@ def _run_instance(
         def start_scheduler_in_loop() -> None:
             if not start_scheduler():
                 app.exit(1)
+                return
+            window.show_paused_sends()
 
         try:
             tray.show_window(minimized=args.minimized)

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Integer, Select, String, bindparam, func, select, type_coerce
 from sqlalchemy.types import NullType
 
-from campaign_desktop.domain.status import DeliveryStatus
+from campaign_desktop.domain.status import DeliveryStatus, RunStatus
 from campaign_desktop.domain.views import DeliveryView, RunView
 from campaign_desktop.persistence import queries
 from campaign_desktop.persistence.db import Database
@@ -114,6 +114,18 @@ class RunService:
                 .join(Campaign, Campaign.id == CampaignRun.campaign_id)
                 .order_by(CampaignRun.id.desc())
                 .limit(limit)
+            )
+            return [(queries.run_view(run), name) for run, name in rows]
+
+    def paused(self) -> list[tuple[RunView, str]]:
+        """Runs paused now (by the user or the app; `RunView.error` says why the app did),
+        oldest first, with their campaign's name: what a restart must still show."""
+        with self._db.read() as session:
+            rows = session.execute(
+                select(CampaignRun, Campaign.name)
+                .join(Campaign, Campaign.id == CampaignRun.campaign_id)
+                .where(CampaignRun.status == RunStatus.PAUSED)
+                .order_by(CampaignRun.id)
             )
             return [(queries.run_view(run), name) for run, name in rows]
 

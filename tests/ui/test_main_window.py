@@ -497,3 +497,21 @@ def test_a_send_under_way_moves_its_campaigns_last_result(
     other_row = model.row_of(other.id)
     assert other_row is not None
     assert model.index(other_row, Column.LAST_RESULT).data() == "\N{EM DASH}"
+
+
+def test_a_send_paused_before_a_restart_still_shows_in_the_status_bar(
+    window: MainWindow, gui_ctx: AppContext, qtbot: QtBot
+) -> None:
+    by_app = make_campaign(gui_ctx, "Spring news")
+    by_user = make_campaign(gui_ctx, "Promo")
+    ledger = gui_ctx.sending.ledger
+    why = "The mail server refused the sender address. The send is paused; check it."
+    ledger.finish(ledger.claim_manual(by_app.id)[0].id, "pause", why)
+    ledger.finish(ledger.claim_manual(by_user.id)[0].id, "pause", None)
+    assert window.run_progress.text() == ""  # a new window knows nothing of them yet
+    window.show_paused_sends()
+    qtbot.waitUntil(lambda: window.run_progress.text() == "2 sends paused")
+    assert window.run_progress.label.toolTip().splitlines() == [
+        f"\N{LEFT DOUBLE QUOTATION MARK}Spring news\N{RIGHT DOUBLE QUOTATION MARK} paused: {why}",
+        "\N{LEFT DOUBLE QUOTATION MARK}Promo\N{RIGHT DOUBLE QUOTATION MARK} paused",
+    ]

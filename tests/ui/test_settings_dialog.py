@@ -288,7 +288,7 @@ def test_connections_retry_delay_and_attempts_round_trip(
     assert again.retry_after.text() == "120 seconds"
 
 
-@pytest.mark.parametrize("typed", ["0", "17"])
+@pytest.mark.parametrize("typed", ["0", "17", "-3"])
 def test_connections_out_of_range_are_refused_inline_and_nothing_is_saved(
     dialog: SettingsDialog, gui_ctx: AppContext, qtbot: QtBot, typed: str
 ) -> None:

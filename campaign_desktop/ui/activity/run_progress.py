@@ -14,7 +14,8 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
 from campaign_desktop.domain.events import RunEvent, RunPhase
-from campaign_desktop.domain.status import RunTrigger
+from campaign_desktop.domain.status import RunStatus, RunTrigger
+from campaign_desktop.domain.views import RunView
 from campaign_desktop.ui.common import formatting
 
 LQ, RQ = "\N{LEFT DOUBLE QUOTATION MARK}", "\N{RIGHT DOUBLE QUOTATION MARK}"
@@ -125,6 +126,16 @@ class RunProgressIndicator(QWidget):
             )
         else:
             return
+        self._show()
+
+    def show_paused(self, runs: list[tuple[RunView, str]]) -> None:
+        """Sends paused before this session (read at start), with why the app paused them;
+        a run an event already told about is left as that event said."""
+        for run, name in runs:
+            if run.id not in self._runs and run.status == RunStatus.PAUSED:
+                self._runs[run.id] = ActiveRun(
+                    name, run.sent, run.recipients, paused=True, reason=run.error or ""
+                )
         self._show()
 
     def _show(self) -> None:

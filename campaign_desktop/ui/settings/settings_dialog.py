@@ -89,8 +89,12 @@ class SettingSpinBox(QSpinBox):
     def __init__(self, low: int, high: int) -> None:
         super().__init__()
         self._low, self._high = low, high
-        # Room for one digit more than the highest value allowed, typed in error.
-        self.setRange(min(low, 0), 10 ** (len(str(high)) + 1) - 1)
+        # Room for one digit more than the highest value allowed, typed in error, and, where
+        # 0 is not allowed either, for a minus sign (a range from 0 would drop it: "-3"
+        # became 3 without a word). A range from 0 keeps 0 as the minimum, where a special
+        # text such as "Forever" shows.
+        widest = 10 ** (len(str(high)) + 1) - 1
+        self.setRange(-widest if low > 0 else min(low, 0), widest)
         self.setToolTip(f"{low:,} to {high:,}")
 
     def stepBy(self, steps: int) -> None:  # noqa: N802  (a Qt override keeps Qt's name)

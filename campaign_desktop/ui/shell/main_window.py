@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import (
     QItemSelection,
@@ -66,6 +66,7 @@ from campaign_desktop.ui.campaigns.campaign_model import (
 )
 from campaign_desktop.ui.common import formatting
 from campaign_desktop.ui.common.accessibility import name_toolbar_buttons
+from campaign_desktop.ui.common.background import run_in_background
 from campaign_desktop.ui.common.bridge import EventBridge
 from campaign_desktop.ui.common.icons import app_icon, icon
 from campaign_desktop.ui.common.prompts import ArchiveReason, Confirm, Outcome, call_service
@@ -548,6 +549,17 @@ class MainWindow(QMainWindow):
         self.campaign_model.dataChanged.connect(self._on_selection)
 
     # --- state ---------------------------------------------------------------------------
+
+    def show_paused_sends(self) -> None:
+        """Read the sends paused before this start on the pool and show them in the status
+        bar, with why the app paused them (as they were shown before the restart)."""
+        runs = self._ctx.runs
+
+        def shown(paused: Any, error: BaseException | None) -> None:
+            if error is None:
+                self.run_progress.show_paused(paused)
+
+        run_in_background("paused sends", lambda _report: runs.paused(), shown)
 
     def reload(self) -> None:
         """Read everything again from the services (start-up, or after a big change)."""
