@@ -843,37 +843,44 @@ class ContactService:
     def _import_batch(
         self, batch: Sequence[CsvRow], list_name: str, imported: _ImportedRows
     ) -> _BatchResult:
+        """One batch's rows in one transaction. A repeated address keeps its first row, but
+        never loses a later row's opt-out: the status a repeat takes away is applied to the
+        contact (in this batch or imported by an earlier one), and a repeat whose status the
+        app cannot read holds every row of that address back (it may be an opt-out)."""
         result = _BatchResult()
-        accepted: dict[str, CsvRow] = {}  # normalised address → its first row in the batch
-        for row in sharing_the_gil(batch):
-            reason = row.problem or _row_problem(row)
-            if not reason:
-                try:
-                    address = normalize_email(row.email)
-                except ValidationError as exc:
-                    reason = exc.message
-                else:
-                    first = accepted.get(address)
-                    if first is None:
-                        accepted[address] = row
-                        continue
-                    reason = f"Same email as row {first.row}"
-            result.skipped.append((row.row, reason))
-            result.status_refused += row.status_refused
+        accepted, unreadable, skipped = _first_rows(batch, result)
+        for address, refused_row in unreadable.items():
+            held = accepted.pop(address, None)
+            if held is not None:
+                skipped.append((held.row, _held_back(refused_row)))
+        late: dict[str, str] = {}  # address imported by an earlier batch → opt-out to apply
         for address, earlier_row in imported.rows_of(list(accepted)).items():
-            result.skipped.append((accepted.pop(address).row, f"Same email as row {earlier_row}"))
-        result.skipped.sort()
-        if not accepted:
+            repeat = accepted.pop(address)
+            if repeat.opted_out:
+                late[address] = repeat.opted_out
+                skipped.append((repeat.row, _repeat_opting_out(earlier_row, repeat.opted_out)))
+            else:
+                skipped.append((repeat.row, f"Same email as row {earlier_row}"))
+        # An address whose status was refused counts as seen: a later batch's row for it is
+        # a repeat, never a subscribed contact.
+        imported.add((address, row) for address, row in unreadable.items())
+        result.skipped = sorted(skipped)
+        opt_outs = _opted_out(accepted, late)
+        if not accepted and not opt_outs:
             return result
         now = self._clock.now()
         write = self._write_batch_raw if self._db.is_sqlite else self._write_batch_core
-        result.created, result.updated, opted_out = write(accepted, list_name, now)
+        result.created, result.updated, opted_out = write(accepted, list_name, now, opt_outs)
         result.opted_out.update(opted_out)
         imported.add((address, row.row) for address, row in accepted.items())
         return result
 
     def _write_batch_raw(
-        self, accepted: Mapping[str, CsvRow], list_name: str, now: datetime
+        self,
+        accepted: Mapping[str, CsvRow],
+        list_name: str,
+        now: datetime,
+        opt_outs: Mapping[ContactStatus, list[str]],
     ) -> tuple[int, int, dict[ContactStatus, int]]:
         """`_write_batch_core` on the SQLite file's DBAPI connection (`Database.write_raw`):
         (created, updated, opted out). Same rows, same stored values, one statement per step.
@@ -924,16 +931,21 @@ class ContactService:
                 status: raw.execute(
                     _SQLITE_OPT_OUT[status], (stamp, IMPORTED_OPT_OUT, stamp, json.dumps(opted))
                 ).rowcount
-                for status, opted in _opted_out(accepted).items()
+                for status, opted in opt_outs.items()
             }
         return len(new_contacts), len(accepted) - len(new_contacts), opted_out
 
     def _write_batch_core(
-        self, accepted: Mapping[str, CsvRow], list_name: str, now: datetime
+        self,
+        accepted: Mapping[str, CsvRow],
+        list_name: str,
+        now: datetime,
+        opt_outs: Mapping[ContactStatus, list[str]],
     ) -> tuple[int, int, dict[ContactStatus, int]]:
-        """Create or update the contacts of `accepted` (first row of each new address) and
-        add them all to `list_name`, in one transaction: (created, updated, and by status
-        how many subscribed contacts the status column made unsubscribed or bounced)."""
+        """Create or update the contacts of `accepted` (first row of each new address), add
+        them all to `list_name` and make the subscribed contacts of `opt_outs` (addresses
+        by status) so, in one transaction: (created, updated, and by status how many
+        subscribed contacts the status column made unsubscribed or bounced)."""
         # Bound as parameters, not literal lists: SQLAlchemy's statement cache would keep
         # the first batch's 2,000 addresses alive for as long as the app runs.
         addresses = {"addresses": list(accepted)}
@@ -977,7 +989,7 @@ class ContactService:
                 {"list_id": self._list_id(session, list_name), **addresses},
             )
             opted_out: dict[ContactStatus, int] = {}
-            for status, opted in _opted_out(accepted).items():
+            for status, opted in opt_outs.items():
                 changed = session.execute(
                     update(Contact)
                     .where(Contact.email.in_(opted), Contact.status == ContactStatus.SUBSCRIBED)
@@ -1372,13 +1384,66 @@ _SQLITE_ADD_MEMBERS = (
 IMPORTED_OPT_OUT = "Marked so by an imported file's status column."
 
 
-def _opted_out(accepted: Mapping[str, CsvRow]) -> dict[ContactStatus, list[str]]:
-    """The batch's addresses whose status column took consent away, by status."""
+def _first_rows(
+    batch: Sequence[CsvRow], result: _BatchResult
+) -> tuple[dict[str, CsvRow], dict[str, int], list[tuple[int, str]]]:
+    """The batch's rows sorted out: (normalised address → its first row, with a later
+    repeat's opt-out taken over; address → the first row whose status was refused; the
+    rows skipped with why). Counts the refused statuses into `result`."""
+    accepted: dict[str, CsvRow] = {}
+    unreadable: dict[str, int] = {}
+    skipped: list[tuple[int, str]] = []
+    for row in sharing_the_gil(batch):
+        reason = row.problem or _row_problem(row)
+        address = ""
+        if not reason or row.status_refused:
+            try:
+                address = normalize_email(row.email)
+            except ValidationError as exc:
+                reason = reason or exc.message
+        if reason:
+            if row.status_refused and address:
+                unreadable.setdefault(address, row.row)
+            skipped.append((row.row, reason))
+            result.status_refused += row.status_refused
+            continue
+        first = accepted.get(address)
+        if first is None:
+            accepted[address] = row
+        elif row.opted_out and not first.opted_out:
+            accepted[address] = first._replace(opted_out=row.opted_out)
+            skipped.append((row.row, _repeat_opting_out(first.row, row.opted_out)))
+        else:
+            skipped.append((row.row, f"Same email as row {first.row}"))
+    return accepted, unreadable, skipped
+
+
+def _opted_out(
+    accepted: Mapping[str, CsvRow], late: Mapping[str, str]
+) -> dict[ContactStatus, list[str]]:
+    """The batch's addresses whose status column took consent away, by status: its
+    accepted rows' and `late` ones (address → status) of contacts an earlier batch made."""
     found: dict[ContactStatus, list[str]] = {}
     for address, row in accepted.items():
         if row.opted_out:
             found.setdefault(ContactStatus(row.opted_out), []).append(address)
+    for address, status in late.items():
+        found.setdefault(ContactStatus(status), []).append(address)
     return found
+
+
+def _repeat_opting_out(first_row: int, status: str) -> str:
+    return (
+        f"Same email as row {first_row}: the contact is imported once, and this row's "
+        f"status ({status}) still applies to it."
+    )
+
+
+def _held_back(refused_row: int) -> str:
+    return (
+        f"Not imported: row {refused_row} has the same email with a status the app cannot "
+        "read (it may mean the person opted out)."
+    )
 
 
 def _sqlite_list_id(raw: sqlite3.Connection, name: str, stamp: str) -> int:

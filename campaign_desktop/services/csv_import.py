@@ -161,6 +161,17 @@ _LINE_END = re.compile(r"\r\n|\r|\n")
 _HEADER_NOISE = re.compile(r"[\s_\-]+")
 _FIELD_ALIASES = {
     "status": STATUS,
+    # Other tools' names for the same column (a try-out's "Subscription status" became a
+    # custom field, and its opt-outs were imported as subscribed contacts).
+    "subscriptionstatus": STATUS,
+    "emailsubscriptionstatus": STATUS,
+    "emailstatus": STATUS,
+    "contactstatus": STATUS,
+    "memberstatus": STATUS,
+    "marketingstatus": STATUS,
+    "emailmarketingstatus": STATUS,
+    "optinstatus": STATUS,
+    "consentstatus": STATUS,
     "email": EMAIL,
     "emailaddress": EMAIL,
     "mail": EMAIL,

@@ -175,6 +175,81 @@ def test_other_tools_opt_outs_unsubscribe_or_bounce_new_and_existing_contacts(
     assert spam.status_reason == IMPORTED_OPT_OUT
 
 
+@pytest.mark.parametrize("batch_size", [1000, 2], ids=["one batch", "batches of 2"])
+def test_a_repeated_address_never_loses_a_later_rows_opt_out(
+    contacts: ContactService,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    batch_size: int,
+) -> None:
+    """From a try-out: the first row of an address won and a later "Unsubscribed" row for
+    it was dropped as a repeat, so the person was imported subscribed. In one batch or
+    across batches (a repeat far down a big file), the opt-out now reaches the contact."""
+    monkeypatch.setattr(contacts_module, "BATCH_SIZE", batch_size)
+    source = write_csv(
+        tmp_path,
+        "Email,First name,Status\n"
+        "ann@example.com,Ann,subscribed\n"
+        "ann@Example.com,Ann,Unsubscribed \n"
+        "bob@example.com,Bob,\n"
+        "cy@example.com,Cy,cleaned\n"
+        "bob@example.com,Bob,hard bounce\n"
+        "cy@example.com,Cy,opted out\n",
+    )
+
+    report = contacts.import_csv(source, "Customers")
+
+    assert statuses(contacts) == {
+        "ann@example.com": "unsubscribed",
+        "bob@example.com": "bounced",
+        "cy@example.com": "bounced",  # the first opt-out stays: it already stops the mail
+    }
+    reasons = dict(report.skipped)
+    assert reasons[6] == (
+        "Same email as row 4: the contact is imported once, and this row's status (bounced) "
+        "still applies to it."
+    )
+    assert reasons[7].startswith("Same email as row 5")
+    assert report.created + report.updated + len(report.skipped) == report.rows_read == 6
+    assert (report.status_unsubscribed, report.status_bounced) == (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "refused_first"),
+    [(1000, True), (1000, False), (1, True)],
+    ids=["one batch, refused first", "one batch, refused later", "batches of 1, refused first"],
+)
+def test_a_status_the_app_cannot_read_holds_back_every_row_of_that_address(
+    contacts: ContactService,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    batch_size: int,
+    refused_first: bool,
+) -> None:
+    """ "Désabonné" may be an opt-out: a row of the same address without a status must not
+    import the person as subscribed, whichever comes first in a batch, and across batches
+    when the refused row comes first (when it comes in a later batch, the earlier one has
+    already imported the contact: the refused row only says why it was skipped)."""
+    monkeypatch.setattr(contacts_module, "BATCH_SIZE", batch_size)
+    rows = ["dup@example.com,Dee,Désabonné", "dup@example.com,Dee,"]
+    if not refused_first:
+        rows.reverse()
+    source = write_csv(
+        tmp_path, "Email,First name,Status\n" + "\n".join(rows) + "\nok@example.com,Oki,\n"
+    )
+
+    report = contacts.import_csv(source, "Customers")
+
+    assert statuses(contacts) == {"ok@example.com": "subscribed"}
+    assert report.status_refused == 1
+    reasons = dict(report.skipped)
+    refused_row, other_row = (2, 3) if refused_first else (3, 2)
+    assert reasons[refused_row].startswith("The status “Désabonné” is not a word the app knows")
+    assert "Désabonné" not in reasons[other_row]
+    assert f"row {refused_row}" in reasons[other_row]
+    assert report.created + report.updated + len(report.skipped) == report.rows_read == 3
+
+
 def test_pending_and_transactional_contacts_are_not_imported_and_existing_ones_unchanged(
     contacts: ContactService, tmp_path: Path
 ) -> None:
@@ -315,3 +390,25 @@ def test_checking_a_column_the_file_lacks_is_a_validation_error(
     with pytest.raises(ValidationError) as error:
         contacts.check_csv_status(source, "State")
     assert error.value.field == "mapping"
+
+
+@pytest.mark.parametrize(
+    "header", ["Subscription status", "Email Status", "MEMBER_STATUS", "opt-in status"]
+)
+def test_other_tools_names_for_the_status_column_are_read_as_the_status(
+    contacts: ContactService, tmp_path: Path, header: str
+) -> None:
+    """From a try-out: "Subscription status" became a custom field, so its opt-outs were
+    imported as subscribed contacts."""
+    source = write_csv(
+        tmp_path,
+        f"Email,First name,{header}\ns1@example.com,S1,unsubscribed\ns2@example.com,S2,\n",
+    )
+
+    report = contacts.import_csv(source, "Customers")
+
+    assert statuses(contacts) == {
+        "s1@example.com": "unsubscribed",
+        "s2@example.com": "subscribed",
+    }
+    assert report.status_unsubscribed == 1
