@@ -207,6 +207,17 @@ class _Reading:
     sender: str = ""  # the From address ("" when it has none)
 
 
+def same_mailbox(first: str, second: str) -> bool:
+    """Whether two IMAP mailbox names are one mailbox: names compare exactly, except INBOX,
+    which is case-insensitive (RFC 3501 §5.1: "inbox" is INBOX); surrounding spaces are
+    not part of a name typed in Settings. Moving processed mail from INBOX to "inbox" moved
+    it back where it was, and every check read it again."""
+    one, other = first.strip(), second.strip()
+    if one.upper() == "INBOX" and other.upper() == "INBOX":
+        return True
+    return one == other
+
+
 class InboundService:
     """Reads the reply mailbox and applies what it finds (one door: GUI, scheduler, tests)."""
 
@@ -258,7 +269,7 @@ class InboundService:
         }
         if not str(host).strip():
             raise ValidationError("inbound.host", "Enter the IMAP server's host name.")
-        if str(folder).strip() == str(processed_folder).strip():
+        if same_mailbox(str(folder), str(processed_folder)):
             raise ValidationError(
                 "inbound.processed_folder",
                 "Processed messages need a folder of their own, not the one that is watched.",
@@ -350,7 +361,7 @@ class InboundService:
         account = {key: self._settings.clean(key, values.get(key, "")) for key in ACCOUNT_KEYS}
         if not str(account["inbound.host"]).strip():
             raise ValidationError("inbound.host", "Enter the IMAP server's host name.")
-        if account["inbound.folder"] == account["inbound.processed_folder"]:
+        if same_mailbox(str(account["inbound.folder"]), str(account["inbound.processed_folder"])):
             raise ValidationError(
                 "inbound.processed_folder",
                 "Processed messages need a folder of their own, not the one that is watched.",

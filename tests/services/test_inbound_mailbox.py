@@ -212,6 +212,29 @@ def test_check_now_refuses_bad_values_in_words_before_connecting(app: AppContext
     assert refused.value.field == "inbound.host"
 
 
+@pytest.mark.parametrize(("watched", "moved_to"), [("INBOX", "inbox"), (" Inbox", "INBOX ")])
+def test_inbox_in_another_case_is_the_watched_folder_not_a_folder_to_move_to(
+    app: AppContext, dovecot: DovecotServer, watched: str, moved_to: str
+) -> None:
+    """From a try-out: "inbox" is INBOX (RFC 3501 §5.1), so processed mail moved "out" went
+    straight back, and every check read it again."""
+    with pytest.raises(ValidationError) as refused:
+        app.inbound.set_account(
+            host=HOST,
+            port=dovecot.port,
+            security="none",
+            username=USERNAME,
+            folder=watched,
+            processed_folder=moved_to,
+        )
+    assert refused.value.field == "inbound.processed_folder"
+    assert app.settings.get("inbound.processed_folder") == PROCESSED  # nothing saved
+    typed = _typed(app, **{"inbound.folder": watched, "inbound.processed_folder": moved_to})
+    with pytest.raises(ValidationError) as refused:
+        app.inbound.check_now(typed)
+    assert refused.value.field == "inbound.processed_folder"
+
+
 def test_a_cancelled_check_stops_after_the_message_in_hand_and_the_next_check_reads_the_rest(
     app: AppContext, server: SmtpServer, dovecot: DovecotServer
 ) -> None:

@@ -36,7 +36,7 @@ from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import CredentialsError, DomainError, ValidationError
 from campaign_desktop.domain.status import SmtpSecurity
 from campaign_desktop.services.inbound import IMAP_PORTS as DEFAULT_PORTS
-from campaign_desktop.services.inbound import AccountCheck, MailboxReport
+from campaign_desktop.services.inbound import AccountCheck, MailboxReport, same_mailbox
 from campaign_desktop.services.settings import SPECS
 from campaign_desktop.ui.common.background import (
     BackgroundTask,
@@ -269,8 +269,8 @@ class InboundPage(QWidget):
                 cleaned[key] = SPECS[key].check(value)
             except ValidationError as exc:
                 found[key] = exc.message
-        if "inbound.folder" not in found and cleaned.get("inbound.folder") == cleaned.get(
-            "inbound.processed_folder"
+        if "inbound.folder" not in found and same_mailbox(
+            str(cleaned.get("inbound.folder", "")), str(cleaned.get("inbound.processed_folder", ""))
         ):
             found["inbound.processed_folder"] = "Processed messages need a folder of their own."
         if self.password.text() and not cleaned.get("inbound.host"):
