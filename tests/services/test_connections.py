@@ -12,6 +12,7 @@ import pytest
 
 from campaign_desktop.domain.errors import ValidationError
 from campaign_desktop.domain.events import RunEvent, RunPhase
+from campaign_desktop.services.sending import engine as engine_module
 from tests.services.sending_support import add_contacts, make_campaign, received_recipients
 from tests.services.test_ledger_truth import events_of, open_ctx, rows_of, wait_until
 from tests.smtp_server import RecordingHandler, running_smtp_server
@@ -134,6 +135,38 @@ def test_a_rate_limit_to_every_connection_at_once_leaves_one_that_says_why_it_wa
         assert (finished.status, finished.sent, finished.failed) == ("completed", 30, 0)
         last = [e for e in seen if isinstance(e, RunEvent) and e.phase == RunPhase.PROGRESS][-1]
         assert last.message == ""  # once messages go out again, nothing is waited for
+
+
+def test_connections_that_retired_come_back_one_at_a_time_once_the_server_is_quiet(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From a try-out: one burst of rate-limit replies at the start left a 4-connection
+    send on one connection to its end (4 times as long). Once the one left has gone
+    without a slow-down for a while, the others are added back, one at a time."""
+    monkeypatch.setattr(engine_module, "REGROW_SECONDS", 0.5)
+    handler = RecordingHandler(
+        data_delay=0.3,
+        data_tempfail_reply="451 4.7.1 Rate limit exceeded, slow down",
+        data_tempfails=4,
+    )
+    with running_smtp_server(handler) as server, open_ctx(data_dir, server) as ctx:
+        emails = add_contacts(ctx, 400)
+        ctx.settings.set("sending.connections", 4)
+        ctx.settings.set("sending.retry_base_seconds", 0.05)
+        run = ctx.campaigns.send_now(make_campaign(ctx))
+        assert wait_until(lambda: handler.data_tempfails_left == 0)
+        handler.data_delay = 0.05
+        assert wait_until(lambda: handler.active == 1)  # three retired
+        assert wait_until(lambda: handler.active == 4)  # and came back
+        assert ctx.sending.wait_idle(60)
+        assert sorted(received_recipients(handler.messages)) == emails
+        assert [
+            a
+            for a, n in collections.Counter(received_recipients(handler.messages)).items()
+            if n > 1
+        ] == []
+        finished = ctx.runs.get(run.id)
+        assert (finished.status, finished.sent, finished.failed) == ("completed", 400, 0)
 
 
 @pytest.mark.parametrize("pipelining", [False, True], ids=["lockstep", "pipelining"])

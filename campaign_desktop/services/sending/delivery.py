@@ -227,6 +227,8 @@ class RunShared:
         self._lock = threading.Lock()
         self._connections: list[SmtpConnection] = []
         self._working: set[int] = set()  # id() of the connections still taking recipients
+        # When a connection last retired or was added back (monotonic), None before either.
+        self._resized_at: float | None = None
         self._waiting: tuple[str, float] | None = None  # why nothing goes out, until when
         self._unconfirmed_in_a_row = 0
         self.unrecorded: list[Outcome] = []  # outcomes a connection could not write
@@ -249,6 +251,22 @@ class RunShared:
             if len(self._working - {id(mine)}) == 0:
                 return False
             self._working.discard(id(mine))
+            self._resized_at = time.monotonic()
+            return True
+
+    def may_grow(self, wanted: int, quiet_seconds: float) -> bool:
+        """Whether to add a connection back: fewer than `wanted` are working because some
+        retired, and none has retired (or been added) for `quiet_seconds`. True counts as
+        the addition (the next one waits as long again): a provider that wanted fewer for
+        a while gets them back one at a time, and one that still wants fewer says so by
+        retiring the newcomer (design §9)."""
+        with self._lock:
+            resized = self._resized_at
+            if resized is None or len(self._working) >= wanted:
+                return False
+            if time.monotonic() - resized < quiet_seconds:
+                return False
+            self._resized_at = time.monotonic()
             return True
 
     def done(self, mine: SmtpConnection) -> None:

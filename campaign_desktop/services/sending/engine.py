@@ -63,6 +63,9 @@ log = logging.getLogger("campaign_desktop.sending")
 
 #: How often a run reports its progress (counts from the ledger, and the rate).
 PROGRESS_SECONDS = 0.5
+#: How long the connections left after some retired (the server asked for fewer) must go
+#: without another slow-down before one more is added back (design §9).
+REGROW_SECONDS = 60.0
 #: The rate a progress event carries is measured over this many seconds.
 RATE_WINDOW_SECONDS = 5.0
 #: After a stop request, how long connections may finish the message in hand before their
@@ -388,20 +391,22 @@ class _RunWorker(threading.Thread):
         except DomainError as exc:  # no password, no keyring, a template gone bad, …
             self._end(Stop.PAUSE, exc.message, [])
             return
-        from campaign_desktop.services.sending.delivery import ConnectionSender  # noqa: PLC0415
 
-        senders = [ConnectionSender(shared) for _ in range(connections)]
-        threads = [
-            threading.Thread(target=sender.run, name=f"send-{self.run_id}-{index}", daemon=True)
-            for index, sender in enumerate(senders)
-        ]
+        threads = [self._connection_thread(shared, index) for index in range(connections)]
         for thread in threads:
             thread.start()
-        self._watch(shared, threads)
+        self._watch(shared, threads, connections)
         self._end(control.reason, control.message, shared.unrecorded)
 
-    def _watch(self, shared: RunShared, threads: list[threading.Thread]) -> None:
-        """Wait for the connections, reporting progress; cut them if a stop drags on."""
+    def _connection_thread(self, shared: RunShared, index: int) -> threading.Thread:
+        from campaign_desktop.services.sending.delivery import ConnectionSender  # noqa: PLC0415
+
+        sender = ConnectionSender(shared)
+        return threading.Thread(target=sender.run, name=f"send-{self.run_id}-{index}", daemon=True)
+
+    def _watch(self, shared: RunShared, threads: list[threading.Thread], wanted: int) -> None:
+        """Wait for the connections, reporting progress; cut them if a stop drags on; add
+        back, one at a time, connections that retired when the server asked for fewer."""
         stop_seen: float | None = None
         # (instant, sent) of the last few seconds: the rate over a window reads steadily.
         samples: collections.deque[tuple[float, int]] = collections.deque()
@@ -432,6 +437,10 @@ class _RunWorker(threading.Thread):
                 campaign_changed=False,
                 rate=rate,
             )
+            if shared.may_grow(wanted, REGROW_SECONDS):
+                thread = self._connection_thread(shared, len(threads))
+                thread.start()
+                threads.append(thread)
 
     def _end(self, stop: Stop | None, message: str | None, unrecorded: list[Outcome]) -> None:
         """Write what is left and end the run; a failing database is retried until it
