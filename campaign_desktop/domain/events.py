@@ -52,8 +52,8 @@ class RunPhase(StrEnum):
 @dataclass(frozen=True)
 class RunEvent:
     """A run moved: `run` carries its counts at that moment; `message` explains failures,
-    pauses and, on a progress event, why nothing goes out for now ("The mail server asked
-    to slow down (…); trying again in 25 s"; "" while messages go out)."""
+    pauses and, on a progress event, why nothing goes out for now ("Trying again in 25 s:
+    the mail server asked to slow down (…)"; "" while messages go out)."""
 
     phase: RunPhase
     run: RunView

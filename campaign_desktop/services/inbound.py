@@ -599,7 +599,7 @@ class InboundService:
         with self._db.write() as session:
             for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
                 value = (row[0] if row else "").strip()
-                if not value or (number == 1 and "@" not in value and "-" not in value):
+                if not value or (number == 1 and _is_header(value)):
                     continue
                 reason, became = _unsubscribe_one(session, tokens, value, now)
                 if reason:
@@ -608,6 +608,18 @@ class InboundService:
         if done:
             self._events.publish(ContactsUnsubscribed(done))
         return done, skipped
+
+
+#: A first cell that names the column rather than holding an address or a token.
+_HEADER_WORDS = frozenset({"email", "emailaddress", "mail", "address", "token", "contact"})
+
+
+def _is_header(value: str) -> bool:
+    """The unsubscribe file's header row: no address, and either a word that names the
+    column ("E-mail", "Email address", "token") or, as before, no hyphen (a token has)."""
+    if "@" in value:
+        return False
+    return "-" not in value or re.sub(r"[^a-z]", "", value.casefold()) in _HEADER_WORDS
 
 
 _KIND_WORDS = {

@@ -122,8 +122,8 @@ def test_a_rate_limit_to_every_connection_at_once_leaves_one_that_says_why_it_wa
             lambda: any(
                 isinstance(e, RunEvent)
                 and e.phase == RunPhase.PROGRESS
-                and e.message.startswith("The mail server asked to slow down (451 4.7.1 Rate")
-                and "trying again in" in e.message
+                and e.message.startswith("Trying again in ")
+                and ": the mail server asked to slow down (451 4.7.1 Rate limit" in e.message
                 for e in seen
             )
         )
@@ -135,6 +135,29 @@ def test_a_rate_limit_to_every_connection_at_once_leaves_one_that_says_why_it_wa
         assert (finished.status, finished.sent, finished.failed) == ("completed", 30, 0)
         last = [e for e in seen if isinstance(e, RunEvent) and e.phase == RunPhase.PROGRESS][-1]
         assert last.message == ""  # once messages go out again, nothing is waited for
+
+
+def test_a_send_left_with_put_off_recipients_says_how_many_and_when_it_tries_again(
+    data_dir: Path,
+) -> None:
+    handler = RecordingHandler(tempfail={"person0003@example.com": 1, "person0005@example.com": 1})
+    with running_smtp_server(handler) as server, open_ctx(data_dir, server) as ctx:
+        emails = add_contacts(ctx, 6)
+        ctx.settings.set("sending.retry_base_seconds", 2.0)
+        seen = events_of(ctx)
+        ctx.campaigns.send_now(make_campaign(ctx))
+        assert wait_until(
+            lambda: any(
+                isinstance(e, RunEvent)
+                and e.phase == RunPhase.PROGRESS
+                and e.run.sent == 4
+                and e.message.startswith("Trying again in ")
+                and e.message.endswith(": 2 recipients the mail server put off")
+                for e in seen
+            )
+        )
+        assert ctx.sending.wait_idle(30)
+        assert sorted(received_recipients(handler.messages)) == emails
 
 
 def test_connections_that_retired_come_back_one_at_a_time_once_the_server_is_quiet(

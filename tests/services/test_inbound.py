@@ -318,6 +318,18 @@ def test_unsubscribes_exported_from_the_page_are_imported_by_email_or_token(
     assert status_of(app, "dee@example.com")[0] == "unsubscribed"
 
 
+@pytest.mark.parametrize("header", ["E-mail", "Email address", "e_mail", "TOKEN"])
+def test_the_unsubscribe_files_header_is_not_a_skipped_row(
+    app: AppContext, tmp_path: Path, header: str
+) -> None:
+    """From a try-out: a header "E-mail" was read as an address and reported skipped."""
+    path = tmp_path / "unsubscribes.csv"
+    path.write_text(f"{header}\nann@example.com\n", encoding="utf-8")
+    done, skipped = app.inbound.import_unsubscribes(path)
+    assert (done, skipped) == (1, [])
+    assert status_of(app, "ann@example.com")[0] == "unsubscribed"
+
+
 def test_a_reason_quoting_a_subject_never_shows_a_token_whatever_its_case() -> None:
     """The contact's reason quotes the subject a marketer reads: without the token, also
     when a mail client upper-cased it (the token still counts: `DeliveryTokens.find`)."""

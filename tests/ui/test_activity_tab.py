@@ -460,9 +460,9 @@ def test_a_send_caught_up_late_says_so_in_its_row_while_it_sends() -> None:
 
 
 def test_a_send_that_waits_says_why_in_its_row() -> None:
-    why = "Waiting to try again the recipients the mail server put off; trying again in 3 min"
+    why = "Trying again in 3 min: 3 recipients the mail server put off"
     row = RunRow(sending_run(sent=1863), "News", "UTC", rate=0.0, waiting=why)
-    assert row.state_text() == f"Sending: {why}"
+    assert row.state_text() == f"Sending \N{EM DASH} {why}"
     assert row.progress_text() == f"Sending now: 1,863 of 5,000 sent. {why}."
 
 

@@ -138,7 +138,7 @@ def test_progress_text_for_one_and_several_runs() -> None:
 
 
 def test_progress_text_says_why_a_send_is_waiting() -> None:
-    why = "The mail server asked to slow down (451 4.7.1 Rate limit exceeded); trying again in 25 s"
+    why = "Trying again in 25 s: the mail server asked to slow down (451 4.7.1 Rate limit)"
     assert progress_text([ActiveRun("News", 0, 1868, rate=0.0, waiting=why)]) == (
         f"Sending \u201cNews\u201d: 0 of 1,868 sent. {why}"
     )

@@ -299,18 +299,22 @@ class RunShared:
             with self._lock:
                 self._waiting = None
 
-    def waiting_note(self) -> str:
-        """ "<why>; trying again in 25 s" while a wait lasts, else "" (the progress events
-        carry it, so a send that does not move says why)."""
+    def waiting_note(self, left: int = 0) -> str:
+        """Why a send does not move, soonest part first ("Trying again in 25 s: the mail
+        server asked to slow down (451 …)"), or "" while messages go out; `left` is how many
+        rows are still to send, named when only put-off recipients are left. Progress
+        events carry it, and the status bar may cut a long reply short."""
         with self._lock:
             waiting = self._waiting
         if waiting is None:
             return ""
         why, until = waiting
-        left = until - time.monotonic()
-        if left <= 0:
-            return why
-        return f"{why}; trying again in {_seconds(left)}"
+        if why == DEFERRED_NOTE:
+            why = f"{left:,} recipient{'' if left == 1 else 's'} the mail server put off"
+        remaining = until - time.monotonic()
+        if remaining <= 0:
+            return f"Trying again: {why}"
+        return f"Trying again in {_seconds(remaining)}: {why}"
 
     # -- verdicts over the whole run ------------------------------------------------------
 
@@ -645,7 +649,7 @@ class ConnectionSender:
             else:
                 self._backoff = shared.policy.connect_delay(self._trouble)
                 shared.waiting(
-                    f"The connection to the mail server was lost ({_unsentenced(exc.message)})",
+                    f"the connection to the mail server was lost ({_unsentenced(exc.message)})",
                     self._backoff,
                 )
             return Outcome(row, DeliveryStatus.PENDING, error=exc.message)
@@ -681,7 +685,7 @@ class ConnectionSender:
         else:
             self._backoff = min(shared.policy.connect_delay(self._slow_downs), 60.0)
             shared.waiting(
-                f"The mail server asked to slow down ({exc.reply or _unsentenced(exc.message)})",
+                f"the mail server asked to slow down ({exc.reply or _unsentenced(exc.message)})",
                 self._backoff,
             )
         return Outcome(
@@ -718,7 +722,7 @@ def _asks_to_slow_down(exc: SmtpError) -> bool:
 
 
 #: What a run waits for when only recipients the server put off (a 4xx) are left.
-DEFERRED_NOTE = "Waiting to try again the recipients the mail server put off"
+DEFERRED_NOTE = "recipients the mail server put off"  # counted in `waiting_note`
 
 
 def _seconds(left: float) -> str:

@@ -122,7 +122,7 @@ class RunRow:
         if self.sending and self.late:
             status += " late"
         if self.sending and self.waiting:
-            return f"{status}: {self.waiting}"
+            return f"{status} \N{EM DASH} {self.waiting}"
         if self.sending and self.rate is not None:
             return f"{status}, {formatting.send_rate(self.rate)}"
         return status

@@ -189,7 +189,8 @@ def describe_status_check(check: StatusCheck) -> str:
     more = " …" if check.refused_rows > sum(word.rows for word in check.refused) else ""
     unconfirmed = " and ".join(_quoted(word) for word in STATUS_WORDS[NOT_OPTED_IN][:2])
     return (
-        f"\N{WARNING SIGN} {_rows(check.refused_rows)} will be skipped for their status: "
+        f"\N{WARNING SIGN} {_rows(check.refused_rows)} will be skipped for "
+        f"{'its' if check.refused_rows == 1 else 'their'} status: "
         f"{words}{more}. Correct the file, or import and find them among the skipped rows.\n"
         f"Statuses the app imports: {ACCEPTED_STATUSES}; {unconfirmed} mean not opted in.\n"
         f"{text}"

@@ -422,7 +422,7 @@ class InboundPage(QWidget):
             hand_to_crash_handler(error)
             return
         done, skipped = cast("tuple[int, list[tuple[int, str]]]", result)
-        text = f"{done:,} contacts unsubscribed."
+        text = f"{done:,} contact{'' if done == 1 else 's'} unsubscribed."
         if skipped:
             row, reason = skipped[0]
             text += f" {len(skipped):,} rows skipped (row {row}: {reason})"
