@@ -283,7 +283,7 @@ class DeliveryTableModel(RowTableModel[DeliveryRow]):
     `DeliveryView` of a row, built when asked for.
     """
 
-    headers = ("Email", "Status", "Attempts", "Sent", "Error", "Message-ID", "Came back")
+    headers = ("Email", "Status", "Attempts", "Sent", "Reason", "Message-ID", "Came back")
 
     def __init__(self, runs: RunService, parent: QObject | None = None) -> None:
         super().__init__(parent)
