@@ -425,7 +425,8 @@ class InboundPage(QWidget):
         text = f"{done:,} contact{'' if done == 1 else 's'} unsubscribed."
         if skipped:
             row, reason = skipped[0]
-            text += f" {len(skipped):,} rows skipped (row {row}: {reason})"
+            rows = f"{len(skipped):,} row{'' if len(skipped) == 1 else 's'}"
+            text += f" {rows} skipped (row {row}: {reason})"
         show_success(self.import_result, text)
 
     def _run(self, name: str, work: Any) -> None:
