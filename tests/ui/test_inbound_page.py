@@ -197,8 +197,7 @@ def test_import_unsubscribes_reads_the_pages_csv(
     assert page.importing  # the file and the database are read on a pool thread
     qtbot.waitUntil(lambda: not page.importing)
     assert page.import_result.text() == (
-        "1 contact unsubscribed. 1 row skipped (row 3: nobody@example.com is not in your "
-        "contacts.)"
+        "1 contact unsubscribed. 1 row skipped (row 3: nobody@example.com is not in your contacts.)"
     )
     found = gui_ctx.contacts.find("ann@example.com")
     assert found is not None and found.status == "unsubscribed"

@@ -35,8 +35,13 @@ from PySide6.QtWidgets import (
 from campaign_desktop.context import AppContext
 from campaign_desktop.domain.errors import CredentialsError, DomainError, ValidationError
 from campaign_desktop.domain.status import SmtpSecurity
+from campaign_desktop.services.inbound import (
+    ACCOUNT_KEYS,
+    AccountCheck,
+    MailboxReport,
+    same_mailbox,
+)
 from campaign_desktop.services.inbound import IMAP_PORTS as DEFAULT_PORTS
-from campaign_desktop.services.inbound import AccountCheck, MailboxReport, same_mailbox
 from campaign_desktop.services.settings import SPECS
 from campaign_desktop.ui.common.background import (
     BackgroundTask,
@@ -61,13 +66,7 @@ _SECURITY_CHOICES = (
     ("None: unencrypted (local servers only)", SmtpSecurity.NONE),
 )
 INBOUND_KEYS = (
-    "inbound.host",
-    "inbound.port",
-    "inbound.security",
-    "inbound.username",
-    "inbound.ca_file",
-    "inbound.folder",
-    "inbound.processed_folder",
+    *ACCOUNT_KEYS,
     "inbound.check_minutes",
     "inbound.unsubscribe_address",
     "inbound.verp",
@@ -328,17 +327,25 @@ class InboundPage(QWidget):
     def busy(self) -> bool:
         return self._task is not None
 
-    @Slot()
-    def test_connection(self) -> None:
-        """Log in with the page's values on a pool thread; the result shows beside the button."""
+    def _ready(self) -> dict[str, Any] | None:
+        """The page's values for a try on the pool, or None (and why beside the buttons)
+        while one runs or the values are not fit to connect with."""
         if self._task is not None:
-            return
+            return None
         cleaned, found = self.problems()
         if found:
             show_error(self.result, "Fix the values above first.")
-            return
+            return None
         if not cleaned["inbound.host"]:
             show_error(self.result, "Enter the IMAP server first.")
+            return None
+        return cleaned
+
+    @Slot()
+    def test_connection(self) -> None:
+        """Log in with the page's values on a pool thread; the result shows beside the button."""
+        cleaned = self._ready()
+        if cleaned is None:
             return
         inbound, typed = self._ctx.inbound, self.password.text()
         overrides = {**cleaned, "smtp.timeout_seconds": TEST_TIMEOUT_SECONDS}
@@ -357,14 +364,8 @@ class InboundPage(QWidget):
         """Check the mailbox as typed on this page, on a pool thread, saving nothing: the
         saved account is read and processed, a changed one only logged in to and counted
         (`InboundService.check_now`, docs/design.md §20). The outcome shows beside the button."""
-        if self._task is not None:
-            return
-        cleaned, found = self.problems()
-        if found:
-            show_error(self.result, "Fix the values above first.")
-            return
-        if not cleaned["inbound.host"]:
-            show_error(self.result, "Enter the IMAP server first.")
+        cleaned = self._ready()
+        if cleaned is None:
             return
         inbound, typed = self._ctx.inbound, self.password.text()
         values = {**cleaned, "smtp.timeout_seconds": TEST_TIMEOUT_SECONDS}
