@@ -447,6 +447,30 @@ def test_a_run_event_of_a_campaign_not_shown_reads_its_zone_off_the_gui_thread(
     assert zones and not any(zones)
 
 
+def test_a_run_event_during_a_reload_is_not_undone_by_what_the_reload_read(
+    gui_ctx: AppContext, tab: ActivityTab, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = make_run(gui_ctx, 2)
+    stored = gui_ctx.runs.get(run_id)  # completed
+    go_on = threading.Event()
+    recent = gui_ctx.runs.recent
+
+    def read_then_wait(limit: int = 500) -> list[tuple[RunView, str]]:
+        rows = recent(limit)
+        go_on.wait(10)  # the event below comes after this read
+        return rows
+
+    monkeypatch.setattr(gui_ctx.runs, "recent", read_then_wait)
+    tab.reload()
+    newer = replace(stored, status=RunStatus.SENDING, sent=1)
+    _publish_from_worker(gui_ctx, RunEvent(RunPhase.PROGRESS, newer, "News", rate=1.0))
+    qtbot.waitUntil(lambda: tab.run_model.row_of(run_id) is not None)
+    with qtbot.waitSignal(tab.reloaded):
+        go_on.set()
+    assert _cells(tab)["Status"] == "Sending, 1 message/s"
+    assert tab.run_model.rowCount() == 1
+
+
 def test_every_interactive_widget_is_named(tab: ActivityTab) -> None:
     assert unnamed_controls(tab) == []
 

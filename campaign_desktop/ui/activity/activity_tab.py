@@ -122,6 +122,9 @@ class ActivityTab(QWidget):
         # Run events of campaigns whose time zone is being read, in order, shown once it is.
         self._held_events: dict[int, list[RunEvent]] = {}
         self._reload_number = 0  # the newest reload's: older answers are dropped
+        # Rows from run events since the newest reload was asked for: newer than what it reads.
+        self._rows_since_reload: dict[int, RunRow] = {}
+        self._reloading = False
         self._export: BackgroundTask | None = None
         self._export_path: Path | None = None
         self.setObjectName("activityTab")
@@ -282,6 +285,8 @@ class ActivityTab(QWidget):
         """Read the recent runs again on the pool (start-up, or Refresh); keeps the selected
         run. `reloaded` fires once they show; an older reload's answer is dropped."""
         self._reload_number += 1
+        self._rows_since_reload.clear()
+        self._reloading = True
         number, runs, campaigns = self._reload_number, self._ctx.runs, self._ctx.campaigns
         known = dict(self._zones)
 
@@ -303,11 +308,19 @@ class ActivityTab(QWidget):
         number, recent, zones = result
         if number != self._reload_number:
             return  # a newer reload is on its way
+        self._reloading = False
         self._zones.update(zones)
         selected = self.selected_run()
+        # A run event that came while the runs were read says more than the read did.
+        newer = self._rows_since_reload
         self.run_model.set_runs(
-            RunRow(run, name, self._zones.get(run.campaign_id, "UTC")) for run, name in recent
+            newer.get(run.id) or RunRow(run, name, self._zones.get(run.campaign_id, "UTC"))
+            for run, name in recent
         )
+        for row in sorted(newer.values(), key=lambda row: row.run.id):
+            if self.run_model.row_of(row.run.id) is None:  # a run begun after the read
+                self.run_model.update_run(row)
+        newer.clear()
         if selected is not None:
             self.select_run(selected.id)
         self._update_empty_state()
@@ -367,7 +380,9 @@ class ActivityTab(QWidget):
     @Slot(object)
     def _on_run_event(self, event: RunEvent) -> None:
         campaign_id = event.run.campaign_id
-        if campaign_id in self._zones:
+        # Not while earlier events of the campaign wait (a reload may have read its zone
+        # meanwhile): shown after them, events keep their order.
+        if campaign_id in self._zones and campaign_id not in self._held_events:
             self._show_run_event(event)
             return
         # A campaign not shown yet: its time zone is read on the pool first, so that its
@@ -402,16 +417,17 @@ class ActivityTab(QWidget):
 
     def _show_run_event(self, event: RunEvent) -> None:
         run = event.run
-        self.run_model.update_run(
-            RunRow(
-                run,
-                event.campaign_name,
-                self._zone_of(run.campaign_id),
-                rate=event.rate if event.phase == RunPhase.PROGRESS else None,
-                paused_because=event.message if event.phase == RunPhase.PAUSED else "",
-                waiting=event.message if event.phase == RunPhase.PROGRESS else "",
-            )
+        row = RunRow(
+            run,
+            event.campaign_name,
+            self._zone_of(run.campaign_id),
+            rate=event.rate if event.phase == RunPhase.PROGRESS else None,
+            paused_because=event.message if event.phase == RunPhase.PAUSED else "",
+            waiting=event.message if event.phase == RunPhase.PROGRESS else "",
         )
+        self.run_model.update_run(row)
+        if self._reloading:
+            self._rows_since_reload[run.id] = row
         selected = self.selected_run()
         if selected is not None and selected.id == run.id:
             self._show_selected_run(reload_deliveries=event.phase in _ENDING_PHASES)
