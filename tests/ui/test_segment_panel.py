@@ -227,6 +227,7 @@ def test_the_editor_lists_segments_with_counts_and_sends_to_the_chosen_ones(
     qtbot.waitUntil(editor.save_button.isEnabled)
     editor.accept()
     qtbot.waitUntil(lambda: editor.saved is not None)  # saved on the pool
+    assert editor.saved is not None
     saved = people.campaigns.get(editor.saved.id)
     assert (saved.lists, saved.segments, saved.audience_size) == (("Customers",), ("Paris",), 3)
 

@@ -120,8 +120,10 @@ class ActivityTab(QWidget):
         self._ctx = ctx
         self._zones: dict[int, str] = {}
         # Run events of campaigns whose time zone is being read, in order, shown once it is.
-        self._held_events: dict[int, list[RunEvent]] = {}
+        # Each with the number of the newest reload asked for when it came.
+        self._held_events: dict[int, list[tuple[RunEvent, int]]] = {}
         self._reload_number = 0  # the newest reload's: older answers are dropped
+        self._shown_reload = 0  # the number of the reload whose runs show
         # Rows from run events since the newest reload was asked for: newer than what it reads.
         self._rows_since_reload: dict[int, RunRow] = {}
         self._reloading = False
@@ -309,6 +311,7 @@ class ActivityTab(QWidget):
         if number != self._reload_number:
             return  # a newer reload is on its way
         self._reloading = False
+        self._shown_reload = number
         self._zones.update(zones)
         selected = self.selected_run()
         # A run event that came while the runs were read says more than the read did.
@@ -383,12 +386,12 @@ class ActivityTab(QWidget):
         # Not while earlier events of the campaign wait (a reload may have read its zone
         # meanwhile): shown after them, events keep their order.
         if campaign_id in self._zones and campaign_id not in self._held_events:
-            self._show_run_event(event)
+            self._show_run_event(event, self._reload_number)
             return
         # A campaign not shown yet: its time zone is read on the pool first, so that its
         # times never show on the wrong clock; its events wait for it, in order.
         held = self._held_events.setdefault(campaign_id, [])
-        held.append(event)
+        held.append((event, self._reload_number))
         if len(held) > 1:
             return  # already being read
         campaigns = self._ctx.campaigns
@@ -407,15 +410,21 @@ class ActivityTab(QWidget):
             held = self._held_events.copy()
             self._held_events.clear()
             for events in held.values():
-                for event in events:
-                    self._show_run_event(event)
+                self._show_held(events)
             return
         campaign_id, zones = result
         self._zones[campaign_id] = zones.get(campaign_id, "UTC")
-        for event in self._held_events.pop(campaign_id, []):
-            self._show_run_event(event)
+        self._show_held(self._held_events.pop(campaign_id, []))
 
-    def _show_run_event(self, event: RunEvent) -> None:
+    def _show_held(self, events: list[tuple[RunEvent, int]]) -> None:
+        for event, received in events:
+            # A reload asked for after the event came read the run later: it shows more.
+            if received >= self._shown_reload:
+                self._show_run_event(event, received)
+
+    def _show_run_event(self, event: RunEvent, received: int) -> None:
+        """Show the run as the event says; `received`: the newest reload's number when the
+        event came (a reload asked for later reads the run as it is since)."""
         run = event.run
         row = RunRow(
             run,
@@ -426,7 +435,7 @@ class ActivityTab(QWidget):
             waiting=event.message if event.phase == RunPhase.PROGRESS else "",
         )
         self.run_model.update_run(row)
-        if self._reloading:
+        if self._reloading and received == self._reload_number:
             self._rows_since_reload[run.id] = row
         selected = self.selected_run()
         if selected is not None and selected.id == run.id:
