@@ -127,6 +127,7 @@ class ActivityTab(QWidget):
         # Rows from run events since the newest reload was asked for: newer than what it reads.
         self._rows_since_reload: dict[int, RunRow] = {}
         self._reloading = False
+        self._events_shown = 0  # run events shown so far: a read asked for before one is older
         self._export: BackgroundTask | None = None
         self._export_path: Path | None = None
         self.setObjectName("activityTab")
@@ -362,14 +363,21 @@ class ActivityTab(QWidget):
         """
         if self.run_model.row_of(run_id) is None:
             return
-        runs = self._ctx.runs
-        run_in_background("activity: one run", lambda _report: runs.get(run_id), self._on_run_read)
+        runs, shown = self._ctx.runs, self._events_shown
+        run_in_background(
+            "activity: one run", lambda _report: (shown, runs.get(run_id)), self._on_run_read
+        )
 
     @Slot(object, object)
-    def _on_run_read(self, run: Any, error: BaseException | None) -> None:
+    def _on_run_read(self, result: Any, error: BaseException | None) -> None:
         if error is not None:
             if not isinstance(error, DomainError):
                 hand_to_crash_handler(error)
+            return
+        shown, run = result
+        if shown != self._events_shown:
+            # A run event came since it was asked for: the engine's word on the pause or
+            # cancel is at least as new as this read (which may predate the engine's stop).
             return
         row = self.run_model.row_of(run.id)
         if row is None:
@@ -435,6 +443,7 @@ class ActivityTab(QWidget):
             waiting=event.message if event.phase == RunPhase.PROGRESS else "",
         )
         self.run_model.update_run(row)
+        self._events_shown += 1
         if self._reloading and received == self._reload_number:
             self._rows_since_reload[run.id] = row
         selected = self.selected_run()
