@@ -7,6 +7,7 @@ import csv
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -17,6 +18,20 @@ import pytest
 
 from campaign_desktop.domain.status import RunStatus, RunTrigger
 from campaign_desktop.domain.views import RunView
+
+
+def record_threads(monkeypatch: pytest.MonkeyPatch, service: object, name: str) -> list[bool]:
+    """Wrap `service.name` so that each call records whether it ran on the GUI (main) thread;
+    the list it returns fills as the calls come."""
+    on_gui_thread: list[bool] = []
+    method = getattr(service, name)
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        on_gui_thread.append(threading.current_thread() is threading.main_thread())
+        return method(*args, **kwargs)
+
+    monkeypatch.setattr(service, name, recording)
+    return on_gui_thread
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> Path:

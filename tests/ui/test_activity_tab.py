@@ -43,7 +43,7 @@ from campaign_desktop.ui.common.prompts import Confirm
 from tests.services.test_runs import make_run
 from tests.smtp_server import RecordingHandler, SmtpServer, running_smtp_server
 from tests.ui.conftest import make_campaign
-from tests.ui.helpers import people_csv, sending_run
+from tests.ui.helpers import people_csv, record_threads, sending_run
 
 pytestmark = pytest.mark.gui
 
@@ -60,7 +60,8 @@ def tab(gui_ctx: AppContext, qtbot: QtBot) -> Iterator[ActivityTab]:
     bridge = EventBridge(gui_ctx.events)
     widget = ActivityTab(gui_ctx, bridge)
     qtbot.addWidget(widget)
-    widget.reload()
+    with qtbot.waitSignal(widget.reloaded):
+        widget.reload()
     yield widget
     bridge.close()
 
@@ -80,6 +81,24 @@ def _sent_run(gui_ctx: AppContext, tab: ActivityTab, qtbot: QtBot) -> RunView:
     qtbot.waitUntil(lambda: _cells(tab).get("Status") == "Completed", timeout=10_000)
     assert gui_ctx.sending.wait_idle(10)
     return run
+
+
+def _select(tab: ActivityTab, qtbot: QtBot, run_id: int) -> None:
+    """Select the run and wait until its deliveries (read on the pool) show."""
+    with qtbot.waitSignal(tab.delivery_model.loaded):
+        tab.select_run(run_id)
+
+
+def _load(model: DeliveryTableModel, qtbot: QtBot, run_id: int, status: str | None = None) -> None:
+    with qtbot.waitSignal(model.loaded):
+        model.set_run(run_id, status)
+
+
+def _fetch_all(model: DeliveryTableModel, qtbot: QtBot) -> None:
+    """Scroll to the end: every page, each read on the pool."""
+    while model.canFetchMore(QModelIndex()):
+        with qtbot.waitSignal(model.rowsInserted):
+            model.fetchMore(QModelIndex())
 
 
 def _set_sql(gui_ctx: AppContext, statement: str, **params: object) -> None:
@@ -142,7 +161,7 @@ def test_selecting_a_run_shows_its_deliveries(
     qtmodeltester: ModelTester,
 ) -> None:
     run = _sent_run(gui_ctx, tab, qtbot)
-    tab.select_run(run.id)
+    _select(tab, qtbot, run.id)
     model = tab.delivery_model
     assert model.run_id == run.id
     qtmodeltester.check(model)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
@@ -154,7 +173,8 @@ def test_selecting_a_run_shows_its_deliveries(
     assert "2 recipients: 2 sent" in tab.delivery_counts.text()
     assert "Spring news" in tab.delivery_title.text()
     assert tab.unconfirmed_banner.isHidden()
-    tab.delivery_filter.setCurrentIndex(tab.delivery_filter.findData("failed"))
+    with qtbot.waitSignal(model.loaded):
+        tab.delivery_filter.setCurrentIndex(tab.delivery_filter.findData("failed"))
     assert model.rowCount() == 0
 
 
@@ -162,7 +182,7 @@ def test_a_run_whose_details_were_removed_says_so_and_keeps_its_counts(
     gui_ctx: AppContext, tab: ActivityTab, server: SmtpServer, qtbot: QtBot
 ) -> None:
     kept = _sent_run(gui_ctx, tab, qtbot)
-    tab.select_run(kept.id)
+    _select(tab, qtbot, kept.id)
     assert tab.details_removed.isHidden() and tab.delivery_view.isVisibleTo(tab)
     later = ManualClock(datetime.now(UTC) + timedelta(days=400))
     retention = HistoryRetention(gui_ctx.db, later, gui_ctx.settings, gui_ctx.events)
@@ -200,8 +220,9 @@ def test_an_unconfirmed_delivery_is_highlighted_and_explained(
     _set_sql(
         gui_ctx, "UPDATE campaign_run SET sent = 1, unconfirmed = 1 WHERE id = :run", run=run.id
     )
-    tab.reload()
-    tab.select_run(run.id)
+    with qtbot.waitSignal(tab.reloaded):
+        tab.reload()
+    _select(tab, qtbot, run.id)
     model = tab.delivery_model
     bob = model.index(1, DeliveryColumn.EMAIL)
     assert bob.data() == "bob@example.com"
@@ -283,12 +304,171 @@ def test_pause_resume_and_cancel_a_send(
         return True
 
     monkeypatch.setattr(Confirm, "ask", confirm)
+    read_again = record_threads(monkeypatch, gui_ctx.runs, "get")
     tab.action_cancel.trigger()
     qtbot.waitUntil(lambda: _cells(tab)["Status"] == "Cancelled", timeout=10_000)
     assert "1 recipient not yet sent to will be skipped" in asked[0]
     assert (_cells(tab)["Sent"], _cells(tab)["Skipped"]) == ("1", "1")
     assert not tab.action_cancel.isEnabled()
     assert len(server.handler.messages) == 1
+    assert read_again and not any(read_again)  # the run read again after Cancel
+
+
+# --- reading off the GUI thread ---------------------------------------------------------------
+
+
+def test_selecting_a_run_reads_its_deliveries_off_the_gui_thread_and_shows_them(
+    gui_ctx: AppContext, tab: ActivityTab, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = make_run(gui_ctx, 12)
+    tab.reload()
+    qtbot.waitUntil(lambda: tab.run_model.rowCount() == 1)
+    counted = record_threads(monkeypatch, gui_ctx.runs, "delivery_counts")
+    paged = record_threads(monkeypatch, gui_ctx.runs, "delivery_rows")
+    model = tab.delivery_model
+
+    def statuses() -> set[str]:
+        return {model.index(row, DeliveryColumn.STATUS).data() for row in range(model.rowCount())}
+
+    tab.select_run(run_id)
+    qtbot.waitUntil(lambda: model.rowCount() == 12)
+    tab.delivery_filter.setCurrentIndex(tab.delivery_filter.findData("failed"))
+    qtbot.waitUntil(lambda: statuses() == {"Failed"})
+
+    assert counted and paged and not any(counted + paged)
+    assert tab.delivery_loading.isHidden()
+
+
+def test_refresh_reads_the_runs_off_the_gui_thread(
+    gui_ctx: AppContext, tab: ActivityTab, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = make_run(gui_ctx, 3)
+    recent = record_threads(monkeypatch, gui_ctx.runs, "recent")
+    zones = record_threads(monkeypatch, gui_ctx.campaigns, "timezones")
+
+    tab.action_refresh.trigger()
+    qtbot.waitUntil(lambda: tab.run_model.rowCount() == 1)
+
+    assert tab.run_model.run_at(0).id == run_id
+    assert _cells(tab)["Campaign"] == "News"
+    assert tab.run_stack.currentWidget() is tab.run_view
+    assert recent and zones and not any(recent + zones)
+
+
+def test_scrolling_reads_each_page_off_the_gui_thread(
+    gui_ctx: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = make_run(gui_ctx, 2 * DELIVERY_PAGE_SIZE + 1)
+    model = DeliveryTableModel(gui_ctx.runs)
+    paged = record_threads(monkeypatch, gui_ctx.runs, "delivery_rows")
+    model.set_run(run_id)
+    qtbot.waitUntil(lambda: model.rowCount() == DELIVERY_PAGE_SIZE)
+    while model.canFetchMore(QModelIndex()):
+        shown = model.rowCount()
+        model.fetchMore(QModelIndex())
+        qtbot.waitUntil(lambda shown=shown: model.rowCount() > shown)  # type: ignore[misc]
+    assert model.rowCount() == 2 * DELIVERY_PAGE_SIZE + 1
+    assert len(paged) == 3 and not any(paged)
+
+
+def test_the_deliveries_of_the_run_selected_last_show_whichever_answer_comes_last(
+    gui_ctx: AppContext, tab: ActivityTab, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = make_run(gui_ctx, 5), make_run(gui_ctx, 3)
+    with qtbot.waitSignal(tab.reloaded):
+        tab.reload()
+    # The first run's read is held until the second run shows: its answer then comes last.
+    second_shown = threading.Event()
+    first_answered = threading.Event()
+    rows = gui_ctx.runs.delivery_rows
+
+    def slow_for_the_first(run_id: int, **kwargs: object) -> object:
+        if run_id == first:
+            second_shown.wait(10)
+            try:
+                return rows(run_id, **kwargs)  # type: ignore[arg-type]
+            finally:
+                first_answered.set()
+        return rows(run_id, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gui_ctx.runs, "delivery_rows", slow_for_the_first)
+    tab.select_run(first)
+    with qtbot.waitSignal(tab.delivery_model.loaded):
+        tab.select_run(second)
+    second_shown.set()
+    qtbot.waitUntil(first_answered.is_set)
+    # The first run's answer is dropped when it arrives: nothing else is read or shown.
+    with qtbot.assertNotEmitted(tab.delivery_model.loaded, wait=200):
+        pass
+
+    assert tab.delivery_model.run_id == second
+    assert tab.delivery_model.rowCount() == 3
+
+
+def test_a_slow_read_says_so_and_the_deliveries_replace_the_words(
+    gui_ctx: AppContext, tab: ActivityTab, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = make_run(gui_ctx, 4)
+    with qtbot.waitSignal(tab.reloaded):
+        tab.reload()
+    go_on = threading.Event()
+    counts = gui_ctx.runs.delivery_counts
+
+    def slow(run: int) -> dict[str, int]:
+        go_on.wait(10)
+        return counts(run)
+
+    monkeypatch.setattr(gui_ctx.runs, "delivery_counts", slow)
+    tab.select_run(run_id)
+    qtbot.waitUntil(lambda: not tab.delivery_loading.isHidden())
+    assert tab.delivery_loading.text() == "Reading the deliveries\N{HORIZONTAL ELLIPSIS}"
+    assert tab.delivery_model.is_loading()
+    go_on.set()
+    qtbot.waitUntil(lambda: tab.delivery_model.rowCount() == 4)
+    assert tab.delivery_loading.isHidden()
+
+
+def test_a_run_event_of_a_campaign_not_shown_reads_its_zone_off_the_gui_thread(
+    gui_ctx: AppContext, tab: ActivityTab, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign = make_campaign(gui_ctx, "Spring news")
+    gui_ctx.campaigns.schedule(
+        campaign.id, first_local=datetime(2027, 2, 1, 9, 0), timezone="America/New_York"
+    )
+    zones = record_threads(monkeypatch, gui_ctx.campaigns, "timezones")
+    run = sending_run(id=7, campaign_id=campaign.id)
+    _publish_from_worker(
+        gui_ctx,
+        RunEvent(RunPhase.STARTED, run, "Spring news"),
+        RunEvent(RunPhase.PROGRESS, replace(run, sent=3), "Spring news", rate=2.0),
+    )
+    qtbot.waitUntil(lambda: _cells(tab).get("Sent") == "3")
+    assert _cells(tab)["Occurrence"].endswith((" EST", " EDT"))
+    assert zones and not any(zones)
+
+
+def test_a_run_event_during_a_reload_is_not_undone_by_what_the_reload_read(
+    gui_ctx: AppContext, tab: ActivityTab, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = make_run(gui_ctx, 2)
+    stored = gui_ctx.runs.get(run_id)  # completed
+    go_on = threading.Event()
+    recent = gui_ctx.runs.recent
+
+    def read_then_wait(limit: int = 500) -> list[tuple[RunView, str]]:
+        rows = recent(limit)
+        go_on.wait(10)  # the event below comes after this read
+        return rows
+
+    monkeypatch.setattr(gui_ctx.runs, "recent", read_then_wait)
+    tab.reload()
+    newer = replace(stored, status=RunStatus.SENDING, sent=1)
+    _publish_from_worker(gui_ctx, RunEvent(RunPhase.PROGRESS, newer, "News", rate=1.0))
+    qtbot.waitUntil(lambda: tab.run_model.row_of(run_id) is not None)
+    with qtbot.waitSignal(tab.reloaded):
+        go_on.set()
+    assert _cells(tab)["Status"] == "Sending, 1 message/s"
+    assert tab.run_model.rowCount() == 1
 
 
 def test_every_interactive_widget_is_named(tab: ActivityTab) -> None:
@@ -394,22 +574,20 @@ def test_a_real_slow_send_shows_the_count_the_server_accepted_while_it_sends(
 
 
 def test_scrolling_a_long_run_reads_each_delivery_once_in_order(
-    gui_ctx: AppContext, qtmodeltester: ModelTester
+    gui_ctx: AppContext, qtmodeltester: ModelTester, qtbot: QtBot
 ) -> None:
     run_id = make_run(gui_ctx, 3 * DELIVERY_PAGE_SIZE + 7)
     model = DeliveryTableModel(gui_ctx.runs)
-    model.set_run(run_id)
+    _load(model, qtbot, run_id)
     assert model.rowCount() == DELIVERY_PAGE_SIZE
     qtmodeltester.check(model)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
-    while model.canFetchMore(QModelIndex()):
-        model.fetchMore(QModelIndex())
+    _fetch_all(model, qtbot)
     emails = [model.index(row, DeliveryColumn.EMAIL).data() for row in range(model.rowCount())]
     expected = [f"person{n:05d}@example.com" for n in range(3 * DELIVERY_PAGE_SIZE + 7)]
     assert len(emails) == len(set(emails)), [e for e in emails if emails.count(e) > 1][:20]
     assert emails == expected
-    model.set_run(run_id, "failed")
-    while model.canFetchMore(QModelIndex()):
-        model.fetchMore(QModelIndex())
+    _load(model, qtbot, run_id, "failed")
+    _fetch_all(model, qtbot)
     statuses = {model.index(row, DeliveryColumn.STATUS).data() for row in range(model.rowCount())}
     assert model.rowCount() == model.counts()["failed"] and statuses == {"Failed"}
 
@@ -439,7 +617,7 @@ def test_every_time_shows_on_the_campaigns_clock_with_this_computers_in_the_tool
         cell = model.index(0, column)
         assert cell.data().endswith(" EST"), cell.data()
         assert cell.data(Qt.ItemDataRole.ToolTipRole).endswith(" JST (this computer)")
-    tab.select_run(run.id)
+    _select(tab, qtbot, run.id)
     deliveries = tab.delivery_model
     sent = deliveries.index(0, DeliveryColumn.SENT_AT)
     assert sent.data().endswith(" EST"), sent.data()
@@ -467,7 +645,7 @@ def test_a_send_that_waits_says_why_in_its_row() -> None:
 
 
 def test_delivery_cells_show_each_value_as_the_view_does(
-    gui_ctx: AppContext, qtmodeltester: ModelTester
+    gui_ctx: AppContext, qtmodeltester: ModelTester, qtbot: QtBot
 ) -> None:
     run_id = make_run(gui_ctx, 12)
     _set_sql(
@@ -477,7 +655,7 @@ def test_delivery_cells_show_each_value_as_the_view_does(
         run=run_id,
     )
     model = DeliveryTableModel(gui_ctx.runs)
-    model.set_run(run_id)
+    _load(model, qtbot, run_id)
     qtmodeltester.check(model)  # type: ignore[no-untyped-call]  # pytest-qt leaves it untyped
     views = gui_ctx.runs.deliveries(run_id)
     assert [model.index(r, 0).data(DeliveryRole.DeliveryRole) for r in range(12)] == views

@@ -44,7 +44,7 @@ from campaign_desktop.ui.contacts.import_dialog import ImportDialog
 from campaign_desktop.ui.contacts.list_dialogs import NewListName
 from campaign_desktop.ui.shell.main_window import MainWindow
 from tests.ui.conftest import make_campaign
-from tests.ui.helpers import people_csv, write_csv
+from tests.ui.helpers import people_csv, record_threads, write_csv
 
 pytestmark = pytest.mark.gui
 
@@ -317,6 +317,22 @@ def test_add_contact_offers_the_last_list_used_and_never_makes_one_unasked(
     qtbot.addWidget(third)
     assert third.list_combo.currentText() == "VIP"  # the last one used
     assert third.minimumWidth() >= 480
+
+
+def test_add_contact_dialog_reads_the_lists_off_the_gui_thread_and_keeps_what_is_typed(
+    gui_ctx: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(AddContactDialog, "last_list", "")
+    read = record_threads(monkeypatch, gui_ctx.contacts, "lists")
+    dialog = AddContactDialog(gui_ctx)
+    qtbot.addWidget(dialog)
+    dialog.list_combo.setCurrentText("News")  # typed before the lists are in
+    combo = dialog.list_combo
+    qtbot.waitUntil(
+        lambda: [combo.itemText(i) for i in range(combo.count())] == ["", "Customers", "VIP"]
+    )
+    assert combo.currentText() == "News"
+    assert read and not any(read)
 
 
 def test_add_contact_dialog_shows_a_bad_address_next_to_the_field(

@@ -97,6 +97,7 @@ def _write_campaign_in_the_editor(qtbot: QtBot, editor: CampaignEditor) -> Campa
     """Fill the real editor's widgets as a user would, and press Save."""
     qtbot.addWidget(editor)
     editor.show()
+    qtbot.waitUntil(editor.is_loaded)  # the lists and settings, read on the pool
     for name, text in (
         ("name", "Spring news"),
         ("subject", "Hello {{ first_name }}"),
@@ -118,6 +119,7 @@ def _write_campaign_in_the_editor(qtbot: QtBot, editor: CampaignEditor) -> Campa
             model.item(row).setCheckState(Qt.CheckState.Checked)
     qtbot.waitUntil(editor.save_button.isEnabled)  # the live check runs after a short pause
     qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]  # pytest-qt leaves mouseClick untyped
+    qtbot.waitUntil(lambda: editor.saved is not None)  # saved on the pool
     assert editor.saved is not None
     return editor.saved
 

@@ -24,7 +24,7 @@ from campaign_desktop.ui.contacts.import_dialog import (
     ImportDialog,
     SkippedRowsModel,
 )
-from tests.ui.helpers import people_csv, write_csv
+from tests.ui.helpers import people_csv, record_threads, write_csv
 
 pytestmark = pytest.mark.gui
 
@@ -35,6 +35,7 @@ def open_dialog(gui_ctx: AppContext, qtbot: QtBot) -> Callable[[Path], ImportDia
         dialog = ImportDialog(gui_ctx, path)
         qtbot.addWidget(dialog)
         qtbot.waitUntil(lambda: not dialog._loading)  # the preview is read off the GUI thread
+        qtbot.waitUntil(lambda: dialog.lists_read)  # and the lists too
         return dialog
 
     return make
@@ -325,10 +326,25 @@ def test_a_default_list_spelled_in_another_case_is_offered_once(
     )
     dialog = ImportDialog(gui_ctx, write_csv(tmp_path / "a.csv", ["email"], [["cy@example.com"]]))
     qtbot.addWidget(dialog)
-    qtbot.waitUntil(lambda: not dialog._loading)
+    qtbot.waitUntil(lambda: not dialog._loading and dialog.lists_read)
     offered = [dialog.list_combo.itemText(i) for i in range(dialog.list_combo.count())]
     assert offered == ["customers", "VIP"]
     assert dialog.list_combo.currentText() == "customers"
+
+
+def test_opening_reads_the_lists_off_the_gui_thread_and_keeps_a_list_typed_meanwhile(
+    gui_ctx: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read = record_threads(monkeypatch, gui_ctx.contacts, "lists")
+    dialog = ImportDialog(gui_ctx)
+    qtbot.addWidget(dialog)
+    combo = dialog.list_combo
+    combo.setCurrentText("Spring fair")  # typed before the lists are in
+    qtbot.waitUntil(
+        lambda: [combo.itemText(i) for i in range(combo.count())] == ["Customers", "VIP"]
+    )
+    assert combo.currentText() == "Spring fair"
+    assert read and not any(read)
 
 
 def test_an_empty_list_name_disables_import(

@@ -174,6 +174,7 @@ def test_the_preview_shows_the_unsubscribe_address_that_is_sent(
     gui_ctx.settings.set("inbound.unsubscribe_address", "leave@shop.example")
     editor = CampaignEditor(gui_ctx)
     qtbot.addWidget(editor)
+    qtbot.waitUntil(editor.is_loaded)  # the settings, read on the pool
     editor._name.setText("Spring news")
     editor._subject.setText("Hi")
     editor._from_email.setText("news@example.com")

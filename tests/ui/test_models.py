@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QAbstractItemModel, Qt
+from PySide6.QtCore import QAbstractItemModel, QEventLoop, Qt, QTimer
 from pytestqt.modeltest import ModelTester
 
 import campaign_desktop.ui
@@ -97,17 +97,29 @@ def _runs(_ctx: AppContext, _tmp: Path) -> Filled:
     return model, change
 
 
+def _show_run(model: DeliveryTableModel, run_id: int | None, status: str | None = None) -> None:
+    """`set_run`, then wait (running Qt's events) until its read on the pool shows."""
+    loop = QEventLoop()
+    model.loaded.connect(loop.quit)
+    model.set_run(run_id, status)
+    if model.is_loading():
+        QTimer.singleShot(10_000, loop.quit)
+        loop.exec()
+    model.loaded.disconnect(loop.quit)
+    assert not model.is_loading()
+
+
 def _deliveries(ctx: AppContext, _tmp: Path) -> Filled:
     # No mail server is set up: the run pauses at once, its recipients pending, as a real run.
     run = ctx.campaigns.send_now(make_campaign(ctx).id)
     assert ctx.sending.wait_idle(10)
     model = DeliveryTableModel(ctx.runs)
-    model.set_run(run.id)
+    _show_run(model, run.id)
     assert model.rowCount() == 2
 
     def change() -> None:
-        model.set_run(run.id, "sent")  # a status filter: a reset, no rows
-        model.set_run(None)
+        _show_run(model, run.id, "sent")  # a status filter: a reset, no rows
+        _show_run(model, None)
 
     return model, change
 
@@ -252,6 +264,7 @@ def test_every_model_of_the_app_is_checked() -> None:
 
 
 @pytest.mark.parametrize("model_class", list(MODELS), ids=lambda cls: cls.__name__)
+@pytest.mark.usefixtures("qapp")  # some models read on the pool: their answers need Qt's loop
 def test_model_passes_the_model_tester_filled_and_changed(
     model_class: type[QAbstractItemModel],
     gui_ctx: AppContext,

@@ -202,6 +202,7 @@ def test_the_editor_lists_segments_with_counts_and_sends_to_the_chosen_ones(
     people.segments.create("Paris", PARIS)
     editor = CampaignEditor(people)
     qtbot.addWidget(editor)
+    qtbot.waitUntil(editor.is_loaded)  # the lists, read on the pool
     picker = editor._audience
     model = picker.model
     qtbot.waitUntil(lambda: model.rowCount() == 1 and "counting" not in model.index(0).data())
@@ -225,6 +226,7 @@ def test_the_editor_lists_segments_with_counts_and_sends_to_the_chosen_ones(
     assert picker.total_label.text() == "Audience: 3 subscribed contacts, each sent to once"
     qtbot.waitUntil(editor.save_button.isEnabled)
     editor.accept()
+    qtbot.waitUntil(lambda: editor.saved is not None)  # saved on the pool
     assert editor.saved is not None
     saved = people.campaigns.get(editor.saved.id)
     assert (saved.lists, saved.segments, saved.audience_size) == (("Customers",), ("Paris",), 3)

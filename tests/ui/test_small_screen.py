@@ -70,6 +70,7 @@ def test_the_window_stays_1024_by_700_on_every_tab_and_calendar_view(
         assert window.size() == SMALL, window.tabs.tabText(index)
     activity = window.activity_tab
     window.tabs.setCurrentWidget(activity)
+    qtbot.waitUntil(lambda: activity.run_model.rowCount() > 0)  # read on the pool
     activity.select_run(activity.run_model.run_at(0).id)  # its long title and counts
     assert window.size() == SMALL
     calendar = window.calendar_tab

@@ -1,19 +1,20 @@
 """The Activity tab: every run with its counts, live from run events; a run's deliveries below,
 with `unconfirmed` ones highlighted and explained; CSV export; pause, resume and cancel.
 
-Run events update one row each (`dataChanged`), never reload the table; the export writes
-on a pool thread, so a run of 100,000 deliveries never freezes the window.
+Run events update one row each (`dataChanged`), never reload the table; the runs, a run's
+deliveries and the export are read and written on a pool thread, so neither a run of 100,000
+deliveries nor a database across a network freezes the window.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from PySide6.QtCore import QItemSelection, Qt, Signal, Slot
+from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
@@ -42,7 +43,12 @@ from campaign_desktop.ui.activity.run_models import (
 )
 from campaign_desktop.ui.common import formatting
 from campaign_desktop.ui.common.accessibility import name_toolbar_buttons
-from campaign_desktop.ui.common.background import BackgroundTask, hand_to_crash_handler
+from campaign_desktop.ui.common.background import (
+    BackgroundTask,
+    Report,
+    hand_to_crash_handler,
+    run_in_background,
+)
 from campaign_desktop.ui.common.bridge import EventBridge
 from campaign_desktop.ui.common.prompts import Confirm, ErrorMessage, Outcome, call_service
 from campaign_desktop.ui.common.widgets import (
@@ -80,6 +86,9 @@ _DELIVERY_FILTERS = (
     ("Pending", DeliveryStatus.PENDING.value),
 )
 _UNSAFE_IN_FILE_NAMES = re.compile(r"[^\w\- ]+")
+# A read quicker than this shows no "Reading…" note: it would only flicker.
+LOADING_NOTE_DELAY_MS = 200
+LOADING_TEXT = "Reading the deliveries\N{HORIZONTAL ELLIPSIS}"
 
 
 def export_file_name(run: RunView, campaign_name: str) -> str:
@@ -104,11 +113,21 @@ class ActivityTab(QWidget):
     """The Activity tab; follows `bridge.run_event` to keep its rows current."""
 
     status_message = Signal(str)
+    reloaded = Signal()  # the runs read by `reload` show (tests wait on it)
 
     def __init__(self, ctx: AppContext, bridge: EventBridge, parent: QWidget | None = None):
         super().__init__(parent)
         self._ctx = ctx
         self._zones: dict[int, str] = {}
+        # Run events of campaigns whose time zone is being read, in order, shown once it is.
+        # Each with the number of the newest reload asked for when it came.
+        self._held_events: dict[int, list[tuple[RunEvent, int]]] = {}
+        self._reload_number = 0  # the newest reload's: older answers are dropped
+        self._shown_reload = 0  # the number of the reload whose runs show
+        # Rows from run events since the newest reload was asked for: newer than what it reads.
+        self._rows_since_reload: dict[int, RunRow] = {}
+        self._reloading = False
+        self._events_shown = 0  # run events shown so far: a read asked for before one is older
         self._export: BackgroundTask | None = None
         self._export_path: Path | None = None
         self.setObjectName("activityTab")
@@ -121,6 +140,9 @@ class ActivityTab(QWidget):
         bridge.history_compacted.connect(self._on_history_compacted)
         self.run_view.selectionModel().selectionChanged.connect(self._on_run_selected)
         self.delivery_filter.currentIndexChanged.connect(self._on_delivery_filter)
+        self.delivery_model.loaded.connect(self._on_deliveries_loaded)
+        self._loading_timer = QTimer(self, singleShot=True, interval=LOADING_NOTE_DELAY_MS)
+        self._loading_timer.timeout.connect(self._show_loading)
         for signal in (self.run_model.modelReset, self.run_model.rowsInserted):
             signal.connect(self._update_empty_state)
         self._on_run_selected()
@@ -239,6 +261,8 @@ class ActivityTab(QWidget):
         banner_palette.setColor(QPalette.ColorRole.Window, unconfirmed_background())
         self.unconfirmed_banner.setPalette(banner_palette)
         self.export_label = message_label("exportResult", "Export result")
+        # While a slow read of the deliveries is under way, or why it failed.
+        self.delivery_loading = message_label("deliveryLoading", "Reading the deliveries")
         # A run whose recipients' details the history setting removed: why the list is empty.
         self.details_removed = message_label("detailsRemoved", "Recipient details removed")
         self.delivery_view = data_table("deliveryTable", "Deliveries of the selected run")
@@ -252,6 +276,7 @@ class ActivityTab(QWidget):
         lower_layout.addWidget(self.run_state)
         lower_layout.addWidget(self.unconfirmed_banner)
         lower_layout.addWidget(self.details_removed)
+        lower_layout.addWidget(self.delivery_loading)
         lower_layout.addWidget(self.delivery_view, 1)
         lower_layout.addWidget(self.export_label)
         return lower
@@ -260,26 +285,54 @@ class ActivityTab(QWidget):
 
     @Slot()
     def reload(self) -> None:
-        """Read the recent runs again (start-up, or Refresh); keeps the selected run."""
+        """Read the recent runs again on the pool (start-up, or Refresh); keeps the selected
+        run. `reloaded` fires once they show; an older reload's answer is dropped."""
+        self._reload_number += 1
+        self._rows_since_reload.clear()
+        self._reloading = True
+        number, runs, campaigns = self._reload_number, self._ctx.runs, self._ctx.campaigns
+        known = dict(self._zones)
+
+        def read(_report: Report) -> tuple[int, list[tuple[RunView, str]], dict[int, str]]:
+            recent = runs.recent()
+            unknown = {run.campaign_id for run, _name in recent} - known.keys()
+            return number, recent, campaigns.timezones(unknown) if unknown else {}
+
+        run_in_background("activity: runs", read, self._on_runs_read)
+
+    @Slot(object, object)
+    def _on_runs_read(self, result: Any, error: BaseException | None) -> None:
+        if error is not None:
+            if isinstance(error, DomainError):
+                self.status_message.emit(f"Activity could not be read: {error.message}")
+            else:
+                hand_to_crash_handler(error)
+            return
+        number, recent, zones = result
+        if number != self._reload_number:
+            return  # a newer reload is on its way
+        self._reloading = False
+        self._shown_reload = number
+        self._zones.update(zones)
         selected = self.selected_run()
-        recent = self._ctx.runs.recent()
-        self._zones.update(self._campaign_zones({run.campaign_id for run, _name in recent}))
+        # A run event that came while the runs were read says more than the read did.
+        newer = self._rows_since_reload
         self.run_model.set_runs(
-            RunRow(run, name, self._zones.get(run.campaign_id, "UTC")) for run, name in recent
+            newer.get(run.id) or RunRow(run, name, self._zones.get(run.campaign_id, "UTC"))
+            for run, name in recent
         )
+        for row in sorted(newer.values(), key=lambda row: row.run.id):
+            if self.run_model.row_of(row.run.id) is None:  # a run begun after the read
+                self.run_model.update_run(row)
+        newer.clear()
         if selected is not None:
             self.select_run(selected.id)
         self._update_empty_state()
-
-    def _campaign_zones(self, campaign_ids: Collection[int]) -> dict[int, str]:
-        return self._ctx.campaigns.timezones(campaign_ids)
+        self.reloaded.emit()
 
     def _zone_of(self, campaign_id: int) -> str:
-        zone = self._zones.get(campaign_id)
-        if zone is None:
-            zone = self._campaign_zones([campaign_id]).get(campaign_id, "UTC")
-            self._zones[campaign_id] = zone
-        return zone
+        """The campaign's time zone, as read with its runs (or for its first run event)."""
+        return self._zones.get(campaign_id, "UTC")
 
     def selected_run(self) -> RunView | None:
         rows = self.run_view.selectionModel().selectedRows()
@@ -302,16 +355,34 @@ class ActivityTab(QWidget):
         return call_service(self, title, call)
 
     def _refresh_run(self, run_id: int) -> None:
-        """Re-read one run after acting on it (pause/cancel publish no event of their own).
+        """Re-read one run on the pool after acting on it (pause/cancel publish no event of
+        their own).
 
         After a refusal too: the service refuses because the run moved on (it ended, or
         another desktop paused it), and the row should show where it is now.
         """
-        row = self.run_model.row_of(run_id)
-        if row is None:
+        if self.run_model.row_of(run_id) is None:
             return
+        runs, shown = self._ctx.runs, self._events_shown
+        run_in_background(
+            "activity: one run", lambda _report: (shown, runs.get(run_id)), self._on_run_read
+        )
+
+    @Slot(object, object)
+    def _on_run_read(self, result: Any, error: BaseException | None) -> None:
+        if error is not None:
+            if not isinstance(error, DomainError):
+                hand_to_crash_handler(error)
+            return
+        shown, run = result
+        if shown != self._events_shown:
+            # A run event came since it was asked for: the engine's word on the pause or
+            # cancel is at least as new as this read (which may predate the engine's stop).
+            return
+        row = self.run_model.row_of(run.id)
+        if row is None:
+            return  # a reload since left it out
         name = self.run_model.index(row, 0).data(RunRole.CampaignNameRole)
-        run = self._ctx.runs.get(run_id)
         self.run_model.update_run(RunRow(run, str(name), self._zone_of(run.campaign_id)))
         self._show_selected_run(reload_deliveries=True)
 
@@ -319,17 +390,62 @@ class ActivityTab(QWidget):
 
     @Slot(object)
     def _on_run_event(self, event: RunEvent) -> None:
+        campaign_id = event.run.campaign_id
+        # Not while earlier events of the campaign wait (a reload may have read its zone
+        # meanwhile): shown after them, events keep their order.
+        if campaign_id in self._zones and campaign_id not in self._held_events:
+            self._show_run_event(event, self._reload_number)
+            return
+        # A campaign not shown yet: its time zone is read on the pool first, so that its
+        # times never show on the wrong clock; its events wait for it, in order.
+        held = self._held_events.setdefault(campaign_id, [])
+        held.append((event, self._reload_number))
+        if len(held) > 1:
+            return  # already being read
+        campaigns = self._ctx.campaigns
+
+        def read(_report: Report) -> tuple[int, dict[int, str]]:
+            return campaign_id, campaigns.timezones([campaign_id])
+
+        run_in_background("activity: campaign zone", read, self._on_zone_read)
+
+    @Slot(object, object)
+    def _on_zone_read(self, result: Any, error: BaseException | None) -> None:
+        if error is not None:
+            if not isinstance(error, DomainError):
+                hand_to_crash_handler(error)
+            # The events still show (on UTC) rather than not at all.
+            held = self._held_events.copy()
+            self._held_events.clear()
+            for events in held.values():
+                self._show_held(events)
+            return
+        campaign_id, zones = result
+        self._zones[campaign_id] = zones.get(campaign_id, "UTC")
+        self._show_held(self._held_events.pop(campaign_id, []))
+
+    def _show_held(self, events: list[tuple[RunEvent, int]]) -> None:
+        for event, received in events:
+            # A reload asked for after the event came read the run later: it shows more.
+            if received >= self._shown_reload:
+                self._show_run_event(event, received)
+
+    def _show_run_event(self, event: RunEvent, received: int) -> None:
+        """Show the run as the event says; `received`: the newest reload's number when the
+        event came (a reload asked for later reads the run as it is since)."""
         run = event.run
-        self.run_model.update_run(
-            RunRow(
-                run,
-                event.campaign_name,
-                self._zone_of(run.campaign_id),
-                rate=event.rate if event.phase == RunPhase.PROGRESS else None,
-                paused_because=event.message if event.phase == RunPhase.PAUSED else "",
-                waiting=event.message if event.phase == RunPhase.PROGRESS else "",
-            )
+        row = RunRow(
+            run,
+            event.campaign_name,
+            self._zone_of(run.campaign_id),
+            rate=event.rate if event.phase == RunPhase.PROGRESS else None,
+            paused_because=event.message if event.phase == RunPhase.PAUSED else "",
+            waiting=event.message if event.phase == RunPhase.PROGRESS else "",
         )
+        self.run_model.update_run(row)
+        self._events_shown += 1
+        if self._reloading and received == self._reload_number:
+            self._rows_since_reload[run.id] = row
         selected = self.selected_run()
         if selected is not None and selected.id == run.id:
             self._show_selected_run(reload_deliveries=event.phase in _ENDING_PHASES)
@@ -364,6 +480,7 @@ class ActivityTab(QWidget):
         self.action_export.setEnabled(run is not None and self._export is None)
         self.delivery_filter.setEnabled(run is not None)
         if run is None:
+            self._loading_timer.stop()
             self.delivery_model.set_run(None)
             self.delivery_title.setText("Select a run to see its deliveries.")
             self.delivery_counts.setText("")
@@ -371,7 +488,8 @@ class ActivityTab(QWidget):
             self._set_banner("")
             self._show_details_removed(None)
             return
-        if reload_deliveries or self.delivery_model.run_id != run.id:
+        if reload_deliveries or self.delivery_model.asked_run_id != run.id:
+            self._loading_timer.start()
             self.delivery_model.set_run(
                 run.id,
                 self.delivery_filter.currentData(),
@@ -409,6 +527,18 @@ class ActivityTab(QWidget):
             )
         else:
             self._set_banner("")
+
+    @Slot()
+    def _on_deliveries_loaded(self) -> None:
+        """The selected run's deliveries are read: the note goes (or says why they are not)."""
+        self._loading_timer.stop()
+        show_note(self.delivery_loading, self.delivery_model.load_error)
+        self._show_details_removed(self.selected_run())
+
+    @Slot()
+    def _show_loading(self) -> None:
+        if self.delivery_model.is_loading():
+            show_note(self.delivery_loading, LOADING_TEXT)
 
     def _show_details_removed(self, run: RunView | None) -> None:
         """Say that (and when) the history setting removed the run's recipient list; the

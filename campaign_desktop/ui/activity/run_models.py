@@ -3,25 +3,32 @@ deliveries of one run (paged from SQLite, `unconfirmed` ones highlighted and exp
 
 The deliveries model holds each row as stored (`DeliveryRow`) and converts a value only
 when a cell asks for it: a 50,000-recipient run scrolled to its end costs about what a bare
-cursor does, however few rows are painted (docs/performance.md, issue 16).
+cursor does, however few rows are painted (docs/performance.md, issue 16). Its counts and
+pages are read on the pool, never on the GUI thread; an answer for a run (or filter) the user
+has since left is dropped.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QGuiApplication
 
+from campaign_desktop.domain.errors import DomainError
 from campaign_desktop.domain.status import DeliveryStatus, RunStatus, RunTrigger
 from campaign_desktop.domain.views import RunView
 from campaign_desktop.services.runs import DeliveryField, DeliveryRow, RunService
 from campaign_desktop.ui.common import formatting
+from campaign_desktop.ui.common.background import Report, hand_to_crash_handler, run_in_background
 from campaign_desktop.ui.common.table_model import ModelIndex, RowTableModel
 from campaign_desktop.ui.common.theme import attention_background, is_dark
+
+log = logging.getLogger("campaign_desktop.ui.activity")
 
 DELIVERY_PAGE_SIZE = 500
 MAX_RUNS = 500
@@ -277,13 +284,18 @@ class DeliveryColumn(IntEnum):
 
 
 class DeliveryTableModel(RowTableModel[DeliveryRow]):
-    """One run's deliveries (optionally of one status), fetched a page at a time.
+    """One run's deliveries (optionally of one status), fetched a page at a time on the pool.
 
     Rows are `DeliveryRow`s as the database returned them; `DeliveryRole` gives the
-    `DeliveryView` of a row, built when asked for.
+    `DeliveryView` of a row, built when asked for. `set_run` asks for a run; the rows shown
+    stay until its counts and first page are read, then `loaded` fires (`is_loading()` in
+    between). A read that fails with a `DomainError` (a locked database) leaves the table
+    empty and `load_error` set.
     """
 
     headers = ("Email", "Status", "Attempts", "Sent", "Reason", "Message-ID", "Came back")
+
+    loaded = Signal()  # the run last asked for shows its counts and first page
 
     def __init__(self, runs: RunService, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -294,27 +306,51 @@ class DeliveryTableModel(RowTableModel[DeliveryRow]):
         self._total = 0
         self._counts: dict[str, int] = {}
         self._fetching = False
+        # Bumped by every `set_run`: an answer carrying an older number is out of date.
+        self._request = 0
+        self._loading = False
+        self._asked: tuple[int | None, str | None, str | None] = (None, None, None)
+        #: Why the last read failed (a refusal's words), "" when it did not.
+        self.load_error = ""
 
     # --- Qt overrides --------------------------------------------------------------------
 
     def canFetchMore(self, parent: ModelIndex) -> bool:  # noqa: N802  (a Qt override keeps Qt's name)
-        return not parent.isValid() and len(self._rows) < self._total
+        return not parent.isValid() and not self._loading and len(self._rows) < self._total
 
     def fetchMore(self, parent: ModelIndex) -> None:  # noqa: N802  (a Qt override keeps Qt's name)
-        # Qt (and its model tester) may call this with nothing left to fetch: no query then.
+        """Read the next page on the pool; the rows are appended when it arrives."""
+        # Qt (and its model tester) may call this with nothing left to fetch, or again while
+        # a page is on its way (the view asks on every scroll): no second read then.
         if self._run_id is None or self._fetching or not self.canFetchMore(parent):
             return
         # Keyset paging: after the last id shown (no OFFSET; services/runs.py).
         last_id = self._rows[-1][DeliveryField.ID] if self._rows else None
-        page = self._runs.delivery_rows(
-            self._run_id, status=self._status, after_id=last_id, limit=DELIVERY_PAGE_SIZE
-        )
-        if not page:
+        request, runs, run_id, status = self._request, self._runs, self._run_id, self._status
+
+        def read(_report: Report) -> tuple[int, list[DeliveryRow]]:
+            page = runs.delivery_rows(
+                run_id, status=status, after_id=last_id, limit=DELIVERY_PAGE_SIZE
+            )
+            return request, page
+
+        self._fetching = True
+        run_in_background("activity: more deliveries", read, self._on_page_read)
+
+    @Slot(object, object)
+    def _on_page_read(self, result: Any, error: BaseException | None) -> None:
+        if error is not None:
+            self._fetching = False  # scrolling asks again
+            if not isinstance(error, DomainError):
+                hand_to_crash_handler(error)
+            return
+        request, page = result
+        if request != self._request:
+            return  # another run (or filter) was asked for since: its own read resets this
+        if not page:  # deliveries removed since the count (the history setting)
+            self._fetching = False
             self._total = len(self._rows)
             return
-        # A view (or the model tester) reacting to the insertion may ask for more before the
-        # rows are in: that would read the same page again.
-        self._fetching = True
         try:
             self._append_rows(page)
         finally:
@@ -381,28 +417,76 @@ class DeliveryTableModel(RowTableModel[DeliveryRow]):
     def total(self) -> int:
         return self._total
 
+    @property
+    def asked_run_id(self) -> int | None:
+        """The run last given to `set_run` (shown, or still being read)."""
+        return self._asked[0] if self._loading else self._run_id
+
+    def is_loading(self) -> bool:
+        """Whether the run last asked for is still being read (the rows shown are older)."""
+        return self._loading
+
     def set_run(
         self, run_id: int | None, status: str | None = None, *, timezone: str | None = None
     ) -> None:
-        """Show `run_id`'s deliveries (of `status` only, if given): the counts and a first page.
+        """Show `run_id`'s deliveries (of `status` only, if given): the counts and a first
+        page, read on the pool; `loaded` fires once they show. None shows nothing, at once.
 
         `timezone` (an IANA key) is the clock their times are shown on: the campaign's; None
         keeps the one set before.
         """
+        self._request += 1
+        self._fetching = False  # a page on its way belongs to the run shown before
+        if run_id is None:
+            self._loading = False
+            self._show((None, status, timezone), {}, [])
+            return
+        request, runs = self._request, self._runs
+
+        def read(_report: Report) -> tuple[int, dict[str, int], list[DeliveryRow], str]:
+            try:
+                counts = runs.delivery_counts(run_id)
+                rows = runs.delivery_rows(run_id, status=status, limit=DELIVERY_PAGE_SIZE)
+            except DomainError as exc:  # a locked database: said in the table's place
+                log.info("deliveries of run %s not read: %s", run_id, exc.message)
+                return request, {}, [], exc.message
+            return request, counts, rows, ""
+
+        self._loading = True
+        self._asked = (run_id, status, timezone)
+        # A bound slot: Qt drops the connection if the model is deleted before the answer.
+        run_in_background("activity: deliveries", read, self._on_run_read)
+
+    @Slot(object, object)
+    def _on_run_read(self, result: Any, error: BaseException | None) -> None:
+        if error is not None:  # a bug: the read itself catches the refusals
+            hand_to_crash_handler(error)
+            return
+        request, counts, rows, refusal = result
+        if request != self._request:
+            return  # the user moved on to another run or filter: its own read is on its way
+        self._loading = False
+        self._show(self._asked, counts, rows, refusal)
+
+    def _show(
+        self,
+        asked: tuple[int | None, str | None, str | None],
+        counts: dict[str, int],
+        rows: list[DeliveryRow],
+        error: str = "",
+    ) -> None:
+        run_id, status, timezone = asked
         self.beginResetModel()
         self._run_id = run_id
         self._status = status
         if timezone is not None:
             self._timezone = timezone
-        if run_id is None:
-            self._counts, self._rows, self._total = {}, [], 0
-        else:
-            self._counts = self._runs.delivery_counts(run_id)
-            self._total = (
-                sum(self._counts.values()) if status is None else self._counts.get(status, 0)
-            )
-            self._rows = self._runs.delivery_rows(run_id, status=status, limit=DELIVERY_PAGE_SIZE)
+        self._counts = counts
+        self._total = sum(counts.values()) if status is None else counts.get(status, 0)
+        self._rows = rows
+        self.load_error = error
         self.endResetModel()
+        self.loaded.emit()
 
     def reload(self) -> None:
         self.set_run(self._run_id, self._status)

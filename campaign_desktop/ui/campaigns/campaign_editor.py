@@ -4,14 +4,20 @@ Templates are checked as the user types (the same compile step the service runs 
 Save stays disabled while something is wrong and the reason shows next to its field — once the
 user has typed in it (or tried to save). The preview shows the sample contact or any real one,
 found by typing (searched on the pool). Closing with unsaved changes asks first.
+
+Nothing is read or written on the GUI thread: the lists, the contacts' columns and the
+settings are read on the pool when the editor opens (Save waits for them), and saving — which
+fills the templates in for a sample of the audience — runs on the pool too.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from html import escape
+from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -34,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from campaign_desktop.context import AppContext
-from campaign_desktop.domain.errors import ValidationError
+from campaign_desktop.domain.errors import DomainError, ValidationError
 from campaign_desktop.domain.status import MissedRunPolicy
 from campaign_desktop.domain.templates import (
     SAMPLE_TOKEN,
@@ -46,9 +52,10 @@ from campaign_desktop.domain.templates import (
     sample_context,
     unsubscribe_link,
 )
-from campaign_desktop.domain.views import CampaignView, ContactView
+from campaign_desktop.domain.views import CampaignView, ContactListView, ContactView
 from campaign_desktop.services.campaigns import CampaignDraft
 from campaign_desktop.services.feedback import reply_addresses
+from campaign_desktop.services.settings import SettingsSnapshot
 from campaign_desktop.ui.campaigns.audience_picker import AudiencePicker
 from campaign_desktop.ui.common.background import (
     BackgroundTask,
@@ -66,6 +73,8 @@ VariableRole = Qt.ItemDataRole.UserRole + 1
 # Contacts offered at once in the preview's picker; typing searches the rest.
 PREVIEW_CONTACTS = 20
 SAMPLE_CONTACT = "Sample contact (made up)"
+READING_TEXT = "Reading\N{HORIZONTAL ELLIPSIS}"
+SAVING_TEXT = "Saving\N{HORIZONTAL ELLIPSIS}"
 LQ, RQ = "\N{LEFT DOUBLE QUOTATION MARK}", "\N{RIGHT DOUBLE QUOTATION MARK}"
 
 
@@ -93,10 +102,12 @@ def contact_label(contact: ContactView) -> str:
     return f"{name} <{contact.email}>" if name else contact.email
 
 
-def _list_model(ctx: AppContext, chosen: tuple[str, ...], parent: QObject) -> QStandardItemModel:
+def _list_model(
+    lists: list[ContactListView], chosen: tuple[str, ...], parent: QObject
+) -> QStandardItemModel:
     """Checkable contact lists with their member counts."""
     model = QStandardItemModel(parent)
-    for item_view in ctx.contacts.lists():
+    for item_view in lists:
         item = QStandardItem(f"{item_view.name} ({item_view.subscribed_count:,} subscribed)")
         item.setData(item_view.name, ListNameRole)
         item.setCheckable(True)
@@ -119,7 +130,13 @@ def _variable_model(attribute_keys: list[str], parent: QObject) -> QStandardItem
 
 
 class CampaignEditor(QDialog):
-    """Create (campaign None) or edit one campaign; `saved` holds the result after Save."""
+    """Create (campaign None) or edit one campaign; `saved` holds the result after Save.
+
+    `loaded` fires once what the form needs is read (`is_loaded()`); Save stays disabled
+    until then. A save runs on the pool (`is_saving()`); the editor closes when it is done.
+    """
+
+    loaded = Signal()
 
     def __init__(
         self, ctx: AppContext, campaign: CampaignView | None = None, parent: QWidget | None = None
@@ -127,9 +144,13 @@ class CampaignEditor(QDialog):
         super().__init__(parent)
         self._ctx = ctx
         self._campaign = campaign
-        self._attribute_keys = ctx.campaigns.attribute_keys()
+        self._attribute_keys: list[str] = []  # the contacts' free columns, once read
         # Read once: the preview's unsubscribe address is the one sending uses (§11).
-        self._settings_values = ctx.settings.all()
+        self._settings_values: dict[str, Any] | None = None
+        self._saving = False
+        self._save_text = ""
+        # The campaign's lists until the lists are read (the form's draft needs them).
+        self._lists_before_read: tuple[str, ...] = campaign.lists if campaign else ()
         self.saved: CampaignView | None = None
         # Fields whose problems show: those the user typed in (all of them after a Save).
         self._touched: set[str] = set()
@@ -151,6 +172,7 @@ class CampaignEditor(QDialog):
         self._watch_typing()
         self._check()
         self._search_contacts()
+        self._read_form_data()
 
     @classmethod
     def ask(
@@ -311,12 +333,8 @@ class CampaignEditor(QDialog):
         return self._buttons.button(QDialogButtonBox.StandardButton.Save)
 
     def _fill(self, campaign: CampaignView | None) -> None:
-        if campaign is None:
-            settings = self._ctx.settings.snapshot()
-            self._from_name.setText(settings.sender_from_name)
-            self._from_email.setText(settings.sender_from_email)
-            self._reply_to.setText(settings.sender_reply_to)
-        else:
+        """What the campaign says; the lists and a new campaign's sender come once read."""
+        if campaign is not None:
             self._name.setText(campaign.name)
             self._subject.setText(campaign.subject)
             self._from_name.setText(campaign.from_name)
@@ -324,12 +342,69 @@ class CampaignEditor(QDialog):
             self._reply_to.setText(campaign.reply_to or "")
             self._body_text.setPlainText(campaign.body_text)
             self._body_html.setPlainText(campaign.body_html or "")
-        chosen = campaign.lists if campaign else ()
-        lists = _list_model(self._ctx, chosen, self)
-        self._lists.setModel(lists)
-        lists.itemChanged.connect(self._on_lists_changed)
-        self._audience.set_lists(chosen)
+        placeholder = QStandardItemModel(self)
+        reading = QStandardItem(READING_TEXT)
+        reading.setEnabled(False)
+        placeholder.appendRow(reading)
+        self._lists.setModel(placeholder)
+        self._lists.setEnabled(False)
+        self._audience.set_lists(self._lists_before_read)
         self._check_timer.stop()
+
+    def _read_form_data(self) -> None:
+        """Read the lists, the contacts' columns and the settings on the pool."""
+        contacts, campaigns, settings = self._ctx.contacts, self._ctx.campaigns, self._ctx.settings
+
+        def read(_report: Report) -> tuple[list[ContactListView], list[str], dict[str, Any]]:
+            return contacts.lists(), campaigns.attribute_keys(), settings.all()
+
+        run_in_background("editor: lists and variables", read, self._on_form_data_read)
+
+    @Slot(object, object)
+    def _on_form_data_read(self, result: Any, error: BaseException | None) -> None:
+        if error is not None:
+            if not isinstance(error, DomainError):
+                hand_to_crash_handler(error)
+                return
+            self._general_error.setText(f"The lists could not be read: {error.message}")
+            self._general_error.show()
+            return
+        lists, keys, values = result
+        self._attribute_keys, self._settings_values = keys, values
+        self._variables.setModel(_variable_model(keys, self))
+        model = _list_model(lists, self._lists_before_read, self)
+        self._lists.setModel(model)
+        self._lists.setEnabled(True)
+        model.itemChanged.connect(self._on_lists_changed)
+        model.dataChanged.connect(lambda *_args: self._touched.add("lists"))
+        if self._campaign is None:
+            self._fill_sender(SettingsSnapshot.from_values(values))
+        self.loaded.emit()
+        self._check()
+
+    def _fill_sender(self, settings: SettingsSnapshot) -> None:
+        """A new campaign's sender from the settings, where the user has typed nothing yet;
+        what is filled in counts as what the editor opened with."""
+        touched = set(self._touched)
+        filled: dict[str, str | None] = {}
+        for field, edit, value in (
+            ("from_name", self._from_name, settings.sender_from_name),
+            ("from_email", self._from_email, settings.sender_from_email),
+            ("reply_to", self._reply_to, settings.sender_reply_to),
+        ):
+            if not edit.text():
+                edit.setText(value)
+                filled[field] = value.strip() or (None if field == "reply_to" else "")
+        self._touched = touched
+        self._unchanged = replace(self._unchanged, **filled)  # type: ignore[arg-type]
+        self._check_timer.stop()
+
+    def is_loaded(self) -> bool:
+        """Whether the lists, columns and settings the form needs are read."""
+        return self._settings_values is not None
+
+    def is_saving(self) -> bool:
+        return self._saving
 
     def _watch_typing(self) -> None:
         """From now on an edit marks its field as typed in (the fill above does not)."""
@@ -343,7 +418,6 @@ class CampaignEditor(QDialog):
             edit.textChanged.connect(lambda _text, field=field: self._touched.add(field))
         for field, body in (("body_text", self._body_text), ("body_html", self._body_html)):
             body.textChanged.connect(lambda field=field: self._touched.add(field))
-        self._lists.model().dataChanged.connect(lambda *_args: self._touched.add("lists"))
 
     def has_changes(self) -> bool:
         """Whether the form differs from what was opened (nothing saved since)."""
@@ -352,6 +426,8 @@ class CampaignEditor(QDialog):
     # --- reading the form ----------------------------------------------------------------
 
     def chosen_lists(self) -> list[str]:
+        if not self.is_loaded():
+            return list(self._lists_before_read)
         model = self._lists.model()
         assert isinstance(model, QStandardItemModel)
         return [
@@ -386,6 +462,9 @@ class CampaignEditor(QDialog):
         service's own dry run (`check_draft`), then the templates filled in for the preview."""
         draft = self.draft()
         found = self._ctx.campaigns.check_draft(draft)
+        if self._settings_values is None:  # the columns and settings are being read
+            self._preview.setPlainText(READING_TEXT)
+            return found
         try:
             templates = compile_campaign_templates(
                 draft.subject, draft.body_text, draft.body_html, self._attribute_keys
@@ -439,7 +518,7 @@ class CampaignEditor(QDialog):
     def _check(self) -> None:
         problems = self.problems()
         self._show_problems(problems)
-        self.save_button.setEnabled(not problems)
+        self.save_button.setEnabled(not problems and self.is_loaded() and not self._saving)
 
     def _show_problems(self, problems: dict[str, str]) -> None:
         """Each field's problem under it, once the user has typed in that field."""
@@ -473,25 +552,48 @@ class CampaignEditor(QDialog):
         target.setFocus()
 
     def accept(self) -> None:
-        """Save through the service; a refusal shows next to its field and keeps the editor open."""
+        """Save through the service, on the pool (it fills the templates in for a sample of
+        the audience: scans at a million contacts); a refusal shows next to its field and
+        keeps the editor open; the editor closes once saved."""
         self._touched.update(self._errors)  # a Save tried: every problem says where it is
         self._check()
         if not self.save_button.isEnabled():
             return
         draft = self.draft()
-        try:
-            if self._campaign is None:
-                self.saved = self._ctx.campaigns.create(draft)
+        campaigns, campaign = self._ctx.campaigns, self._campaign
+
+        def save(_report: Report) -> CampaignView:
+            if campaign is None:
+                return campaigns.create(draft)
+            return campaigns.update(campaign.id, draft)
+
+        self._saving = True
+        self._save_text = self.save_button.text()
+        self.save_button.setEnabled(False)
+        self.save_button.setText(SAVING_TEXT)
+        run_in_background("editor: save", save, self._on_saved)
+
+    @Slot(object, object)
+    def _on_saved(self, saved: Any, error: BaseException | None) -> None:
+        self._saving = False
+        self.save_button.setText(self._save_text)
+        if error is not None:
+            if isinstance(error, ValidationError):
+                self._show_problems({error.field: error.message})
+            elif isinstance(error, DomainError):  # the database locked or gone: say so
+                self._show_problems({"": error.message})
             else:
-                self.saved = self._ctx.campaigns.update(self._campaign.id, draft)
-        except ValidationError as exc:
-            self._show_problems({exc.field: exc.message})
+                hand_to_crash_handler(error)
             self.save_button.setEnabled(False)
             return
+        self.saved = saved
         super().accept()
 
     def reject(self) -> None:
-        """Cancel, Esc and closing the window: with unsaved changes, ask first."""
+        """Cancel, Esc and closing the window: with unsaved changes, ask first. Not while a
+        save is under way: it closes the editor itself when done."""
+        if self._saving:
+            return
         if self.has_changes() and not DiscardChanges.ask(self, self._name.text().strip()):
             return
         super().reject()

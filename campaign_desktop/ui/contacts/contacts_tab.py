@@ -218,7 +218,7 @@ class AddContactDialog(QDialog):
         self.list_combo = named(QComboBox(), "contactList", "Add to list")
         self.list_combo.setEditable(True)
         self.list_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.list_combo.addItems(["", *(item.name for item in ctx.contacts.lists())])
+        self.list_combo.addItem("")  # the lists to offer are read on the pool; typing works now
         self.list_combo.setCurrentText(list_name or AddContactDialog.last_list)
         editor = self.list_combo.lineEdit()
         assert editor is not None  # an editable combo box has one
@@ -253,6 +253,27 @@ class AddContactDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(buttons)
+        contacts = ctx.contacts
+        run_in_background(
+            "add contact: lists",
+            lambda _report: [item.name for item in contacts.lists()],
+            self._on_lists_read,
+        )
+
+    @Slot(object, object)
+    def _on_lists_read(self, names: Any, error: BaseException | None) -> None:
+        """Offer the lists, keeping what is chosen or typed meanwhile."""
+        if error is not None:
+            if not isinstance(error, DomainError):
+                hand_to_crash_handler(error)
+            return  # a name can still be typed
+        chosen = self.list_combo.currentText()
+        self.list_combo.addItems(names)
+        self.list_combo.setCurrentText(chosen)
+
+    def offered_lists(self) -> list[str]:
+        """The lists the combo box offers (after the empty choice), once read."""
+        return [self.list_combo.itemText(i) for i in range(1, self.list_combo.count())]
 
     @classmethod
     def ask(

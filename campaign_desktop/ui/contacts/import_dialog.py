@@ -66,7 +66,12 @@ from campaign_desktop.services.csv_import import (
     plan_columns,
     read_status,
 )
-from campaign_desktop.ui.common.background import BackgroundTask, Report, hand_to_crash_handler
+from campaign_desktop.ui.common.background import (
+    BackgroundTask,
+    Report,
+    hand_to_crash_handler,
+    run_in_background,
+)
 from campaign_desktop.ui.common.table_model import RowTableModel
 from campaign_desktop.ui.common.theme import error_color
 from campaign_desktop.ui.common.widgets import (
@@ -432,6 +437,8 @@ class ImportDialog(QDialog):
         self._loading = False
         self._failure = ""  # why the last preview or import failed, until something changes
         self._list_name = DEFAULT_LIST
+        #: Whether the existing lists are offered yet (read on the pool).
+        self.lists_read = False
         self.report: ImportReport | None = None
         # The status column's check: the header it reads, and its Cancel (a new file or a
         # new status column stops the one running); a result of an earlier round is stale.
@@ -443,8 +450,36 @@ class ImportDialog(QDialog):
         self.setWindowTitle("Import contacts")
         self._build()
         self._refresh()
+        contacts = ctx.contacts
+        run_in_background(
+            "import: lists",
+            lambda _report: [item.name for item in contacts.lists()],
+            self._on_lists_read,
+        )
         if path is not None:
             self.load_file(path)
+
+    @Slot(object, object)
+    def _on_lists_read(self, names: Any, error: BaseException | None) -> None:
+        """Offer the lists; a list chosen or typed meanwhile stays."""
+        if error is not None:
+            if not isinstance(error, DomainError):
+                hand_to_crash_handler(error)
+            return  # a list can still be typed
+        # "customers" already there is the default list (names ignore case, design §21).
+        default = find_named(((name, name) for name in names), DEFAULT_LIST)
+        typed = self.list_combo.currentText()
+        chosen = typed if typed != DEFAULT_LIST else (default or DEFAULT_LIST)
+        self.lists_read = True
+        self.list_combo.blockSignals(True)
+        try:
+            self.list_combo.clear()
+            self.list_combo.addItems(names if default is not None else [DEFAULT_LIST, *names])
+            self.list_combo.setCurrentText(chosen)
+        finally:
+            self.list_combo.blockSignals(False)
+        if chosen != typed:
+            self._refresh()
 
     @classmethod
     def ask(
@@ -473,11 +508,9 @@ class ImportDialog(QDialog):
         self.list_combo = named(QComboBox(), "importList", "Contact list to import into")
         self.list_combo.setEditable(True)
         self.list_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        names = [item.name for item in self._ctx.contacts.lists()]
-        # "customers" already there is the default list (names ignore case, design §21).
-        default = find_named(((name, name) for name in names), DEFAULT_LIST)
-        self.list_combo.addItems(names if default is not None else [DEFAULT_LIST, *names])
-        self.list_combo.setCurrentText(default or DEFAULT_LIST)
+        # The lists are read on the pool (`_on_lists_read`); the default until then.
+        self.list_combo.addItem(DEFAULT_LIST)
+        self.list_combo.setCurrentText(DEFAULT_LIST)
         self.list_combo.setToolTip("Choose a list, or type a new name to create one.")
         self.list_combo.currentTextChanged.connect(self._refresh)
         form = QFormLayout()
