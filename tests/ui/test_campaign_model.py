@@ -11,6 +11,7 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from campaign_desktop.context import AppContext
+from campaign_desktop.domain.segments import BuiltInField, Condition, Operator, Segment
 from campaign_desktop.ui.campaigns import campaign_model
 from campaign_desktop.ui.campaigns.campaign_model import (
     ArchiveTableModel,
@@ -244,3 +245,23 @@ def test_live_update_without_a_count_keeps_the_audience_or_counts_new_lists(
     )
     qtbot.waitUntil(lambda: model.index(0, Column.AUDIENCE).data() == "1")
     assert model.campaign_at(0) == gui_ctx.campaigns.get(campaign.id)
+
+
+def test_the_audience_tooltip_names_the_lists_and_the_segments(gui_ctx: AppContext) -> None:
+    gui_ctx.segments.create(
+        "Gmail people",
+        Segment.of([Condition(BuiltInField.EMAIL, Operator.CONTAINS, "@gmail.com")]),
+    )
+    both = make_campaign(gui_ctx, "Both")
+    gui_ctx.campaigns.update(both.id, segments=["Gmail people"])
+    only_segment = make_campaign(gui_ctx, "Segment only")
+    gui_ctx.campaigns.update(only_segment.id, lists=[], segments=["Gmail people"])
+    model = _model(gui_ctx)
+
+    def tooltip(campaign_id: int) -> str:
+        row = model.row_of(campaign_id)
+        assert row is not None
+        return str(model.index(row, Column.AUDIENCE).data(Qt.ItemDataRole.ToolTipRole))
+
+    assert tooltip(both.id) == "Lists: Customers\nSegments: Gmail people"
+    assert tooltip(only_segment.id) == "Segments: Gmail people"  # it said "No lists chosen yet"

@@ -391,7 +391,7 @@ class CampaignTableModel(_CampaignRowsModel):
                     lines.append(f"Copy of {view.parent_name}")
                 return "\n".join(lines)
             case Column.AUDIENCE:
-                return ", ".join(view.lists) or "No lists chosen yet"
+                return _audience_tooltip(view)
             case Column.NEXT_RUN:
                 return formatting.on_this_machine(view.next_run_at)
             case Column.REPEATS if view.status == CampaignStatus.DRAFT:
@@ -440,3 +440,13 @@ class ArchiveTableModel(_CampaignRowsModel):
                 case ArchiveColumn.REPEATS:
                     return formatting.repeats(view)
         return super()._cell(view, column, role)
+
+
+def _audience_tooltip(view: CampaignView) -> str:
+    """ "Lists: Customers, VIP" and/or "Segments: Boston" — who the campaign is for."""
+    parts = []
+    if view.lists:
+        parts.append("Lists: " + ", ".join(view.lists))
+    if view.segments:
+        parts.append("Segments: " + ", ".join(view.segments))
+    return "\n".join(parts) or "No lists or segments chosen yet"
