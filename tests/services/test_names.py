@@ -221,11 +221,8 @@ def test_a_campaign_keeps_sending_to_a_renamed_segment(ctx: AppContext) -> None:
     assert ctx.runs.get(run.id).sent == 1
 
 
-def test_two_desktops_cannot_take_vip_and_vip_at_the_same_moment(
-    ctx: AppContext, backend: str
-) -> None:
-    if backend != "postgresql":
-        pytest.skip("SQLite's write transaction already holds the whole database's lock")
+@pytest.mark.postgresql_only  # on SQLite a write transaction holds the whole database's lock
+def test_two_desktops_cannot_take_vip_and_vip_at_the_same_moment(ctx: AppContext) -> None:
     refused: list[str] = []
 
     def create() -> None:
