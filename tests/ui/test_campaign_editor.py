@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import (
     QListView,
     QPlainTextEdit,
     QPushButton,
+    QWidget,
 )
 from pytestqt.qtbot import QtBot
 
@@ -25,6 +27,7 @@ from campaign_desktop.ui.campaigns.campaign_editor import (
     CampaignEditor,
     DiscardChanges,
 )
+from tests.storage_faults import lock_held_elsewhere
 from tests.ui.conftest import make_campaign
 from tests.ui.helpers import record_threads
 
@@ -363,3 +366,27 @@ def test_saving_runs_off_the_gui_thread_and_closes_the_editor_when_done(
 def _texts(view: QListView) -> list[str]:
     model = view.model()
     return [str(model.index(row, 0).data()) for row in range(model.rowCount())]
+
+
+def test_a_busy_database_leaves_save_on_and_nothing_can_be_typed_while_saving(
+    tmp_path: Path, qtbot: QtBot
+) -> None:
+    """From a try-out: after "The database is busy … Try again in a moment" Save stayed
+    greyed out; and a change typed during "Saving…" was silently left out of the save."""
+    ctx = AppContext.open(tmp_path / "data", busy_timeout=0.2)
+    try:
+        editor = _open(qtbot, ctx)
+        _fill(editor, "Hi {{ first_name }}")
+        with lock_held_elsewhere(ctx.db.path):
+            editor.accept()
+            fields = editor.findChild(QWidget, "editorFields")
+            assert fields is not None and not fields.isEnabled()  # nothing to type into
+            qtbot.waitUntil(lambda: not editor.is_saving())
+        assert "busy" in editor._general_error.text()
+        assert editor.save_button.isEnabled()  # "try again in a moment": it can be
+        assert fields.isEnabled()
+        with qtbot.waitSignal(editor.accepted):
+            editor.accept()
+        assert editor.saved is not None and ctx.campaigns.get(editor.saved.id).name == "Spring news"
+    finally:
+        ctx.close()

@@ -306,8 +306,14 @@ class CampaignEditor(QDialog):
         grid.addWidget(preview_box, 1, 1)
         grid.setColumnStretch(0, 3)
         grid.setColumnStretch(1, 2)
+        # Everything the user edits, in one widget: disabled while a save runs, so nothing
+        # typed then is left out of what is saved.
+        self._fields = QWidget()
+        self._fields.setObjectName("editorFields")
+        grid.setContentsMargins(0, 0, 0, 0)
+        self._fields.setLayout(grid)
         layout = QVBoxLayout(self)
-        layout.addLayout(grid, 1)
+        layout.addWidget(self._fields, 1)
         layout.addWidget(self._general_error)
         layout.addWidget(self._buttons)
         self.resize(900, 640)
@@ -571,20 +577,24 @@ class CampaignEditor(QDialog):
         self._save_text = self.save_button.text()
         self.save_button.setEnabled(False)
         self.save_button.setText(SAVING_TEXT)
+        self._fields.setEnabled(False)
         run_in_background("editor: save", save, self._on_saved)
 
     @Slot(object, object)
     def _on_saved(self, saved: Any, error: BaseException | None) -> None:
         self._saving = False
         self.save_button.setText(self._save_text)
+        self._fields.setEnabled(True)
         if error is not None:
             if isinstance(error, ValidationError):
                 self._show_problems({error.field: error.message})
+                self.save_button.setEnabled(False)  # until the user changes something
             elif isinstance(error, DomainError):  # the database locked or gone: say so
                 self._show_problems({"": error.message})
+                self.save_button.setEnabled(True)  # "try again in a moment": Save stays
             else:
                 hand_to_crash_handler(error)
-            self.save_button.setEnabled(False)
+                self.save_button.setEnabled(False)
             return
         self.saved = saved
         super().accept()
