@@ -16,6 +16,7 @@ from sqlalchemy import (
     Row,
     Select,
     String,
+    Table,
     Text,
     and_,
     cast,
@@ -188,15 +189,19 @@ def run_view(run: CampaignRun) -> RunView:
 
 
 def _audience_rows(
-    session: Session, query: Select[tuple[int, Any]], campaign_ids: Sequence[int]
+    session: Session,
+    query: Select[tuple[int, Any]],
+    campaign_ids: Sequence[int],
+    link: Table = campaign_audience,
 ) -> Iterator[tuple[int, Any]]:
-    """(campaign id, value) rows of a `campaign_audience` query, for `campaign_ids` only.
+    """(campaign id, value) rows of a query on `link` (`campaign_audience` or
+    `campaign_segment`), for `campaign_ids` only.
 
     A short id list goes into SQL as IN (…); a long one (SQLite caps parameters) is
     filtered here while the rows stream past.
     """
     if len(campaign_ids) <= IN_LIMIT:
-        query = query.where(campaign_audience.c.campaign_id.in_(campaign_ids))
+        query = query.where(link.c.campaign_id.in_(campaign_ids))
         for campaign_id, value in session.execute(query):
             yield campaign_id, value
         return
@@ -378,39 +383,32 @@ def select_campaigns() -> Select[Any]:
 
 def list_names(session: Session, campaign_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
     """Each campaign's lists by name, in the order they were chosen."""
-    query = (
-        select(campaign_audience.c.campaign_id, ContactList.name)
-        .join(ContactList, ContactList.id == campaign_audience.c.list_id)
-        .order_by(
-            campaign_audience.c.campaign_id,
-            campaign_audience.c.position,
-            campaign_audience.c.list_id,
-        )
-    )
-    names: dict[int, list[str]] = defaultdict(list)
-    for campaign_id, name in _audience_rows(session, query, campaign_ids):
-        names[campaign_id].append(name)
-    return {campaign_id: tuple(items) for campaign_id, items in names.items()}
+    return _chosen_names(session, campaign_ids, campaign_audience, ContactList, "list_id")
 
 
 def segment_names(session: Session, campaign_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
     """Each campaign's segments by name, in the order they were chosen."""
+    return _chosen_names(session, campaign_ids, campaign_segment, SavedSegment, "segment_id")
+
+
+def _chosen_names(
+    session: Session,
+    campaign_ids: Sequence[int],
+    link: Table,
+    named: type[ContactList] | type[SavedSegment],
+    link_key: str,
+) -> dict[int, tuple[str, ...]]:
+    """Each campaign's lists or segments (`named`, joined through `link`'s `link_key`) by
+    name, in the order they were chosen."""
+    key = link.c[link_key]
     query = (
-        select(campaign_segment.c.campaign_id, SavedSegment.name)
-        .join(SavedSegment, SavedSegment.id == campaign_segment.c.segment_id)
-        .order_by(
-            campaign_segment.c.campaign_id,
-            campaign_segment.c.position,
-            campaign_segment.c.segment_id,
-        )
+        select(link.c.campaign_id, named.name)
+        .join(named, named.id == key)
+        .order_by(link.c.campaign_id, link.c.position, key)
     )
-    if len(campaign_ids) <= IN_LIMIT:
-        query = query.where(campaign_segment.c.campaign_id.in_(campaign_ids))
-    wanted = set(campaign_ids)
     names: dict[int, list[str]] = defaultdict(list)
-    for campaign_id, name in session.execute(query):
-        if campaign_id in wanted:
-            names[campaign_id].append(name)
+    for campaign_id, name in _audience_rows(session, query, campaign_ids, link):
+        names[campaign_id].append(name)
     return {campaign_id: tuple(items) for campaign_id, items in names.items()}
 
 

@@ -83,15 +83,9 @@ def bounce(
         reason = f"{SOFT_BOUNCES_IN_A_ROW} temporary bounces in a row; the last: {reason}"
         if open_to_bounce:
             delivery.feedback = DeliveryFeedback.BOUNCED.value
-    became = contact.status == ContactStatus.SUBSCRIBED
-    if became:
-        contact.status = ContactStatus.BOUNCED
-        contact.bounced_at = now
-        contact.status_reason = reason[:2000]
-        contact.updated_at = now
+    effect = bounce_contact(session, contact, reason=reason, now=now)
     refresh_run_counts(session, delivery.run_id)
-    words = "Marked bounced: never mailed again." if became else f"Already {contact.status}."
-    return Effect(contact.email, words, bounced=became)
+    return effect
 
 
 def unsubscribe(session: Session, delivery: Delivery, *, reason: str, now: datetime) -> Effect:
@@ -102,20 +96,15 @@ def unsubscribe(session: Session, delivery: Delivery, *, reason: str, now: datet
     session.flush()
     if contact is None:
         return Effect(delivery.email, "No contact behind this message (a test send, or deleted).")
-    became = contact.status == ContactStatus.SUBSCRIBED
-    if became:
-        contact.status = ContactStatus.UNSUBSCRIBED
-        contact.unsubscribed_at = now
-        contact.status_reason = reason[:2000]
-        contact.updated_at = now
+    effect = unsubscribe_contact(session, contact, reason=reason, now=now)
     refresh_run_counts(session, delivery.run_id)
-    words = "Unsubscribed." if became else f"Already {contact.status}."
-    return Effect(contact.email, words, unsubscribed=became)
+    return effect
 
 
 def bounce_contact(session: Session, contact: Contact, *, reason: str, now: datetime) -> Effect:
-    """A hard bounce for `contact` whose message is no longer in the ledger (the history
-    retention removed its details): the contact is bounced; no run's counts change."""
+    """A hard bounce for `contact`: bounced unless already unsubscribed or bounced (its
+    message's run counts are `bounce`'s business; alone, for a message the history
+    retention removed, no run's counts change)."""
     became = contact.status == ContactStatus.SUBSCRIBED
     if became:
         contact.status = ContactStatus.BOUNCED
@@ -129,8 +118,9 @@ def bounce_contact(session: Session, contact: Contact, *, reason: str, now: date
 def unsubscribe_contact(
     session: Session, contact: Contact, *, reason: str, now: datetime
 ) -> Effect:
-    """`contact` asked to unsubscribe from a message no longer in the ledger (the history
-    retention removed its details): the contact is unsubscribed; no run's counts change."""
+    """`contact` asked to unsubscribe: unsubscribed unless already so or bounced (its
+    message's run counts are `unsubscribe`'s business; alone, for a message the history
+    retention removed, no run's counts change)."""
     became = contact.status == ContactStatus.SUBSCRIBED
     if became:
         contact.status = ContactStatus.UNSUBSCRIBED

@@ -229,7 +229,8 @@ class RunShared:
         self._working: set[int] = set()  # id() of the connections still taking recipients
         # When a connection last retired or was added back (monotonic), None before either.
         self._resized_at: float | None = None
-        self._waiting: tuple[str, float] | None = None  # why nothing goes out, until when
+        # Why nothing goes out, and until when (monotonic); why None: only put-off rows left.
+        self._waiting: tuple[str | None, float] | None = None
         self._unconfirmed_in_a_row = 0
         self.unrecorded: list[Outcome] = []  # outcomes a connection could not write
 
@@ -288,8 +289,9 @@ class RunShared:
 
     # -- why nothing goes out for a while -------------------------------------------------
 
-    def waiting(self, why: str, seconds: float) -> None:
-        """A connection waits `seconds` (monotonic) before it tries again, for `why`."""
+    def waiting(self, why: str | None, seconds: float) -> None:
+        """A connection waits `seconds` (monotonic) before it tries again, for `why` (None:
+        for the recipients the server put off, the only ones left)."""
         with self._lock:
             self._waiting = (why, time.monotonic() + seconds)
 
@@ -309,7 +311,7 @@ class RunShared:
         if waiting is None:
             return ""
         why, until = waiting
-        if why == DEFERRED_NOTE:
+        if why is None:
             why = f"{left:,} recipient{'' if left == 1 else 's'} the mail server put off"
         remaining = until - time.monotonic()
         if remaining <= 0:
@@ -415,7 +417,7 @@ class ConnectionSender:
                     return
                 continue  # our last outcome put a row back (a deferred retry): look again
             if isinstance(item, float):  # only deferred rows left: wait for the first
-                shared.waiting(DEFERRED_NOTE, item)
+                shared.waiting(None, item)
                 shared.retrying(self._write)
                 if item > 10:
                     self._close()  # an idle connection would be dropped by the server
@@ -719,10 +721,6 @@ def _asks_to_slow_down(exc: SmtpError) -> bool:
     if not isinstance(exc, SmtpTransientError) or exc.code is None or not 400 <= exc.code < 500:
         return False
     return exc.code == 421 or any(word in exc.message.lower() for word in _SLOW_DOWN_WORDS)
-
-
-#: What a run waits for when only recipients the server put off (a 4xx) are left.
-DEFERRED_NOTE = "recipients the mail server put off"  # counted in `waiting_note`
 
 
 def _seconds(left: float) -> str:

@@ -433,7 +433,7 @@ class _RunWorker(threading.Thread):
                 RunPhase.PROGRESS,
                 view,
                 self._campaign_name,
-                shared.waiting_note(_left(view)),
+                shared.waiting_note(view.pending),
                 campaign_changed=False,
                 rate=rate,
             )
@@ -521,8 +521,3 @@ def _test_context(
         campaign_name=campaign.name,
         unsubscribe_mailto=unsubscribe,
     )
-
-
-def _left(view: RunView) -> int:
-    """Rows of a run still to send (neither sent nor settled otherwise)."""
-    return max(0, view.total - view.sent - view.failed - view.skipped - view.unconfirmed)
